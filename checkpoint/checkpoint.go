@@ -1,0 +1,283 @@
+// Package checkpoint stores trained weights and training state in one
+// safetensors file (https://huggingface.co/docs/safetensors), a format that
+// Python (safetensors, PyTorch), Rust and JavaScript tools read directly.
+//
+// Layout of a vaec checkpoint:
+//
+//   - every model parameter under its IR name ("encoder.0.weight"), F32;
+//   - optimizer state under "optimizer.<slot>.<param name>" (for example
+//     "optimizer.m.encoder.0.weight" for Adam's first moment), F32;
+//   - the training State as JSON in the header's __metadata__ under
+//     "vaec.state", plus "vaec.spec_hash" for tools that only want that.
+//
+// Files are written atomically: a temporary file in the same directory,
+// fsync, then rename, so an interrupted write leaves the previous file.
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Tensor is a dense float32 array in row-major order.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// Size is the element count implied by Shape.
+func (t Tensor) Size() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// State is the training state needed to resume exactly.
+type State struct {
+	SpecHash string `json:"spec_hash"`
+	Epoch    int    `json:"epoch"` // completed epochs
+	Step     int64  `json:"step"`  // optimizer steps taken
+	// RNG is the trainer's generator state, opaque to this package.
+	RNG []byte `json:"rng,omitempty"`
+	// Validation and training ELBO (nats per example) of the last epoch;
+	// NaN is stored as null.
+	TrainELBO *float64 `json:"train_elbo,omitempty"`
+	ValELBO   *float64 `json:"val_elbo,omitempty"`
+	// Best validation ELBO so far, its epoch, and epochs since it improved
+	// (for early stopping).
+	BestValELBO *float64 `json:"best_val_elbo,omitempty"`
+	BestEpoch   int      `json:"best_epoch,omitempty"`
+	Stale       int      `json:"stale,omitempty"`
+	// Extra holds trainer-specific values (for example the KL weight).
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Checkpoint is the content of one file.
+type Checkpoint struct {
+	Weights   map[string]Tensor // parameter name → value
+	Optimizer map[string]Tensor // "<slot>.<param name>" → value (stored with the "optimizer." prefix)
+	State     State
+}
+
+const (
+	optimizerPrefix = "optimizer."
+	metaState       = "vaec.state"
+	metaSpecHash    = "vaec.spec_hash"
+	// maxHeader bounds the JSON header so a hostile length cannot make us
+	// allocate gigabytes before reading anything.
+	maxHeader = 100 << 20
+)
+
+type entry struct {
+	DType   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
+	Offsets [2]int64 `json:"data_offsets"`
+}
+
+// Encode writes c in safetensors format. Entries are sorted by name so that
+// equal checkpoints give equal bytes.
+func Encode(w io.Writer, c *Checkpoint) error {
+	type named struct {
+		name string
+		t    Tensor
+	}
+	var all []named
+	for k, t := range c.Weights {
+		all = append(all, named{k, t})
+	}
+	for k, t := range c.Optimizer {
+		all = append(all, named{optimizerPrefix + k, t})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+
+	state, err := json.Marshal(c.State)
+	if err != nil {
+		return fmt.Errorf("checkpoint: encoding state: %w", err)
+	}
+	// The header is built by hand so that its key order (metadata first, then
+	// tensors in data order) is fixed and identical inputs give identical bytes.
+	var hdr bytes.Buffer
+	hdr.WriteString(`{"__metadata__":`)
+	meta, _ := json.Marshal(map[string]string{metaState: string(state), metaSpecHash: c.State.SpecHash})
+	hdr.Write(meta)
+	var off int64
+	for _, n := range all {
+		if len(n.t.Data) != n.t.Size() {
+			return fmt.Errorf("checkpoint: tensor %q: shape %v needs %d values, has %d", n.name, n.t.Shape, n.t.Size(), len(n.t.Data))
+		}
+		shape := n.t.Shape
+		if shape == nil {
+			shape = []int{}
+		}
+		e, _ := json.Marshal(entry{DType: "F32", Shape: shape, Offsets: [2]int64{off, off + 4*int64(len(n.t.Data))}})
+		name, _ := json.Marshal(n.name)
+		hdr.WriteByte(',')
+		hdr.Write(name)
+		hdr.WriteByte(':')
+		hdr.Write(e)
+		off += 4 * int64(len(n.t.Data))
+	}
+	hdr.WriteByte('}')
+	// Pad with spaces to 8 bytes so the data is aligned, as the format recommends.
+	for hdr.Len()%8 != 0 {
+		hdr.WriteByte(' ')
+	}
+	var lenbuf [8]byte
+	binary.LittleEndian.PutUint64(lenbuf[:], uint64(hdr.Len()))
+	if _, err := w.Write(lenbuf[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr.Bytes()); err != nil {
+		return err
+	}
+	buf := make([]byte, 0, 1<<16)
+	for _, n := range all {
+		for _, v := range n.t.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) >= 1<<16 {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+		}
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// Decode parses a safetensors file. It accepts any safetensors file with F32
+// tensors; State is left zero when the file carries no vaec metadata.
+func Decode(data []byte) (*Checkpoint, error) {
+	if len(data) < 8 {
+		return nil, fmt.Errorf("file is %d bytes, too short for a safetensors header", len(data))
+	}
+	n := binary.LittleEndian.Uint64(data[:8])
+	if n > maxHeader || n > uint64(len(data)-8) {
+		return nil, fmt.Errorf("header length %d exceeds the file (%d bytes): truncated or not safetensors", n, len(data))
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &raw); err != nil {
+		return nil, fmt.Errorf("header at offset 8: %v", err)
+	}
+	body := data[8+n:]
+	c := &Checkpoint{Weights: map[string]Tensor{}, Optimizer: map[string]Tensor{}}
+	names := make([]string, 0, len(raw))
+	for k := range raw {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		msg := raw[name]
+		if name == "__metadata__" {
+			var meta map[string]string
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, fmt.Errorf("__metadata__: %v", err)
+			}
+			if s, ok := meta[metaState]; ok {
+				if err := json.Unmarshal([]byte(s), &c.State); err != nil {
+					return nil, fmt.Errorf("__metadata__[%s]: %v", metaState, err)
+				}
+			}
+			continue
+		}
+		var e entry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, fmt.Errorf("tensor %q: %v", name, err)
+		}
+		if e.DType != "F32" {
+			return nil, fmt.Errorf("tensor %q: dtype %s, vaec reads F32 only", name, e.DType)
+		}
+		size := int64(1)
+		for _, d := range e.Shape {
+			if d < 0 || (d > 0 && size > math.MaxInt32/int64(d)) {
+				return nil, fmt.Errorf("tensor %q: shape %v is negative or too large", name, e.Shape)
+			}
+			size *= int64(d)
+		}
+		b, end := e.Offsets[0], e.Offsets[1]
+		if b < 0 || end < b || end > int64(len(body)) {
+			return nil, fmt.Errorf("tensor %q: data offsets [%d, %d] outside the %d data bytes: truncated file?", name, b, end, len(body))
+		}
+		if end-b != 4*size {
+			return nil, fmt.Errorf("tensor %q: shape %v needs %d bytes, offsets give %d", name, e.Shape, 4*size, end-b)
+		}
+		t := Tensor{Shape: append([]int{}, e.Shape...), Data: make([]float32, size)}
+		for i := range t.Data {
+			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[b+4*int64(i):]))
+		}
+		if k, ok := strings.CutPrefix(name, optimizerPrefix); ok {
+			c.Optimizer[k] = t
+		} else {
+			c.Weights[name] = t
+		}
+	}
+	return c, nil
+}
+
+// Save writes c to path atomically.
+func Save(path string, c *Checkpoint) error {
+	var buf bytes.Buffer
+	if err := Encode(&buf, c); err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, buf.Bytes())
+}
+
+// Load reads the checkpoint at path.
+func Load(path string) (*Checkpoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, so readers see either the old or the new content.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
