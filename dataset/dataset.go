@@ -1,8 +1,36 @@
-// Package dataset reads training data (IDX, gzip IDX, NPY, CSV) into float32
-// matrices scaled as the spec says.
+// Package dataset reads training data into float32 matrices scaled as the
+// spec says.
+//
+// Formats (compiler.Format*):
+//
+//   - IDX, the MNIST format, plain or gzip-compressed, any IDX element type
+//     (uint8, int8, int16, int32, float32, float64);
+//   - NPY (NumPy's .npy, header versions 1.0, 2.0 and 3.0), C order, element
+//     types float16/32/64, int8/16/32/64, uint8/16/32/64 and bool, either
+//     byte order;
+//   - CSV of numbers, one record per line, optionally with a header line.
+//
+// In every format the first dimension counts records and the remaining ones
+// are flattened into the D values of a record. Files that start with the gzip
+// magic are decompressed whatever their declared format. Problems are
+// reported as *Error, which names the file and the byte offset (binary
+// formats; of the uncompressed stream for gzip) or the line and column (CSV).
+//
+// Readers check declared sizes against the file before allocating, and read
+// compressed data incrementally, so a hostile header cannot make them
+// allocate more than the data actually present.
 package dataset
 
-import "github.com/vaec/vaec/compiler"
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/vaec/vaec/compiler"
+)
 
 // Set is N examples of D features each, row-major, already scaled.
 type Set struct {
@@ -12,7 +40,139 @@ type Set struct {
 }
 
 // Load reads src, checks that each record has in.Size features, applies the
-// scaling x = raw*in.Scale + in.Offset and the record range of src.
+// scaling x = raw*in.Scale + in.Offset and the record range of src. Labels,
+// when src names a labels file, are read with the same range; that file must
+// hold one integer per record and as many records as the data file. When
+// both are CSV, src.CSVHeader applies to both.
 func Load(src compiler.Source, in compiler.Input) (*Set, error) {
-	panic("dataset.Load: not implemented yet") // replaced by the dataset implementation
+	if in.Size <= 0 {
+		return nil, fmt.Errorf("dataset: input size %d (shape %v) must be positive", in.Size, in.Shape)
+	}
+	q := &request{
+		start: src.Start, limit: src.Limit, csvHeader: src.CSVHeader, records: -1,
+		checkD: func(d int) string {
+			if d == in.Size {
+				return ""
+			}
+			return fmt.Sprintf("records have %d values, the spec's input shape %v needs %d", d, in.Shape, in.Size)
+		},
+	}
+	t, err := readTable(src.Path, src.Format, q)
+	if err != nil {
+		return nil, err
+	}
+	x, err := t.floats(in.Scale, in.Offset)
+	if err != nil {
+		return nil, err
+	}
+	set := &Set{X: x, N: t.count, D: t.d}
+	if src.Labels == "" {
+		return set, nil
+	}
+	lq := &request{
+		start: src.Start, limit: src.Limit, csvHeader: src.CSVHeader,
+		records: t.total, recordsOf: "data file " + src.Path,
+		checkD: func(d int) string {
+			if d == 1 {
+				return ""
+			}
+			return fmt.Sprintf("labels have %d values per record, want 1", d)
+		},
+	}
+	lt, err := readTable(src.Labels, src.LabelFormat, lq)
+	if err != nil {
+		return nil, err
+	}
+	if set.Labels, err = lt.ints(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// readTable reads the records q selects from the file at path in format
+// (inferred from the name when empty).
+func readTable(path, format string, q *request) (*table, error) {
+	if format == "" {
+		format = InferFormat(path)
+		if format == "" {
+			return nil, &Error{File: path, Offset: -1, Msg: "cannot tell the format from the name; name it (idx, idx.gz, npy or csv)"}
+		}
+	}
+	s, err := openStream(path)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	switch format {
+	case compiler.FormatIDX, compiler.FormatIDXGz:
+		return readIDX(s, q)
+	case compiler.FormatNPY:
+		return readNPY(s, q)
+	case compiler.FormatCSV:
+		return readCSV(s, q)
+	}
+	return nil, &Error{File: path, Offset: -1, Msg: fmt.Sprintf("unknown format %q (want idx, idx.gz, npy or csv)", format)}
+}
+
+// InferFormat guesses a file's format from its name: .npy, .csv (and .txt)
+// and IDX names (.idx, MNIST's "-ubyte", "idx1", "idx3"), each optionally
+// followed by .gz. It returns "" when the name says nothing.
+func InferFormat(path string) string {
+	name := strings.ToLower(filepath.Base(path))
+	base, gz := strings.CutSuffix(name, ".gz")
+	switch {
+	case strings.HasSuffix(base, ".npy"):
+		return compiler.FormatNPY
+	case strings.HasSuffix(base, ".csv"), strings.HasSuffix(base, ".txt"):
+		return compiler.FormatCSV
+	case strings.HasSuffix(base, ".idx"), strings.HasSuffix(base, "-ubyte"), strings.HasSuffix(base, ".ubyte"),
+		strings.Contains(base, "idx1"), strings.Contains(base, "idx2"), strings.Contains(base, "idx3"):
+		if gz {
+			return compiler.FormatIDXGz
+		}
+		return compiler.FormatIDX
+	}
+	return ""
+}
+
+// Row returns example i (sharing memory with s.X). It panics if i is out of
+// range, as slice indexing does.
+func (s *Set) Row(i int) []float32 {
+	return s.X[i*s.D : (i+1)*s.D : (i+1)*s.D]
+}
+
+// Subset returns a new Set holding copies of the examples idx, in that
+// order. It panics if an index is out of range, as slice indexing does.
+func (s *Set) Subset(idx []int) *Set {
+	out := &Set{X: make([]float32, len(idx)*s.D), N: len(idx), D: s.D}
+	if s.Labels != nil {
+		out.Labels = make([]int, len(idx))
+	}
+	for k, i := range idx {
+		copy(out.X[k*s.D:(k+1)*s.D], s.Row(i))
+		if s.Labels != nil {
+			out.Labels[k] = s.Labels[i]
+		}
+	}
+	return out
+}
+
+// splitStream is the second PCG seed word of Split, fixed so that a Split
+// depends only on its seed argument.
+const splitStream = 0x7661_6563_7370_6c74 // "vaecsplt"
+
+// Split holds out round(valFraction·N) examples, chosen by a shuffle seeded
+// with seed (PCG), as the validation set; the rest is the training set.
+// Both keep the examples in their original order. The same seed always
+// gives the same split. valFraction is clamped to [0, 1] (NaN counts as 0).
+func (s *Set) Split(valFraction float64, seed uint64) (train, val *Set) {
+	if !(valFraction > 0) {
+		valFraction = 0
+	}
+	nVal := int(math.Round(min(valFraction, 1) * float64(s.N)))
+	perm := rand.New(rand.NewPCG(seed, splitStream)).Perm(s.N)
+	valIdx, trainIdx := perm[:nVal], perm[nVal:]
+	slices.Sort(valIdx)
+	slices.Sort(trainIdx)
+	return s.Subset(trainIdx), s.Subset(valIdx)
 }
