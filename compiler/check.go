@@ -1,0 +1,738 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The checker reads the YAML tree section by section into a Model with
+// defaults filled, recording every problem and carrying on with a default in
+// place of a bad value, so one run reports all of a spec's errors.
+
+// layerSpec is a hidden layer as the spec states it.
+type layerSpec struct {
+	units int
+	act   Activation
+	alpha float64
+	pos   Pos
+}
+
+// checker holds the state of one compilation.
+type checker struct {
+	decoder
+	dir string // spec directory, against which data paths resolve
+	m   Model
+
+	enc, dec []layerSpec
+	meanAct  Activation // gaussian mean activation
+	// Nodes kept for checks across sections, nil when the key is absent.
+	latentNode, likelihoodNode, decoderNode *yaml.Node
+	splitKey, patienceKey, warmupKey       *yaml.Node
+	batchKey, validationKey                *yaml.Node
+	epochsSet, splitSet                    bool
+	// Data paths as written, for the hash (stable when the repo moves).
+	written map[string]string
+}
+
+var nameRE = regexp.MustCompile(namePattern)
+
+// checkSpec checks the document root and fills c.m.
+func (c *checker) checkSpec(root *yaml.Node) {
+	c.setDefaults()
+	root = resolve(root)
+	// The version decides what every other key means: when it is one this
+	// compiler does not know, say only that.
+	if root.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if k, v := resolve(root.Content[i]), resolve(root.Content[i+1]); k.Value == "vaec" && v.ShortTag() == "!!int" {
+				var ver int64
+				if v.Decode(&ver) == nil && !slices.Contains(SpecVersions, int(ver)) {
+					c.errorf(v, "vaec", "supported: "+joinInts(SpecVersions), "unsupported spec version %d", ver)
+					return
+				}
+			}
+		}
+	}
+	top, ok := c.mapping(root, "", topSection)
+	if !ok {
+		return
+	}
+	c.require(top, topSection.required...)
+	if v := top.get("vaec"); v != nil {
+		if ver, ok := c.integer(v, "vaec", 1, 1); ok {
+			c.m.Version = int(ver)
+		}
+	}
+	if v := top.get("name"); v != nil {
+		if s, ok := c.str(v, "name"); ok {
+			switch {
+			case len(s) > 64:
+				c.errorf(v, "name", "", "name is longer than 64 characters")
+			case !nameRE.MatchString(s):
+				c.errorf(v, "name", "use letters, digits, '.', '_' and '-'", "%q is not a valid name", clip(s))
+			default:
+				c.m.Name = s
+			}
+		}
+	}
+	if v := top.get("input"); v != nil {
+		c.checkInput(v)
+	}
+	if v := top.get("latent"); v != nil {
+		c.latentNode = v
+		if n, ok := c.integer(v, "latent", 1, MaxUnits); ok {
+			c.m.Latent = int(n)
+		}
+	}
+	if v := top.get("encoder"); v != nil {
+		c.enc = c.checkLayers(v, "encoder")
+	}
+	if v := top.get("decoder"); v != nil {
+		c.decoderNode = top.keyNode("decoder")
+		c.dec = c.checkLayers(v, "decoder")
+	}
+	if v := top.get("likelihood"); v != nil {
+		c.likelihoodNode = top.keyNode("likelihood")
+		c.checkLikelihood(v)
+	}
+	if v := top.get("objective"); v != nil {
+		c.checkObjective(v)
+	}
+	if v := top.get("train"); v != nil {
+		c.checkTrain(v)
+	}
+	if v := top.get("data"); v != nil {
+		c.checkData(v)
+	}
+	if v := top.get("export"); v != nil {
+		if m, ok := c.mapping(v, "export", exportSection); ok {
+			if v := m.get("opset"); v != nil {
+				if n, ok := c.integer(v, "export.opset", MinOpset, MaxOpset); ok {
+					c.m.Export.Opset = int(n)
+				}
+			}
+		}
+	}
+	c.crossCheck()
+}
+
+// setDefaults fills every value a spec may leave out.
+func (c *checker) setDefaults() {
+	c.m.Input.Scale = 1
+	c.m.Likelihood = Bernoulli
+	c.m.Objective = Objective{Beta: 1, Samples: 1}
+	c.m.Train = Train{
+		Optimizer: optimizerDefaults(Adam),
+		BatchSize: DefaultBatchSize,
+		Epochs:    DefaultEpochs,
+		Seed:      DefaultSeed,
+	}
+	c.m.Export.Opset = DefaultOpset
+}
+
+// optimizerDefaults returns kind with its usual hyper-parameters (those of
+// PyTorch's implementations, so that results compare).
+func optimizerDefaults(kind string) Optimizer {
+	switch kind {
+	case Adam:
+		return Optimizer{Kind: Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}
+	case Adagrad:
+		return Optimizer{Kind: Adagrad, LearningRate: 0.01, Epsilon: 1e-10}
+	case SGD:
+		return Optimizer{Kind: SGD, LearningRate: 0.01}
+	case RMSProp:
+		return Optimizer{Kind: RMSProp, LearningRate: 0.01, Rho: 0.99, Epsilon: 1e-8}
+	}
+	return Optimizer{Kind: kind}
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (c *checker) checkInput(n *yaml.Node) {
+	m, ok := c.mapping(n, "input", inputSection)
+	if !ok {
+		return
+	}
+	c.require(m, inputSection.required...)
+	if v := m.get("shape"); v != nil {
+		c.checkShape(v, "input.shape")
+	}
+	if v := m.get("scale"); v != nil {
+		c.m.Input.Scale = c.checkScale(v, "input.scale")
+	}
+	if v := m.get("offset"); v != nil {
+		if f, ok := c.number(v, "input.offset", scaleRange); ok {
+			c.m.Input.Offset = f
+		}
+	}
+}
+
+func (c *checker) checkShape(n *yaml.Node, path string) {
+	items, ok := c.sequence(n, path)
+	if !ok {
+		return
+	}
+	if len(items) != 1 && len(items) != 3 {
+		c.errorf(n, path, "use [D] for vectors or [C, H, W] for images", "shape has %d dimensions", len(items))
+		return
+	}
+	shape := make([]int, 0, len(items))
+	size := 1
+	for i, it := range items {
+		d, ok := c.integer(it, indexPath(path, i), 1, MaxInputSize)
+		if !ok {
+			return
+		}
+		shape = append(shape, int(d))
+		size *= int(d) // both factors ≤ 2^24 and size ≤ 2^24 so far: no overflow
+		if size > MaxInputSize {
+			c.errorf(n, path, "", "input has more than %d features", MaxInputSize)
+			return
+		}
+	}
+	c.m.Input.Shape, c.m.Input.Size = shape, size
+}
+
+// fraction matches "1/255" and the like.
+var fraction = regexp.MustCompile(fractionPattern)
+
+// checkScale reads a number or a fraction string; the result is finite and
+// not zero (a zero scale would erase the data).
+func (c *checker) checkScale(n *yaml.Node, path string) float64 {
+	n = resolve(n)
+	var v float64
+	switch {
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+		if !fraction.MatchString(n.Value) {
+			c.errorf(n, path, `write a number or a fraction such as "1/255"`, "cannot read %q as a scale", clip(n.Value))
+			return 1
+		}
+		num, den, _ := strings.Cut(n.Value, "/")
+		a, err1 := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		b, err2 := strconv.ParseFloat(strings.TrimSpace(den), 64)
+		if err1 != nil || err2 != nil || b == 0 {
+			c.errorf(n, path, `write a number or a fraction such as "1/255"`, "cannot read %q as a scale", clip(n.Value))
+			return 1
+		}
+		v = a / b
+	default:
+		var ok bool
+		if v, ok = c.number(n, path, scaleRange); !ok {
+			return 1
+		}
+	}
+	if _, ok := c.checkNumber(n, path, v, scaleRange); !ok {
+		return 1
+	}
+	if v == 0 {
+		c.errorf(n, path, "", "scale must not be 0")
+		return 1
+	}
+	return v
+}
+
+func (c *checker) checkLayers(n *yaml.Node, path string) []layerSpec {
+	items, ok := c.sequence(n, path)
+	if !ok {
+		return nil
+	}
+	if len(items) > MaxLayers {
+		c.errorf(n, path, "", "%d layers is more than the %d supported", len(items), MaxLayers)
+		return nil
+	}
+	var out []layerSpec
+	for i, it := range items {
+		if l, ok := c.checkLayer(it, indexPath(path, i)); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
+	l := layerSpec{act: DefaultActivation, pos: c.pos(n)}
+	m, ok := c.mapping(n, path, layerSection)
+	if !ok {
+		return l, false
+	}
+	good := true
+	c.require(m, layerSection.required...)
+	if v := m.get("type"); v != nil {
+		if _, ok := c.enum(v, joinPath(path, "type"), "layer type", []string{string(Dense)}); !ok {
+			good = false
+		}
+	}
+	if v := m.get("units"); v != nil {
+		if u, ok := c.integer(v, joinPath(path, "units"), 1, MaxUnits); ok {
+			l.units = int(u)
+		} else {
+			good = false
+		}
+	} else {
+		good = false
+	}
+	actOK := true
+	if v := m.get("activation"); v != nil {
+		a, ok := c.enum(v, joinPath(path, "activation"), "activation", activationNames())
+		l.act, actOK = Activation(a), ok
+		good = good && ok
+	}
+	switch l.act {
+	case LeakyReLU:
+		l.alpha = DefaultLeakySlope
+	case ELU:
+		l.alpha = DefaultELUAlpha
+	}
+	// slope belongs to leaky_relu and alpha to elu; either elsewhere is
+	// most likely a mistake the user wants to hear about.
+	for _, p := range []struct {
+		key, otherKey     string
+		owner, otherOwner Activation
+	}{{"slope", "alpha", LeakyReLU, ELU}, {"alpha", "slope", ELU, LeakyReLU}} {
+		v := m.get(p.key)
+		if v == nil {
+			continue
+		}
+		kp := joinPath(path, p.key)
+		f, ok := c.number(v, kp, positive)
+		switch {
+		case !ok:
+			good = false
+		case !actOK:
+			// The activation is already reported.
+		case l.act == p.owner:
+			l.alpha = f
+		default:
+			hint := ""
+			if l.act == p.otherOwner {
+				hint = fmt.Sprintf("use %q for %s", p.otherKey, l.act)
+			}
+			c.errorf(m.keyNode(p.key), kp, hint, "%s applies only to activation %s, not %s", p.key, p.owner, l.act)
+			good = false
+		}
+	}
+	return l, good
+}
+
+func (c *checker) checkLikelihood(n *yaml.Node) {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		if kind, ok := c.enum(n, "likelihood", "likelihood", likelihoods); ok {
+			c.setLikelihood(kind, "fixed", DefaultSigma)
+		}
+		return
+	}
+	m, ok := c.mapping(n, "likelihood", likelihoodSection)
+	if !ok {
+		return
+	}
+	c.require(m, likelihoodSection.required...)
+	kind := ""
+	if v := m.get("type"); v != nil {
+		kind, _ = c.enum(v, "likelihood.type", "likelihood", likelihoods)
+	}
+	variance, sigma := "fixed", DefaultSigma
+	if v := m.get("variance"); v != nil {
+		variance, _ = c.enum(v, "likelihood.variance", "variance", varianceKinds)
+	}
+	if v := m.get("sigma"); v != nil {
+		if f, ok := c.number(v, "likelihood.sigma", positive); ok {
+			sigma = f
+		}
+	}
+	meanAct := Linear
+	if v := m.get("mean_activation"); v != nil {
+		a, _ := c.enum(v, "likelihood.mean_activation", "mean activation", meanActs)
+		meanAct = Activation(a)
+	}
+	switch kind {
+	case "bernoulli":
+		for _, key := range []string{"sigma", "variance", "mean_activation"} {
+			if m.has(key) {
+				c.errorf(m.keyNode(key), "likelihood."+key, "", "%s applies only to the gaussian likelihood", key)
+			}
+		}
+	case "gaussian":
+		if variance == "learned" && m.has("sigma") {
+			c.errorf(m.keyNode("sigma"), "likelihood.sigma", "remove sigma, or set variance: fixed",
+				"sigma contradicts variance: learned")
+		}
+	}
+	if kind != "" && variance != "" && meanAct != "" {
+		c.setLikelihood(kind, variance, sigma)
+		if kind == "gaussian" {
+			c.meanAct = meanAct
+		}
+	}
+}
+
+func (c *checker) setLikelihood(kind, variance string, sigma float64) {
+	switch {
+	case kind == "bernoulli":
+		c.m.Likelihood, c.m.Sigma = Bernoulli, 0
+	case variance == "learned":
+		c.m.Likelihood, c.m.Sigma = GaussianLearned, 0
+	default:
+		c.m.Likelihood, c.m.Sigma = GaussianFixed, sigma
+	}
+}
+
+func (c *checker) checkObjective(n *yaml.Node) {
+	m, ok := c.mapping(n, "objective", objectiveSection)
+	if !ok {
+		return
+	}
+	if v := m.get("beta"); v != nil {
+		if f, ok := c.number(v, "objective.beta", nonNegative); ok {
+			c.m.Objective.Beta = f
+		}
+	}
+	if v := m.get("samples"); v != nil {
+		if k, ok := c.integer(v, "objective.samples", 1, 1000); ok {
+			c.m.Objective.Samples = int(k)
+		}
+	}
+	if v := m.get("kl_warmup_epochs"); v != nil {
+		c.warmupKey = m.keyNode("kl_warmup_epochs")
+		if k, ok := c.integer(v, "objective.kl_warmup_epochs", 0, 1_000_000); ok {
+			c.m.Objective.WarmupEpochs = int(k)
+		}
+	}
+}
+
+func (c *checker) checkTrain(n *yaml.Node) {
+	m, ok := c.mapping(n, "train", trainSection)
+	if !ok {
+		return
+	}
+	t := &c.m.Train
+	if v := m.get("optimizer"); v != nil {
+		c.checkOptimizer(v)
+	}
+	if v := m.get("batch_size"); v != nil {
+		c.batchKey = m.keyNode("batch_size")
+		if k, ok := c.integer(v, "train.batch_size", 1, 1<<20); ok {
+			t.BatchSize = int(k)
+		}
+	}
+	if v := m.get("epochs"); v != nil {
+		c.epochsSet = true
+		if k, ok := c.integer(v, "train.epochs", 1, 1_000_000); ok {
+			t.Epochs = int(k)
+		}
+	}
+	if v := m.get("seed"); v != nil {
+		if k, ok := c.integer(v, "train.seed", 0, 1<<63-1); ok {
+			t.Seed = uint64(k)
+		}
+	}
+	if v := m.get("weight_decay"); v != nil {
+		if f, ok := c.number(v, "train.weight_decay", nonNegative); ok {
+			t.WeightDecay = f
+		}
+	}
+	if v := m.get("clip_norm"); v != nil {
+		if f, ok := c.number(v, "train.clip_norm", nonNegative); ok {
+			t.ClipNorm = f
+		}
+	}
+	if v := m.get("validation_split"); v != nil {
+		c.splitKey, c.splitSet = m.keyNode("validation_split"), true
+		if f, ok := c.number(v, "train.validation_split", unitOpen); ok {
+			t.ValidationSplit = f
+		}
+	}
+	if v := m.get("patience"); v != nil {
+		c.patienceKey = m.keyNode("patience")
+		if k, ok := c.integer(v, "train.patience", 0, 1_000_000); ok {
+			t.Patience = int(k)
+		}
+	}
+}
+
+// optimizerKeys says which optimizers each hyper-parameter applies to.
+var optimizerKeys = map[string][]string{
+	"beta1":    {Adam},
+	"beta2":    {Adam},
+	"epsilon":  {Adam, Adagrad, RMSProp},
+	"momentum": {SGD},
+	"rho":      {RMSProp},
+}
+
+func (c *checker) checkOptimizer(n *yaml.Node) {
+	const path = "train.optimizer"
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode {
+		if kind, ok := c.enum(n, path, "optimizer", optimizerKinds); ok {
+			c.m.Train.Optimizer = optimizerDefaults(kind)
+		}
+		return
+	}
+	m, ok := c.mapping(n, path, optimizerSection)
+	if !ok {
+		return
+	}
+	c.require(m, optimizerSection.required...)
+	kind := ""
+	if v := m.get("type"); v != nil {
+		kind, _ = c.enum(v, path+".type", "optimizer", optimizerKinds)
+	}
+	o := optimizerDefaults(kind)
+	if v := m.get("learning_rate"); v != nil {
+		if f, ok := c.number(v, path+".learning_rate", rateRange); ok {
+			o.LearningRate = f
+		}
+	}
+	for _, key := range []string{"beta1", "beta2", "epsilon", "momentum", "rho"} {
+		v := m.get(key)
+		if v == nil {
+			continue
+		}
+		r := unitOpen
+		if key == "epsilon" {
+			r = epsRange
+		}
+		f, ok := c.number(v, path+"."+key, r)
+		if !ok {
+			continue
+		}
+		if kind != "" && !slices.Contains(optimizerKeys[key], kind) {
+			c.errorf(m.keyNode(key), path+"."+key, "", "%s applies only to %s, not %s",
+				key, strings.Join(optimizerKeys[key], ", "), kind)
+			continue
+		}
+		switch key {
+		case "beta1":
+			o.Beta1 = f
+		case "beta2":
+			o.Beta2 = f
+		case "epsilon":
+			o.Epsilon = f
+		case "momentum":
+			o.Momentum = f
+		case "rho":
+			o.Rho = f
+		}
+	}
+	if kind != "" {
+		c.m.Train.Optimizer = o
+	}
+}
+
+func (c *checker) checkData(n *yaml.Node) {
+	m, ok := c.mapping(n, "data", dataSection)
+	if !ok {
+		return
+	}
+	c.require(m, dataSection.required...)
+	if v := m.get("train"); v != nil {
+		if s, ok := c.checkSource(v, "data.train"); ok {
+			c.m.Data.Train = s
+		}
+	}
+	if v := m.get("validation"); v != nil {
+		c.validationKey = m.keyNode("validation")
+		if s, ok := c.checkSource(v, "data.validation"); ok {
+			c.m.Data.Validation = &s
+		}
+	}
+}
+
+// checkSource reads a path or a source mapping. Paths are resolved against
+// the spec's directory and must name existing files.
+func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
+	n = resolve(n)
+	var s Source
+	if n.Kind == yaml.ScalarNode {
+		p, ok := c.str(n, path)
+		if !ok {
+			return s, false
+		}
+		s.Path, ok = c.checkFile(n, path, p)
+		if !ok {
+			return s, false
+		}
+		if s.Format, ok = inferFormat(p); !ok {
+			c.errorf(n, path, "write the source as a mapping with a format key", "cannot tell the format of %q from its name", clip(p))
+			return s, false
+		}
+		return s, true
+	}
+	m, ok := c.mapping(n, path, sourceSection)
+	if !ok {
+		return s, false
+	}
+	c.require(m, sourceSection.required...)
+	good := m.has("path")
+	file := ""
+	if v := m.get("path"); v != nil {
+		if file, ok = c.str(v, path+".path"); ok {
+			s.Path, ok = c.checkFile(v, path+".path", file)
+		}
+		good = good && ok
+	}
+	s.Format, ok = c.format(m, "format", path, "path", file)
+	good = good && ok
+	if v := m.get("start"); v != nil {
+		k, ok := c.integer(v, path+".start", 0, 1<<31-1)
+		s.Start, good = int(k), good && ok
+	}
+	if v := m.get("limit"); v != nil {
+		k, ok := c.integer(v, path+".limit", 0, 1<<31-1)
+		s.Limit, good = int(k), good && ok
+	}
+	labels := ""
+	if v := m.get("labels"); v != nil {
+		if labels, ok = c.str(v, path+".labels"); ok {
+			s.Labels, ok = c.checkFile(v, path+".labels", labels)
+			c.written[path+".labels"] = labels
+		}
+		good = good && ok
+	}
+	if labels != "" || m.has("label_format") {
+		if !m.has("labels") {
+			c.errorf(m.keyNode("label_format"), path+".label_format", "", "label_format without labels")
+			good = false
+		} else {
+			s.LabelFormat, ok = c.format(m, "label_format", path, "labels", labels)
+			good = good && ok
+		}
+	}
+	if v := m.get("header"); v != nil {
+		b, ok := c.boolean(v, path+".header")
+		s.CSVHeader, good = b, good && ok
+		if ok && b && s.Format != "" && s.Format != FormatCSV {
+			c.errorf(m.keyNode("header"), path+".header", "", "header applies only to csv, not %s", s.Format)
+			good = false
+		}
+	}
+	return s, good
+}
+
+// format reads key (format or label_format) of a source mapping, or infers
+// the format from the name of the file given under fileKey.
+func (c *checker) format(m *mapping, key, path, fileKey, file string) (string, bool) {
+	if v := m.get(key); v != nil {
+		return c.enum(v, path+"."+key, "format", formats)
+	}
+	if file == "" {
+		return "", false // the path is already reported
+	}
+	f, ok := inferFormat(file)
+	if !ok {
+		c.errorf(m.get(fileKey), path+"."+fileKey, fmt.Sprintf("add %s: idx, idx.gz, npy or csv", key),
+			"cannot tell the format of %q from its name", clip(file))
+		return "", false
+	}
+	return f, true
+}
+
+// inferFormat guesses a data format from a file name.
+func inferFormat(name string) (string, bool) {
+	base := strings.ToLower(filepath.Base(name))
+	switch {
+	case strings.HasSuffix(base, ".gz"):
+		return FormatIDXGz, true
+	case strings.HasSuffix(base, ".idx"), strings.HasSuffix(base, "-ubyte"):
+		return FormatIDX, true
+	case strings.HasSuffix(base, ".npy"):
+		return FormatNPY, true
+	case strings.HasSuffix(base, ".csv"):
+		return FormatCSV, true
+	}
+	return "", false
+}
+
+// checkFile resolves p against the spec's directory and checks that it names
+// a readable regular file; it returns the absolute path.
+func (c *checker) checkFile(n *yaml.Node, path, p string) (string, bool) {
+	c.written[path] = p
+	full := p
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(c.dir, full)
+	}
+	abs, err := filepath.Abs(full)
+	if err != nil {
+		c.errorf(n, path, "", "cannot resolve %q: %v", clip(p), err)
+		return "", false
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c.errorf(n, path, "relative paths are relative to the spec file", "file %q does not exist", clip(p))
+		return "", false
+	case err != nil:
+		c.errorf(n, path, "", "cannot read %q: %v", clip(p), errors.Unwrap(err))
+		return "", false
+	case fi.IsDir():
+		c.errorf(n, path, "", "%q is a directory, not a data file", clip(p))
+		return "", false
+	}
+	return abs, true
+}
+
+// crossCheck reports settings that are valid alone but contradict each other.
+func (c *checker) crossCheck() {
+	m := &c.m
+	if m.Data.Validation != nil || c.validationKey != nil {
+		if c.splitSet && m.Train.ValidationSplit > 0 {
+			c.errorf(c.splitKey, "train.validation_split", "remove one of them",
+				"validation_split contradicts data.validation (line %d)", c.validationKey.Line)
+		}
+		m.Train.ValidationSplit = 0
+	} else if !c.splitSet {
+		m.Train.ValidationSplit = DefaultValidationSplit
+	}
+	if m.Train.Patience > 0 && m.Train.ValidationSplit == 0 && c.validationKey == nil {
+		c.errorf(c.patienceKey, "train.patience", "set train.validation_split or data.validation",
+			"early stopping needs validation data, but there is none")
+	}
+	if m.Objective.WarmupEpochs > m.Train.Epochs {
+		c.errorf(c.warmupKey, "objective.kl_warmup_epochs", "",
+			"KL warm-up of %d epochs is longer than training (%d epochs): beta would never be reached",
+			m.Objective.WarmupEpochs, m.Train.Epochs)
+	}
+	if m.Latent > 0 && m.Input.Size > 0 && m.Latent >= m.Input.Size {
+		c.errorf(c.latentNode, "latent", "", "latent size %d is not smaller than the input size %d", m.Latent, m.Input.Size)
+	}
+	if lim := m.Data.Train.Limit; lim > 0 && c.batchKey != nil && m.Train.BatchSize > lim {
+		c.errorf(c.batchKey, "train.batch_size", "", "batch size %d is larger than the %d training records", m.Train.BatchSize, lim)
+	}
+	if v := m.Data.Validation; v != nil && m.Data.Train.Path != "" && v.Path == m.Data.Train.Path && overlap(m.Data.Train, *v) {
+		c.errorf(c.validationKey, "data.validation", "give the two sources disjoint start/limit ranges",
+			"validation records %s overlap training records %s of the same file", span(*v), span(m.Data.Train))
+	}
+}
+
+// overlap reports whether the record ranges of a and b intersect.
+func overlap(a, b Source) bool {
+	end := func(s Source) int64 {
+		if s.Limit == 0 {
+			return 1 << 62
+		}
+		return int64(s.Start) + int64(s.Limit)
+	}
+	return int64(a.Start) < end(b) && int64(b.Start) < end(a)
+}
+
+func span(s Source) string {
+	if s.Limit == 0 {
+		return fmt.Sprintf("[%d, end)", s.Start)
+	}
+	return fmt.Sprintf("[%d, %d)", s.Start, s.Start+s.Limit)
+}
