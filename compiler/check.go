@@ -36,9 +36,9 @@ type checker struct {
 	meanAct  Activation // gaussian mean activation
 	// Nodes kept for checks across sections, nil when the key is absent.
 	latentNode, likelihoodNode, decoderNode *yaml.Node
-	splitKey, patienceKey, warmupKey       *yaml.Node
-	batchKey, validationKey                *yaml.Node
-	epochsSet, splitSet                    bool
+	splitKey, patienceKey, warmupKey        *yaml.Node
+	batchKey, validationKey                 *yaml.Node
+	epochsSet, splitSet                     bool
 	// Data paths as written, for the hash (stable when the repo moves).
 	written map[string]string
 }
