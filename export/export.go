@@ -1,0 +1,264 @@
+// Package export lowers a compiled VAE (the IR, *compiler.Model) plus its
+// trained weights to ONNX, the format ONNX Runtime serves from any language.
+//
+// It is a sibling of package graph: both read the same IR and neither sees
+// the other. Three models can be written:
+//
+//   - Encoder: input "x" [N, input shape...] float32 → "mu", "logvar" [N, latent].
+//   - Decoder: input "z" [N, latent] → the likelihood's parameters: "probs"
+//     (Bernoulli, sigmoid of the logits), or "mean" (Gaussian) and, when the
+//     variance is learned, "logvar" [N, D].
+//   - RoundTrip: inputs "x" and "eps" [N, latent] → the decoder's outputs for
+//     z = mu + exp(logvar/2)·eps, for users who want reconstructions in one call.
+//
+// Sampling stays outside the encoder and decoder: ε is the caller's, so every
+// export is deterministic. The batch dimension is the symbol "N". Files use
+// IR version 8 and one default-domain opset from SupportedOpsets (17 unless
+// asked otherwise), and only operators that every runtime of that era
+// implements (Gemm, Flatten, Reshape, Shape, Expand, Constant, Add, Mul, Exp
+// and the activations). Parameters are initializers named exactly as in the
+// IR ("encoder.0.weight"), float32 little-endian in raw_data. Identical
+// inputs give identical bytes: no timestamps, fixed field order, sorted
+// metadata and deterministic protobuf marshalling.
+//
+// Dump renders any ONNX file as readable text (golden tests use it) and
+// Inspect summarises one (vaec inspect); both return errors, never panic, on
+// malformed bytes.
+package export
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// IRVersion is the ONNX IR version of every exported file.
+const IRVersion = 8
+
+// DefaultOpset is the opset used when neither Options nor the spec names one.
+const DefaultOpset = 17
+
+// SupportedOpsets lists the default-domain opset versions the exporter can
+// target, ascending. Every operator it emits has the same meaning in each.
+var SupportedOpsets = []int{13, 14, 15, 16, 17}
+
+// ProducerName is written as the model's producer_name.
+const ProducerName = "vaec"
+
+// Metadata is what the exporter cannot learn from the IR: facts about the
+// training run and the tool. All of it lands in the file's metadata.
+type Metadata struct {
+	ProducerVersion string   // vaec's version; "" is written as "unknown"
+	ModelVersion    int64    // model_version; 0 is written as 1
+	EpochsTrained   int      // completed training epochs
+	ValELBO         *float64 // final validation ELBO (nats per example); nil when not measured
+}
+
+// Options control an export.
+type Options struct {
+	// Opset is the default-domain opset version; 0 means the model's
+	// Export.Opset, or DefaultOpset when that is 0 too.
+	Opset    int
+	Metadata Metadata
+}
+
+// Metadata keys written to metadata_props.
+const (
+	MetaRole        = "vaec.role" // "encoder", "decoder" or "roundtrip"
+	MetaModelName   = "vaec.model_name"
+	MetaSpecHash    = "vaec.spec_hash"
+	MetaLatent      = "vaec.latent"
+	MetaLikelihood  = "vaec.likelihood"
+	MetaSigma       = "vaec.sigma" // gaussian_fixed only
+	MetaInputShape  = "vaec.input_shape"
+	MetaInputScale  = "vaec.input_scale"
+	MetaInputOffset = "vaec.input_offset"
+	MetaEpochs      = "vaec.epochs_trained"
+	MetaValELBO     = "vaec.val_elbo" // absent when not measured
+)
+
+// Roles of the exported models.
+const (
+	RoleEncoder   = "encoder"
+	RoleDecoder   = "decoder"
+	RoleRoundTrip = "roundtrip"
+)
+
+// Encoder returns encoder.onnx: x → mu, logvar.
+func Encoder(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+	return build(m, w, opts, RoleEncoder)
+}
+
+// Decoder returns decoder.onnx: z → the likelihood's parameters
+// (m.DecoderOutputs(), in that order).
+func Decoder(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+	return build(m, w, opts, RoleDecoder)
+}
+
+// RoundTrip returns one model with inputs x and eps whose outputs are the
+// decoder's (m.DecoderOutputs()) at z = mu + exp(logvar/2)·eps.
+func RoundTrip(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+	return build(m, w, opts, RoleRoundTrip)
+}
+
+// ResolveOpset returns the opset an export with opts would use, or an error
+// naming the supported range.
+func ResolveOpset(m *compiler.Model, opts Options) (int, error) {
+	v := opts.Opset
+	if v == 0 && m != nil {
+		v = m.Export.Opset
+	}
+	if v == 0 {
+		v = DefaultOpset
+	}
+	for _, s := range SupportedOpsets {
+		if s == v {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("opset %d is not supported: the exporter writes opsets %d to %d", v, SupportedOpsets[0], SupportedOpsets[len(SupportedOpsets)-1])
+}
+
+func build(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options, role string) ([]byte, error) {
+	if m == nil {
+		return nil, fmt.Errorf("export %s: no model", role)
+	}
+	opset, err := ResolveOpset(m, opts)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", role, err)
+	}
+	if err := checkModel(m); err != nil {
+		return nil, fmt.Errorf("export %s: model %q: %w", role, m.Name, err)
+	}
+	b := newBuilder(m, w)
+	switch role {
+	case RoleEncoder:
+		err = b.encoderGraph()
+	case RoleDecoder:
+		err = b.decoderGraph()
+	default:
+		err = b.roundTripGraph()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export %s: model %q: %w", role, m.Name, err)
+	}
+	model := b.model(role, opset, opts.Metadata)
+	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(model)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: marshalling: %w", role, err)
+	}
+	return out, nil
+}
+
+// model wraps the built graph with versions and metadata.
+func (b *builder) model(role string, opset int, md Metadata) *onnxpb.ModelProto {
+	m := b.m
+	b.g.Name = proto.String(graphName(m, role))
+	pv := md.ProducerVersion
+	if pv == "" {
+		pv = "unknown"
+	}
+	mv := md.ModelVersion
+	if mv == 0 {
+		mv = 1
+	}
+	return &onnxpb.ModelProto{
+		IrVersion:       proto.Int64(IRVersion),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(int64(opset))}},
+		ProducerName:    proto.String(ProducerName),
+		ProducerVersion: proto.String(pv),
+		ModelVersion:    proto.Int64(mv),
+		DocString:       proto.String(docString(m, role)),
+		Graph:           b.g,
+		MetadataProps:   metadataProps(m, role, md),
+	}
+}
+
+func graphName(m *compiler.Model, role string) string {
+	name := m.Name
+	if name == "" {
+		name = "vae"
+	}
+	return name + "." + role
+}
+
+// metadataProps returns the metadata sorted by key, so the bytes are stable.
+func metadataProps(m *compiler.Model, role string, md Metadata) []*onnxpb.StringStringEntryProto {
+	kv := map[string]string{
+		MetaRole:        role,
+		MetaModelName:   m.Name,
+		MetaSpecHash:    m.SpecHash,
+		MetaLatent:      strconv.Itoa(m.Latent),
+		MetaLikelihood:  string(m.Likelihood),
+		MetaInputShape:  shapeString(m.Input.Shape),
+		MetaInputScale:  formatFloat(m.Input.Scale),
+		MetaInputOffset: formatFloat(m.Input.Offset),
+		MetaEpochs:      strconv.Itoa(md.EpochsTrained),
+	}
+	if m.Likelihood == compiler.GaussianFixed {
+		kv[MetaSigma] = formatFloat(m.Sigma)
+	}
+	if md.ValELBO != nil {
+		kv[MetaValELBO] = formatFloat(*md.ValELBO)
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	props := make([]*onnxpb.StringStringEntryProto, len(keys))
+	for i, k := range keys {
+		props[i] = &onnxpb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(kv[k])}
+	}
+	return props
+}
+
+// docString says, in words, what the file computes and what it expects.
+func docString(m *compiler.Model, role string) string {
+	var sb strings.Builder
+	name := m.Name
+	if name == "" {
+		name = "unnamed"
+	}
+	in := "x [N, " + strings.ReplaceAll(shapeString(m.Input.Shape), ",", ", ") + "] float32"
+	fmt.Fprintf(&sb, "vaec %s of the variational autoencoder %q (latent size %d, %s likelihood). ", role, name, m.Latent, m.Likelihood)
+	outs := decoderOutputDocs(m)
+	switch role {
+	case RoleEncoder:
+		fmt.Fprintf(&sb, "Input: %s. Outputs: mu [N, %d] and logvar [N, %d], the mean and log-variance of the Gaussian q(z|x). ", in, m.Latent, m.Latent)
+	case RoleDecoder:
+		fmt.Fprintf(&sb, "Input: z [N, %d] float32, a latent code. Outputs: %s. ", m.Latent, outs)
+	default:
+		fmt.Fprintf(&sb, "Inputs: %s and eps [N, %d] float32 standard normal noise; z = mu + exp(logvar/2)*eps. Outputs: %s. ", in, m.Latent, outs)
+	}
+	fmt.Fprintf(&sb, "Input scaling: x = raw*%s + %s (the model expects already-scaled input). N is the batch size.", formatFloat(m.Input.Scale), formatFloat(m.Input.Offset))
+	return sb.String()
+}
+
+func decoderOutputDocs(m *compiler.Model) string {
+	shape := "[N, " + strings.ReplaceAll(shapeString(m.Input.Shape), ",", ", ") + "]"
+	switch m.Likelihood {
+	case compiler.Bernoulli:
+		return "probs " + shape + ", the Bernoulli probabilities (sigmoid of the logits)"
+	case compiler.GaussianLearned:
+		return fmt.Sprintf("mean %s, the Gaussian mean, and logvar [N, %d], its learned per-dimension log-variance", shape, m.Input.Size)
+	default:
+		return fmt.Sprintf("mean %s, the Gaussian mean (fixed sigma %s)", shape, formatFloat(m.Sigma))
+	}
+}
+
+func shapeString(s []int) string {
+	parts := make([]string, len(s))
+	for i, d := range s {
+		parts[i] = strconv.Itoa(d)
+	}
+	return strings.Join(parts, ",")
+}
+
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
