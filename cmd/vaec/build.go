@@ -1,18 +1,238 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vaec/vaec/compiler"
 )
 
-// buildCommand is a placeholder until its issue lands.
+// defaultSpec is the spec `vaec build` compiles when given none.
+const defaultSpec = "vaec.yaml"
+
 func buildCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "build",
-		Usage: "(not implemented yet)",
-		Action: func(c *cli.Context) error {
-			return errors.New("build: not implemented yet")
+		Name:      "build",
+		Usage:     "compile a spec, print its layer table, and write the build directory",
+		ArgsUsage: "[spec.yaml]",
+		Description: "Parses and checks the spec (all errors are reported, each with file:line:col),\n" +
+			"infers the layer shapes and parameters, and writes " + modelFile + " and a copy of the\n" +
+			"spec into the build directory, where train and export find them. With no\n" +
+			"argument it compiles " + defaultSpec + " in the working directory.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory to write"},
+			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
 		},
+		Action: buildAction,
 	}
+}
+
+func buildAction(c *cli.Context) error {
+	var spec string
+	switch c.NArg() {
+	case 0:
+		if _, err := os.Stat(defaultSpec); err != nil {
+			return usagef("build: no spec given and no %s in the working directory; run `vaec build spec.yaml`", defaultSpec)
+		}
+		spec = defaultSpec
+	case 1:
+		spec = c.Args().First()
+	default:
+		return usagef("build: want one spec file, got %d arguments", c.NArg())
+	}
+	src, err := os.ReadFile(spec)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	m, err := compiler.Compile(spec, src)
+	if err != nil {
+		return err
+	}
+	dir := c.String("dir")
+	if err := writeBuild(dir, m, src); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	if c.Bool("json") {
+		return printBuildJSON(c.App.Writer, m, dir)
+	}
+	return printBuildTable(c.App.Writer, m, dir)
+}
+
+// writeBuild writes the model and a copy of its spec into dir.
+func writeBuild(dir string, m *compiler.Model, src []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := compiler.WriteModel(filepath.Join(dir, modelFile), m); err != nil {
+		return err
+	}
+	return writeBuildFile(filepath.Join(dir, specCopy), src)
+}
+
+// writeBuildFile writes b to path through a temporary file and a rename,
+// so the build directory never holds half a file.
+func writeBuildFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// loadModel reads the model of the build directory dir (defaultDir when
+// empty). Every verb that works on a build uses it.
+func loadModel(dir string) (*compiler.Model, error) {
+	if dir == "" {
+		dir = defaultDir
+	}
+	path := filepath.Join(dir, modelFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no build in %s/: run `vaec build spec.yaml` first", filepath.Clean(dir))
+	}
+	return compiler.ReadModel(path)
+}
+
+// tableRow is one row of the layer table.
+type tableRow struct {
+	Layer      string `json:"layer"`
+	Op         string `json:"op"`
+	Activation string `json:"activation,omitempty"`
+	Shape      []int  `json:"shape"` // per sample; the batch dimension N is implied
+	Params     int    `json:"params"`
+	MACs       int    `json:"macs"`
+}
+
+// layerTable lists the model from input to output: what each layer
+// computes and produces, in the order data flows.
+func layerTable(m *compiler.Model) []tableRow {
+	rows := []tableRow{{Layer: compiler.InputX, Op: "input", Shape: m.Input.Shape}}
+	add := func(l compiler.Layer, shape []int) {
+		if shape == nil {
+			shape = []int{l.Out}
+		}
+		act := string(l.Activation)
+		if l.Activation == compiler.LeakyReLU || l.Activation == compiler.ELU {
+			act += "(" + strconv.FormatFloat(l.Alpha, 'g', -1, 64) + ")"
+		}
+		rows = append(rows, tableRow{Layer: l.Name, Op: string(l.Op), Activation: act, Shape: shape,
+			Params: l.In*l.Out + l.Out, MACs: l.MACs()})
+	}
+	for _, l := range m.EncoderLayers() {
+		add(l, nil)
+	}
+	rows = append(rows, tableRow{Layer: compiler.InputZ, Op: "sample", Shape: []int{m.Latent}})
+	for _, l := range m.Decoder {
+		add(l, nil)
+	}
+	// The output is reshaped back to the input's shape.
+	add(m.Output, m.Input.Shape)
+	if m.OutputLogvar != "" {
+		p, _ := m.Param(m.OutputLogvar)
+		rows = append(rows, tableRow{Layer: p.Name, Op: "param", Shape: m.Input.Shape, Params: p.Size()})
+	}
+	return rows
+}
+
+// batchShape formats a per-sample shape with the batch dimension in front.
+func batchShape(shape []int) string {
+	parts := []string{"N"}
+	for _, d := range shape {
+		parts = append(parts, strconv.Itoa(d))
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// thousands formats n with comma separators: 652824 → "652,824".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func likelihoodText(m *compiler.Model) string {
+	switch m.Likelihood {
+	case compiler.GaussianFixed:
+		return fmt.Sprintf("gaussian (sigma %g, mean %s)", m.Sigma, m.Output.Activation)
+	case compiler.GaussianLearned:
+		return fmt.Sprintf("gaussian (learned variance, mean %s)", m.Output.Activation)
+	}
+	return string(m.Likelihood)
+}
+
+func printBuildTable(w io.Writer, m *compiler.Model, dir string) error {
+	fmt.Fprintf(w, "%s: latent %d, likelihood %s, spec hash %.12s\n\n", m.Name, m.Latent, likelihoodText(m), m.SpecHash)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tOP\tACTIVATION\tOUTPUT SHAPE\tPARAMS")
+	for _, r := range layerTable(m) {
+		act := r.Activation
+		if act == "" {
+			act = "-"
+		}
+		params := "-"
+		if r.Params > 0 {
+			params = thousands(r.Params)
+		}
+		shape := batchShape(r.Shape)
+		if r.Op == "param" {
+			shape = shape[:1] + shape[4:] // a parameter has no batch dimension
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Layer, r.Op, act, shape, params)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	o, t := m.Train.Optimizer, m.Train
+	fmt.Fprintf(w, "\ntotal parameters: %s\nmultiply-adds per sample: %s\n", thousands(m.ParamCount()), thousands(m.MACs()))
+	fmt.Fprintf(w, "training: %s lr %g, batch %d, %d epochs, seed %d; objective beta %g, %d sample(s), KL warm-up %d epochs\n",
+		o.Kind, o.LearningRate, t.BatchSize, t.Epochs, t.Seed, m.Objective.Beta, m.Objective.Samples, m.Objective.WarmupEpochs)
+	_, err := fmt.Fprintf(w, "wrote %s\n", filepath.Join(dir, modelFile))
+	return err
+}
+
+// buildSummary is the JSON form of the build output.
+type buildSummary struct {
+	Name          string     `json:"name"`
+	SpecHash      string     `json:"spec_hash"`
+	Latent        int        `json:"latent"`
+	Likelihood    string     `json:"likelihood"`
+	Layers        []tableRow `json:"layers"`
+	TotalParams   int        `json:"total_params"`
+	MACsPerSample int        `json:"macs_per_sample"`
+	ModelFile     string     `json:"model_file"`
+}
+
+func printBuildJSON(w io.Writer, m *compiler.Model, dir string) error {
+	s := buildSummary{
+		Name: m.Name, SpecHash: m.SpecHash, Latent: m.Latent, Likelihood: string(m.Likelihood),
+		Layers: layerTable(m), TotalParams: m.ParamCount(), MACsPerSample: m.MACs(),
+		ModelFile: filepath.Join(dir, modelFile),
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
 }
