@@ -1,0 +1,555 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	onnx "github.com/owulveryck/onnx-go"
+)
+
+// IOInfo names a graph input or output and its declared shape. Symbolic
+// dimensions (the batch "N") have Param set.
+type IOInfo struct {
+	Name  string
+	Shape []Dim
+}
+
+func (io IOInfo) String() string {
+	ds := make([]string, len(io.Shape))
+	for i, d := range io.Shape {
+		ds[i] = d.String()
+	}
+	return fmt.Sprintf("%s[%s]", io.Name, strings.Join(ds, ","))
+}
+
+// Model is a loaded ONNX graph, ready to run. It is safe for concurrent use.
+type Model struct {
+	inputs, outputs []IOInfo
+	irVersion       int64
+	opset           int64
+	producer        string
+
+	nslots      int
+	slotNames   []string
+	consts      map[int]*value
+	inputSlots  []int
+	outputSlots []int
+	steps       []step
+}
+
+// step is one node of the execution plan.
+type step struct {
+	name, op string // node name (or its first output when unnamed) and operator
+	in       []int  // value slots, -1 for an absent optional input
+	out      int
+	run      kernel
+}
+
+func (s step) where() string { return fmt.Sprintf("node %q (%s)", s.name, s.op) }
+
+// LoadFile reads and loads an ONNX model file.
+func LoadFile(path string) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Load(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Load decodes an ONNX model with onnx-go's decoder and prepares it to run.
+// It refuses, naming the node and operator, any operator or attribute the
+// runtime does not implement, and refuses hostile or broken files (bad
+// sizes, missing initializers, cycles, truncation) with an error; it never
+// panics. It finally runs the graph once at batch size 1 so that shape
+// mismatches between fixed dimensions are reported now, not at first use.
+func Load(data []byte) (*Model, error) {
+	pb, err := scanModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	if err := checkStructure(pb); err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	col, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	m, err := plan(pb, col)
+	if err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
+	if err := m.dryRun(); err != nil {
+		return nil, fmt.Errorf("onnx: shape check at batch size 1: %w", err)
+	}
+	return m, nil
+}
+
+// decode runs onnx-go's decoder into a collector. onnx-go may panic on
+// inputs the pre-pass did not anticipate; the panic becomes an error.
+func decode(data []byte) (col *collector, err error) {
+	col = &collector{}
+	defer func() {
+		if r := recover(); r != nil {
+			col, err = nil, fmt.Errorf("onnx: the onnx-go decoder failed on this file: %v", r)
+		}
+	}()
+	if err := onnx.NewModel(col).UnmarshalBinary(data); err != nil {
+		return nil, fmt.Errorf("onnx: onnx-go decoder: %w", err)
+	}
+	return col, nil
+}
+
+// checkStructure checks what the pre-pass read: opset, unique names,
+// supported operators and attribute kinds.
+func checkStructure(pb *pbModel) error {
+	op, ok := pb.opsets[""]
+	if !ok {
+		return errors.New("model imports no default-domain opset")
+	}
+	if op < minSupportedOpset || op > maxSupportedOpset {
+		return fmt.Errorf("opset %d is not supported (supported: %d to %d)", op, minSupportedOpset, maxSupportedOpset)
+	}
+	if len(pb.nodes) == 0 {
+		return errors.New("graph has no nodes")
+	}
+	if len(pb.outputs) == 0 {
+		return errors.New("graph has no outputs")
+	}
+	defined := map[string]string{} // value name → what defines it
+	define := func(name, what string) error {
+		if name == "" {
+			return fmt.Errorf("%s has an empty name", what)
+		}
+		if prev, dup := defined[name]; dup {
+			return fmt.Errorf("value %q is defined twice: by %s and by %s", name, prev, what)
+		}
+		defined[name] = what
+		return nil
+	}
+	inits := map[string]bool{}
+	for _, t := range pb.initializers {
+		if err := define(t.name, "initializer "+quote(t.name)); err != nil {
+			return err
+		}
+		inits[t.name] = true
+	}
+	for _, in := range pb.inputs {
+		if inits[in.name] {
+			continue // IR < 4 lists initializers as inputs too
+		}
+		if err := define(in.name, "graph input "+quote(in.name)); err != nil {
+			return err
+		}
+		if !in.tensor || in.elemType != dtFloat {
+			return fmt.Errorf("graph input %q: element type %d is not supported (float32 only)", in.name, in.elemType)
+		}
+	}
+	for i, n := range pb.nodes {
+		where := nodeLabel(n, i)
+		spec, ok := ops[n.opType]
+		if n.domain != "" {
+			return fmt.Errorf("%s: operator domain %q is not supported", where, n.domain)
+		}
+		if !ok {
+			return fmt.Errorf("%s: unknown operator %q (supported: %s)", where, n.opType, strings.Join(SupportedOps(), ", "))
+		}
+		if spec.minOpset > op {
+			return fmt.Errorf("%s: needs opset %d, model has %d", where, spec.minOpset, op)
+		}
+		if len(n.inputs) < spec.minIn || len(n.inputs) > spec.maxIn {
+			return fmt.Errorf("%s: has %d inputs, %s takes %d to %d", where, len(n.inputs), n.opType, spec.minIn, spec.maxIn)
+		}
+		for j, in := range n.inputs {
+			if in == "" && j < spec.minIn {
+				return fmt.Errorf("%s: required input %d is empty", where, j)
+			}
+		}
+		if len(n.outputs) != 1 {
+			return fmt.Errorf("%s: has %d outputs, want 1", where, len(n.outputs))
+		}
+		for _, a := range n.attrs {
+			if _, ok := spec.attrs[a.name]; !ok {
+				return fmt.Errorf("%s: unsupported attribute %q", where, a.name)
+			}
+			switch a.typ {
+			case atFloat, atInt, atTensor, atFloats, atInts:
+			default:
+				return fmt.Errorf("%s: attribute %q has unsupported type %d", where, a.name, a.typ)
+			}
+		}
+		if err := define(n.outputs[0], where); err != nil {
+			return err
+		}
+	}
+	for _, o := range pb.outputs {
+		if _, ok := defined[o.name]; !ok {
+			return fmt.Errorf("graph output %q is not produced by any node, initializer or input", o.name)
+		}
+		if o.tensor && o.elemType != dtFloat {
+			return fmt.Errorf("graph output %q: element type %d is not supported (float32 only)", o.name, o.elemType)
+		}
+	}
+	for i, n := range pb.nodes {
+		for _, in := range n.inputs {
+			if _, ok := defined[in]; !ok && in != "" {
+				return fmt.Errorf("%s: input %q is not produced by any node, initializer or graph input (missing initializer?)", nodeLabel(n, i), in)
+			}
+		}
+	}
+	return nil
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// nodeLabel names a node for messages: its name, else its output, else
+// its position.
+func nodeLabel(n pbNode, i int) string {
+	return fmt.Sprintf("node %q (%s)", nodeName(n, i), n.opType)
+}
+
+func nodeName(n pbNode, i int) string {
+	switch {
+	case n.name != "":
+		return n.name
+	case len(n.outputs) > 0 && n.outputs[0] != "":
+		return n.outputs[0]
+	}
+	return fmt.Sprintf("#%d", i)
+}
+
+// plan joins the pre-pass (names, opset) with what onnx-go decoded
+// (tensors, attributes, edges) into an ordered list of steps.
+func plan(pb *pbModel, col *collector) (*Model, error) {
+	if len(col.ops) != len(pb.nodes) {
+		return nil, fmt.Errorf("onnx-go reported %d operations for %d nodes", len(col.ops), len(pb.nodes))
+	}
+	m := &Model{
+		irVersion: pb.irVersion,
+		opset:     pb.opsets[""],
+		producer:  pb.producer,
+		consts:    map[int]*value{},
+	}
+	slot := map[string]int{}
+	newSlot := func(name string) int {
+		slot[name] = m.nslots
+		m.slotNames = append(m.slotNames, name)
+		m.nslots++
+		return m.nslots - 1
+	}
+	byName := map[string]*cnode{}
+	for _, n := range col.nodes {
+		byName[n.name] = n // onnx-go keeps one node per name; the last wins as in its own map
+	}
+	for _, t := range pb.initializers {
+		cn, ok := byName[t.name]
+		if !ok || cn.t == nil {
+			return nil, fmt.Errorf("initializer %q: onnx-go decoded no tensor", t.name)
+		}
+		v, err := fromGorgonia(cn.t)
+		if err != nil {
+			return nil, fmt.Errorf("initializer %q: %w", t.name, err)
+		}
+		if !sameDims(v.shape, t.dims) {
+			return nil, fmt.Errorf("initializer %q: onnx-go decoded shape %v, file declares %v", t.name, v.shape, t.dims)
+		}
+		m.consts[newSlot(t.name)] = v
+	}
+	for _, in := range pb.inputs {
+		if _, isInit := slot[in.name]; isInit {
+			continue
+		}
+		m.inputs = append(m.inputs, IOInfo{Name: in.name, Shape: in.dims})
+		m.inputSlots = append(m.inputSlots, newSlot(in.name))
+	}
+	for _, n := range pb.nodes {
+		newSlot(n.outputs[0])
+	}
+	// Build the steps in file order, then sort topologically.
+	steps := make([]step, len(pb.nodes))
+	for i, n := range pb.nodes {
+		o := col.ops[i]
+		where := nodeLabel(n, i)
+		if o.op.Name != n.opType || len(o.outputs) != 1 || o.outputs[0].name != n.outputs[0] {
+			return nil, fmt.Errorf("%s: onnx-go reported operation %s with different outputs", where, o.op.Name)
+		}
+		// Inputs as onnx-go ordered them (edge weights), checked against the file.
+		var got []string
+		if len(n.inputs) > 0 {
+			for _, c := range inputsOf(o.outputs[0]) {
+				got = append(got, c.name)
+			}
+		}
+		if strings.Join(got, "\x00") != strings.Join(n.inputs, "\x00") {
+			return nil, fmt.Errorf("%s: onnx-go reported inputs %q, file has %q", where, got, n.inputs)
+		}
+		spec := ops[n.opType]
+		s := step{name: nodeName(n, i), op: n.opType, out: slot[n.outputs[0]]}
+		consts := make([]*value, spec.maxIn)
+		for j := 0; j < spec.maxIn; j++ {
+			if j >= len(n.inputs) || n.inputs[j] == "" {
+				s.in = append(s.in, -1)
+				continue
+			}
+			k := slot[n.inputs[j]]
+			s.in = append(s.in, k)
+			consts[j] = m.consts[k]
+		}
+		if err := checkAttrs(spec, o.op.Attributes); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		run, err := spec.build(attrs{m: o.op.Attributes, opset: m.opset}, consts)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		s.run = run
+		steps[i] = s
+	}
+	order, err := topoSort(steps, m.nslots)
+	if err != nil {
+		return nil, err
+	}
+	m.steps = order
+	for _, o := range pb.outputs {
+		m.outputs = append(m.outputs, IOInfo{Name: o.name, Shape: o.dims})
+		m.outputSlots = append(m.outputSlots, slot[o.name])
+	}
+	m.fuse()
+	return m, nil
+}
+
+func sameDims(a []int, b []int64) bool {
+	if len(a) != len(b) {
+		return len(b) == 0 && len(a) == 1 && a[0] == 1 // onnx-go may give a scalar shape (1)
+	}
+	for i := range a {
+		if int64(a[i]) != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// topoSort orders steps so each runs after the producers of its inputs
+// (Kahn's algorithm, keeping file order among ready steps), or reports the
+// nodes on a cycle.
+func topoSort(steps []step, nslots int) ([]step, error) {
+	producer := make([]int, nslots)
+	for i := range producer {
+		producer[i] = -1
+	}
+	for i, s := range steps {
+		producer[s.out] = i
+	}
+	indeg := make([]int, len(steps))
+	users := make([][]int, len(steps))
+	for i, s := range steps {
+		for _, k := range s.in {
+			if k >= 0 && producer[k] >= 0 {
+				indeg[i]++
+				users[producer[k]] = append(users[producer[k]], i)
+			}
+		}
+	}
+	var ready []int
+	for i := range steps {
+		if indeg[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+	var out []step
+	for len(ready) > 0 {
+		sort.Ints(ready)
+		i := ready[0]
+		ready = ready[1:]
+		out = append(out, steps[i])
+		for _, u := range users[i] {
+			if indeg[u]--; indeg[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	if len(out) != len(steps) {
+		var stuck []string
+		for i, s := range steps {
+			if indeg[i] > 0 {
+				stuck = append(stuck, s.where())
+			}
+		}
+		return nil, fmt.Errorf("graph has a cycle through %s", strings.Join(stuck, ", "))
+	}
+	return out, nil
+}
+
+// Inputs returns the graph inputs the caller must feed (initializers
+// excluded), in file order.
+func (m *Model) Inputs() []IOInfo { return m.inputs }
+
+// Outputs returns the graph outputs in file order.
+func (m *Model) Outputs() []IOInfo { return m.outputs }
+
+// Opset is the model's default-domain opset version.
+func (m *Model) Opset() int64 { return m.opset }
+
+// Producer is the model's producer_name.
+func (m *Model) Producer() string { return m.producer }
+
+// Ops returns the operator of every node in execution order.
+func (m *Model) Ops() []string {
+	s := make([]string, len(m.steps))
+	for i, st := range m.steps {
+		s[i] = st.op
+	}
+	return s
+}
+
+// Run executes the model. Every input of Inputs must be given, with the
+// declared rank, its fixed dimensions as declared, and any size for the
+// symbolic ones (a symbolic name used twice must get one size). Data
+// must hold exactly the shape's element count. It returns every output.
+func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
+	vals := make([]*value, m.nslots)
+	for k, v := range m.consts {
+		vals[k] = v
+	}
+	syms := map[string]int{}
+	for i, info := range m.inputs {
+		t, ok := inputs[info.Name]
+		if !ok {
+			return nil, fmt.Errorf("input %q is missing", info.Name)
+		}
+		if err := checkInput(info, t, syms); err != nil {
+			return nil, err
+		}
+		vals[m.inputSlots[i]] = &value{shape: append([]int{}, t.Shape...), f: t.Data}
+	}
+	for name := range inputs {
+		if !m.hasInput(name) {
+			return nil, fmt.Errorf("model has no input %q (inputs: %v)", name, m.inputs)
+		}
+	}
+	for _, s := range m.steps {
+		in := make([]*value, len(s.in))
+		for j, k := range s.in {
+			if k >= 0 {
+				in[j] = vals[k]
+			}
+		}
+		out, err := s.run(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.where(), err)
+		}
+		vals[s.out] = out
+	}
+	res := make(map[string]Tensor, len(m.outputs))
+	for i, info := range m.outputs {
+		v := vals[m.outputSlots[i]]
+		if v.isInt {
+			return nil, fmt.Errorf("output %q is int64, want float32", info.Name)
+		}
+		// Copy when the output aliases an input or a constant, so callers
+		// may modify what they get.
+		data := v.f
+		if m.aliasesInputOrConst(v, vals) {
+			data = append([]float32(nil), data...)
+		}
+		res[info.Name] = Tensor{Shape: append([]int{}, v.shape...), Data: data}
+	}
+	return res, nil
+}
+
+func (m *Model) hasInput(name string) bool {
+	for _, in := range m.inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Model) aliasesInputOrConst(v *value, vals []*value) bool {
+	if len(v.f) == 0 {
+		return false
+	}
+	same := func(w *value) bool { return w != nil && len(w.f) > 0 && &w.f[0] == &v.f[0] }
+	for _, k := range m.inputSlots {
+		if same(vals[k]) {
+			return true
+		}
+	}
+	for _, c := range m.consts {
+		if same(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkInput(info IOInfo, t Tensor, syms map[string]int) error {
+	if len(info.Shape) > 0 && len(t.Shape) != len(info.Shape) {
+		return fmt.Errorf("input %v: got shape %v", info, t.Shape)
+	}
+	n, err := checkedSize(t.Shape)
+	if err != nil {
+		return fmt.Errorf("input %q: %w", info.Name, err)
+	}
+	if n != len(t.Data) {
+		return fmt.Errorf("input %q: shape %v needs %d values, got %d", info.Name, t.Shape, n, len(t.Data))
+	}
+	for i, d := range info.Shape {
+		switch {
+		case d.Param != "":
+			if prev, ok := syms[d.Param]; ok && prev != t.Shape[i] {
+				return fmt.Errorf("input %v: dimension %s is %d here but %d in another input", info, d.Param, t.Shape[i], prev)
+			}
+			syms[d.Param] = t.Shape[i]
+		case d.Value >= 0 && int64(t.Shape[i]) != d.Value:
+			return fmt.Errorf("input %v: got shape %v", info, t.Shape)
+		}
+	}
+	return nil
+}
+
+// dryRun runs the model once on zeros with every symbolic dimension set
+// to 1. Inputs without a declared shape are not checked this way.
+func (m *Model) dryRun() error {
+	in := map[string]Tensor{}
+	for _, info := range m.inputs {
+		if len(info.Shape) == 0 {
+			return nil
+		}
+		shape := make([]int, len(info.Shape))
+		for i, d := range info.Shape {
+			shape[i] = 1
+			if d.Param == "" && d.Value >= 0 {
+				shape[i] = int(d.Value)
+			}
+		}
+		in[info.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}
+	}
+	out, err := m.Run(in)
+	if err != nil {
+		return err
+	}
+	for _, info := range m.outputs {
+		got := out[info.Name].Shape
+		if len(info.Shape) == 0 {
+			continue
+		}
+		if len(got) != len(info.Shape) {
+			return fmt.Errorf("output %v: computed shape %v", info, got)
+		}
+		for i, d := range info.Shape {
+			if d.Param == "" && d.Value >= 0 && int64(got[i]) != d.Value {
+				return fmt.Errorf("output %v: computed shape %v", info, got)
+			}
+		}
+	}
+	return nil
+}

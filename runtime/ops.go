@@ -1,0 +1,637 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"gorgonia.org/tensor"
+)
+
+// kernel computes one node's single output from its inputs (nil for an
+// absent optional input). Kernels never modify their inputs, so a Model
+// can run concurrently.
+type kernel func(in []*value) (*value, error)
+
+// attrType is the Go type onnx-go gives an attribute of each ONNX type.
+type attrType int
+
+const (
+	aFloat attrType = iota
+	aInt
+	aTensor
+	aFloats
+	aInts
+)
+
+func (t attrType) String() string {
+	return [...]string{"float", "int", "tensor", "floats", "ints"}[t]
+}
+
+// opSpec describes one supported operator.
+type opSpec struct {
+	minIn, maxIn int
+	attrs        map[string]attrType
+	minOpset     int64 // first default-domain opset with these semantics
+	// build checks the attributes and returns the kernel. Inputs that are
+	// initializers are passed (nil otherwise) so that kernels can prepare
+	// them once, e.g. transpose a Gemm weight.
+	build func(a attrs, consts []*value) (kernel, error)
+}
+
+// ops lists every operator the runtime executes. Semantics are those of
+// the default ONNX domain from minOpset up to maxSupportedOpset; none of
+// these operators changed meaning in that range except where noted.
+var ops map[string]opSpec
+
+func init() {
+	// Built in init only because the table refers to functions that refer
+	// back to it (Constant's value check); it is never modified afterwards.
+	ops = map[string]opSpec{
+		"Gemm":      {2, 3, map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, 11, buildGemm},
+		"MatMul":    {2, 2, nil, 11, buildMatMul},
+		"Add":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x + y })},
+		"Sub":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x - y })},
+		"Mul":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x * y })},
+		"Div":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x / y })},
+		"Relu":      {1, 1, nil, 11, unary(actRelu)},
+		"Tanh":      {1, 1, nil, 11, unary(actTanh)},
+		"Sigmoid":   {1, 1, nil, 11, unary(actSigmoid)},
+		"Softplus":  {1, 1, nil, 11, unary(actSoftplus)},
+		"Exp":       {1, 1, nil, 11, unary(actExp)},
+		"Log":       {1, 1, nil, 11, unary(actLog)},
+		"Neg":       {1, 1, nil, 11, unary(actNeg)},
+		"Elu":       {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAlphaAct(1.0, actElu)},
+		"LeakyRelu": {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAlphaAct(0.01, actLeakyRelu)},
+		"Identity":  {1, 1, nil, 11, buildIdentity},
+		"Flatten":   {1, 1, map[string]attrType{"axis": aInt}, 11, buildFlatten},
+		"Reshape":   {2, 2, map[string]attrType{"allowzero": aInt}, 11, buildReshape},
+		"Expand":    {2, 2, nil, 11, buildExpand},
+		"Shape":     {1, 1, map[string]attrType{"start": aInt, "end": aInt}, 11, buildShape},
+		"Constant": {0, 0, map[string]attrType{
+			"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts,
+		}, 11, buildConstant},
+	}
+}
+
+// SupportedOps lists the operators the runtime executes, sorted.
+func SupportedOps() []string {
+	var s []string
+	for k := range ops {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// attrs gives typed access to one node's attributes, already checked
+// against the operator's list.
+type attrs struct {
+	m     map[string]any
+	opset int64
+}
+
+func (a attrs) float(name string, def float32) float32 {
+	if v, ok := a.m[name].(float32); ok {
+		return v
+	}
+	return def
+}
+
+func (a attrs) int(name string, def int64) int64 {
+	if v, ok := a.m[name].(int64); ok {
+		return v
+	}
+	return def
+}
+
+func (a attrs) has(name string) bool { _, ok := a.m[name]; return ok }
+
+// checkAttrs refuses attributes the operator does not define or that have
+// the wrong type, naming them.
+func checkAttrs(spec opSpec, m map[string]any) error {
+	var names []string
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		want, ok := spec.attrs[k]
+		if !ok {
+			return fmt.Errorf("unsupported attribute %q", k)
+		}
+		var good bool
+		switch m[k].(type) {
+		case float32:
+			good = want == aFloat
+		case int64:
+			good = want == aInt
+		case tensor.Tensor:
+			good = want == aTensor
+		case []float32:
+			good = want == aFloats
+		case []int64:
+			good = want == aInts
+		}
+		if !good {
+			return fmt.Errorf("attribute %q has type %T, want %v", k, m[k], want)
+		}
+	}
+	return nil
+}
+
+// ---- elementwise ----
+
+// act applies a function to src, writing dst (which may alias src).
+type act func(dst, src []float32)
+
+func unary(f act) func(attrs, []*value) (kernel, error) {
+	return func(attrs, []*value) (kernel, error) {
+		return func(in []*value) (*value, error) {
+			x := in[0]
+			if x.isInt {
+				return nil, fmt.Errorf("input is int64, want float32")
+			}
+			y := newFloat(x.shape)
+			f(y.f, x.f)
+			return y, nil
+		}, nil
+	}
+}
+
+func buildAlphaAct(def float32, f func(alpha float32) act) func(attrs, []*value) (kernel, error) {
+	return func(a attrs, c []*value) (kernel, error) {
+		alpha := a.float("alpha", def)
+		if math.IsNaN(float64(alpha)) || math.IsInf(float64(alpha), 0) {
+			return nil, fmt.Errorf("attribute alpha is %v", alpha)
+		}
+		return unary(f(alpha))(a, c)
+	}
+}
+
+func actRelu(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = max(x, 0)
+	}
+}
+
+func actNeg(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = -x
+	}
+}
+
+func actSigmoid(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = sigmoid32(x)
+	}
+}
+
+// sigmoid32 is 1/(1+e^-x), evaluated so that neither tail loses precision.
+func sigmoid32(x float32) float32 {
+	if x != x {
+		return x
+	}
+	t := exp32(-abs32(x)) // in (0, 1]
+	s := 1 / (1 + t)
+	if x < 0 {
+		return t * s
+	}
+	return s
+}
+
+// The transcendental functions below that are not on a hot path compute
+// in float64 and round once, so they are correctly rounded in practice
+// and any difference from another implementation is the other's.
+
+func actTanh(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float32(math.Tanh(float64(x)))
+	}
+}
+
+func actExp(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float32(math.Exp(float64(x)))
+	}
+}
+
+func actLog(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float32(math.Log(float64(x)))
+	}
+}
+
+func actSoftplus(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		v := float64(x)
+		if v > 30 { // log1p(e^v) = v to float32 precision; avoids overflow
+			dst[i] = x
+			continue
+		}
+		dst[i] = float32(math.Log1p(math.Exp(v)))
+	}
+}
+
+func actElu(alpha float32) act {
+	return func(dst, src []float32) {
+		dst = dst[:len(src)]
+		for i, x := range src {
+			if x > 0 {
+				dst[i] = x
+			} else {
+				dst[i] = float32(float64(alpha) * math.Expm1(float64(x)))
+			}
+		}
+	}
+}
+
+func actLeakyRelu(alpha float32) act {
+	return func(dst, src []float32) {
+		dst = dst[:len(src)]
+		for i, x := range src {
+			if x < 0 {
+				x *= alpha
+			}
+			dst[i] = x
+		}
+	}
+}
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
+
+// exp32 is e^x in float32 with a relative error of a few ulp: Cody–Waite
+// range reduction x = n·ln2 + r, |r| ≤ ln2/2, and a degree-6 polynomial
+// for e^r (the classic Cephes expf coefficients). It is several times
+// faster than math.Exp, which matters for the Sigmoid over a decoder's
+// whole output.
+func exp32(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x > 88.72283:
+		return float32(math.Inf(1))
+	case x < -103.97208:
+		return 0
+	}
+	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
+	r := x - n*0.693359375
+	r -= n * -2.12194440e-4
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	k := int32(n)
+	if k < -126 || k > 127 {
+		return float32(math.Ldexp(float64(p), int(k)))
+	}
+	return p * math.Float32frombits(uint32(k+127)<<23)
+}
+
+// ---- broadcasting ----
+
+// broadcastShapes returns the numpy-style broadcast of a and b.
+func broadcastShapes(a, b []int) ([]int, error) {
+	r := max(len(a), len(b))
+	out := make([]int, r)
+	for i := 0; i < r; i++ {
+		da, db := 1, 1
+		if j := len(a) - r + i; j >= 0 {
+			da = a[j]
+		}
+		if j := len(b) - r + i; j >= 0 {
+			db = b[j]
+		}
+		switch {
+		case da == db, db == 1:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		default:
+			return nil, fmt.Errorf("shapes %v and %v do not broadcast", a, b)
+		}
+	}
+	return out, nil
+}
+
+// bstrides returns strides of a tensor of shape s viewed as shape out
+// (rank ≥ len(s)), 0 along broadcast dimensions.
+func bstrides(s, out []int) []int {
+	st := make([]int, len(out))
+	acc := 1
+	for i := len(s) - 1; i >= 0; i-- {
+		j := len(out) - len(s) + i
+		if s[i] != 1 {
+			st[j] = acc
+		}
+		acc *= s[i]
+	}
+	return st
+}
+
+// forEachBroadcast calls f(o, ia, ib, n) for runs of n consecutive output
+// elements starting at o whose inputs start at ia, ib and advance by the
+// innermost strides sa, sb (0 or 1).
+func forEachBroadcast(out, as, bs []int, f func(o, ia, ib, n, sa, sb int)) {
+	r := len(out)
+	if r == 0 {
+		f(0, 0, 0, 1, 0, 0)
+		return
+	}
+	n := out[r-1]
+	total := shapeSize(out)
+	if n == 0 || total == 0 {
+		return
+	}
+	idx := make([]int, r)
+	ia, ib := 0, 0
+	for o := 0; o < total; o += n {
+		f(o, ia, ib, n, as[r-1], bs[r-1])
+		// advance the odometer over the outer dimensions
+		for d := r - 2; d >= 0; d-- {
+			idx[d]++
+			ia += as[d]
+			ib += bs[d]
+			if idx[d] < out[d] {
+				break
+			}
+			ia -= as[d] * out[d]
+			ib -= bs[d] * out[d]
+			idx[d] = 0
+		}
+	}
+}
+
+func binary(op func(x, y float32) float32) func(attrs, []*value) (kernel, error) {
+	return func(attrs, []*value) (kernel, error) {
+		return func(in []*value) (*value, error) {
+			a, b := in[0], in[1]
+			if a.isInt || b.isInt {
+				return nil, fmt.Errorf("inputs are %s and %s, want float32", a.dtype(), b.dtype())
+			}
+			shape, err := broadcastShapes(a.shape, b.shape)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := checkedSize(shape); err != nil {
+				return nil, err
+			}
+			y := newFloat(shape)
+			forEachBroadcast(shape, bstrides(a.shape, shape), bstrides(b.shape, shape), func(o, ia, ib, n, sa, sb int) {
+				dst := y.f[o : o+n]
+				switch {
+				case sa == 1 && sb == 1:
+					x, z := a.f[ia:ia+n], b.f[ib:ib+n]
+					for i := range dst {
+						dst[i] = op(x[i], z[i])
+					}
+				case sa == 1:
+					x, z := a.f[ia:ia+n], b.f[ib]
+					for i := range dst {
+						dst[i] = op(x[i], z)
+					}
+				case sb == 1:
+					x, z := a.f[ia], b.f[ib:ib+n]
+					for i := range dst {
+						dst[i] = op(x, z[i])
+					}
+				default:
+					v := op(a.f[ia], b.f[ib])
+					for i := range dst {
+						dst[i] = v
+					}
+				}
+			})
+			return y, nil
+		}, nil
+	}
+}
+
+// ---- shape operators ----
+
+func buildIdentity(attrs, []*value) (kernel, error) {
+	return func(in []*value) (*value, error) { return in[0], nil }, nil
+}
+
+func buildFlatten(a attrs, _ []*value) (kernel, error) {
+	axis := a.int("axis", 1)
+	return func(in []*value) (*value, error) {
+		x := in[0]
+		r := int64(len(x.shape))
+		ax := axis
+		if ax < 0 {
+			ax += r
+		}
+		if ax < 0 || ax > r {
+			return nil, fmt.Errorf("axis %d out of range for rank %d", axis, r)
+		}
+		outer := shapeSize(x.shape[:ax])
+		return &value{shape: []int{outer, shapeSize(x.shape[ax:])}, f: x.f, i: x.i, isInt: x.isInt}, nil
+	}, nil
+}
+
+// intsOf reads a 1-D int64 tensor (a shape argument).
+func intsOf(v *value, what string) ([]int64, error) {
+	if !v.isInt {
+		return nil, fmt.Errorf("%s is %s, want int64", what, v.dtype())
+	}
+	if len(v.shape) != 1 {
+		return nil, fmt.Errorf("%s has shape %v, want 1-D", what, v.shape)
+	}
+	if len(v.i) > maxRank {
+		return nil, fmt.Errorf("%s has %d entries, more than %d dimensions", what, len(v.i), maxRank)
+	}
+	return v.i, nil
+}
+
+func buildReshape(a attrs, _ []*value) (kernel, error) {
+	allowZero := a.int("allowzero", 0) != 0
+	if a.has("allowzero") && a.opset < 14 {
+		return nil, fmt.Errorf("attribute allowzero needs opset 14, model has %d", a.opset)
+	}
+	return func(in []*value) (*value, error) {
+		x := in[0]
+		spec, err := intsOf(in[1], "shape input")
+		if err != nil {
+			return nil, err
+		}
+		shape := make([]int, len(spec))
+		infer := -1
+		known := 1
+		for i, d := range spec {
+			switch {
+			case d == -1:
+				if infer >= 0 {
+					return nil, fmt.Errorf("shape %v has more than one -1", spec)
+				}
+				infer = i
+				continue
+			case d == 0 && !allowZero:
+				if i >= len(x.shape) {
+					return nil, fmt.Errorf("shape %v copies dimension %d, input %v has none", spec, i, x.shape)
+				}
+				shape[i] = x.shape[i]
+			case d < 0 || d > maxRunElems:
+				return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, d)
+			default:
+				shape[i] = int(d)
+			}
+			if shape[i] != 0 && known > maxRunElems/shape[i] {
+				return nil, fmt.Errorf("shape %v is too large", spec)
+			}
+			known *= shape[i]
+		}
+		n := shapeSize(x.shape)
+		if infer >= 0 {
+			if known == 0 || n%known != 0 {
+				return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", x.shape, n, spec)
+			}
+			shape[infer] = n / known
+		} else if known != n {
+			return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", x.shape, n, spec)
+		}
+		return &value{shape: shape, f: x.f, i: x.i, isInt: x.isInt}, nil
+	}, nil
+}
+
+func buildExpand(attrs, []*value) (kernel, error) {
+	return func(in []*value) (*value, error) {
+		x := in[0]
+		spec, err := intsOf(in[1], "shape input")
+		if err != nil {
+			return nil, err
+		}
+		target := make([]int, len(spec))
+		for i, d := range spec {
+			if d < 0 || d > maxRunElems {
+				return nil, fmt.Errorf("shape %v has invalid dimension %d", spec, d)
+			}
+			target[i] = int(d)
+		}
+		shape, err := broadcastShapes(x.shape, target)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := checkedSize(shape); err != nil {
+			return nil, err
+		}
+		y := &value{shape: shape, isInt: x.isInt}
+		n := shapeSize(shape)
+		if x.isInt {
+			y.i = make([]int64, n)
+		} else {
+			y.f = make([]float32, n)
+		}
+		xs := bstrides(x.shape, shape)
+		forEachBroadcast(shape, xs, make([]int, len(shape)), func(o, ia, _, n, sa, _ int) {
+			for k := 0; k < n; k++ {
+				if x.isInt {
+					y.i[o+k] = x.i[ia+k*sa]
+				} else {
+					y.f[o+k] = x.f[ia+k*sa]
+				}
+			}
+		})
+		return y, nil
+	}, nil
+}
+
+func buildShape(a attrs, _ []*value) (kernel, error) {
+	if (a.has("start") || a.has("end")) && a.opset < 15 {
+		return nil, fmt.Errorf("attributes start/end need opset 15, model has %d", a.opset)
+	}
+	start, end := a.int("start", 0), a.int("end", math.MaxInt32)
+	return func(in []*value) (*value, error) {
+		r := int64(len(in[0].shape))
+		clamp := func(v int64) int64 {
+			if v < 0 {
+				v += r
+			}
+			return min(max(v, 0), r)
+		}
+		s, e := clamp(start), clamp(end)
+		var out []int64
+		for _, d := range in[0].shape[s:max(s, e)] {
+			out = append(out, int64(d))
+		}
+		return &value{shape: []int{len(out)}, i: out, isInt: true}, nil
+	}, nil
+}
+
+func buildConstant(a attrs, _ []*value) (kernel, error) {
+	if len(a.m) != 1 {
+		var names []string
+		for k := range a.m {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("needs exactly one value attribute, has [%s]", strings.Join(names, " "))
+	}
+	var v *value
+	switch x := a.m[firstKey(a.m)].(type) {
+	case tensor.Tensor:
+		var err error
+		if v, err = fromGorgonia(x); err != nil {
+			return nil, fmt.Errorf("attribute value: %w", err)
+		}
+	case float32:
+		v = &value{shape: []int{}, f: []float32{x}}
+	case int64:
+		v = &value{shape: []int{}, i: []int64{x}, isInt: true}
+	case []float32:
+		v = &value{shape: []int{len(x)}, f: append([]float32(nil), x...)}
+	case []int64:
+		v = &value{shape: []int{len(x)}, i: append([]int64(nil), x...), isInt: true}
+	}
+	return func([]*value) (*value, error) { return v, nil }, nil
+}
+
+func firstKey(m map[string]any) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+// fromGorgonia copies a tensor that onnx-go decoded into a value.
+func fromGorgonia(t tensor.Tensor) (*value, error) {
+	if t == nil {
+		return nil, fmt.Errorf("no tensor")
+	}
+	shape := append([]int{}, t.Shape()...)
+	n := shapeSize(shape)
+	switch d := t.Data().(type) {
+	case []float32:
+		if len(d) != n {
+			return nil, fmt.Errorf("shape %v needs %d values, tensor has %d", shape, n, len(d))
+		}
+		return &value{shape: shape, f: append([]float32(nil), d...)}, nil
+	case float32: // a scalar
+		if n != 1 {
+			return nil, fmt.Errorf("shape %v with a scalar value", shape)
+		}
+		return &value{shape: shape, f: []float32{d}}, nil
+	case []int64:
+		if len(d) != n {
+			return nil, fmt.Errorf("shape %v needs %d values, tensor has %d", shape, n, len(d))
+		}
+		return &value{shape: shape, i: append([]int64(nil), d...), isInt: true}, nil
+	case int64:
+		if n != 1 {
+			return nil, fmt.Errorf("shape %v with a scalar value", shape)
+		}
+		return &value{shape: shape, i: []int64{d}, isInt: true}, nil
+	}
+	return nil, fmt.Errorf("element type %v is not supported (float32 and int64 only)", t.Dtype())
+}
