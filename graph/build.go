@@ -1,0 +1,555 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+func errorf(format string, a ...any) error { return fmt.Errorf("graph: "+format, a...) }
+
+// checkModel verifies that the layers of m chain (each layer's In is the
+// previous Out) and that every layer's parameters are declared with the
+// shapes the layer needs, so graph building never meets a shape it cannot
+// handle (Gorgonia panics on some of those).
+func checkModel(m *compiler.Model) error {
+	if m == nil {
+		return errorf("nil model")
+	}
+	if m.Input.Size <= 0 || m.Latent <= 0 {
+		return errorf("model %q: input size %d and latent size %d must be positive", m.Name, m.Input.Size, m.Latent)
+	}
+	check := func(l compiler.Layer, in int) error {
+		if l.Op != compiler.Dense && l.Op != "" {
+			return errorf("layer %s: op %q is not supported", l.Name, l.Op)
+		}
+		if l.In != in {
+			return errorf("layer %s: takes %d features, its input has %d", l.Name, l.In, in)
+		}
+		if l.Out <= 0 {
+			return errorf("layer %s: %d outputs", l.Name, l.Out)
+		}
+		if _, err := activationFunc(l); err != nil {
+			return err
+		}
+		for _, pw := range []struct {
+			name  string
+			shape []int
+		}{{l.Weight, []int{l.In, l.Out}}, {l.Bias, []int{l.Out}}} {
+			p, ok := m.Param(pw.name)
+			if !ok {
+				return errorf("layer %s: parameter %q is not declared in the model's params", l.Name, pw.name)
+			}
+			if !sameShape(p.Shape, pw.shape) {
+				return errorf("layer %s: parameter %q has shape %v, the layer needs %v", l.Name, pw.name, p.Shape, pw.shape)
+			}
+		}
+		return nil
+	}
+	in := m.Input.Size
+	for _, l := range m.Encoder {
+		if err := check(l, in); err != nil {
+			return err
+		}
+		in = l.Out
+	}
+	for _, head := range []compiler.Layer{m.Mu, m.Logvar} {
+		if err := check(head, in); err != nil {
+			return err
+		}
+		if head.Out != m.Latent {
+			return errorf("layer %s: %d outputs, the latent size is %d", head.Name, head.Out, m.Latent)
+		}
+	}
+	in = m.Latent
+	for _, l := range m.DecoderLayers() {
+		if err := check(l, in); err != nil {
+			return err
+		}
+		in = l.Out
+	}
+	if m.Output.Out != m.Input.Size {
+		return errorf("layer %s: %d outputs, the input size is %d", m.Output.Name, m.Output.Out, m.Input.Size)
+	}
+	switch m.Likelihood {
+	case compiler.Bernoulli:
+	case compiler.GaussianFixed:
+		if !(m.Sigma > 0) || math.IsInf(m.Sigma, 0) {
+			return errorf("likelihood %s: sigma %v must be positive and finite", m.Likelihood, m.Sigma)
+		}
+	case compiler.GaussianLearned:
+		p, ok := m.Param(m.OutputLogvar)
+		if !ok {
+			return errorf("likelihood %s: output log-variance parameter %q is not declared", m.Likelihood, m.OutputLogvar)
+		}
+		if !sameShape(p.Shape, []int{m.Input.Size}) {
+			return errorf("likelihood %s: parameter %q has shape %v, needs [%d]", m.Likelihood, p.Name, p.Shape, m.Input.Size)
+		}
+	default:
+		return errorf("likelihood %q is not supported", m.Likelihood)
+	}
+	return nil
+}
+
+// params binds a model's parameters to nodes of one graph. The node values
+// share their backing arrays with the caller's weight map, so an optimizer
+// that updates the map in place updates the graph too.
+type params struct {
+	list  G.Nodes             // in m.Params order
+	named map[string]*G.Node  // by IR name
+	data  map[string][]float32 // the shared backing arrays
+}
+
+// bindParams creates one node per parameter of m in g. Vectors (biases, the
+// Gaussian output log-variance) become [1, n] matrices because Gorgonia's
+// broadcasting wants operands of equal rank; the data is the same.
+func bindParams(g *G.ExprGraph, m *compiler.Model, w map[string]checkpoint.Tensor) (*params, error) {
+	if err := checkWeights(m, w); err != nil {
+		return nil, err
+	}
+	p := &params{named: make(map[string]*G.Node, len(m.Params)), data: make(map[string][]float32, len(m.Params))}
+	for _, decl := range m.Params {
+		t := w[decl.Name]
+		shape := append([]int(nil), decl.Shape...)
+		if len(shape) == 1 {
+			shape = []int{1, shape[0]}
+		}
+		if len(shape) != 2 {
+			return nil, errorf("parameter %q: shape %v, only matrices and vectors are supported", decl.Name, decl.Shape)
+		}
+		v := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(t.Data))
+		n := G.NewMatrix(g, G.Float32, G.WithShape(shape...), G.WithName(decl.Name), G.WithValue(v))
+		p.list = append(p.list, n)
+		p.named[decl.Name] = n
+		p.data[decl.Name] = t.Data
+	}
+	return p, nil
+}
+
+// activationFunc returns the lowering of l's activation.
+func activationFunc(l compiler.Layer) (func(*G.Node) (*G.Node, error), error) {
+	switch l.Activation {
+	case compiler.Linear, "":
+		return func(x *G.Node) (*G.Node, error) { return x, nil }, nil
+	case compiler.ReLU:
+		return G.Rectify, nil
+	case compiler.Tanh:
+		return G.Tanh, nil
+	case compiler.Sigmoid:
+		return G.Sigmoid, nil
+	case compiler.Softplus:
+		return G.Softplus, nil
+	case compiler.LeakyReLU:
+		alpha := l.Alpha
+		return func(x *G.Node) (*G.Node, error) { return G.LeakyRelu(x, alpha) }, nil
+	case compiler.ELU:
+		alpha := float32(l.Alpha)
+		// elu(x) = max(x, 0) + alpha·expm1(min(x, 0)), written so that exp
+		// only ever sees non-positive arguments.
+		return func(x *G.Node) (*G.Node, error) {
+			pos, err := G.Rectify(x)
+			if err != nil {
+				return nil, err
+			}
+			nx, err := G.Neg(x)
+			if err != nil {
+				return nil, err
+			}
+			rn, err := G.Rectify(nx)
+			if err != nil {
+				return nil, err
+			}
+			mn, err := G.Neg(rn)
+			if err != nil {
+				return nil, err
+			}
+			e, err := G.Expm1(mn)
+			if err != nil {
+				return nil, err
+			}
+			ae, err := G.Mul(e, G.NewConstant(alpha))
+			if err != nil {
+				return nil, err
+			}
+			return G.Add(pos, ae)
+		}, nil
+	}
+	return nil, errorf("layer %s: activation %q is not supported", l.Name, l.Activation)
+}
+
+// dense lowers one layer: act(x·W + b).
+func dense(x *G.Node, l compiler.Layer, p *params) (*G.Node, error) {
+	wrap := func(err error) error { return errorf("layer %s: %v", l.Name, err) }
+	xw, err := G.Mul(x, p.named[l.Weight])
+	if err != nil {
+		return nil, wrap(err)
+	}
+	y, err := G.BroadcastAdd(xw, p.named[l.Bias], nil, []byte{0})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	act, err := activationFunc(l)
+	if err != nil {
+		return nil, err
+	}
+	if y, err = act(y); err != nil {
+		return nil, wrap(err)
+	}
+	return y, nil
+}
+
+// encoder lowers the encoder: hidden layers in order, then the two heads
+// reading the last hidden output.
+func encoder(m *compiler.Model, x *G.Node, p *params) (mu, logvar *G.Node, err error) {
+	h := x
+	for _, l := range m.Encoder {
+		if h, err = dense(h, l, p); err != nil {
+			return nil, nil, err
+		}
+	}
+	if mu, err = dense(h, m.Mu, p); err != nil {
+		return nil, nil, err
+	}
+	if logvar, err = dense(h, m.Logvar, p); err != nil {
+		return nil, nil, err
+	}
+	return mu, logvar, nil
+}
+
+// decoder lowers the decoder up to its output layer: Bernoulli logits or the
+// Gaussian mean (after the output activation).
+func decoder(m *compiler.Model, z *G.Node, p *params) (out *G.Node, err error) {
+	h := z
+	for _, l := range m.DecoderLayers() {
+		if h, err = dense(h, l, p); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// reparameterize returns mu + exp(½·logvar)·eps.
+func reparameterize(mu, logvar, eps *G.Node) (*G.Node, error) {
+	half, err := G.Mul(logvar, G.NewConstant(float32(0.5)))
+	if err != nil {
+		return nil, err
+	}
+	std, err := G.Exp(half)
+	if err != nil {
+		return nil, err
+	}
+	noise, err := G.HadamardProd(std, eps)
+	if err != nil {
+		return nil, err
+	}
+	return G.Add(mu, noise)
+}
+
+// klDivergence returns Σ ½(exp(logvar) + mu² − 1 − logvar) over all
+// elements: KL(N(mu, exp(logvar)) ‖ N(0, I)) summed over the batch.
+func klDivergence(mu, logvar *G.Node) (*G.Node, error) {
+	ev, err := G.Exp(logvar)
+	if err != nil {
+		return nil, err
+	}
+	mu2, err := G.Square(mu)
+	if err != nil {
+		return nil, err
+	}
+	s, err := G.Add(ev, mu2)
+	if err != nil {
+		return nil, err
+	}
+	if s, err = G.Sub(s, logvar); err != nil {
+		return nil, err
+	}
+	total, err := G.Sum(s)
+	if err != nil {
+		return nil, err
+	}
+	// The −1 per element is a constant, added once to the sum.
+	count := float32(mu.Shape().TotalSize())
+	if total, err = G.Sub(total, G.NewConstant(count)); err != nil {
+		return nil, err
+	}
+	return G.Mul(total, G.NewConstant(float32(0.5)))
+}
+
+// bernoulliNLL returns Σ −log Bernoulli(x | sigmoid(logits)) =
+// Σ softplus(l) − x·l. Gorgonia's softplus is the stable form (log1p(exp(l))
+// for moderate l, l itself above 14, 0 below −103), so the loss never takes
+// the log of a sigmoid and stays finite for any logit.
+func bernoulliNLL(logits, x *G.Node) (*G.Node, error) {
+	sp, err := G.Softplus(logits)
+	if err != nil {
+		return nil, err
+	}
+	xl, err := G.HadamardProd(x, logits)
+	if err != nil {
+		return nil, err
+	}
+	d, err := G.Sub(sp, xl)
+	if err != nil {
+		return nil, err
+	}
+	return G.Sum(d)
+}
+
+var log2Pi = math.Log(2 * math.Pi)
+
+// gaussianFixedNLL returns Σ ½[log 2π + 2·log σ + (x − mean)²/σ²].
+func gaussianFixedNLL(mean, x *G.Node, sigma float64) (*G.Node, error) {
+	d, err := G.Sub(x, mean)
+	if err != nil {
+		return nil, err
+	}
+	if d, err = G.Square(d); err != nil {
+		return nil, err
+	}
+	s, err := G.Sum(d)
+	if err != nil {
+		return nil, err
+	}
+	if s, err = G.Mul(s, G.NewConstant(float32(0.5/(sigma*sigma)))); err != nil {
+		return nil, err
+	}
+	c := 0.5 * float64(x.Shape().TotalSize()) * (log2Pi + 2*math.Log(sigma))
+	return G.Add(s, G.NewConstant(float32(c)))
+}
+
+// gaussianLearnedNLL returns Σ ½[log 2π + lv + (x − mean)²·exp(−lv)], the
+// per-dimension log-variance lv [1, D] shared by every row.
+func gaussianLearnedNLL(mean, x, lv *G.Node) (*G.Node, error) {
+	d, err := G.Sub(x, mean)
+	if err != nil {
+		return nil, err
+	}
+	if d, err = G.Square(d); err != nil {
+		return nil, err
+	}
+	nlv, err := G.Neg(lv)
+	if err != nil {
+		return nil, err
+	}
+	prec, err := G.Exp(nlv)
+	if err != nil {
+		return nil, err
+	}
+	wd, err := G.BroadcastHadamardProd(d, prec, nil, []byte{0})
+	if err != nil {
+		return nil, err
+	}
+	s, err := G.Sum(wd)
+	if err != nil {
+		return nil, err
+	}
+	slv, err := G.Sum(lv)
+	if err != nil {
+		return nil, err
+	}
+	rows := float32(x.Shape()[0])
+	if slv, err = G.Mul(slv, G.NewConstant(rows)); err != nil {
+		return nil, err
+	}
+	if s, err = G.Add(s, slv); err != nil {
+		return nil, err
+	}
+	if s, err = G.Mul(s, G.NewConstant(float32(0.5))); err != nil {
+		return nil, err
+	}
+	c := 0.5 * float64(x.Shape().TotalSize()) * log2Pi
+	return G.Add(s, G.NewConstant(float32(c)))
+}
+
+// negLogLikelihood lowers −log p(x | decoder output) for m's likelihood,
+// summed over every element.
+func negLogLikelihood(m *compiler.Model, out, x *G.Node, p *params) (*G.Node, error) {
+	switch m.Likelihood {
+	case compiler.Bernoulli:
+		return bernoulliNLL(out, x)
+	case compiler.GaussianFixed:
+		return gaussianFixedNLL(out, x, m.Sigma)
+	case compiler.GaussianLearned:
+		return gaussianLearnedNLL(out, x, p.named[m.OutputLogvar])
+	}
+	return nil, errorf("likelihood %q is not supported", m.Likelihood)
+}
+
+// tile stacks n copies of x along axis 0 (n ≥ 1).
+func tile(x *G.Node, n int) (*G.Node, error) {
+	if n == 1 {
+		return x, nil
+	}
+	copies := make(G.Nodes, n)
+	for i := range copies {
+		copies[i] = x
+	}
+	return G.Concat(0, copies...)
+}
+
+// net is the whole training graph for one batch size: inputs x [B, D] and
+// eps [S·B, L] and the KL weight; outputs the summed reconstruction term
+// (averaged over the S samples), the summed KL and the loss
+// (recon + w·KL)/B. With grads set it also holds ∂loss/∂param for every
+// parameter, in m.Params order.
+type net struct {
+	batch, samples int
+	g              *G.ExprGraph
+	p              *params
+	x, eps, klw    *G.Node
+	xv, epsv       *tensor.Dense // the input values, overwritten before each run
+	recon, kl      *G.Node
+	loss           *G.Node
+	grads          G.Nodes
+	vm             G.VM
+}
+
+// buildNet lowers m for batch size batch with samples draws of z per input.
+// When train is set it adds the gradient graph.
+func buildNet(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples int, train bool) (n *net, err error) {
+	if err := checkModel(m); err != nil {
+		return nil, err
+	}
+	if batch <= 0 || samples <= 0 {
+		return nil, errorf("batch size %d and samples %d must be positive", batch, samples)
+	}
+	defer func() {
+		// Gorgonia panics on some internal failures; report them as errors.
+		if r := recover(); r != nil {
+			n, err = nil, errorf("building the graph for batch %d: %v", batch, r)
+		}
+	}()
+	g := G.NewGraph()
+	p, err := bindParams(g, m, w)
+	if err != nil {
+		return nil, err
+	}
+	n = &net{batch: batch, samples: samples, g: g, p: p}
+	d, l := m.Input.Size, m.Latent
+	n.xv = tensor.New(tensor.WithShape(batch, d), tensor.Of(tensor.Float32))
+	n.epsv = tensor.New(tensor.WithShape(samples*batch, l), tensor.Of(tensor.Float32))
+	n.x = G.NewMatrix(g, G.Float32, G.WithShape(batch, d), G.WithName(compiler.InputX), G.WithValue(n.xv))
+	n.eps = G.NewMatrix(g, G.Float32, G.WithShape(samples*batch, l), G.WithName(compiler.InputEps), G.WithValue(n.epsv))
+	n.klw = G.NewScalar(g, G.Float32, G.WithName("kl_weight"), G.WithValue(float32(1)))
+
+	mu, logvar, err := encoder(m, n.x, p)
+	if err != nil {
+		return nil, err
+	}
+	// Several samples per input: the encoder runs once, its outputs are
+	// stacked S times so that row s·B+i of z belongs to input i.
+	muT, err := tile(mu, samples)
+	if err != nil {
+		return nil, err
+	}
+	lvT, err := tile(logvar, samples)
+	if err != nil {
+		return nil, err
+	}
+	z, err := reparameterize(muT, lvT, n.eps)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decoder(m, z, p)
+	if err != nil {
+		return nil, err
+	}
+	xT, err := tile(n.x, samples)
+	if err != nil {
+		return nil, err
+	}
+	nll, err := negLogLikelihood(m, out, xT, p)
+	if err != nil {
+		return nil, err
+	}
+	if n.recon, err = G.Mul(nll, G.NewConstant(float32(1/float64(samples)))); err != nil {
+		return nil, err
+	}
+	if n.kl, err = klDivergence(mu, logvar); err != nil {
+		return nil, err
+	}
+	wkl, err := G.Mul(n.kl, n.klw)
+	if err != nil {
+		return nil, err
+	}
+	total, err := G.Add(n.recon, wkl)
+	if err != nil {
+		return nil, err
+	}
+	if n.loss, err = G.Mul(total, G.NewConstant(float32(1/float64(batch)))); err != nil {
+		return nil, err
+	}
+	if train {
+		if n.grads, err = G.Grad(n.loss, p.list...); err != nil {
+			return nil, errorf("differentiating the loss: %v", err)
+		}
+	}
+	n.vm = G.NewTapeMachine(g)
+	return n, nil
+}
+
+// run evaluates the graph on the current input values with KL weight klw
+// and returns the summed reconstruction term and KL and the loss.
+func (n *net) run(klw float32) (recon, kl, loss float64, err error) {
+	if err := G.Let(n.klw, klw); err != nil {
+		return 0, 0, 0, errorf("kl weight: %v", err)
+	}
+	n.vm.Reset()
+	if err := n.vm.RunAll(); err != nil {
+		return 0, 0, 0, errorf("running the graph (batch %d): %v", n.batch, err)
+	}
+	r, err1 := scalar(n.recon)
+	k, err2 := scalar(n.kl)
+	l, err3 := scalar(n.loss)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return 0, 0, 0, err
+	}
+	return r, k, l, nil
+}
+
+// grad returns the gradient of parameter i (m.Params order) from the last run.
+func (n *net) grad(i int) ([]float32, error) {
+	v := n.grads[i].Value()
+	if v == nil {
+		return nil, errorf("no gradient for %s", n.p.list[i].Name())
+	}
+	d, ok := v.Data().([]float32)
+	if !ok || len(d) != v.Shape().TotalSize() {
+		return nil, errorf("gradient of %s: unexpected value %T", n.p.list[i].Name(), v.Data())
+	}
+	return d, nil
+}
+
+func (n *net) close() {
+	if n != nil && n.vm != nil {
+		n.vm.Close()
+	}
+}
+
+func scalar(n *G.Node) (float64, error) {
+	v := n.Value()
+	if v == nil {
+		return 0, errorf("node %s has no value", n.Name())
+	}
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d), nil
+	case []float32:
+		if len(d) == 1 {
+			return float64(d[0]), nil
+		}
+	}
+	return 0, errorf("node %s: expected a scalar, got %v", n.Name(), v.Shape())
+}
+
+// fill copies rows idx of x ([*, d], row-major) into dst.
+func fillRows(dst []float32, x []float32, d int, idx []int) {
+	for i, r := range idx {
+		copy(dst[i*d:(i+1)*d], x[r*d:(r+1)*d])
+	}
+}

@@ -1,0 +1,220 @@
+package graph
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/dataset"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// forward builds a one-off graph with a [n, cols] input called name, lowers
+// body on it and returns the values of the nodes body returns, copied out.
+func forward(m *compiler.Model, w map[string]checkpoint.Tensor, name string, in []float32, n, cols int,
+	body func(g *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error)) (out [][]float32, err error) {
+	if err := checkModel(m); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, errorf("%s: %d rows, need at least one", name, n)
+	}
+	if len(in) != n*cols {
+		return nil, errorf("%s: %d values for %d rows of %d", name, len(in), n, cols)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, errorf("%s: graph failed: %v", name, r)
+		}
+	}()
+	g := G.NewGraph()
+	p, err := bindParams(g, m, w)
+	if err != nil {
+		return nil, err
+	}
+	xv := tensor.New(tensor.WithShape(n, cols), tensor.WithBacking(append([]float32(nil), in...)))
+	x := G.NewMatrix(g, G.Float32, G.WithShape(n, cols), G.WithName(name), G.WithValue(xv))
+	nodes, err := body(g, x, p)
+	if err != nil {
+		return nil, err
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		return nil, errorf("%s: running the graph: %v", name, err)
+	}
+	for _, nd := range nodes {
+		v := nd.Value()
+		if v == nil {
+			return nil, errorf("%s: node %s has no value", name, nd.Name())
+		}
+		d, ok := v.Data().([]float32)
+		if !ok {
+			return nil, errorf("%s: node %s holds %T", name, nd.Name(), v.Data())
+		}
+		out = append(out, append([]float32(nil), d...))
+	}
+	return out, nil
+}
+
+// Encode runs the encoder on x [n, m.Input.Size] (row-major, already scaled)
+// and returns mu and logvar [n, m.Latent].
+func Encode(m *compiler.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu, logvar []float32, err error) {
+	if m == nil {
+		return nil, nil, errorf("nil model")
+	}
+	out, err := forward(m, w, compiler.InputX, x, n, m.Input.Size, func(_ *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error) {
+		mu, lv, err := encoder(m, x, p)
+		return []*G.Node{mu, lv}, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out[0], out[1], nil
+}
+
+// Decode runs the decoder on z [n, m.Latent] and returns one entry per
+// m.DecoderOutputs(): "probs" = sigmoid(logits) for Bernoulli, "mean" (after
+// the output activation) for the Gaussians, and for GaussianLearned "logvar",
+// the learned log-variance repeated for every row ([n, D]).
+func Decode(m *compiler.Model, w map[string]checkpoint.Tensor, z []float32, n int) (map[string][]float32, error) {
+	if m == nil {
+		return nil, errorf("nil model")
+	}
+	out, err := forward(m, w, compiler.InputZ, z, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
+		y, err := decoder(m, z, p)
+		if err != nil {
+			return nil, err
+		}
+		if m.Likelihood == compiler.Bernoulli {
+			if y, err = G.Sigmoid(y); err != nil {
+				return nil, errorf("layer %s: sigmoid: %v", m.Output.Name, err)
+			}
+		}
+		return []*G.Node{y}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := map[string][]float32{}
+	switch m.Likelihood {
+	case compiler.Bernoulli:
+		res[compiler.OutputProbs] = out[0]
+	case compiler.GaussianLearned:
+		res[compiler.OutputMean] = out[0]
+		lv := w[m.OutputLogvar].Data
+		rep := make([]float32, 0, n*len(lv))
+		for range n {
+			rep = append(rep, lv...)
+		}
+		res[compiler.OutputLogvar] = rep
+	default:
+		res[compiler.OutputMean] = out[0]
+	}
+	return res, nil
+}
+
+// Metrics are per-example averages: ELBO = −(Recon + KL) in nats, Recon the
+// expected negative log-likelihood (Monte Carlo over the z samples), KL the
+// closed-form KL divergence to N(0, I).
+type Metrics struct {
+	ELBO  float64 `json:"elbo"`
+	Recon float64 `json:"recon"`
+	KL    float64 `json:"kl"`
+	N     int     `json:"n"` // examples evaluated
+}
+
+// evalBatch bounds the rows evaluated at once: large enough to keep the
+// matrix multiplies efficient, small enough to keep memory modest.
+const evalBatch = 500
+
+// evaluator evaluates a model on data sets, reusing one graph per batch
+// size. Its nets share the weight arrays given at creation.
+type evaluator struct {
+	m       *compiler.Model
+	w       map[string]checkpoint.Tensor
+	samples int
+	nets    map[int]*net
+}
+
+func newEvaluator(m *compiler.Model, w map[string]checkpoint.Tensor, samples int) *evaluator {
+	if samples < 1 {
+		samples = 1
+	}
+	return &evaluator{m: m, w: w, samples: samples, nets: map[int]*net{}}
+}
+
+func (e *evaluator) net(batch int) (*net, error) {
+	if n, ok := e.nets[batch]; ok {
+		return n, nil
+	}
+	n, err := buildNet(e.m, e.w, batch, e.samples, false)
+	if err != nil {
+		return nil, err
+	}
+	e.nets[batch] = n
+	return n, nil
+}
+
+func (e *evaluator) close() {
+	for _, n := range e.nets {
+		n.close()
+	}
+}
+
+// evaluate runs every example of set (in order, the last batch smaller)
+// with noise from a generator seeded with seed.
+func (e *evaluator) evaluate(set *dataset.Set, seed uint64) (Metrics, error) {
+	if set == nil || set.N == 0 {
+		return Metrics{}, errorf("evaluate: empty data set")
+	}
+	if set.D != e.m.Input.Size || len(set.X) != set.N*set.D {
+		return Metrics{}, errorf("evaluate: data has %d features (%d values for %d examples), the model takes %d", set.D, len(set.X), set.N, e.m.Input.Size)
+	}
+	rng := rand.New(rand.NewPCG(seed, streamEval))
+	var recon, kl float64
+	for start := 0; start < set.N; start += evalBatch {
+		b := min(evalBatch, set.N-start)
+		n, err := e.net(b)
+		if err != nil {
+			return Metrics{}, err
+		}
+		copy(n.xv.Data().([]float32), set.X[start*set.D:(start+b)*set.D])
+		fillNormal(rng, n.epsv.Data().([]float32))
+		r, k, _, err := n.run(1)
+		if err != nil {
+			return Metrics{}, err
+		}
+		recon += r
+		kl += k
+	}
+	mt := Metrics{Recon: recon / float64(set.N), KL: kl / float64(set.N), N: set.N}
+	mt.ELBO = -(mt.Recon + mt.KL)
+	return mt, nil
+}
+
+// Evaluate computes the per-example ELBO and its terms of the model with
+// weights w on every example of set, drawing samples z per input (at least
+// one) with noise seeded by seed.
+func Evaluate(m *compiler.Model, w map[string]checkpoint.Tensor, set *dataset.Set, samples int, seed uint64) (Metrics, error) {
+	if err := checkModel(m); err != nil {
+		return Metrics{}, err
+	}
+	if err := checkWeights(m, w); err != nil {
+		return Metrics{}, err
+	}
+	e := newEvaluator(m, w, samples)
+	defer e.close()
+	return e.evaluate(set, seed)
+}
+
+// fillNormal fills dst with standard normal draws.
+func fillNormal(rng *rand.Rand, dst []float32) {
+	for i := range dst {
+		dst[i] = float32(rng.NormFloat64())
+	}
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

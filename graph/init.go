@@ -1,0 +1,64 @@
+package graph
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+)
+
+// Streams of the PCG generator, so that initialisation, training noise and
+// evaluation noise drawn from one seed never share a sequence.
+const (
+	streamInit  = 0x696e6974 // "init"
+	streamTrain = 0x747261696e
+	streamEval  = 0x6576616c
+)
+
+// InitWeights draws the initial parameters as the IR says: InitFanInUniform
+// is U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's nn.Linear default), InitZeros
+// is zeros. Parameters are drawn in m.Params order from one generator seeded
+// with seed, so the same model and seed always give the same weights.
+func InitWeights(m *compiler.Model, seed uint64) map[string]checkpoint.Tensor {
+	rng := rand.New(rand.NewPCG(seed, streamInit))
+	w := make(map[string]checkpoint.Tensor, len(m.Params))
+	for _, p := range m.Params {
+		t := checkpoint.Tensor{Shape: append([]int(nil), p.Shape...), Data: make([]float32, p.Size())}
+		if p.Init == compiler.InitFanInUniform && p.FanIn > 0 {
+			bound := 1 / math.Sqrt(float64(p.FanIn))
+			for i := range t.Data {
+				t.Data[i] = float32((2*rng.Float64() - 1) * bound)
+			}
+		}
+		w[p.Name] = t
+	}
+	return w
+}
+
+// checkWeights reports the first parameter of m that w lacks or holds with
+// another shape.
+func checkWeights(m *compiler.Model, w map[string]checkpoint.Tensor) error {
+	for _, p := range m.Params {
+		t, ok := w[p.Name]
+		if !ok {
+			return errorf("weights: parameter %q is missing", p.Name)
+		}
+		if !sameShape(t.Shape, p.Shape) || len(t.Data) != p.Size() {
+			return errorf("weights: parameter %q has shape %v (%d values), the model needs %v", p.Name, t.Shape, len(t.Data), p.Shape)
+		}
+	}
+	return nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
