@@ -100,8 +100,8 @@ func checkModel(m *compiler.Model) error {
 // share their backing arrays with the caller's weight map, so an optimizer
 // that updates the map in place updates the graph too.
 type params struct {
-	list  G.Nodes             // in m.Params order
-	named map[string]*G.Node  // by IR name
+	list  G.Nodes              // in m.Params order
+	named map[string]*G.Node   // by IR name
 	data  map[string][]float32 // the shared backing arrays
 }
 
