@@ -1,0 +1,45 @@
+// Package kernels holds vaec's dense float32 compute kernels: a general
+// matrix multiply (Sgemm) and the fused element-wise helpers that a dense
+// layer needs around it (AddBiasAct, ActGrad, ColSum).
+//
+// Everything here is pure Go plus Go assembly; no C library is needed. On
+// amd64 the matrix multiply uses an AVX-512 micro-kernel when the CPU has
+// AVX-512F, an AVX2+FMA one when it has AVX2 and FMA, and a portable Go
+// kernel otherwise. All kernels implement the same semantics.
+//
+// # Sgemm layout
+//
+// Sgemm follows BLAS conventions for row-major storage: element (i, j) of a
+// matrix with leading dimension ld lives at index i*ld+j. It computes
+//
+//	C = alpha·op(A)·op(B) + beta·C
+//
+// where op(X) is X or Xᵀ. When beta is zero, C is only written, never read,
+// so C may hold garbage (even NaN) on entry. When alpha is zero or k is zero,
+// A and B are not read.
+//
+// The implementation packs panels of op(A) and op(B) into contiguous,
+// zero-padded buffers (so the transposed cases cost the same as the plain
+// one, apart from packing) and runs a register-tiled micro-kernel over them.
+// Buffers come from sync.Pools, so steady-state calls do not allocate.
+// Large products are split across GOMAXPROCS goroutines of a persistent
+// worker pool; single-row products (m == 1, a matrix-vector shape) take a
+// separate single-threaded path tuned for latency.
+//
+// # Determinism
+//
+// For fixed inputs, shapes and CPU kind, every result is bit-identical from
+// run to run, and also independent of GOMAXPROCS: work is split only along
+// rows and columns of C, at fixed tile boundaries, never along k, so each
+// element of C is computed by the same sequence of floating-point operations
+// whichever goroutine computes it. The blocking of k is a function of k
+// alone. Different instruction sets (AVX-512, AVX2, portable Go) may round
+// differently; the tests bound those differences against a float64
+// reference.
+//
+// Sgemm panics, like BLAS, when its arguments are inconsistent (negative
+// sizes, leading dimensions too small, slices too short); those are
+// programming errors. Callers whose shapes come from untrusted input (a
+// model file) should call CheckSgemm first, which reports the same
+// conditions as an error.
+package kernels

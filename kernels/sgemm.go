@@ -1,0 +1,431 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Blocking parameters. kcMax bounds the depth of one packed block so that a
+// packed A micro-panel (mr·kc floats) stays in L1 and a packed B block
+// (kc·n floats) stays in L2 while the micro-kernel streams over it.
+// ncMax and packMax bound the packed-B buffer for very large products.
+const (
+	kcMax   = 256
+	ncMax   = 1536
+	packMax = 1 << 22 // floats in one packed-B chunk (16 MiB)
+	// parallelMin is the number of multiply-adds (m·n·k) above which a
+	// product is split across goroutines; below it the hand-off costs more
+	// than it saves.
+	parallelMin = 1 << 18
+)
+
+// kernelFunc computes the full mr×nr tile
+//
+//	C[0:mr, 0:nr] = alpha·Ap·Bp + beta·C
+//
+// from a packed A micro-panel (a[p*mr+i]) and a packed B micro-panel
+// (b[p*nr+j]) of depth kc. C is row-major with leading dimension ldc. When
+// beta is zero C is not read.
+type kernelFunc func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+
+// microKernel describes one register-tiled micro-kernel.
+type microKernel struct {
+	name   string
+	mr, nr int
+	full   kernelFunc
+	// packA8, when set, packs 8 rows of a row-major A (8×kc8 with kc8 a
+	// multiple of 8) into the mr==8 interleaved layout; packBT does the same
+	// for columns of a transposed B. Both are transposes, the slowest part of
+	// packing, so they have assembly versions.
+	transpose8 func(dst []float32, ldd int, src []float32, lds int, blocks int)
+	// gemv, when set, computes t[j] = Σ_p x[p]·op(B)[p,j] for a single row
+	// (the m == 1 path).
+	gemvN func(t, x, b []float32, ldb, k, n int)
+	gemvT func(t, x, b []float32, ldb, k, n int)
+}
+
+// active is the micro-kernel chosen for this CPU; tests swap it to cover
+// every implementation the CPU supports.
+var active = bestKernel()
+
+// CheckSgemm reports whether the arguments describe a valid Sgemm call: sizes
+// non-negative, leading dimensions at least the row length of each stored
+// matrix, slices long enough. The error names the offending argument.
+func CheckSgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) error {
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("kernels: sgemm: negative size m=%d n=%d k=%d", m, n, k)
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if err := checkMatrix("A", a, ar, ac, lda); err != nil {
+		return err
+	}
+	if err := checkMatrix("B", b, br, bc, ldb); err != nil {
+		return err
+	}
+	return checkMatrix("C", c, m, n, ldc)
+}
+
+func checkMatrix(name string, x []float32, rows, cols, ld int) error {
+	if ld < max(1, cols) {
+		return fmt.Errorf("kernels: sgemm: leading dimension of %s is %d, want >= %d (%d×%d stored)", name, ld, max(1, cols), rows, cols)
+	}
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	// (rows-1)*ld + cols cannot overflow for any slice that fits in memory
+	// unless ld is absurd; guard anyway so that the check itself is safe.
+	if rows-1 > (int(^uint(0)>>1)-cols)/ld {
+		return fmt.Errorf("kernels: sgemm: %s is %d×%d with leading dimension %d: size overflows", name, rows, cols, ld)
+	}
+	if need := (rows-1)*ld + cols; len(x) < need {
+		return fmt.Errorf("kernels: sgemm: %s has %d elements, want >= %d (%d×%d, leading dimension %d)", name, len(x), need, rows, cols, ld)
+	}
+	return nil
+}
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
+// op(A) is m×k, op(B) is k×n and C is m×n. op(X) is Xᵀ when transX is set, in
+// which case X is stored k×m (A) or n×k (B). lda, ldb and ldc are the
+// leading dimensions (row strides) of the stored matrices.
+//
+// Sgemm panics if the arguments are inconsistent; see CheckSgemm.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if err := CheckSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc); err != nil {
+		panic(err)
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(c, m, n, ldc, beta)
+		return
+	}
+	kern := active
+	if m == 1 && kern.gemvN != nil {
+		gemvRow(kern, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
+		return
+	}
+	sgemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// scaleC sets C = beta·C; beta == 0 clears C without reading it.
+func scaleC(c []float32, m, n, ldc int, beta float32) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
+// kcBlock returns the depth of the packed k-blocks, a function of k alone
+// (part of the determinism contract). Blocks are equal-sized rather than
+// kcMax plus a thin remainder so that no block is too shallow to amortise
+// the C loads and stores.
+func kcBlock(k int) int {
+	nb := (k + kcMax - 1) / kcMax
+	kc := (k + nb - 1) / nb
+	return (kc + 7) &^ 7 // multiple of 8 helps the transposing packers
+}
+
+// gemmJob is one Sgemm call (or one chunk of a very large one) in flight.
+type gemmJob struct {
+	kern           *microKernel
+	transA, transB bool
+	m, k           int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	// Current chunk: columns [j0, j1) of C, depth [p0, p1) of the product.
+	j0, j1, p0, p1 int
+	kc             int // k-block depth (kcBlock(k))
+	panels         int // NR-wide panels in [j0, j1)
+	bp             []float32
+
+	// Work split for the compute phase: parts along rows (byRows) or along
+	// B panels.
+	byRows bool
+	wg     sync.WaitGroup
+}
+
+// packedB returns the offset in job.bp of B panel jp of the k-block
+// starting at pc (relative to p0). The layout is block-major, then
+// panel-major, then p, then j, so one panel of one block is contiguous.
+func (j *gemmJob) packedB(pc, jp int) int {
+	nr := j.kern.nr
+	return pc*j.panels*nr + jp*min(j.kc, j.p1-j.p0-pc)*nr
+}
+
+var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+
+// floatPool recycles packed-B buffers between calls.
+var floatPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func getFloats(n int) *[]float32 {
+	p := floatPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// workspace is one goroutine's scratch: a packed A micro-panel and an
+// edge tile.
+type workspace struct {
+	ap   []float32
+	tile []float32
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+func getWorkspace(kern *microKernel) *workspace {
+	w := wsPool.Get().(*workspace)
+	if len(w.ap) < kern.mr*kcMax {
+		w.ap = make([]float32, kern.mr*kcMax)
+	}
+	if len(w.tile) < kern.mr*kern.nr {
+		w.tile = make([]float32, kern.mr*kern.nr)
+	}
+	return w
+}
+
+func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	job := jobPool.Get().(*gemmJob)
+	*job = gemmJob{
+		kern: kern, transA: transA, transB: transB, m: m, k: k,
+		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		kc: kcBlock(k),
+	}
+	nr := kern.nr
+	// Chunk so that a packed B chunk stays within packMax floats. Chunk
+	// boundaries are multiples of nr and of kc, so they do not change the
+	// arithmetic.
+	nc := min(ncMax/nr*nr, (n+nr-1)/nr*nr)
+	kchunk := max(1, packMax/(nc*job.kc)) * job.kc
+	parts := 1
+	if m*n*k >= parallelMin {
+		parts = workers()
+	}
+	bufp := getFloats(min(k, kchunk) * nc)
+	job.bp = *bufp
+	for j0 := 0; j0 < n; j0 += nc {
+		for p0 := 0; p0 < k; p0 += kchunk {
+			job.j0, job.j1 = j0, min(n, j0+nc)
+			job.p0, job.p1 = p0, min(k, p0+kchunk)
+			job.panels = (job.j1 - job.j0 + nr - 1) / nr
+			job.runChunk(parts)
+		}
+	}
+	floatPool.Put(bufp)
+	*job = gemmJob{}
+	jobPool.Put(job)
+}
+
+// runChunk packs B for the current chunk and multiplies, using up to parts
+// goroutines for each phase.
+func (j *gemmJob) runChunk(parts int) {
+	mTiles := (j.m + j.kern.mr - 1) / j.kern.mr
+	// Split the compute phase along rows when there are enough row tiles to
+	// balance; otherwise along B panels (each part then packs all of A, which
+	// is cheap because A is short).
+	j.byRows = mTiles >= 2*parts || mTiles >= j.panels
+	packParts := min(parts, j.panels)
+	computeParts := parts
+	if j.byRows {
+		computeParts = min(parts, mTiles)
+	} else {
+		computeParts = min(parts, j.panels)
+	}
+	runParallel(j, phasePack, packParts)
+	runParallel(j, phaseCompute, computeParts)
+}
+
+const (
+	phasePack = iota
+	phaseCompute
+)
+
+// run executes part of phase; it is what the worker pool calls.
+func (j *gemmJob) run(phase, part, parts int) {
+	if phase == phasePack {
+		lo, hi := split(j.panels, part, parts)
+		j.packBPanels(lo, hi)
+		return
+	}
+	ws := getWorkspace(j.kern)
+	if j.byRows {
+		mr := j.kern.mr
+		lo, hi := split((j.m+mr-1)/mr, part, parts)
+		j.compute(ws, lo*mr, min(j.m, hi*mr), 0, j.panels)
+	} else {
+		lo, hi := split(j.panels, part, parts)
+		j.compute(ws, 0, j.m, lo, hi)
+	}
+	wsPool.Put(ws)
+}
+
+// split returns the half-open range of part out of parts over n items,
+// spreading the remainder over the first parts.
+func split(n, part, parts int) (lo, hi int) {
+	q, r := n/parts, n%parts
+	lo = part*q + min(part, r)
+	hi = lo + q
+	if part < r {
+		hi++
+	}
+	return lo, hi
+}
+
+// packBPanels packs B panels [lo, hi) of every k-block of the chunk.
+func (j *gemmJob) packBPanels(lo, hi int) {
+	nr := j.kern.nr
+	for pc := 0; pc < j.p1-j.p0; pc += j.kc {
+		kc := min(j.kc, j.p1-j.p0-pc)
+		for jp := lo; jp < hi; jp++ {
+			col := j.j0 + jp*nr
+			w := min(nr, j.j1-col)
+			off := j.packedB(pc, jp)
+			packB(j.kern, j.bp[off:off+kc*nr], j.b, j.ldb, j.transB, j.p0+pc, kc, col, w)
+		}
+	}
+}
+
+// compute multiplies rows [i0, i1) of C by B panels [jlo, jhi) of the
+// packed chunk.
+func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	for pc := 0; pc < j.p1-j.p0; pc += j.kc {
+		kc := min(j.kc, j.p1-j.p0-pc)
+		beta := j.beta
+		if j.p0+pc > 0 {
+			beta = 1 // later blocks accumulate onto the earlier ones
+		}
+		ap := ws.ap[:kc*mr]
+		for ir := i0; ir < i1; ir += mr {
+			h := min(mr, i1-ir)
+			packA(kern, ap, j.a, j.lda, j.transA, ir, h, j.p0+pc, kc)
+			for jp := jlo; jp < jhi; jp++ {
+				col := j.j0 + jp*nr
+				w := min(nr, j.j1-col)
+				off := j.packedB(pc, jp)
+				bpanel := j.bp[off : off+kc*nr]
+				ci := ir*j.ldc + col
+				if h == mr && w == nr {
+					kern.full(kc, ap, bpanel, j.c[ci:], j.ldc, j.alpha, beta)
+					continue
+				}
+				// Edge tile: run the full kernel on a scratch tile holding
+				// the valid part of C, then copy the valid part back. The
+				// arithmetic per element is the same as for a full tile.
+				t := ws.tile[:mr*nr]
+				if beta != 0 {
+					clear(t)
+					for i := 0; i < h; i++ {
+						copy(t[i*nr:i*nr+w], j.c[ci+i*j.ldc:ci+i*j.ldc+w])
+					}
+				}
+				kern.full(kc, ap, bpanel, t, nr, j.alpha, beta)
+				for i := 0; i < h; i++ {
+					copy(j.c[ci+i*j.ldc:ci+i*j.ldc+w], t[i*nr:i*nr+w])
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows [ir, ir+h) and depth [pc, pc+kc) of op(A) into the
+// interleaved micro-panel layout dst[p*mr+i], zero-padding rows h..mr-1.
+func packA(kern *microKernel, dst, a []float32, lda int, transA bool, ir, h, pc, kc int) {
+	mr := kern.mr
+	if transA {
+		// op(A)[i,p] = A[p,i]: each p is a contiguous run of h floats.
+		for p := 0; p < kc; p++ {
+			src := a[(pc+p)*lda+ir:]
+			d := dst[p*mr : p*mr+mr]
+			copy(d, src[:h])
+			clear(d[h:])
+		}
+		return
+	}
+	p := 0
+	if mr == 8 && h == 8 && kern.transpose8 != nil {
+		blocks := kc / 8
+		kern.transpose8(dst, 8, a[ir*lda+pc:], lda, blocks)
+		p = blocks * 8
+	}
+	for i := 0; i < h; i++ {
+		row := a[(ir+i)*lda+pc : (ir+i)*lda+pc+kc]
+		for q := p; q < kc; q++ {
+			dst[q*mr+i] = row[q]
+		}
+	}
+	if h < mr {
+		for q := p; q < kc; q++ {
+			clear(dst[q*mr+h : q*mr+mr])
+		}
+	}
+}
+
+// packB packs depth [pc, pc+kc) and columns [col, col+w) of op(B) into the
+// panel layout dst[p*nr+j], zero-padding columns w..nr-1.
+func packB(kern *microKernel, dst, b []float32, ldb int, transB bool, pc, kc, col, w int) {
+	nr := kern.nr
+	if !transB {
+		for p := 0; p < kc; p++ {
+			src := b[(pc+p)*ldb+col:]
+			d := dst[p*nr : p*nr+nr]
+			copy(d, src[:w])
+			clear(d[w:])
+		}
+		return
+	}
+	// op(B)[p,j] = B[j,p]: a transpose. Whole groups of 8 columns and 8
+	// depths go through the 8×8 transposer.
+	j := 0
+	if kern.transpose8 != nil {
+		blocks := kc / 8
+		for ; j+8 <= w; j += 8 {
+			kern.transpose8(dst[j:], nr, b[(col+j)*ldb+pc:], ldb, blocks)
+		}
+		if blocks*8 < kc && j > 0 {
+			for jj := 0; jj < j; jj++ {
+				row := b[(col+jj)*ldb+pc : (col+jj)*ldb+pc+kc]
+				for q := blocks * 8; q < kc; q++ {
+					dst[q*nr+jj] = row[q]
+				}
+			}
+		}
+	}
+	for ; j < w; j++ {
+		row := b[(col+j)*ldb+pc : (col+j)*ldb+pc+kc]
+		for q := 0; q < kc; q++ {
+			dst[q*nr+j] = row[q]
+		}
+	}
+	if w < nr {
+		for q := 0; q < kc; q++ {
+			clear(dst[q*nr+w : q*nr+nr])
+		}
+	}
+}
