@@ -47,11 +47,11 @@ var (
 	_ onnx.DataCarrier = (*cnode)(nil)
 )
 
-func (n *cnode) ID() int64                     { return n.id }
-func (n *cnode) SetName(s string)              { n.name = s }
-func (n *cnode) GetName() string               { return n.name }
+func (n *cnode) ID() int64                       { return n.id }
+func (n *cnode) SetName(s string)                { n.name = s }
+func (n *cnode) GetName() string                 { return n.name }
 func (n *cnode) SetTensor(t tensor.Tensor) error { n.t = t; return nil }
-func (n *cnode) GetTensor() tensor.Tensor      { return n.t }
+func (n *cnode) GetTensor() tensor.Tensor        { return n.t }
 
 func (c *collector) NewNode() graph.Node { return &cnode{id: int64(len(c.nodes))} }
 
