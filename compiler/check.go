@@ -266,6 +266,11 @@ func (c *checker) checkLayers(n *yaml.Node, path string) []layerSpec {
 
 func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 	l := layerSpec{act: DefaultActivation, pos: c.pos(n)}
+	if r := resolve(n); r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int" {
+		// A common slip: a list of widths instead of a list of layers.
+		c.errorf(r, path, fmt.Sprintf("write \"- units: %s\"", clip(r.Value)), "expected a layer mapping, found %s", describe(r))
+		return l, false
+	}
 	m, ok := c.mapping(n, path, layerSection)
 	if !ok {
 		return l, false
@@ -584,6 +589,9 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 		if file, ok = c.str(v, path+".path"); ok {
 			s.Path, ok = c.checkFile(v, path+".path", file)
 		}
+		if !ok {
+			file = ""
+		}
 		good = good && ok
 	}
 	s.Format, ok = c.format(m, "format", path, "path", file)
@@ -600,11 +608,13 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 	if v := m.get("labels"); v != nil {
 		if labels, ok = c.str(v, path+".labels"); ok {
 			s.Labels, ok = c.checkFile(v, path+".labels", labels)
-			c.written[path+".labels"] = labels
+		}
+		if !ok {
+			labels = "" // reported; guessing its format would only add noise
 		}
 		good = good && ok
 	}
-	if labels != "" || m.has("label_format") {
+	if m.has("labels") || m.has("label_format") {
 		if !m.has("labels") {
 			c.errorf(m.keyNode("label_format"), path+".label_format", "", "label_format without labels")
 			good = false
