@@ -241,13 +241,15 @@ func (t *table) where(i int) *Error {
 // they would silently turn the whole training run into NaN.
 func (t *table) floats(scale, offset float64) ([]float32, error) {
 	out := make([]float32, t.count*t.d)
+	check := true
 	switch {
 	case t.vals != nil:
 		for i, v := range t.vals {
 			out[i] = float32(v*scale + offset)
 		}
 	case t.dt == dtU8:
-		// The common case (8-bit images) gets a lookup table.
+		// The common case (8-bit images) goes through a lookup table; when
+		// the table is finite, so is the result.
 		var lut [256]float32
 		for i := range lut {
 			lut[i] = float32(float64(i)*scale + offset)
@@ -255,20 +257,31 @@ func (t *table) floats(scale, offset float64) ([]float32, error) {
 		for i, b := range t.data {
 			out[i] = lut[b]
 		}
+		check = finite(lut[:]) >= 0
 	default:
 		dec, w := decoder(t.dt), t.dt.width()
 		for i := range out {
 			out[i] = float32(dec(t.data[i*w:])*scale + offset)
 		}
 	}
-	for i, v := range out {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+	if check {
+		if i := finite(out); i >= 0 {
 			e := t.where(i)
-			e.Msg = fmt.Sprintf("record %d value %d is %v after scaling (raw %v)", t.first+i/t.d, i%t.d, v, t.raw(i))
+			e.Msg = fmt.Sprintf("record %d value %d is %v after scaling (raw %v)", t.first+i/t.d, i%t.d, out[i], t.raw(i))
 			return nil, e
 		}
 	}
 	return out, nil
+}
+
+// finite returns the index of the first NaN or infinity in v, or -1.
+func finite(v []float32) int {
+	for i, x := range v {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
 }
 
 // raw returns element i of the selection unscaled.
