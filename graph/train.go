@@ -1,0 +1,468 @@
+package graph
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/dataset"
+)
+
+// ErrInterrupted is returned (wrapped) by Train when its context is
+// cancelled; the checkpoint then holds the last completed epoch.
+var ErrInterrupted = errors.New("training interrupted")
+
+// TrainOptions are the inputs of Train besides the model.
+type TrainOptions struct {
+	Train *dataset.Set // required
+	Val   *dataset.Set // optional; without it "best" means best training ELBO
+
+	// Files, each optional ("" = not written). Checkpoint is written after
+	// every epoch (and on interruption), Best whenever the validation ELBO
+	// improves, Metrics gets one JSON line per epoch.
+	Checkpoint, Best, Metrics string
+
+	// Resume continues from Checkpoint, which must come from the same spec.
+	Resume bool
+	// Epochs is the total number of epochs to reach (0 = m.Train.Epochs).
+	Epochs int
+	// Progress, when set, is called after every batch and every epoch.
+	Progress func(Progress)
+}
+
+// Progress reports training as it goes.
+type Progress struct {
+	Epoch, Epochs  int
+	Batch, Batches int     // batches done in this epoch, of Batches
+	Samples        int     // training examples done in this epoch
+	SamplesPerSec  float64 // this epoch so far
+	Loss           float64 // running mean loss per example this epoch (−ELBO with the KL weight)
+	// Done is set once per epoch, after validation, with the epoch's metrics.
+	Done *EpochMetrics
+}
+
+// EpochMetrics is one line of metrics.jsonl. ELBO, reconstruction and KL are
+// per example; the training figures average the batches of the epoch (each
+// evaluated with the weights of its step, as is usual), the validation ones
+// evaluate every validation example after the epoch.
+type EpochMetrics struct {
+	Epoch         int      `json:"epoch"`
+	TrainELBO     float64  `json:"train_elbo"`
+	TrainRecon    float64  `json:"train_recon"`
+	TrainKL       float64  `json:"train_kl"`
+	ValELBO       *float64 `json:"val_elbo,omitempty"`
+	ValRecon      *float64 `json:"val_recon,omitempty"`
+	ValKL         *float64 `json:"val_kl,omitempty"`
+	KLWeight      float64  `json:"kl_weight"`
+	SamplesPerSec float64  `json:"samples_per_sec"` // training examples per second (validation excluded)
+	Seconds       float64  `json:"seconds"`         // wall time of the epoch, validation included
+}
+
+// Result is the outcome of Train.
+type Result struct {
+	Weights      map[string]checkpoint.Tensor
+	Epoch        int            // completed epochs
+	Steps        int64          // optimizer steps taken
+	History      []EpochMetrics // epochs run by this call
+	BestELBO     float64        // best validation (or training) ELBO so far
+	BestEpoch    int
+	StoppedEarly bool // patience ran out
+}
+
+// KLWeight is the weight of the KL term in epoch (1-based): β, ramped
+// linearly from 0 over the first warmup epochs (0, β/W, 2β/W, …, then β).
+func KLWeight(o compiler.Objective, epoch int) float64 {
+	if o.WarmupEpochs <= 0 || epoch > o.WarmupEpochs {
+		return o.Beta
+	}
+	return o.Beta * float64(epoch-1) / float64(o.WarmupEpochs)
+}
+
+// trainer holds one training run's mutable state.
+type trainer struct {
+	m     *compiler.Model
+	opts  TrainOptions
+	w     map[string]checkpoint.Tensor
+	names []string
+	data  [][]float32 // parameter arrays, m.Params order
+	opt   *optimizer
+	pcg   *rand.PCG
+	rng   *rand.Rand
+	st    checkpoint.State
+	nets  map[int]*net
+	eval  *evaluator
+}
+
+// Train trains m on opts.Train and returns the final weights. It is
+// deterministic: the same model, data and seed give bit-identical weights,
+// and a run resumed from a checkpoint ends where an uninterrupted one would.
+//
+// Batches: each epoch shuffles the training set with the trainer's
+// generator and takes full batches of m.Train.BatchSize; the remaining
+// N mod B examples form one smaller last batch (a graph of its own), so every
+// example is used every epoch.
+//
+// Cancelling ctx stops at the next batch boundary: the partial epoch is
+// abandoned, opts.Checkpoint is (re)written with the state after the last
+// completed epoch, and the error wraps ErrInterrupted. A NaN or infinite loss
+// stops training with an error naming epoch and batch; the checkpoint on
+// disk is the last good one.
+func Train(ctx context.Context, m *compiler.Model, opts TrainOptions) (*Result, error) {
+	if err := checkModel(m); err != nil {
+		return nil, err
+	}
+	if err := checkSet("training", opts.Train, m); err != nil {
+		return nil, err
+	}
+	if opts.Val != nil {
+		if err := checkSet("validation", opts.Val, m); err != nil {
+			return nil, err
+		}
+	}
+	if m.Train.BatchSize <= 0 {
+		return nil, errorf("train.batch_size: %d must be positive", m.Train.BatchSize)
+	}
+	epochs := opts.Epochs
+	if epochs <= 0 {
+		epochs = m.Train.Epochs
+	}
+	t := &trainer{m: m, opts: opts, nets: map[int]*net{}}
+	defer t.close()
+	var err error
+	if t.opt, err = newOptimizer(m); err != nil {
+		return nil, err
+	}
+	if opts.Resume {
+		if err := t.resume(); err != nil {
+			return nil, err
+		}
+	} else {
+		t.w = InitWeights(m, m.Train.Seed)
+		t.pcg = rand.NewPCG(m.Train.Seed, streamTrain)
+		t.st = checkpoint.State{SpecHash: m.SpecHash}
+		if opts.Metrics != "" {
+			if err := checkpoint.WriteFileAtomic(opts.Metrics, nil); err != nil {
+				return nil, errorf("metrics: %v", err)
+			}
+		}
+	}
+	t.rng = rand.New(t.pcg)
+	for _, p := range m.Params {
+		t.names = append(t.names, p.Name)
+		t.data = append(t.data, t.w[p.Name].Data)
+	}
+	samples := max(m.Objective.Samples, 1)
+	t.eval = newEvaluator(m, t.w, samples)
+
+	res := &Result{Weights: t.w}
+	for t.st.Epoch < epochs {
+		if m.Train.Patience > 0 && t.st.Stale >= m.Train.Patience {
+			res.StoppedEarly = true
+			break
+		}
+		em, err := t.epoch(ctx, t.st.Epoch+1, epochs)
+		if err != nil {
+			t.fill(res)
+			return res, err
+		}
+		res.History = append(res.History, em)
+	}
+	if m.Train.Patience > 0 && t.st.Stale >= m.Train.Patience {
+		res.StoppedEarly = true
+	}
+	t.fill(res)
+	return res, nil
+}
+
+func (t *trainer) fill(res *Result) {
+	res.Epoch, res.Steps, res.BestEpoch = t.st.Epoch, t.st.Step, t.st.BestEpoch
+	res.BestELBO = math.NaN()
+	if t.st.BestValELBO != nil {
+		res.BestELBO = *t.st.BestValELBO
+	}
+}
+
+func (t *trainer) close() {
+	for _, n := range t.nets {
+		n.close()
+	}
+	if t.eval != nil {
+		t.eval.close()
+	}
+}
+
+func checkSet(what string, s *dataset.Set, m *compiler.Model) error {
+	if s == nil || s.N == 0 {
+		return errorf("%s data: no examples", what)
+	}
+	if s.D != m.Input.Size || len(s.X) != s.N*s.D {
+		return errorf("%s data: %d features per example (%d values for %d examples), the model takes %d", what, s.D, len(s.X), s.N, m.Input.Size)
+	}
+	return nil
+}
+
+// resume restores weights, optimizer, generator and counters from
+// opts.Checkpoint, refusing a checkpoint of another spec.
+func (t *trainer) resume() error {
+	path := t.opts.Checkpoint
+	if path == "" {
+		return errorf("resume: no checkpoint path given")
+	}
+	c, err := checkpoint.Load(path)
+	if err != nil {
+		return errorf("resume: %v", err)
+	}
+	if c.State.SpecHash != t.m.SpecHash {
+		return errorf("resume: %s was trained from a different spec (spec hash %s, this model's is %s); train without --resume to start over",
+			path, short(c.State.SpecHash), short(t.m.SpecHash))
+	}
+	if err := checkWeights(t.m, c.Weights); err != nil {
+		return errorf("resume: %s: %v", path, err)
+	}
+	if err := t.opt.restore(c.Optimizer); err != nil {
+		return errorf("resume: %s: %v", path, err)
+	}
+	t.pcg = &rand.PCG{}
+	if err := t.pcg.UnmarshalBinary(c.State.RNG); err != nil {
+		return errorf("resume: %s: generator state: %v", path, err)
+	}
+	t.w = make(map[string]checkpoint.Tensor, len(t.m.Params))
+	for _, p := range t.m.Params {
+		t.w[p.Name] = checkpoint.Tensor{Shape: append([]int(nil), p.Shape...), Data: c.Weights[p.Name].Data}
+	}
+	t.st = c.State
+	if t.opts.Metrics != "" {
+		if err := truncateMetrics(t.opts.Metrics, t.st.Epoch); err != nil {
+			return errorf("resume: %v", err)
+		}
+	}
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return `""`
+	}
+	return h
+}
+
+// snapshot deep-copies the current state into a checkpoint.
+func (t *trainer) snapshot() (*checkpoint.Checkpoint, error) {
+	rngState, err := t.pcg.MarshalBinary()
+	if err != nil {
+		return nil, errorf("generator state: %v", err)
+	}
+	c := &checkpoint.Checkpoint{Weights: map[string]checkpoint.Tensor{}, Optimizer: map[string]checkpoint.Tensor{}, State: t.st}
+	c.State.RNG = rngState
+	for k, v := range t.w {
+		c.Weights[k] = checkpoint.Tensor{Shape: v.Shape, Data: append([]float32(nil), v.Data...)}
+	}
+	for k, v := range t.opt.state() {
+		c.Optimizer[k] = checkpoint.Tensor{Shape: v.Shape, Data: append([]float32(nil), v.Data...)}
+	}
+	c.State.Extra = map[string]string{"optimizer": t.m.Train.Optimizer.Kind}
+	return c, nil
+}
+
+func (t *trainer) net(batch int) (*net, error) {
+	if n, ok := t.nets[batch]; ok {
+		return n, nil
+	}
+	n, err := buildNet(t.m, t.w, batch, max(t.m.Objective.Samples, 1), true)
+	if err != nil {
+		return nil, err
+	}
+	t.nets[batch] = n
+	return n, nil
+}
+
+// epoch runs one epoch (1-based) and writes its checkpoint and metrics.
+func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, error) {
+	start := time.Now()
+	// The state before the epoch is what an interruption saves.
+	before, err := t.snapshot()
+	if err != nil {
+		return EpochMetrics{}, err
+	}
+	set := t.opts.Train
+	bs := min(t.m.Train.BatchSize, set.N)
+	batches := (set.N + bs - 1) / bs
+	klw := KLWeight(t.m.Objective, epoch)
+	perm := t.rng.Perm(set.N)
+	grads := make([][]float32, len(t.data))
+	var recon, kl, lossSum float64
+	done := 0
+	for b := 0; b < batches; b++ {
+		if err := ctx.Err(); err != nil {
+			return EpochMetrics{}, t.interrupted(before, epoch, b, batches)
+		}
+		size := min(bs, set.N-done)
+		n, err := t.net(size)
+		if err != nil {
+			return EpochMetrics{}, err
+		}
+		fillRows(n.xv.Data().([]float32), set.X, set.D, perm[done:done+size])
+		fillNormal(t.rng, n.epsv.Data().([]float32))
+		r, k, loss, err := n.run(float32(klw))
+		if err != nil {
+			return EpochMetrics{}, errorf("epoch %d batch %d: %v", epoch, b+1, err)
+		}
+		if !finite(loss) || !finite(r) || !finite(k) {
+			return EpochMetrics{}, errorf("epoch %d batch %d/%d: the loss is %v (recon %v, KL %v); training stopped, %s", epoch, b+1, batches, loss, r, k, t.kept())
+		}
+		for i := range grads {
+			if grads[i], err = n.grad(i); err != nil {
+				return EpochMetrics{}, errorf("epoch %d batch %d: %v", epoch, b+1, err)
+			}
+		}
+		t.st.Step++
+		t.opt.step(t.st.Step, t.data, grads)
+		recon += r
+		kl += k
+		lossSum += loss * float64(size)
+		done += size
+		if t.opts.Progress != nil {
+			t.opts.Progress(Progress{Epoch: epoch, Epochs: epochs, Batch: b + 1, Batches: batches, Samples: done,
+				SamplesPerSec: float64(done) / time.Since(start).Seconds(), Loss: lossSum / float64(done)})
+		}
+	}
+	trainSecs := time.Since(start).Seconds()
+	em := EpochMetrics{Epoch: epoch, KLWeight: klw, SamplesPerSec: float64(set.N) / trainSecs}
+	em.TrainRecon, em.TrainKL = recon/float64(set.N), kl/float64(set.N)
+	em.TrainELBO = -(em.TrainRecon + em.TrainKL)
+	score := em.TrainELBO
+	if t.opts.Val != nil {
+		// The same noise every epoch, so that epochs compare on equal terms.
+		vm, err := t.eval.evaluate(t.opts.Val, t.m.Train.Seed)
+		if err != nil {
+			return EpochMetrics{}, errorf("epoch %d validation: %v", epoch, err)
+		}
+		if !finite(vm.ELBO) {
+			return EpochMetrics{}, errorf("epoch %d validation: the ELBO is %v; training stopped, %s", epoch, vm.ELBO, t.kept())
+		}
+		em.ValELBO, em.ValRecon, em.ValKL = &vm.ELBO, &vm.Recon, &vm.KL
+		score = vm.ELBO
+	}
+	em.Seconds = time.Since(start).Seconds()
+
+	t.st.Epoch = epoch
+	t.st.TrainELBO = ptr(em.TrainELBO)
+	t.st.ValELBO = em.ValELBO
+	improved := t.st.BestValELBO == nil || score > *t.st.BestValELBO
+	if improved {
+		t.st.BestValELBO, t.st.BestEpoch, t.st.Stale = ptr(score), epoch, 0
+	} else {
+		t.st.Stale++
+	}
+	c, err := t.snapshot()
+	if err != nil {
+		return EpochMetrics{}, err
+	}
+	c.State.Extra["kl_weight"] = strconv.FormatFloat(klw, 'g', -1, 64)
+	if t.opts.Checkpoint != "" {
+		if err := checkpoint.Save(t.opts.Checkpoint, c); err != nil {
+			return EpochMetrics{}, errorf("epoch %d: saving checkpoint: %v", epoch, err)
+		}
+	}
+	if improved && t.opts.Best != "" {
+		if err := checkpoint.Save(t.opts.Best, c); err != nil {
+			return EpochMetrics{}, errorf("epoch %d: saving best checkpoint: %v", epoch, err)
+		}
+	}
+	if t.opts.Metrics != "" {
+		if err := appendMetrics(t.opts.Metrics, em); err != nil {
+			return EpochMetrics{}, errorf("epoch %d: %v", epoch, err)
+		}
+	}
+	if t.opts.Progress != nil {
+		t.opts.Progress(Progress{Epoch: epoch, Epochs: epochs, Batch: batches, Batches: batches, Samples: set.N,
+			SamplesPerSec: em.SamplesPerSec, Loss: lossSum / float64(set.N), Done: &em})
+	}
+	return em, nil
+}
+
+// kept describes what the checkpoint on disk holds after a failure.
+func (t *trainer) kept() string {
+	if t.opts.Checkpoint == "" {
+		return "no checkpoint is written"
+	}
+	if t.st.Epoch == 0 {
+		return "no epoch completed, so no checkpoint was written"
+	}
+	return fmt.Sprintf("%s keeps epoch %d", t.opts.Checkpoint, t.st.Epoch)
+}
+
+// interrupted saves the state from before the current epoch and returns
+// the ErrInterrupted error.
+func (t *trainer) interrupted(before *checkpoint.Checkpoint, epoch, batch, batches int) error {
+	msg := fmt.Sprintf("in epoch %d after batch %d/%d", epoch, batch, batches)
+	if t.opts.Checkpoint == "" {
+		return fmt.Errorf("%w %s", ErrInterrupted, msg)
+	}
+	if err := checkpoint.Save(t.opts.Checkpoint, before); err != nil {
+		return fmt.Errorf("%w %s; saving the checkpoint failed: %v", ErrInterrupted, msg, err)
+	}
+	return fmt.Errorf("%w %s; %s holds the state after epoch %d (resume to continue)", ErrInterrupted, msg, t.opts.Checkpoint, before.State.Epoch)
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func appendMetrics(path string, em EpochMetrics) error {
+	line, err := json.Marshal(em)
+	if err != nil {
+		return fmt.Errorf("metrics: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("metrics: %v", err)
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("metrics: %s: %v", path, err)
+	}
+	return f.Close()
+}
+
+// truncateMetrics keeps the lines of epochs up to epoch, so that a resumed
+// run does not repeat lines of epochs it trains again.
+func truncateMetrics(path string, epoch int) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("metrics: %v", err)
+	}
+	var keep bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var e struct {
+			Epoch int `json:"epoch"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return fmt.Errorf("metrics: %s:%d: %v", path, line, err)
+		}
+		if e.Epoch <= epoch {
+			keep.Write(sc.Bytes())
+			keep.WriteByte('\n')
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("metrics: %s: %v", path, err)
+	}
+	return checkpoint.WriteFileAtomic(path, keep.Bytes())
+}
