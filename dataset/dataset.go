@@ -103,6 +103,10 @@ func readTable(path, format string, q *request) (*table, error) {
 		return nil, err
 	}
 	defer s.Close()
+	return readStream(s, format, q)
+}
+
+func readStream(s *stream, format string, q *request) (*table, error) {
 	switch format {
 	case compiler.FormatIDX, compiler.FormatIDXGz:
 		return readIDX(s, q)
@@ -111,7 +115,7 @@ func readTable(path, format string, q *request) (*table, error) {
 	case compiler.FormatCSV:
 		return readCSV(s, q)
 	}
-	return nil, &Error{File: path, Offset: -1, Msg: fmt.Sprintf("unknown format %q (want idx, idx.gz, npy or csv)", format)}
+	return nil, &Error{File: s.path, Offset: -1, Msg: fmt.Sprintf("unknown format %q (want idx, idx.gz, npy or csv)", format)}
 }
 
 // InferFormat guesses a file's format from its name: .npy, .csv (and .txt)

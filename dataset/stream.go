@@ -49,7 +49,7 @@ const maxElements = 1 << 31
 // name its offset.
 type stream struct {
 	path string
-	f    *os.File
+	c    io.Closer // the file, when the stream owns one
 	r    io.Reader
 	gz   bool
 	size int64 // file size when not compressed; -1 when unknown (gzip)
@@ -70,12 +70,22 @@ func openStream(path string) (*stream, error) {
 		f.Close()
 		return nil, &Error{File: path, Offset: -1, Msg: "is a directory"}
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
-	s := &stream{path: path, f: f, r: br, size: st.Size()}
+	s, err := newStream(path, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.c = f
+	return s, nil
+}
+
+// newStream reads r, size bytes long (named path in errors).
+func newStream(path string, r io.Reader, size int64) (*stream, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	s := &stream{path: path, r: br, size: size}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
 			return nil, &Error{File: path, Offset: 0, Msg: "gzip header: " + err.Error(), Err: err}
 		}
 		s.r, s.gz, s.size = zr, true, -1
@@ -83,7 +93,12 @@ func openStream(path string) (*stream, error) {
 	return s, nil
 }
 
-func (s *stream) Close() error { return s.f.Close() }
+func (s *stream) Close() error {
+	if s.c == nil {
+		return nil
+	}
+	return s.c.Close()
+}
 
 // errAt builds an error located at byte offset off of the (uncompressed) stream.
 func (s *stream) errAt(off int64, err error, format string, args ...any) *Error {
