@@ -57,6 +57,9 @@ func readCSV(s *stream, q *request) (*table, error) {
 		k := keep(rec)
 		for j, f := range fields {
 			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(f, "\ufeff")), 64)
+			if errors.Is(err, strconv.ErrRange) {
+				return nil, &Error{File: s.path, Offset: -1, Line: line, Column: j + 1, Msg: fmt.Sprintf("%q is out of the float64 range", f), Err: err}
+			}
 			if err != nil {
 				return nil, &Error{File: s.path, Offset: -1, Line: line, Column: j + 1, Msg: fmt.Sprintf("%q is not a number", f), Err: err}
 			}
