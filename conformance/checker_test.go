@@ -1,0 +1,85 @@
+package conformance
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// checkerScript checks every file named on the command line and prints one
+// line per file, so that one interpreter start serves a whole batch.
+const checkerScript = `
+import sys, onnx
+for path in sys.argv[1:]:
+    try:
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+        print("OK", path)
+    except Exception as e:
+        print("FAIL", path, str(e).replace("\n", " | "))
+`
+
+// python returns the interpreter that has onnx, or skips (fails when
+// VAEC_REQUIRE_ONNX_CHECKER=1) with a hint.
+func python(t *testing.T) string {
+	t.Helper()
+	py := os.Getenv("VAEC_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	out, err := exec.Command(py, "-c", "import onnx; print(onnx.__version__)").CombinedOutput()
+	if err != nil {
+		msg := fmt.Sprintf("ONNX checker unavailable (%s -c 'import onnx': %v: %s); install python3-onnx (Debian) or set VAEC_PYTHON; VAEC_REQUIRE_ONNX_CHECKER=1 makes this a failure",
+			py, err, strings.TrimSpace(string(out)))
+		if os.Getenv("VAEC_REQUIRE_ONNX_CHECKER") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return py
+}
+
+// checkAll runs the ONNX checker with full_check on every model and
+// reports each one that fails, by name.
+func checkAll(t *testing.T, models map[string][]byte) {
+	t.Helper()
+	py := python(t)
+	dir := t.TempDir()
+	var paths []string
+	byPath := map[string]string{}
+	for name, data := range models {
+		p := filepath.Join(dir, fmt.Sprintf("m%03d.onnx", len(paths)))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		byPath[p] = name
+	}
+	cmd := exec.Command(py, append([]string{"-c", checkerScript}, paths...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("checker: %v\n%s", err, stderr.String())
+	}
+	ok := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		status, rest, _ := strings.Cut(line, " ")
+		path, msg, _ := strings.Cut(rest, " ")
+		switch status {
+		case "OK":
+			ok++
+		case "FAIL":
+			t.Errorf("onnx.checker.check_model(%s, full_check=True): %s", byPath[path], msg)
+		default:
+			t.Errorf("checker printed %q", line)
+		}
+	}
+	if ok == 0 && len(models) > 0 {
+		t.Errorf("checker passed none of %d models", len(models))
+	}
+	t.Logf("onnx checker: %d of %d models pass", ok, len(models))
+}
