@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/graph"
+)
+
+// verifyBuild writes a build directory for spec (under testdata/specs)
+// as build, train and export would leave it: model.json, a checkpoint
+// (initial weights: training is not what is under test) and the two ONNX
+// files.
+func verifyBuild(t *testing.T, spec string) (dir string, m *compiler.Model, w map[string]checkpoint.Tensor) {
+	t.Helper()
+	m, err := compiler.CompileFile(filepath.Join("..", "..", "testdata", "specs", spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	if err := compiler.WriteModel(filepath.Join(dir, modelFile), m); err != nil {
+		t.Fatal(err)
+	}
+	w = graph.InitWeights(m, 7)
+	if err := checkpoint.Save(filepath.Join(dir, lastCheckpoint), &checkpoint.Checkpoint{Weights: w, State: checkpoint.State{SpecHash: m.SpecHash}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		fn   func(*compiler.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
+	}{{encoderFile, export.Encoder}, {decoderFile, export.Decoder}} {
+		b, err := f.fn(m, w, export.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, m, w
+}
+
+func runVaec(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = runWith(append([]string{"vaec"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+// TestVerifyMNIST is the acceptance check: the MNIST export passes
+// at the default tolerance 1e-5 on validation data and on random inputs.
+func TestVerifyMNIST(t *testing.T) {
+	dir, _, _ := verifyBuild(t, "mnist.yaml")
+	for _, args := range [][]string{
+		{"verify", "--dir", dir, "--n", "300"},
+		{"verify", "--dir", dir, "--n", "50", "--random", "--onnxruntime"},
+	} {
+		code, out, errOut := runVaec(t, args...)
+		t.Logf("%v:\n%s", args, out)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+		for _, want := range []string{"encoder  mu", "encoder  logvar", "decoder  probs", "verify: PASS ("} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: output lacks %q:\n%s", args, want, out)
+			}
+		}
+		if strings.Contains(out, "FAIL") {
+			t.Errorf("%v: FAIL in output:\n%s", args, out)
+		}
+	}
+}
+
+// TestVerifyDetectsFlippedWeight changes one weight inside an exported
+// file: verify must fail, exit 1, and name the outputs that differ and
+// only those.
+func TestVerifyDetectsFlippedWeight(t *testing.T) {
+	dir, m, w := verifyBuild(t, "mnist-small.yaml")
+	cases := []struct {
+		file, param string
+		bad, good   []string // outputs that must FAIL, and must PASS
+	}{
+		{encoderFile, m.Mu.Weight, []string{"encoder  mu"}, []string{"encoder  logvar", "decoder  probs"}},
+		{encoderFile, m.Logvar.Bias, []string{"encoder  logvar"}, []string{"encoder  mu", "decoder  probs"}},
+		{decoderFile, m.Output.Weight, []string{"decoder  probs"}, []string{"encoder  mu", "encoder  logvar"}},
+	}
+	for _, c := range cases {
+		t.Run(c.param, func(t *testing.T) {
+			path := filepath.Join(dir, c.file)
+			orig, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.WriteFile(path, orig, 0o644)
+			flipped := flipWeight(t, orig, w[c.param].Data, 3)
+			if err := os.WriteFile(path, flipped, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := runVaec(t, "verify", "--dir", dir, "--n", "64")
+			if code != exitError {
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitError, out, errOut)
+			}
+			for _, name := range c.bad {
+				if !lineHas(out, name, "FAIL") {
+					t.Errorf("no FAIL line for %s:\n%s", name, out)
+				}
+				if !strings.Contains(errOut, strings.Join(strings.Fields(name), " ")) {
+					t.Errorf("error does not name %s: %s", name, errOut)
+				}
+			}
+			for _, name := range c.good {
+				if !lineHas(out, name, "PASS") {
+					t.Errorf("%s should still PASS:\n%s", name, out)
+				}
+			}
+		})
+	}
+}
+
+// flipWeight finds the raw float32 bytes of values in an ONNX file (an
+// initializer's data) and negates and doubles element i.
+func flipWeight(t *testing.T, file []byte, values []float32, i int) []byte {
+	t.Helper()
+	raw := make([]byte, 4*len(values))
+	for j, v := range values {
+		binary.LittleEndian.PutUint32(raw[4*j:], math.Float32bits(v))
+	}
+	at := bytes.Index(file, raw)
+	if at < 0 || bytes.Index(file[at+1:], raw) >= 0 {
+		t.Fatalf("initializer data found %d times, want once", bytes.Count(file, raw))
+	}
+	out := append([]byte(nil), file...)
+	v := math.Float32frombits(binary.LittleEndian.Uint32(out[at+4*i:]))
+	binary.LittleEndian.PutUint32(out[at+4*i:], math.Float32bits(-2*v-0.5))
+	return out
+}
+
+func lineHas(out, prefix, word string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, prefix) && strings.Contains(l, word) {
+			return true
+		}
+	}
+	return false
+}
