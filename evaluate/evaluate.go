@@ -1,0 +1,227 @@
+// Package evaluate measures a trained VAE on a data set: the evidence lower
+// bound (ELBO) with its two terms, an importance-sampled estimate of the
+// log-likelihood log p(x), and the number of active latent units.
+//
+// It is pure arithmetic over what an encoder and a decoder return, so it
+// works the same whether they run in the training graph (package graph) or
+// from the exported ONNX files (package runtime): callers plug them in
+// through the Model interface.
+//
+// For each example x, with q(z|x) = N(mu, diag(exp(logvar))) from the
+// encoder, K draws z_k = mu + exp(logvar/2)·ε_k and the weights
+//
+//	log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x),
+//
+// the importance-sampled estimate is
+//
+//	log p(x) ≈ log (1/K) Σ_k w_k   (accumulated in float64, max factored out),
+//
+// and the ELBO is (1/K) Σ_k log p(x|z_k) − KL(q(z|x) ‖ p(z)) with the KL in
+// closed form. By Jensen's inequality the estimate is at least the ELBO
+// computed from the same draws, and it tends to log p(x) as K grows (Burda,
+// Grosse and Salakhutdinov, "Importance Weighted Autoencoders", 2016).
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Model is what evaluation needs from a trained VAE.
+type Model interface {
+	// Encode returns the posterior parameters mu and logvar [n, latent]
+	// for x [n, D].
+	Encode(x []float32, n int) (mu, logvar []float32, err error)
+	// Decode returns the decoder's outputs for z [n, latent], as the
+	// likelihood needs them (Bernoulli: logits).
+	Decode(z []float32, n int) (Decoded, error)
+}
+
+// ActiveThreshold is the variance over the data of a unit's posterior mean
+// above which the unit counts as active (Burda et al.'s 0.01).
+const ActiveThreshold = 0.01
+
+// Options control a run.
+type Options struct {
+	K    int    // importance samples per example (≥ 1)
+	Seed uint64 // noise seed: the same seed gives the same figures
+	// Rows bounds the decoder rows per call (0 = 1024): several examples'
+	// samples share one call when K is small, a large K is split.
+	Rows int
+	// Progress, when set, is called after each decoder call with the
+	// number of examples finished.
+	Progress func(done, total int)
+}
+
+// Result holds per-example averages in nats.
+type Result struct {
+	N      int `json:"n"`      // examples evaluated
+	Latent int `json:"latent"` // latent units
+	K      int `json:"k"`      // importance samples per example
+
+	ELBO  float64 `json:"elbo"`  // −(Recon + KL)
+	Recon float64 `json:"recon"` // mean −E_q[log p(x|z)], estimated with the K draws
+	KL    float64 `json:"kl"`    // mean KL(q(z|x) ‖ N(0, I)), closed form
+	// LogPx is the mean importance-sampled estimate of log p(x).
+	LogPx float64 `json:"log_px"`
+	// Standard errors of ELBO and LogPx as means over the examples.
+	ELBOStdErr  float64 `json:"elbo_stderr"`
+	LogPxStdErr float64 `json:"log_px_stderr"`
+
+	ActiveUnits  int       `json:"active_units"`
+	UnitVariance []float64 `json:"unit_variance"` // Var_x of each unit's posterior mean
+	// Mu and Logvar are the posterior parameters of every example
+	// ([N, Latent]); not part of the JSON report.
+	Mu     []float32 `json:"-"`
+	Logvar []float32 `json:"-"`
+}
+
+// encodeRows bounds the examples encoded per call.
+const encodeRows = 500
+
+// Run evaluates m on x [n, d] under likelihood lk. Example i draws its
+// noise from its own stream (Seed, i), so the figures do not depend on how
+// examples are grouped into decoder calls.
+func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opts Options) (*Result, error) {
+	if n <= 0 || d <= 0 || len(x) != n*d {
+		return nil, fmt.Errorf("evaluate: %d values are not %d examples of %d features", len(x), n, d)
+	}
+	if opts.K < 1 {
+		return nil, fmt.Errorf("evaluate: K = %d importance samples: need at least 1", opts.K)
+	}
+	rows := opts.Rows
+	if rows <= 0 {
+		rows = 1024
+	}
+	res := &Result{N: n, K: opts.K}
+
+	// Encode everything first: active units need every posterior mean.
+	for start := 0; start < n; start += encodeRows {
+		b := min(encodeRows, n-start)
+		mu, lv, err := m.Encode(x[start*d:(start+b)*d], b)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: encoding examples %d to %d: %w", start, start+b-1, err)
+		}
+		if start == 0 {
+			if len(mu) == 0 || len(mu)%b != 0 {
+				return nil, fmt.Errorf("evaluate: encoder returned %d means for %d examples", len(mu), b)
+			}
+			res.Latent = len(mu) / b
+			res.Mu = make([]float32, 0, n*res.Latent)
+			res.Logvar = make([]float32, 0, n*res.Latent)
+		}
+		if len(mu) != b*res.Latent || len(lv) != b*res.Latent {
+			return nil, fmt.Errorf("evaluate: encoder returned %d means and %d log-variances for %d examples of latent size %d", len(mu), len(lv), b, res.Latent)
+		}
+		res.Mu = append(res.Mu, mu...)
+		res.Logvar = append(res.Logvar, lv...)
+	}
+	L := res.Latent
+	var err error
+	if res.ActiveUnits, res.UnitVariance, err = ActiveUnits(res.Mu, n, L, ActiveThreshold); err != nil {
+		return nil, err
+	}
+
+	// Examples per decoder call, and sample chunks per example when K
+	// alone exceeds the row budget.
+	per := max(1, rows/opts.K)
+	chunk := min(opts.K, rows)
+	elbo := make([]float64, n)
+	logpx := make([]float64, n)
+	var sumRecon, sumKL float64
+	for start := 0; start < n; start += per {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("evaluate: %w", err)
+		}
+		end := min(n, start+per)
+		logw := make([][]float64, end-start) // per example, K log-weights
+		recon := make([]float64, end-start)
+		rngs := make([]*rand.Rand, end-start)
+		for i := range rngs {
+			rngs[i] = rand.New(rand.NewPCG(opts.Seed, uint64(start+i)))
+			logw[i] = make([]float64, 0, opts.K)
+		}
+		// Sample chunks: k0 indexes the first draw of this chunk for every
+		// example of the group.
+		for k0 := 0; k0 < opts.K; k0 += chunk {
+			kc := min(chunk, opts.K-k0)
+			g := end - start
+			z := make([]float32, g*kc*L)
+			xr := make([]float32, g*kc*d)
+			logq := make([]float64, g*kc)
+			for i := 0; i < g; i++ {
+				ex := start + i
+				mu, lv := res.Mu[ex*L:(ex+1)*L], res.Logvar[ex*L:(ex+1)*L]
+				for k := 0; k < kc; k++ {
+					r := i*kc + k
+					zr := z[r*L : (r+1)*L]
+					var lq float64
+					for j := 0; j < L; j++ {
+						e := rngs[i].NormFloat64()
+						zr[j] = float32(float64(mu[j]) + math.Exp(0.5*float64(lv[j]))*e)
+						// log q from ε directly: the same value as LogNormal(z, mu, lv)
+						// without the rounding of z − mu.
+						lq += -0.5 * (log2Pi + float64(lv[j]) + e*e)
+					}
+					logq[r] = lq
+					copy(xr[r*d:(r+1)*d], x[ex*d:(ex+1)*d])
+				}
+			}
+			out, err := m.Decode(z, g*kc)
+			if err != nil {
+				return nil, fmt.Errorf("evaluate: decoding samples of examples %d to %d: %w", start, end-1, err)
+			}
+			ll, err := lk.LogLikelihood(xr, g*kc, d, out)
+			if err != nil {
+				return nil, err
+			}
+			for i := 0; i < g; i++ {
+				for k := 0; k < kc; k++ {
+					r := i*kc + k
+					recon[i] += ll[r]
+					logw[i] = append(logw[i], ll[r]+LogStdNormal(z[r*L:(r+1)*L])-logq[r])
+				}
+			}
+		}
+		for i := range logw {
+			ex := start + i
+			kl := KL(res.Mu[ex*L:(ex+1)*L], res.Logvar[ex*L:(ex+1)*L])
+			rc := recon[i] / float64(opts.K)
+			elbo[ex] = rc - kl
+			logpx[ex] = LogMeanExp(logw[i])
+			if !finite(elbo[ex]) || !finite(logpx[ex]) {
+				return nil, fmt.Errorf("evaluate: example %d: ELBO %v, log p(x) %v: not finite (diverged model?)", ex, elbo[ex], logpx[ex])
+			}
+			sumRecon += -rc
+			sumKL += kl
+		}
+		if opts.Progress != nil {
+			opts.Progress(end, n)
+		}
+	}
+	res.Recon = sumRecon / float64(n)
+	res.KL = sumKL / float64(n)
+	res.ELBO, res.ELBOStdErr = meanStdErr(elbo)
+	res.LogPx, res.LogPxStdErr = meanStdErr(logpx)
+	return res, nil
+}
+
+// meanStdErr returns the mean of v and its standard error (0 for one value).
+func meanStdErr(v []float64) (mean, se float64) {
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	if len(v) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(v)-1) / float64(len(v)))
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
