@@ -17,7 +17,7 @@ type funcModel struct {
 }
 
 func (f funcModel) Encode(x []float32, n int) ([]float32, []float32, error) { return f.enc(x, n) }
-func (f funcModel) Decode(z []float32, n int) (Decoded, error)             { return f.dec(z, n) }
+func (f funcModel) Decode(z []float32, n int) (Decoded, error)              { return f.dec(z, n) }
 
 // bernoulli1D is a VAE with a 1-dimensional latent space and a linear
 // Bernoulli decoder, logits_d = a_d·z + b_d, whose exact log p(x) is a 1-D
