@@ -1,0 +1,101 @@
+package conformance
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/graph"
+)
+
+// TestORTMatchesGraph is the acceptance check of the exporter: encoder.onnx
+// and decoder.onnx, run by ONNX Runtime on 1,000 MNIST test images, give the
+// training graph's forward pass (graph.Encode, graph.Decode) within 1e-5 on
+// every output, with freshly initialised weights and after a short training
+// run.
+func TestORTMatchesGraph(t *testing.T) {
+	requireORT(t)
+	models := testModels(t)
+	for _, name := range sortedNames(models) {
+		m := models[name]
+		t.Run(name+"/init", func(t *testing.T) {
+			compareWithGraph(t, m, graph.InitWeights(m, 1))
+		})
+	}
+	// Training moves the weights away from the initial distribution (and
+	// the learned log-variance away from zero); two specs suffice.
+	for _, name := range []string{"mnist.yaml", "gaussian.yaml"} {
+		m, ok := models[name]
+		if !ok {
+			t.Errorf("testdata/specs/%s is missing", name)
+			continue
+		}
+		t.Run(name+"/trained", func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("training is skipped in -short mode")
+			}
+			compareWithGraph(t, m, trainBriefly(t, m))
+		})
+	}
+}
+
+// trainBriefly trains m for one epoch on 1,000 MNIST images.
+func trainBriefly(t *testing.T, m *compiler.Model) map[string]checkpoint.Tensor {
+	t.Helper()
+	set, err := dataset.Load(compiler.Source{Path: mnistImages, Start: 5000, Limit: nImages}, m.Input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := graph.Train(context.Background(), m, graph.TrainOptions{Train: set, Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Epoch != 1 {
+		t.Fatalf("trained %d epochs, want 1", res.Epoch)
+	}
+	return res.Weights
+}
+
+// compareWithGraph exports m with w and compares ONNX Runtime with graph on
+// nImages MNIST images: the encoder on the images, the decoder on the
+// graph's mu for them.
+func compareWithGraph(t *testing.T, m *compiler.Model, w map[string]checkpoint.Tensor) {
+	t.Helper()
+	n := nImages
+	x := mnist(t, m)
+	enc, err := export.Encoder(m, w, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := export.Decoder(m, w, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, shapes, err := runORT(enc, []feed{{compiler.InputX, inputShape(m, n), x}}, []string{compiler.OutputMu, compiler.OutputLogvar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu, logvar, err := graph.Encode(m, w, x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latent := []int64{int64(n), int64(m.Latent)}
+	compare(t, "encoder mu", got[compiler.OutputMu], shapes[compiler.OutputMu], mu, latent, tol)
+	compare(t, "encoder logvar", got[compiler.OutputLogvar], shapes[compiler.OutputLogvar], logvar, latent, tol)
+
+	outs := m.DecoderOutputs()
+	dgot, dshapes, err := runORT(dec, []feed{{compiler.InputZ, latent, mu}}, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := graph.Decode(m, w, mu, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		compare(t, "decoder "+o, dgot[o], dshapes[o], want[o], outputShape(m, o, n), tol)
+	}
+}
