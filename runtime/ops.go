@@ -51,10 +51,10 @@ func init() {
 	ops = map[string]opSpec{
 		"Gemm":      {2, 3, map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, 11, buildGemm},
 		"MatMul":    {2, 2, nil, 11, buildMatMul},
-		"Add":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x + y })},
-		"Sub":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x - y })},
-		"Mul":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x * y })},
-		"Div":       {2, 2, nil, 11, binary(func(x, y float32) float32 { return x / y })},
+		"Add":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x + y })},
+		"Sub":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x - y })},
+		"Mul":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x * y })},
+		"Div":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x / y })},
 		"Relu":      {1, 1, nil, 11, unary(actRelu)},
 		"Tanh":      {1, 1, nil, 11, unary(actTanh)},
 		"Sigmoid":   {1, 1, nil, 11, unary(actSigmoid)},
@@ -373,7 +373,7 @@ func forEachBroadcast(out, as, bs []int, f func(o, ia, ib, n, sa, sb int)) {
 	}
 }
 
-func binary(op func(x, y float32) float32) func(attrs, []*value) (kernel, error) {
+func elementwise(op func(x, y float32) float32) func(attrs, []*value) (kernel, error) {
 	return func(attrs, []*value) (kernel, error) {
 		return func(in []*value) (*value, error) {
 			a, b := in[0], in[1]

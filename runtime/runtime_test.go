@@ -1,0 +1,417 @@
+package runtime
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func mustLoad(t testing.TB, b []byte) *Model {
+	t.Helper()
+	m, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func foreignBytes(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "foreign", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestInputsOutputsKeepSymbolicDims(t *testing.T) {
+	m := mustLoad(t, foreignBytes(t, "mlp_decoder.onnx"))
+	if got := m.Inputs(); len(got) != 1 || got[0].String() != "z[batch,4]" {
+		t.Errorf("Inputs() = %v, want [z[batch,4]]", got)
+	}
+	if got := m.Outputs(); len(got) != 1 || got[0].String() != "probs[batch,12]" {
+		t.Errorf("Outputs() = %v, want [probs[batch,12]]", got)
+	}
+	if m.Opset() != 13 {
+		t.Errorf("Opset() = %d, want 13", m.Opset())
+	}
+}
+
+// TestAnyBatchSize runs one model at several batch sizes, in any order (the
+// failure of onnx-go's gorgonnx backend), and checks that each row gives
+// the same result as when run alone.
+func TestAnyBatchSize(t *testing.T) {
+	m := mustLoad(t, foreignBytes(t, "mlp_decoder.onnx"))
+	row := func(i int) []float32 {
+		return []float32{float32(i%5) - 2, float32(i%3) * 0.5, -0.25 * float32(i%7), 1}
+	}
+	single := map[int][]float32{}
+	for _, n := range []int{3, 1, 256, 7, 1} {
+		x := make([]float32, 0, 4*n)
+		for i := 0; i < n; i++ {
+			x = append(x, row(i)...)
+		}
+		out, err := m.Run(map[string]Tensor{"z": {Shape: []int{n, 4}, Data: x}})
+		if err != nil {
+			t.Fatalf("batch %d: %v", n, err)
+		}
+		p := out["probs"]
+		if !sameShape(p.Shape, []int{n, 12}) {
+			t.Fatalf("batch %d: output shape %v", n, p.Shape)
+		}
+		for i := 0; i < n; i++ {
+			if _, ok := single[i%105]; !ok {
+				o, err := m.Run(map[string]Tensor{"z": {Shape: []int{1, 4}, Data: row(i)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				single[i%105] = o["probs"].Data
+			}
+			if ok, w := Within(p.Data[12*i:12*i+12], single[i%105], 1e-6); !ok {
+				t.Fatalf("batch %d row %d differs from the row alone at %d", n, i, w)
+			}
+		}
+	}
+}
+
+// TestActivations checks each activation operator on chosen points
+// against float64 formulas.
+func TestActivations(t *testing.T) {
+	xs := []float32{-30, -5, -1.5, -0.3, -1e-4, 0, 1e-4, 0.3, 1.5, 5, 30}
+	cases := []struct {
+		op    string
+		attrs []attrPB
+		f     func(x float64) float64
+	}{
+		{"Relu", nil, func(x float64) float64 { return math.Max(x, 0) }},
+		{"Tanh", nil, math.Tanh},
+		{"Sigmoid", nil, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }},
+		{"Softplus", nil, func(x float64) float64 { return math.Log1p(math.Exp(x)) }},
+		{"Exp", nil, math.Exp},
+		{"Neg", nil, func(x float64) float64 { return -x }},
+		{"Identity", nil, func(x float64) float64 { return x }},
+		{"Elu", nil, func(x float64) float64 { return map[bool]float64{true: x, false: math.Expm1(x)}[x > 0] }},
+		{"Elu", []attrPB{fattr("alpha", 0.5)}, func(x float64) float64 { return map[bool]float64{true: x, false: 0.5 * math.Expm1(x)}[x > 0] }},
+		{"LeakyRelu", nil, func(x float64) float64 { return map[bool]float64{true: x, false: 0.01 * x}[x > 0] }},
+		{"LeakyRelu", []attrPB{fattr("alpha", 0.2)}, func(x float64) float64 { return map[bool]float64{true: x, false: 0.2 * x}[x > 0] }},
+	}
+	for _, c := range cases {
+		t.Run(c.op, func(t *testing.T) {
+			g := graphSpec{
+				nodes:   []pb{nodePB("a", c.op, []string{"x"}, []string{"y"}, c.attrs...)},
+				inputs:  []pb{valueInfoPB("x", "N")},
+				outputs: []pb{valueInfoPB("y", "N")},
+			}
+			m := mustLoad(t, g.bytes())
+			out, err := m.Run(map[string]Tensor{"x": {Shape: []int{len(xs)}, Data: xs}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range xs {
+				want := c.f(float64(x))
+				got := float64(out["y"].Data[i])
+				if math.Abs(got-want) > 2e-7*math.Max(1, math.Abs(want)) {
+					t.Errorf("%s(%g) = %.9g, want %.9g", c.op, x, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestExp32(t *testing.T) {
+	for x := float32(-104); x < 89; x += 0.0137 {
+		want := math.Exp(float64(x))
+		got := float64(exp32(x))
+		if want > 1e-37 && want < math.MaxFloat32 && math.Abs(got-want) > 3e-7*want {
+			t.Fatalf("exp32(%g) = %g, want %g (rel %g)", x, got, want, math.Abs(got-want)/want)
+		}
+	}
+	if !math.IsInf(float64(exp32(100)), 1) || exp32(-200) != 0 || !math.IsNaN(float64(exp32(float32(math.NaN())))) {
+		t.Error("exp32 special values")
+	}
+}
+
+// TestGemmAttributes checks alpha, beta, transA, transB and broadcasting
+// of C against a direct computation.
+func TestGemmAttributes(t *testing.T) {
+	const m, k, n = 3, 4, 5
+	a := seq(m*k, 0.1)
+	b := seq(k*n, -0.05)
+	cRow := seq(n, 0.3)
+	for _, c := range []struct {
+		name           string
+		alpha, beta    float32
+		transA, transB int64
+		cShape         []int64
+		cData          []float32
+	}{
+		{"plain", 1, 1, 0, 0, []int64{n}, cRow},
+		{"scaled", 0.5, 2, 0, 0, []int64{1, n}, cRow},
+		{"transA", 1, 1, 1, 0, []int64{m, n}, seq(m*n, 0.2)},
+		{"transB", 1, 0.25, 0, 1, []int64{m, 1}, seq(m, 1)},
+		{"both", -1, 1, 1, 1, []int64{}, []float32{0.5}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			aShape := []int64{m, k}
+			av := a
+			if c.transA == 1 {
+				aShape, av = []int64{k, m}, transposeF(a, m, k)
+			}
+			bShape := []int64{k, n}
+			bv := b
+			if c.transB == 1 {
+				bShape, bv = []int64{n, k}, transposeF(b, k, n)
+			}
+			g := graphSpec{
+				nodes: []pb{nodePB("g", "Gemm", []string{"A", "B", "C"}, []string{"Y"},
+					fattr("alpha", c.alpha), fattr("beta", c.beta), iattr("transA", c.transA), iattr("transB", c.transB))},
+				inits:   []pb{tensorPB("A", aShape, av), tensorPB("B", bShape, bv), tensorPB("C", c.cShape, c.cData)},
+				inputs:  []pb{},
+				outputs: []pb{valueInfoPB("Y", m, n)},
+			}
+			// A graph with no inputs: give it a dummy one so onnx-go accepts it.
+			g.inputs = []pb{valueInfoPB("unused", 1)}
+			out, err := mustLoad(t, g.bytes()).Run(map[string]Tensor{"unused": {Shape: []int{1}, Data: []float32{0}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < m; i++ {
+				for j := 0; j < n; j++ {
+					var s float64
+					for p := 0; p < k; p++ {
+						s += float64(a[i*k+p]) * float64(b[p*n+j])
+					}
+					var cv float32
+					switch len(c.cShape) {
+					case 0:
+						cv = c.cData[0]
+					case 1:
+						cv = c.cData[j]
+					default:
+						if c.cShape[0] == 1 {
+							cv = c.cData[j]
+						} else if c.cShape[1] == 1 {
+							cv = c.cData[i]
+						} else {
+							cv = c.cData[i*n+j]
+						}
+					}
+					want := float64(c.alpha)*s + float64(c.beta)*float64(cv)
+					if got := out["Y"].Data[i*n+j]; math.Abs(float64(got)-want) > 1e-5 {
+						t.Errorf("Y[%d,%d] = %g, want %g", i, j, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+func seq(n int, step float32) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(i%11-5) * step
+	}
+	return s
+}
+
+func transposeF(x []float32, r, c int) []float32 {
+	t := make([]float32, r*c)
+	for i := 0; i < r; i++ {
+		for j := 0; j < c; j++ {
+			t[j*r+i] = x[i*c+j]
+		}
+	}
+	return t
+}
+
+// TestRefusals: broken, hostile or unsupported files are refused at load
+// with an error that says what and where; never a panic.
+func TestRefusals(t *testing.T) {
+	good := denseGraph(4, 3, "Relu").bytes()
+	mutate := func(f func(g *graphSpec)) []byte {
+		g := denseGraph(4, 3, "Relu")
+		f(&g)
+		return g.bytes()
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want []string // substrings of the error
+	}{
+		{"empty", nil, []string{"empty file"}},
+		{"not protobuf", []byte("hello, this is not ONNX"), []string{"onnx"}},
+		{"truncated", good[:len(good)-7], []string{"truncated"}},
+		{"unknown operator", mutate(func(g *graphSpec) {
+			g.nodes[1] = nodePB("conv1", "Conv", []string{"h"}, []string{"y"})
+		}), []string{`node "conv1" (Conv)`, "unknown operator"}},
+		{"unsupported attribute", mutate(func(g *graphSpec) {
+			g.nodes[0] = nodePB("fc", "Gemm", []string{"x", "W", "b"}, []string{"h"}, iattr("broadcast", 1))
+		}), []string{`node "fc" (Gemm)`, `unsupported attribute "broadcast"`}},
+		{"attribute of wrong type", mutate(func(g *graphSpec) {
+			g.nodes[1] = nodePB("act", "LeakyRelu", []string{"h"}, []string{"y"}, iattr("alpha", 2))
+		}), []string{`node "act" (LeakyRelu)`, `"alpha"`}},
+		{"huge declared dimension", mutate(func(g *graphSpec) {
+			g.inputs[0] = valueInfoPB("x", 1<<40, 4)
+		}), []string{`"x"`, "larger than"}},
+		{"huge initializer dims", mutate(func(g *graphSpec) {
+			g.inits[0] = tensorPB("W", []int64{1 << 20, 1 << 20}, make([]float32, 12))
+		}), []string{`"W"`, "exceed"}},
+		{"initializer data short", mutate(func(g *graphSpec) {
+			g.inits[0] = tensorPB("W", []int64{4, 3}, make([]float32, 11))
+		}), []string{`"W"`, "need 48 bytes"}},
+		{"negative dimension", mutate(func(g *graphSpec) {
+			g.inits[1] = tensorPB("b", []int64{-3}, make([]float32, 3))
+		}), []string{`"b"`, "negative"}},
+		{"missing initializer", mutate(func(g *graphSpec) {
+			g.inits = g.inits[:1]
+		}), []string{`node "fc" (Gemm)`, `"b"`, "missing initializer"}},
+		{"mismatched shapes", mutate(func(g *graphSpec) {
+			g.inits[0] = tensorPB("W", []int64{5, 3}, make([]float32, 15))
+		}), []string{`node "fc" (Gemm)`, "do not multiply"}},
+		{"cycle", mutate(func(g *graphSpec) {
+			g.nodes = []pb{
+				nodePB("a", "Add", []string{"x", "c"}, []string{"b2"}),
+				nodePB("c", "Relu", []string{"b2"}, []string{"c"}),
+				nodePB("out", "Relu", []string{"c"}, []string{"y"}),
+			}
+		}), []string{"cycle", `node "a" (Add)`, `node "c" (Relu)`}},
+		{"value defined twice", mutate(func(g *graphSpec) {
+			g.nodes = append(g.nodes, nodePB("again", "Relu", []string{"h"}, []string{"y"}))
+		}), []string{`"y"`, "defined twice"}},
+		{"old opset", mutate(func(g *graphSpec) { g.opset = 9 }), []string{"opset 9"}},
+		{"output not produced", mutate(func(g *graphSpec) {
+			g.outputs = []pb{valueInfoPB("nothing", "N", 3)}
+		}), []string{`"nothing"`, "not produced"}},
+		{"wrong declared output shape", mutate(func(g *graphSpec) {
+			g.outputs = []pb{valueInfoPB("y", "N", 5)}
+		}), []string{"output y[N,5]", "[1 3]"}},
+		{"reshape to impossible shape", graphSpec{
+			nodes:   []pb{nodePB("r", "Reshape", []string{"x", "s"}, []string{"y"})},
+			inits:   []pb{int64TensorPB("s", []int64{-1, 7})},
+			inputs:  []pb{valueInfoPB("x", "N", 4)},
+			outputs: []pb{valueInfoPB("y", "N", 7)},
+		}.bytes(), []string{`node "r" (Reshape)`, "cannot reshape"}},
+		{"expand to huge shape", graphSpec{
+			nodes:   []pb{nodePB("e", "Expand", []string{"x", "s"}, []string{"y"})},
+			inits:   []pb{int64TensorPB("s", []int64{1 << 20, 1 << 20})},
+			inputs:  []pb{valueInfoPB("x", 1, 1)},
+			outputs: []pb{valueInfoPB("y", 1, 1)},
+		}.bytes(), []string{`node "e" (Expand)`, "more than"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(c.data)
+			if err == nil {
+				t.Fatal("loaded, want an error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestTruncations loads every prefix of a real file: each must give an
+// error (or, for prefixes that happen to be a complete valid file, a model),
+// never a panic.
+func TestTruncations(t *testing.T) {
+	b := foreignBytes(t, "many_ops.onnx")
+	for i := 0; i < len(b); i++ {
+		if m, err := Load(b[:i]); err == nil && m == nil {
+			t.Fatalf("prefix %d: nil model and nil error", i)
+		}
+	}
+}
+
+func TestRunChecksInputs(t *testing.T) {
+	m := mustLoad(t, denseGraph(4, 3, "Relu").bytes())
+	cases := []struct {
+		name string
+		in   map[string]Tensor
+		want string
+	}{
+		{"missing", map[string]Tensor{}, `input "x" is missing`},
+		{"extra", map[string]Tensor{"x": {Shape: []int{1, 4}, Data: make([]float32, 4)}, "q": {}}, `no input "q"`},
+		{"wrong width", map[string]Tensor{"x": {Shape: []int{2, 5}, Data: make([]float32, 10)}}, "x[N,4]: got shape [2 5]"},
+		{"wrong rank", map[string]Tensor{"x": {Shape: []int{8}, Data: make([]float32, 8)}}, "got shape [8]"},
+		{"short data", map[string]Tensor{"x": {Shape: []int{2, 4}, Data: make([]float32, 7)}}, "needs 8 values, got 7"},
+		{"negative dim", map[string]Tensor{"x": {Shape: []int{-2, 4}, Data: nil}}, "negative"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := m.Run(c.in)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestCompareWithin(t *testing.T) {
+	nan := float32(math.NaN())
+	cases := []struct {
+		got, want []float32
+		abs, rel  float64
+		ok1e5     bool
+	}{
+		{[]float32{1, 2}, []float32{1, 2}, 0, 0, true},
+		{[]float32{0.5, 100.001}, []float32{0.5, 100}, 0.00099945, 9.9945e-6, true},
+		{[]float32{1e-3}, []float32{0}, 1e-3, 0, false},
+		{[]float32{nan}, []float32{nan}, 0, 0, true},
+		{[]float32{nan}, []float32{1}, math.Inf(1), math.Inf(1), false},
+		{[]float32{1}, []float32{1, 2}, math.Inf(1), math.Inf(1), false},
+	}
+	for i, c := range cases {
+		abs, rel := Compare(c.got, c.want)
+		if math.Abs(abs-c.abs) > 1e-6*math.Max(1, c.abs) && !(math.IsInf(abs, 1) && math.IsInf(c.abs, 1)) {
+			t.Errorf("%d: abs %g, want %g", i, abs, c.abs)
+		}
+		if math.Abs(rel-c.rel) > 1e-7 && !(math.IsInf(rel, 1) && math.IsInf(c.rel, 1)) {
+			t.Errorf("%d: rel %g, want %g", i, rel, c.rel)
+		}
+		if ok, _ := Within(c.got, c.want, 1e-5); ok != c.ok1e5 {
+			t.Errorf("%d: Within = %v, want %v", i, ok, c.ok1e5)
+		}
+	}
+}
+
+// FuzzLoad feeds arbitrary bytes to Load (and runs what loads): no panic,
+// no unbounded allocation. Seeds: the foreign models and small graphs.
+func FuzzLoad(f *testing.F) {
+	for _, name := range []string{"mlp_decoder.onnx", "many_ops.onnx"} {
+		f.Add(foreignBytes(f, name))
+	}
+	f.Add(denseGraph(4, 3, "Relu").bytes())
+	f.Add(denseGraph(2, 2, "LeakyRelu", fattr("alpha", 0.3)).bytes())
+	f.Add(graphSpec{
+		nodes:   []pb{nodePB("r", "Reshape", []string{"x", "s"}, []string{"y"})},
+		inits:   []pb{int64TensorPB("s", []int64{0, -1})},
+		inputs:  []pb{valueInfoPB("x", "N", 2, 2)},
+		outputs: []pb{valueInfoPB("y", "N", 4)},
+	}.bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Load(data)
+		if err != nil {
+			return
+		}
+		in := map[string]Tensor{}
+		for _, io := range m.Inputs() {
+			shape := make([]int, len(io.Shape))
+			for i, d := range io.Shape {
+				shape[i] = 2
+				if d.Param == "" && d.Value >= 0 {
+					shape[i] = int(d.Value)
+				}
+			}
+			if n, err := checkedSize(shape); err != nil || n > 1<<20 {
+				return
+			}
+			in[io.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}
+		}
+		_, _ = m.Run(in)
+	})
+}
