@@ -114,7 +114,6 @@ func TestMNISTLayout(t *testing.T) {
 	}
 }
 
-
 // txtarFile is one file of a txtar archive.
 type txtarFile struct {
 	name string
