@@ -15,10 +15,11 @@
 	VFMADD231PS  Z25, Z27, r1;  \
 	VFMADD231PS  Z26, Z27, r2
 
-#define STEP48(aoff, boff) \
-	VMOVUPS boff(DI), Z24;        \
-	VMOVUPS (boff+64)(DI), Z25;   \
-	VMOVUPS (boff+128)(DI), Z26;  \
+#define STEP48(aoff) \
+	VMOVUPS (DI), Z24;            \
+	VMOVUPS 64(DI), Z25;          \
+	VMOVUPS 128(DI), Z26;         \
+	ADDQ    R9, DI;               \
 	ROW48(aoff, Z0, Z1, Z2);      \
 	ROW48(aoff+4, Z3, Z4, Z5);    \
 	ROW48(aoff+8, Z6, Z7, Z8);    \
@@ -46,13 +47,18 @@
 	VMULPS Z28, r1, r1; \
 	VMULPS Z28, r2, r2
 
-// func sgemm8x48AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-48
+// B rows are bstride floats apart: 48 for a packed panel, or the leading
+// dimension of B when the kernel reads a row-major B in place.
+//
+// func sgemm8x48AVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-56
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ bstride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
 
 	VPXORD Z0, Z0, Z0
@@ -112,12 +118,11 @@ TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-48
 	JZ   k48tail
 
 k48loop4:
-	STEP48(0, 0)
-	STEP48(32, 192)
-	STEP48(64, 384)
-	STEP48(96, 576)
+	STEP48(0)
+	STEP48(32)
+	STEP48(64)
+	STEP48(96)
 	ADDQ $128, SI
-	ADDQ $768, DI
 	DECQ BX
 	JNZ  k48loop4
 
@@ -126,14 +131,13 @@ k48tail:
 	JZ   k48done
 
 k48loop1:
-	STEP48(0, 0)
+	STEP48(0)
 	ADDQ $32, SI
-	ADDQ $192, DI
 	DECQ CX
 	JNZ  k48loop1
 
 k48done:
-	VBROADCASTSS alpha+40(FP), Z28
+	VBROADCASTSS alpha+48(FP), Z28
 	SCALE3(Z0, Z1, Z2)
 	SCALE3(Z3, Z4, Z5)
 	SCALE3(Z6, Z7, Z8)
@@ -144,11 +148,11 @@ k48done:
 	SCALE3(Z21, Z22, Z23)
 
 	// beta == ±0: C is write-only.
-	MOVL  beta+44(FP), AX
+	MOVL  beta+52(FP), AX
 	TESTL $0x7fffffff, AX
 	JZ    k48store0
 
-	VBROADCASTSS beta+44(FP), Z29
+	VBROADCASTSS beta+52(FP), Z29
 	STORE48BETA(Z0, Z1, Z2)
 	STORE48BETA(Z3, Z4, Z5)
 	STORE48BETA(Z6, Z7, Z8)
@@ -610,5 +614,110 @@ gt1last:
 	JMP  gt1
 
 gtdone:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// sgemm8x16AVX512: C[8×16] = alpha·Ap·Bp + beta·C, reading 16 columns of a
+// packed B panel whose rows are bstride floats apart. It covers the columns
+// of the last, partial 48-wide panel without computing on padding.
+// Accumulators Z0..Z7; the two broadcast registers alternate.
+
+#define ROW16Z(aoff, r) \
+	VBROADCASTSS aoff(SI), Z27; \
+	VFMADD231PS  Z24, Z27, r
+
+#define STEP16Z \
+	VMOVUPS (DI), Z24;  \
+	ROW16Z(0, Z0);      \
+	ROW16Z(4, Z1);      \
+	ROW16Z(8, Z2);      \
+	ROW16Z(12, Z3);     \
+	ROW16Z(16, Z4);     \
+	ROW16Z(20, Z5);     \
+	ROW16Z(24, Z6);     \
+	ROW16Z(28, Z7);     \
+	ADDQ    $32, SI;    \
+	ADDQ    R9, DI
+
+#define STORE16Z(r) \
+	VMOVUPS r, (DX); \
+	ADDQ    R8, DX
+
+#define STORE16ZBETA(r) \
+	VFMADD231PS (DX), Z29, r; \
+	STORE16Z(r)
+
+// func sgemm8x16AVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemm8x16AVX512(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ bstride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+	MOVQ CX, BX
+	SHRQ $1, BX
+	JZ   n16tail
+
+n16loop2:
+	STEP16Z
+	STEP16Z
+	DECQ BX
+	JNZ  n16loop2
+
+n16tail:
+	ANDQ $1, CX
+	JZ   n16done
+	STEP16Z
+
+n16done:
+	VBROADCASTSS alpha+48(FP), Z28
+	VMULPS       Z28, Z0, Z0
+	VMULPS       Z28, Z1, Z1
+	VMULPS       Z28, Z2, Z2
+	VMULPS       Z28, Z3, Z3
+	VMULPS       Z28, Z4, Z4
+	VMULPS       Z28, Z5, Z5
+	VMULPS       Z28, Z6, Z6
+	VMULPS       Z28, Z7, Z7
+
+	MOVL  beta+52(FP), AX
+	TESTL $0x7fffffff, AX
+	JZ    n16store0
+
+	VBROADCASTSS beta+52(FP), Z29
+	STORE16ZBETA(Z0)
+	STORE16ZBETA(Z1)
+	STORE16ZBETA(Z2)
+	STORE16ZBETA(Z3)
+	STORE16ZBETA(Z4)
+	STORE16ZBETA(Z5)
+	STORE16ZBETA(Z6)
+	STORE16ZBETA(Z7)
+	VZEROUPPER
+	RET
+
+n16store0:
+	STORE16Z(Z0)
+	STORE16Z(Z1)
+	STORE16Z(Z2)
+	STORE16Z(Z3)
+	STORE16Z(Z4)
+	STORE16Z(Z5)
+	STORE16Z(Z6)
+	STORE16Z(Z7)
 	VZEROUPPER
 	RET

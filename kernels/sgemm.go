@@ -33,6 +33,13 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	full   kernelFunc
+	// direct, when set, is full reading B in place: b[p*ldb+j], row-major,
+	// unpacked. Used for op(B) = B when the B panels are reused too few
+	// times to pay for packing them.
+	direct func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// narrow, when set, computes an mr×16 tile from 16 columns of a packed
+	// B panel with row stride bstride; it covers partial panels.
+	narrow func(kc int, a, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
 	// packA8, when set, packs 8 rows of a row-major A (8×kc8 with kc8 a
 	// multiple of 8) into the mr==8 interleaved layout; packBT does the same
 	// for columns of a transposed B. Both are transposes, the slowest part of
@@ -161,6 +168,9 @@ type gemmJob struct {
 	panels         int // NR-wide panels in [j0, j1)
 	bp             []float32
 
+	// directB: full-width panels of B are read in place, not packed.
+	directB bool
+
 	// Work split for the compute phase: parts along rows (byRows) or along
 	// B panels.
 	byRows bool
@@ -214,7 +224,8 @@ func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha flo
 	*job = gemmJob{
 		kern: kern, transA: transA, transB: transB, m: m, k: k,
 		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		kc: kcBlock(k),
+		kc:      kcBlock(k),
+		directB: !transB && kern.direct != nil && useDirectB(m, ldb),
 	}
 	nr := kern.nr
 	// Chunk so that a packed B chunk stays within packMax floats. Chunk
@@ -304,6 +315,9 @@ func (j *gemmJob) packBPanels(lo, hi int) {
 		for jp := lo; jp < hi; jp++ {
 			col := j.j0 + jp*nr
 			w := min(nr, j.j1-col)
+			if j.directB && w == nr {
+				continue
+			}
 			off := j.packedB(pc, jp)
 			packB(j.kern, j.bp[off:off+kc*nr], j.b, j.ldb, j.transB, j.p0+pc, kc, col, w)
 		}
@@ -328,15 +342,28 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 			for jp := jlo; jp < jhi; jp++ {
 				col := j.j0 + jp*nr
 				w := min(nr, j.j1-col)
-				off := j.packedB(pc, jp)
-				bpanel := j.bp[off : off+kc*nr]
 				ci := ir*j.ldc + col
-				if h == mr && w == nr {
-					kern.full(kc, ap, bpanel, j.c[ci:], j.ldc, j.alpha, beta)
+				direct := j.directB && w == nr
+				var bsrc []float32
+				if direct {
+					bsrc = j.b[(j.p0+pc)*j.ldb+col:]
+				} else {
+					off := j.packedB(pc, jp)
+					bsrc = j.bp[off : off+kc*nr]
+				}
+				switch {
+				case h == mr && direct:
+					kern.direct(kc, ap, bsrc, j.ldb, j.c[ci:], j.ldc, j.alpha, beta)
+					continue
+				case h == mr && w == nr:
+					kern.full(kc, ap, bsrc, j.c[ci:], j.ldc, j.alpha, beta)
+					continue
+				case h == mr && kern.narrow != nil:
+					j.narrowTile(ws, kc, ap, bsrc, ci, w, beta)
 					continue
 				}
-				// Edge tile: run the full kernel on a scratch tile holding
-				// the valid part of C, then copy the valid part back. The
+				// Edge tile: run the kernel on a scratch tile holding the
+				// valid part of C, then copy the valid part back. The
 				// arithmetic per element is the same as for a full tile.
 				t := ws.tile[:mr*nr]
 				if beta != 0 {
@@ -345,7 +372,11 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 						copy(t[i*nr:i*nr+w], j.c[ci+i*j.ldc:ci+i*j.ldc+w])
 					}
 				}
-				kern.full(kc, ap, bpanel, t, nr, j.alpha, beta)
+				if direct {
+					kern.direct(kc, ap, bsrc, j.ldb, t, nr, j.alpha, beta)
+				} else {
+					kern.full(kc, ap, bsrc, t, nr, j.alpha, beta)
+				}
 				for i := 0; i < h; i++ {
 					copy(j.c[ci+i*j.ldc:ci+i*j.ldc+w], t[i*nr:i*nr+w])
 				}
@@ -354,12 +385,53 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 	}
 }
 
+// narrowTile computes a full-height tile of width w < nr with the narrow
+// kernel: 16 columns at a time straight into C, the last w%16 through the
+// scratch tile.
+func (j *gemmJob) narrowTile(ws *workspace, kc int, ap, bpanel []float32, ci, w int, beta float32) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	q := 0
+	for ; q+16 <= w; q += 16 {
+		kern.narrow(kc, ap, bpanel[q:], nr, j.c[ci+q:], j.ldc, j.alpha, beta)
+	}
+	if q == w {
+		return
+	}
+	r := w - q
+	t := ws.tile[:mr*16]
+	if beta != 0 {
+		clear(t)
+		for i := 0; i < mr; i++ {
+			copy(t[i*16:i*16+r], j.c[ci+i*j.ldc+q:])
+		}
+	}
+	kern.narrow(kc, ap, bpanel[q:], nr, t, 16, j.alpha, beta)
+	for i := 0; i < mr; i++ {
+		copy(j.c[ci+i*j.ldc+q:ci+i*j.ldc+w], t[i*16:i*16+r])
+	}
+}
+
+// useDirectB reports whether to read a row-major B in place rather than pack
+// it. Packing copies all of B once; it pays when each panel then serves many
+// row tiles, or when B's row stride is a multiple of 4 KiB, where in-place
+// rows would all map to the same cache sets.
+func useDirectB(m, ldb int) bool {
+	return m <= 512 && (ldb*4)%4096 != 0
+}
+
 // packA packs rows [ir, ir+h) and depth [pc, pc+kc) of op(A) into the
 // interleaved micro-panel layout dst[p*mr+i], zero-padding rows h..mr-1.
 func packA(kern *microKernel, dst, a []float32, lda int, transA bool, ir, h, pc, kc int) {
 	mr := kern.mr
 	if transA {
 		// op(A)[i,p] = A[p,i]: each p is a contiguous run of h floats.
+		if mr == 8 && h == 8 {
+			for p := 0; p < kc; p++ {
+				*(*[8]float32)(dst[p*8:]) = *(*[8]float32)(a[(pc+p)*lda+ir:])
+			}
+			return
+		}
 		for p := 0; p < kc; p++ {
 			src := a[(pc+p)*lda+ir:]
 			d := dst[p*mr : p*mr+mr]
@@ -392,6 +464,12 @@ func packA(kern *microKernel, dst, a []float32, lda int, transA bool, ir, h, pc,
 func packB(kern *microKernel, dst, b []float32, ldb int, transB bool, pc, kc, col, w int) {
 	nr := kern.nr
 	if !transB {
+		if nr == 48 && w == 48 {
+			for p := 0; p < kc; p++ {
+				*(*[48]float32)(dst[p*48:]) = *(*[48]float32)(b[(pc+p)*ldb+col:])
+			}
+			return
+		}
 		for p := 0; p < kc; p++ {
 			src := b[(pc+p)*ldb+col:]
 			d := dst[p*nr : p*nr+nr]
