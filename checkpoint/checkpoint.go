@@ -100,7 +100,15 @@ func Encode(w io.Writer, c *Checkpoint) error {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
 
-	state, err := json.Marshal(c.State)
+	// A diverged epoch has a NaN ELBO, which JSON cannot hold: store it as
+	// null (absent), as State documents, rather than fail to checkpoint.
+	st := c.State
+	for _, p := range []**float64{&st.TrainELBO, &st.ValELBO, &st.BestValELBO} {
+		if *p != nil && (math.IsNaN(**p) || math.IsInf(**p, 0)) {
+			*p = nil
+		}
+	}
+	state, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("checkpoint: encoding state: %w", err)
 	}
@@ -177,6 +185,11 @@ func Decode(data []byte) (*Checkpoint, error) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	type span struct {
+		name string
+		e    entry
+	}
+	var spans []span
 	for _, name := range names {
 		msg := raw[name]
 		if name == "__metadata__" {
@@ -212,14 +225,35 @@ func Decode(data []byte) (*Checkpoint, error) {
 		if end-b != 4*size {
 			return nil, fmt.Errorf("tensor %q: shape %v needs %d bytes, offsets give %d", name, e.Shape, 4*size, end-b)
 		}
-		t := Tensor{Shape: append([]int{}, e.Shape...), Data: make([]float32, size)}
+		spans = append(spans, span{name, e})
+	}
+	// The format requires the tensors to cover the data exactly, without
+	// overlap or holes; checking it before allocating also stops a small
+	// file from naming the same bytes many times over.
+	sort.Slice(spans, func(i, j int) bool {
+		a, b := spans[i].e.Offsets, spans[j].e.Offsets
+		return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1])
+	})
+	var end int64
+	for _, sp := range spans {
+		if sp.e.Offsets[0] != end {
+			return nil, fmt.Errorf("tensor %q: data offsets %v do not start where the previous tensor ends (%d): safetensors data must be contiguous, without overlap or holes", sp.name, sp.e.Offsets, end)
+		}
+		end = sp.e.Offsets[1]
+	}
+	if end != int64(len(body)) {
+		return nil, fmt.Errorf("tensors cover %d of the %d data bytes: safetensors data must be contiguous, without trailing bytes", end, len(body))
+	}
+	for _, sp := range spans {
+		b, size := sp.e.Offsets[0], (sp.e.Offsets[1]-sp.e.Offsets[0])/4
+		t := Tensor{Shape: append([]int{}, sp.e.Shape...), Data: make([]float32, size)}
 		for i := range t.Data {
 			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[b+4*int64(i):]))
 		}
-		if k, ok := strings.CutPrefix(name, optimizerPrefix); ok {
+		if k, ok := strings.CutPrefix(sp.name, optimizerPrefix); ok {
 			c.Optimizer[k] = t
 		} else {
-			c.Weights[name] = t
+			c.Weights[sp.name] = t
 		}
 	}
 	return c, nil
