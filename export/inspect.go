@@ -45,8 +45,8 @@ type Opset struct {
 
 // Value is a named, typed graph input or output.
 type Value struct {
-	Name string
-	Type string // for example "float32[N,784]"; "?" marks an unknown dimension
+	Name string `json:"name"`
+	Type string `json:"type"` // for example "float32[N,784]"; "?" marks an unknown dimension
 }
 
 // OpCount counts the nodes of one operator.

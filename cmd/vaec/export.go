@@ -2,17 +2,161 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/export"
 )
 
-// exportCommand is a placeholder until its issue lands.
+// roundTripFile is the optional single model x, eps → reconstruction.
+const roundTripFile = "roundtrip.onnx"
+
+// exportCommand writes encoder.onnx and decoder.onnx from the build
+// directory's model and checkpoint, then verifies them.
 func exportCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "export",
-		Usage: "(not implemented yet)",
-		Action: func(c *cli.Context) error {
-			return errors.New("export: not implemented yet")
+		Name:      "export",
+		Usage:     "write the trained model as encoder.onnx and decoder.onnx",
+		ArgsUsage: " ",
+		Description: "Reads model.json and the checkpoint of the build directory and writes\n" +
+			"encoder.onnx (x → mu, logvar) and decoder.onnx (z → the likelihood's parameters),\n" +
+			"ONNX IR version 8, opset 17 unless --opset says otherwise. Files are written\n" +
+			"atomically; identical inputs give identical bytes. Afterwards both files are\n" +
+			"run in vaec's runtime and compared with the training graph (skip with --no-verify).",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "onnx", Usage: "export to ONNX (the only format, and the default)"},
+			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory holding model.json and the checkpoint"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to export (default: DIR/" + lastCheckpoint + ")"},
+			&cli.StringFlag{Name: "out", Usage: "directory to write the ONNX files to (default: DIR)"},
+			&cli.IntFlag{Name: "opset", Usage: fmt.Sprintf("ONNX opset, %d to %d (default: the spec's, else %d)",
+				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1], export.DefaultOpset)},
+			&cli.BoolFlag{Name: "roundtrip", Usage: "also write " + roundTripFile + ": inputs x and eps, outputs the reconstruction"},
+			&cli.BoolFlag{Name: "no-verify", Usage: "skip comparing the files with the training graph"},
+		},
+		Action: exportAction,
+	}
+}
+
+// exportConfig is what the export verb needs, resolved from its flags.
+type exportConfig struct {
+	dir, checkpoint, out string
+	opset                int
+	roundTrip, verify    bool
+}
+
+func exportAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("export takes no arguments, got %q (use --dir, --checkpoint, --out)", c.Args().Slice())
+	}
+	cfg := exportConfig{
+		dir: c.String("dir"), checkpoint: c.String("checkpoint"), out: c.String("out"),
+		opset: c.Int("opset"), roundTrip: c.Bool("roundtrip"), verify: !c.Bool("no-verify"),
+	}
+	if c.IsSet("opset") {
+		if _, err := export.ResolveOpset(nil, export.Options{Opset: cfg.opset}); err != nil || cfg.opset == 0 {
+			return usagef("--opset %d: the exporter writes opsets %d to %d", cfg.opset,
+				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1])
+		}
+	}
+	return runExport(cfg, c.App.Writer)
+}
+
+// exportFile is one file to write.
+type exportFile struct {
+	path string
+	fn   func(*compiler.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
+	data []byte
+}
+
+// runExport loads the build, lowers it, writes the files and verifies them.
+func runExport(cfg exportConfig, out io.Writer) error {
+	if cfg.dir == "" {
+		cfg.dir = defaultDir
+	}
+	m, err := loadModel(cfg.dir)
+	if err != nil {
+		return err
+	}
+	ckPath := cfg.checkpoint
+	if ckPath == "" {
+		ckPath = filepath.Join(cfg.dir, lastCheckpoint)
+	}
+	ck, err := loadTrainedCheckpoint(ckPath, cfg.checkpoint == "", cfg.dir, m)
+	if err != nil {
+		return err
+	}
+	opts := export.Options{
+		Opset: cfg.opset,
+		Metadata: export.Metadata{
+			ProducerVersion: version,
+			EpochsTrained:   ck.State.Epoch,
+			ValELBO:         ck.State.ValELBO,
 		},
 	}
+	outDir := cfg.out
+	if outDir == "" {
+		outDir = cfg.dir
+	}
+	files := []*exportFile{
+		{path: filepath.Join(outDir, encoderFile), fn: export.Encoder},
+		{path: filepath.Join(outDir, decoderFile), fn: export.Decoder},
+	}
+	if cfg.roundTrip {
+		files = append(files, &exportFile{path: filepath.Join(outDir, roundTripFile), fn: export.RoundTrip})
+	}
+	// Lower everything before writing anything, so that a failure leaves
+	// the directory as it was.
+	for _, f := range files {
+		if f.data, err = f.fn(m, ck.Weights, opts); err != nil {
+			return fmt.Errorf("exporting %s: %w", ckPath, err)
+		}
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("creating the output directory: %w", err)
+	}
+	for _, f := range files {
+		if err := checkpoint.WriteFileAtomic(f.path, f.data); err != nil {
+			return fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		info, err := export.Inspect(f.data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.path, err)
+		}
+		fmt.Fprintf(out, "wrote %s (%s bytes, %s parameters, opset %d)\n",
+			f.path, thousands(len(f.data)), thousands(int(info.Params)), info.Opsets[0].Version)
+	}
+	if !cfg.verify {
+		return nil
+	}
+	return verifyExport(m, ck.Weights, files[0].path, files[1].path, defaultVerifyTol, out)
+}
+
+// loadTrainedCheckpoint reads the checkpoint to export and refuses one that
+// is missing, untrained or trained for another spec.
+func loadTrainedCheckpoint(path string, isDefault bool, dir string, m *compiler.Model) (*checkpoint.Checkpoint, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if isDefault {
+			return nil, fmt.Errorf("no trained checkpoint in %s/: run `vaec train` first", filepath.Clean(dir))
+		}
+		return nil, fmt.Errorf("checkpoint %s does not exist", path)
+	}
+	ck, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	if ck.State.Epoch <= 0 {
+		return nil, fmt.Errorf("%s is untrained (0 epochs completed): run `vaec train` first", path)
+	}
+	if ck.State.SpecHash != m.SpecHash {
+		return nil, fmt.Errorf("%s was trained for another spec (hash %.12s, model.json has %.12s): run `vaec train` again after `vaec build`",
+			path, ck.State.SpecHash, m.SpecHash)
+	}
+	return ck, nil
 }
