@@ -74,8 +74,8 @@ var palette = []color.RGBA{
 
 // Scatter plots 2-dimensional points (row-major [n, 2]), coloured by label
 // with a legend when labels are given (nil: one colour), and writes the plot
-// as a PNG to path.
-func Scatter(path, title string, xy []float32, labels []int) error {
+// as a PNG to path. xlabel and ylabel name the axes ("" for z₁ and z₂).
+func Scatter(path, title, xlabel, ylabel string, xy []float32, labels []int) error {
 	if len(xy)%2 != 0 || len(xy) == 0 {
 		return fmt.Errorf("viz: scatter: %d values are not a list of 2-dimensional points", len(xy))
 	}
@@ -103,8 +103,13 @@ func Scatter(path, title string, xy []float32, labels []int) error {
 
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "z₁"
-	p.Y.Label.Text = "z₂"
+	p.X.Label.Text, p.Y.Label.Text = "z₁", "z₂"
+	if xlabel != "" {
+		p.X.Label.Text = xlabel
+	}
+	if ylabel != "" {
+		p.Y.Label.Text = ylabel
+	}
 	p.Legend.Top = true
 	for i, k := range keys {
 		s, err := plotter.NewScatter(groups[k])

@@ -1,18 +1,195 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/viz"
 )
 
-// sampleCommand is a placeholder until its issue lands.
+// sampleStream is the second PCG seed word of sample's generator, so that
+// --seed alone decides the draws.
+const sampleStream = 0x7661_6563_7361_6d70 // "vaecsamp"
+
 func sampleCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sample",
-		Usage: "(not implemented yet)",
-		Action: func(c *cli.Context) error {
-			return errors.New("sample: not implemented yet")
-		},
+		Usage: "draw z from N(0, I) and decode: new examples from the model",
+		Description: "Draws N latent points from the prior N(0, I) with --seed and decodes them. For\n" +
+			"image inputs it writes a PNG grid of the decoded means (Bernoulli: probabilities)\n" +
+			"to --out (default DIR/samples.png); otherwise, or with an .npy/.csv --out, the\n" +
+			"decoded values as a matrix [N, D].\n" +
+			"Latent pictures: --traversal FILE.png sweeps each latent unit over [-span, span]\n" +
+			"around z = 0 (one row per unit); --manifold FILE.png decodes a grid over the\n" +
+			"latent plane (2-dimensional latent spaces only).\n" +
+			"The model is the build directory's checkpoint, or the ONNX decoder alone\n" +
+			"(--decoder FILE, or --onnx for DIR/" + decoderFile + ").",
+		Flags: append(modelFlags(),
+			&cli.IntFlag{Name: "n", Value: 64, Usage: "number of samples"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the latent draws"},
+			&cli.StringFlag{Name: "out", Usage: "output: .png grid, or .npy/.csv matrix (default: DIR/samples.png for images, DIR/samples.npy otherwise)"},
+			&cli.IntFlag{Name: "cols", Value: 8, Usage: "images per row of the grid"},
+			&cli.StringFlag{Name: "shape", Usage: "draw each example as an image of this shape, HxW or CxHxW (default: the input shape when it is [C,H,W]; a square for flat inputs like MNIST's 784)"},
+			&cli.StringFlag{Name: "traversal", Usage: "also write latent traversals (one row per unit) to this PNG"},
+			&cli.StringFlag{Name: "manifold", Usage: "also write the decoded latent plane to this PNG (2-dimensional latent space)"},
+			&cli.IntFlag{Name: "steps", Value: 11, Usage: "images per traversal row, and per side of the manifold"},
+			&cli.Float64Flag{Name: "span", Value: 3, Usage: "traversals sweep each unit over [-span, span]"},
+		),
+		Action: sampleAction,
 	}
+}
+
+func sampleAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("sample takes no arguments, got %q", c.Args().Slice())
+	}
+	n, cols := c.Int("n"), c.Int("cols")
+	if n <= 0 || n > 1<<20 {
+		return usagef("--n %d: want 1 to %d samples", n, 1<<20)
+	}
+	if cols <= 0 {
+		return usagef("--cols %d must be positive", cols)
+	}
+	for _, f := range []string{"traversal", "manifold"} {
+		if p := c.String(f); p != "" && !strings.EqualFold(filepath.Ext(p), ".png") {
+			return usagef("--%s %s: want a .png file", f, p)
+		}
+	}
+	v, err := openVAE(c, false, true)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if out == "" {
+		out = filepath.Join(c.String("dir"), "samples.npy")
+		if _, _, _, err := imageShape(v.input, c.String("shape")); err == nil {
+			out = filepath.Join(c.String("dir"), "samples.png")
+		}
+	}
+	rng := rand.New(rand.NewPCG(c.Uint64("seed"), sampleStream))
+	z := make([]float32, n*v.latent)
+	for i := range z {
+		z[i] = float32(rng.NormFloat64())
+	}
+	x, err := v.expected(z, n)
+	if err != nil {
+		return err
+	}
+	if err := writeExamples(out, x, n, v.input, c.String("shape"), cols, "x"); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%d samples from %s (seed %d) → %s\n", n, v.origin, c.Uint64("seed"), out)
+
+	steps, span := c.Int("steps"), c.Float64("span")
+	if p := c.String("traversal"); p != "" {
+		zt, err := viz.TraversalZ(make([]float32, v.latent), steps, span)
+		if err != nil {
+			return usagef("--traversal: %v", err)
+		}
+		if err := decodeGrid(v, zt, p, c.String("shape"), steps); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "traversals of %d latent units over [-%g, %g] → %s\n", v.latent, span, span, p)
+	}
+	if p := c.String("manifold"); p != "" {
+		if v.latent != 2 {
+			return fmt.Errorf("--manifold: the latent space has %d dimensions; the manifold picture needs 2 (use --traversal)", v.latent)
+		}
+		zm, err := viz.ManifoldZ(steps)
+		if err != nil {
+			return usagef("--manifold: %v", err)
+		}
+		if err := decodeGrid(v, zm, p, c.String("shape"), steps); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.Writer, "latent manifold, %d×%d → %s\n", steps, steps, p)
+	}
+	return nil
+}
+
+// decodeGrid decodes latent points and writes them as a PNG grid.
+func decodeGrid(v *vae, z []float32, path, shape string, cols int) error {
+	n := len(z) / v.latent
+	x, err := v.expected(z, n)
+	if err != nil {
+		return err
+	}
+	return writeExamples(path, x, n, v.input, shape, cols, "x")
+}
+
+// writeExamples writes n decoded or original examples x [n, D]: a PNG grid
+// for .png paths (the examples must be images), a matrix otherwise.
+func writeExamples(path string, x []float32, n int, in compiler.Input, shape string, cols int, prefix string) error {
+	if matrixFormat(path) != "" {
+		return writeMatrix(path, x, n, in.Size, prefix)
+	}
+	if !strings.EqualFold(filepath.Ext(path), ".png") {
+		return usagef("%s: want a .png, .npy or .csv file", path)
+	}
+	ch, h, w, err := imageShape(in, shape)
+	if err != nil {
+		return err
+	}
+	imgs, err := viz.Split(append([]float32(nil), x...), n, in.Size)
+	if err != nil {
+		return err
+	}
+	viz.Rescale(imgs)
+	img, err := viz.Grid(imgs, ch, h, w, cols)
+	if err != nil {
+		return err
+	}
+	return viz.WritePNG(path, img)
+}
+
+// imageShape decides how to draw one example: the --shape flag (HxW or
+// CxHxW), else the input shape when it is [C, H, W] with 1 or 3 channels or
+// [H, W], else a square for a flat input whose size is a perfect square
+// (MNIST's 784 = 28×28, stored flat by the usual specs).
+func imageShape(in compiler.Input, flag string) (c, h, w int, err error) {
+	if flag != "" {
+		var dims []int
+		for _, p := range strings.Split(strings.ToLower(flag), "x") {
+			d, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil || d <= 0 {
+				return 0, 0, 0, usagef("--shape %q: want HxW or CxHxW, for example 28x28", flag)
+			}
+			dims = append(dims, d)
+		}
+		switch len(dims) {
+		case 2:
+			c, h, w = 1, dims[0], dims[1]
+		case 3:
+			c, h, w = dims[0], dims[1], dims[2]
+		default:
+			return 0, 0, 0, usagef("--shape %q: want HxW or CxHxW, for example 28x28", flag)
+		}
+		if c != 1 && c != 3 {
+			return 0, 0, 0, usagef("--shape %q: images have 1 or 3 channels", flag)
+		}
+		if c*h*w != in.Size {
+			return 0, 0, 0, usagef("--shape %q has %d values, the model's examples have %d", flag, c*h*w, in.Size)
+		}
+		return c, h, w, nil
+	}
+	if c, h, w, ok := viz.ImageShape(in.Shape); ok {
+		return c, h, w, nil
+	}
+	switch len(in.Shape) {
+	case 2:
+		return 1, in.Shape[0], in.Shape[1], nil
+	case 1:
+		s := int(math.Round(math.Sqrt(float64(in.Size))))
+		if s >= 4 && s*s == in.Size {
+			return 1, s, s, nil
+		}
+	}
+	return 0, 0, 0, fmt.Errorf("examples of shape %v are not images: give --shape HxW, or write .npy/.csv", in.Shape)
 }
