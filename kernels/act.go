@@ -60,6 +60,9 @@ func AddBiasAct(c []float32, m, n int, bias []float32, act Act, alpha float32) {
 	}
 	for i := 0; i < m; i++ {
 		row := c[i*n : i*n+n]
+		if biasActRow(row, bias, act, alpha) {
+			continue
+		}
 		if bias != nil {
 			addTo(row, bias)
 		}

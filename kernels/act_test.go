@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -81,11 +82,34 @@ func actInputs() []float32 {
 	return xs
 }
 
+// withActPaths runs f with the Go activations and, where the CPU has them,
+// the vector ones.
+func withActPaths(t *testing.T, f func(t *testing.T)) {
+	saved := useAVX512Act
+	defer func() { useAVX512Act = saved }()
+	useAVX512Act = false
+	t.Run("go", f)
+	if saved {
+		useAVX512Act = true
+		t.Run("avx512", f)
+	}
+}
+
 func TestAddBiasAct(t *testing.T) {
+	for _, n := range []int{7, 37} {
+		t.Run(fmt.Sprint("n", n), func(t *testing.T) {
+			withActPaths(t, func(t *testing.T) { testAddBiasAct(t, n) })
+		})
+	}
+}
+
+func testAddBiasAct(t *testing.T, n int) {
 	xs := actInputs()
-	const n = 7
 	m := len(xs) / n
-	bias := []float32{0, 0.5, -0.25, 1, -1, 0.125, 2}
+	bias := make([]float32, n)
+	for j := range bias {
+		bias[j] = float32(j%5)/4 - 0.5
+	}
 	for _, act := range allActs {
 		for _, alpha := range []float32{0.01, 1, 1.7} {
 			c := make([]float32, m*n)
@@ -113,6 +137,10 @@ func TestAddBiasAct(t *testing.T) {
 }
 
 func TestAddBiasActNilBiasAndSpecials(t *testing.T) {
+	withActPaths(t, testAddBiasActSpecials)
+}
+
+func testAddBiasActSpecials(t *testing.T) {
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
 	for _, act := range allActs {
 		c := []float32{nan, inf, -inf}

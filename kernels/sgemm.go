@@ -261,6 +261,10 @@ func (j *gemmJob) runChunk(parts int) {
 	// is cheap because A is short).
 	j.byRows = mTiles >= 2*parts || mTiles >= j.panels
 	packParts := min(parts, j.panels)
+	if j.directB {
+		// Only a partial last panel (if any) is packed: not worth a hand-off.
+		packParts = 1
+	}
 	computeParts := parts
 	if j.byRows {
 		computeParts = min(parts, mTiles)

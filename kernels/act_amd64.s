@@ -1,0 +1,164 @@
+// Vectorised activations (AVX-512F): x[j] = act(x[j] + bias[j]) for one row.
+// See act_amd64.go. Every lane goes through the same instructions, so the
+// results do not depend on the position of an element in the row.
+
+#include "textflag.h"
+
+// Constants, each broadcast into a register at entry.
+DATA actconst<>+0(SB)/4, $0x3fb8aa3b  // log2(e)
+DATA actconst<>+4(SB)/4, $0x3f318000  // ln2 high part (exact k·ln2hi)
+DATA actconst<>+8(SB)/4, $0xb95e8083  // ln2 low part
+DATA actconst<>+12(SB)/4, $0x39500d01 // 1/7!
+DATA actconst<>+16(SB)/4, $0x3ab60b61 // 1/6!
+DATA actconst<>+20(SB)/4, $0x3c088889 // 1/5!
+DATA actconst<>+24(SB)/4, $0x3d2aaaab // 1/4!
+DATA actconst<>+28(SB)/4, $0x3e2aaaab // 1/3!
+DATA actconst<>+32(SB)/4, $0x3f000000 // 1/2
+DATA actconst<>+36(SB)/4, $0x3f800000 // 1
+DATA actconst<>+40(SB)/4, $0x40000000 // 2
+DATA actconst<>+44(SB)/4, $0x7fffffff // |x| mask
+DATA actconst<>+48(SB)/4, $0x42c80000 // 100: exp argument clamp
+DATA actconst<>+52(SB)/4, $0x41100000 // 9: tanh saturates to 1 beyond
+GLOBL actconst<>(SB), RODATA|NOPTR, $56
+
+// EXPPOLY splits the lanes of Z1 (|Z1| <= 100, or NaN) as
+// Z1 = k·ln2 + r with k = round(Z1·log2 e) in Z4 and |r| <= ln2/2, and sets
+// Z2 = P1(r) = e^r - 1 (Taylor polynomial to degree 7, error below 2^-26
+// relative), so e^Z1 = 2^k·(P1 + 1). Scratch: Z5.
+#define EXPPOLY \
+	VMULPS       Z16, Z1, Z4; \
+	VRNDSCALEPS  $0, Z4, Z4;  \
+	VMOVAPS      Z1, Z5;      \
+	VFNMADD231PS Z17, Z4, Z5; \
+	VFNMADD231PS Z18, Z4, Z5; \
+	VMOVAPS      Z19, Z2;     \
+	VFMADD213PS  Z20, Z5, Z2; \
+	VFMADD213PS  Z21, Z5, Z2; \
+	VFMADD213PS  Z22, Z5, Z2; \
+	VFMADD213PS  Z23, Z5, Z2; \
+	VFMADD213PS  Z24, Z5, Z2; \
+	VFMADD213PS  Z25, Z5, Z2; \
+	VMULPS       Z5, Z2, Z2
+
+// EXPM1 sets Z2 = e^Z1 - 1 = 2^k·P1 + (2^k - 1), which keeps full relative
+// accuracy near 0 (k = 0). Needs k <= 127 (Z1 <= 88). Scratch: Z3..Z5.
+#define EXPM1 \
+	EXPPOLY;                  \
+	VSCALEFPS    Z4, Z25, Z3; \
+	VSUBPS       Z25, Z3, Z5; \
+	VFMADD213PS  Z5, Z3, Z2
+
+// func biasActAVX512(x, bias *float32, n int, hasBias bool, act int, alpha float32)
+TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
+	MOVQ x+0(FP), DI
+	MOVQ bias+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVBLZX hasBias+24(FP), R9
+	MOVQ act+32(FP), R8
+
+	LEAQ actconst<>(SB), AX
+	VBROADCASTSS 0(AX), Z16
+	VBROADCASTSS 4(AX), Z17
+	VBROADCASTSS 8(AX), Z18
+	VBROADCASTSS 12(AX), Z19
+	VBROADCASTSS 16(AX), Z20
+	VBROADCASTSS 20(AX), Z21
+	VBROADCASTSS 24(AX), Z22
+	VBROADCASTSS 28(AX), Z23
+	VBROADCASTSS 32(AX), Z24
+	VBROADCASTSS 36(AX), Z25
+	VBROADCASTSS 40(AX), Z26
+	VBROADCASTSS 44(AX), Z28
+	VBROADCASTSS 48(AX), Z29
+	VBROADCASTSS 52(AX), Z30
+	VBROADCASTSS alpha+40(FP), Z27
+	VPXORD       Z31, Z31, Z31
+	VSUBPS       Z29, Z31, Z6  // Z6 = -100
+
+	MOVL  $0xffff, AX
+	KMOVW AX, K2 // all lanes
+
+loop:
+	TESTQ CX, CX
+	JLE   done
+	KMOVW K2, K1
+	CMPQ  CX, $16
+	JGE   masked
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+
+masked:
+	VMOVUPS.Z (DI), K1, Z0
+	TESTQ     R9, R9
+	JZ        nobias
+	VMOVUPS.Z (SI), K1, Z1
+	VADDPS    Z1, Z0, Z0
+
+nobias:
+	CMPQ R8, $1
+	JEQ  relu
+	CMPQ R8, $2
+	JEQ  tanh
+	CMPQ R8, $3
+	JEQ  sigmoid
+	CMPQ R8, $4
+	JEQ  elu
+	CMPQ R8, $5
+	JEQ  leaky
+	JMP  store // linear
+
+relu:
+	// Operand order keeps NaN: max returns its second Intel operand (Z0)
+	// when either is NaN.
+	VMAXPS Z0, Z31, Z0
+	JMP    store
+
+leaky:
+	VCMPPS $1, Z31, Z0, K3 // x < 0
+	VMULPS Z27, Z0, K3, Z0
+	JMP    store
+
+elu:
+	VCMPPS $1, Z31, Z0, K3 // x < 0
+	VMINPS Z0, Z31, Z1     // min(x, 0), NaN kept
+	VMAXPS Z1, Z6, Z1      // clamp at -100
+	EXPM1
+	VMULPS Z27, Z2, K3, Z0 // x < 0: alpha·(e^x - 1)
+	JMP    store
+
+sigmoid:
+	// 1/(1+e^-x); scalef saturates e^-x to +Inf for x < -88.7, giving 0.
+	VSUBPS    Z0, Z31, Z1 // -x
+	VMINPS    Z1, Z29, Z1
+	VMAXPS    Z1, Z6, Z1
+	EXPPOLY
+	VADDPS    Z25, Z2, Z2 // e^r
+	VSCALEFPS Z4, Z2, Z2  // e^-x
+	VADDPS    Z25, Z2, Z2
+	VDIVPS    Z2, Z25, Z0
+	JMP    store
+
+tanh:
+	// tanh|x| = (e^2|x| - 1)/(e^2|x| + 1), saturated at |x| = 9; then
+	// the sign of x is put back.
+	VANDPS Z28, Z0, Z7 // |x|
+	VMINPS Z7, Z30, Z7
+	VADDPS Z7, Z7, Z1
+	EXPM1
+	VADDPS Z26, Z2, Z3 // e^2|x| + 1
+	VDIVPS Z3, Z2, Z2
+	VANDNPS Z0, Z28, Z1 // sign bit of x
+	VORPS  Z1, Z2, Z0
+
+store:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     loop
+
+done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package kernels
+
+func biasActRow(x, bias []float32, act Act, alpha float32) bool { return false }
+
+var useAVX512Act = false
