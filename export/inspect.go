@@ -117,6 +117,9 @@ func Inspect(data []byte) (*Info, error) {
 		if err != nil {
 			return nil, fmt.Errorf("initializer %q: %w", t.GetName(), err)
 		}
+		if in.Params > math.MaxInt64-n {
+			return nil, fmt.Errorf("initializer %q: parameter count overflows", t.GetName())
+		}
 		in.Params += n
 		in.ParamBytes += tensorBytes(t)
 	}
