@@ -702,7 +702,7 @@ func (c *checker) crossCheck() {
 	if m.Data.Validation != nil || c.validationKey != nil {
 		if c.splitSet && m.Train.ValidationSplit > 0 {
 			c.errorf(c.splitKey, "train.validation_split", "remove one of them",
-				"validation_split contradicts data.validation (line %d)", c.validationKey.Line)
+				"validation_split contradicts data.validation at line %d", c.validationKey.Line)
 		}
 		m.Train.ValidationSplit = 0
 	} else if !c.splitSet {

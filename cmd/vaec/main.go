@@ -46,7 +46,7 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "vaec",
 		Usage:   "compile a VAE spec, train it, and ship it as ONNX",
 		Version: version,
@@ -72,6 +72,17 @@ func newApp() *cli.App {
 		// run maps errors to exit codes; urfave must not exit by itself.
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
+	// urfave applies the app's OnUsageError to the root only; a bad flag of
+	// a command would otherwise print its whole help to stdout and exit 1.
+	for _, cmd := range app.Commands {
+		if cmd.OnUsageError == nil {
+			name := cmd.Name
+			cmd.OnUsageError = func(c *cli.Context, err error, isSub bool) error {
+				return usagef("%s: %v (see 'vaec %s --help')", name, err, name)
+			}
+		}
+	}
+	return app
 }
 
 // rootAction handles `vaec` alone and `vaec <unknown>`: both are usage
