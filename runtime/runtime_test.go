@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	ow "github.com/vaec/vaec/runtime/internal/onnxwire"
 	"math"
 	"os"
 	"path/filepath"
@@ -82,7 +83,7 @@ func TestActivations(t *testing.T) {
 	xs := []float32{-30, -5, -1.5, -0.3, -1e-4, 0, 1e-4, 0.3, 1.5, 5, 30}
 	cases := []struct {
 		op    string
-		attrs []attrPB
+		attrs []ow.Attr
 		f     func(x float64) float64
 	}{
 		{"Relu", nil, func(x float64) float64 { return math.Max(x, 0) }},
@@ -93,18 +94,18 @@ func TestActivations(t *testing.T) {
 		{"Neg", nil, func(x float64) float64 { return -x }},
 		{"Identity", nil, func(x float64) float64 { return x }},
 		{"Elu", nil, func(x float64) float64 { return map[bool]float64{true: x, false: math.Expm1(x)}[x > 0] }},
-		{"Elu", []attrPB{fattr("alpha", 0.5)}, func(x float64) float64 { return map[bool]float64{true: x, false: 0.5 * math.Expm1(x)}[x > 0] }},
+		{"Elu", []ow.Attr{ow.FloatAttr("alpha", 0.5)}, func(x float64) float64 { return map[bool]float64{true: x, false: 0.5 * math.Expm1(x)}[x > 0] }},
 		{"LeakyRelu", nil, func(x float64) float64 { return map[bool]float64{true: x, false: 0.01 * x}[x > 0] }},
-		{"LeakyRelu", []attrPB{fattr("alpha", 0.2)}, func(x float64) float64 { return map[bool]float64{true: x, false: 0.2 * x}[x > 0] }},
+		{"LeakyRelu", []ow.Attr{ow.FloatAttr("alpha", 0.2)}, func(x float64) float64 { return map[bool]float64{true: x, false: 0.2 * x}[x > 0] }},
 	}
 	for _, c := range cases {
 		t.Run(c.op, func(t *testing.T) {
-			g := graphSpec{
-				nodes:   []pb{nodePB("a", c.op, []string{"x"}, []string{"y"}, c.attrs...)},
-				inputs:  []pb{valueInfoPB("x", "N")},
-				outputs: []pb{valueInfoPB("y", "N")},
+			g := ow.Graph{
+				Nodes:   []ow.PB{ow.Node("a", c.op, []string{"x"}, []string{"y"}, c.attrs...)},
+				Inputs:  []ow.PB{ow.ValueInfo("x", "N")},
+				Outputs: []ow.PB{ow.ValueInfo("y", "N")},
 			}
-			m := mustLoad(t, g.bytes())
+			m := mustLoad(t, g.Bytes())
 			out, err := m.Run(map[string]Tensor{"x": {Shape: []int{len(xs)}, Data: xs}})
 			if err != nil {
 				t.Fatal(err)
@@ -164,16 +165,16 @@ func TestGemmAttributes(t *testing.T) {
 			if c.transB == 1 {
 				bShape, bv = []int64{n, k}, transposeF(b, k, n)
 			}
-			g := graphSpec{
-				nodes: []pb{nodePB("g", "Gemm", []string{"A", "B", "C"}, []string{"Y"},
-					fattr("alpha", c.alpha), fattr("beta", c.beta), iattr("transA", c.transA), iattr("transB", c.transB))},
-				inits:   []pb{tensorPB("A", aShape, av), tensorPB("B", bShape, bv), tensorPB("C", c.cShape, c.cData)},
-				inputs:  []pb{},
-				outputs: []pb{valueInfoPB("Y", m, n)},
+			g := ow.Graph{
+				Nodes: []ow.PB{ow.Node("g", "Gemm", []string{"A", "B", "C"}, []string{"Y"},
+					ow.FloatAttr("alpha", c.alpha), ow.FloatAttr("beta", c.beta), ow.IntAttr("transA", c.transA), ow.IntAttr("transB", c.transB))},
+				Inits:   []ow.PB{ow.Tensor("A", aShape, av), ow.Tensor("B", bShape, bv), ow.Tensor("C", c.cShape, c.cData)},
+				Inputs:  []ow.PB{},
+				Outputs: []ow.PB{ow.ValueInfo("Y", m, n)},
 			}
-			// A graph with no inputs: give it a dummy one so onnx-go accepts it.
-			g.inputs = []pb{valueInfoPB("unused", 1)}
-			out, err := mustLoad(t, g.bytes()).Run(map[string]Tensor{"unused": {Shape: []int{1}, Data: []float32{0}}})
+			// A graph with no Inputs: give it a dummy one so onnx-go accepts it.
+			g.Inputs = []ow.PB{ow.ValueInfo("unused", 1)}
+			out, err := mustLoad(t, g.Bytes()).Run(map[string]Tensor{"unused": {Shape: []int{1}, Data: []float32{0}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,11 +230,11 @@ func transposeF(x []float32, r, c int) []float32 {
 // TestRefusals: broken, hostile or unsupported files are refused at load
 // with an error that says what and where; never a panic.
 func TestRefusals(t *testing.T) {
-	good := denseGraph(4, 3, "Relu").bytes()
-	mutate := func(f func(g *graphSpec)) []byte {
-		g := denseGraph(4, 3, "Relu")
+	good := ow.Dense(4, 3, "Relu").Bytes()
+	mutate := func(f func(g *ow.Graph)) []byte {
+		g := ow.Dense(4, 3, "Relu")
 		f(&g)
-		return g.bytes()
+		return g.Bytes()
 	}
 	cases := []struct {
 		name string
@@ -243,62 +244,62 @@ func TestRefusals(t *testing.T) {
 		{"empty", nil, []string{"empty file"}},
 		{"not protobuf", []byte("hello, this is not ONNX"), []string{"onnx"}},
 		{"truncated", good[:len(good)-7], []string{"truncated"}},
-		{"unknown operator", mutate(func(g *graphSpec) {
-			g.nodes[1] = nodePB("conv1", "Conv", []string{"h"}, []string{"y"})
+		{"unknown operator", mutate(func(g *ow.Graph) {
+			g.Nodes[1] = ow.Node("conv1", "Conv", []string{"h"}, []string{"y"})
 		}), []string{`node "conv1" (Conv)`, "unknown operator"}},
-		{"unsupported attribute", mutate(func(g *graphSpec) {
-			g.nodes[0] = nodePB("fc", "Gemm", []string{"x", "W", "b"}, []string{"h"}, iattr("broadcast", 1))
+		{"unsupported attribute", mutate(func(g *ow.Graph) {
+			g.Nodes[0] = ow.Node("fc", "Gemm", []string{"x", "W", "b"}, []string{"h"}, ow.IntAttr("broadcast", 1))
 		}), []string{`node "fc" (Gemm)`, `unsupported attribute "broadcast"`}},
-		{"attribute of wrong type", mutate(func(g *graphSpec) {
-			g.nodes[1] = nodePB("act", "LeakyRelu", []string{"h"}, []string{"y"}, iattr("alpha", 2))
+		{"attribute of wrong type", mutate(func(g *ow.Graph) {
+			g.Nodes[1] = ow.Node("act", "LeakyRelu", []string{"h"}, []string{"y"}, ow.IntAttr("alpha", 2))
 		}), []string{`node "act" (LeakyRelu)`, `"alpha"`}},
-		{"huge declared dimension", mutate(func(g *graphSpec) {
-			g.inputs[0] = valueInfoPB("x", 1<<40, 4)
+		{"huge declared dimension", mutate(func(g *ow.Graph) {
+			g.Inputs[0] = ow.ValueInfo("x", 1<<40, 4)
 		}), []string{`"x"`, "larger than"}},
-		{"huge initializer dims", mutate(func(g *graphSpec) {
-			g.inits[0] = tensorPB("W", []int64{1 << 20, 1 << 20}, make([]float32, 12))
+		{"huge initializer dims", mutate(func(g *ow.Graph) {
+			g.Inits[0] = ow.Tensor("W", []int64{1 << 20, 1 << 20}, make([]float32, 12))
 		}), []string{`"W"`, "exceed"}},
-		{"initializer data short", mutate(func(g *graphSpec) {
-			g.inits[0] = tensorPB("W", []int64{4, 3}, make([]float32, 11))
+		{"initializer data short", mutate(func(g *ow.Graph) {
+			g.Inits[0] = ow.Tensor("W", []int64{4, 3}, make([]float32, 11))
 		}), []string{`"W"`, "need 48 bytes"}},
-		{"negative dimension", mutate(func(g *graphSpec) {
-			g.inits[1] = tensorPB("b", []int64{-3}, make([]float32, 3))
+		{"negative dimension", mutate(func(g *ow.Graph) {
+			g.Inits[1] = ow.Tensor("b", []int64{-3}, make([]float32, 3))
 		}), []string{`"b"`, "negative"}},
-		{"missing initializer", mutate(func(g *graphSpec) {
-			g.inits = g.inits[:1]
+		{"missing initializer", mutate(func(g *ow.Graph) {
+			g.Inits = g.Inits[:1]
 		}), []string{`node "fc" (Gemm)`, `"b"`, "missing initializer"}},
-		{"mismatched shapes", mutate(func(g *graphSpec) {
-			g.inits[0] = tensorPB("W", []int64{5, 3}, make([]float32, 15))
+		{"mismatched shapes", mutate(func(g *ow.Graph) {
+			g.Inits[0] = ow.Tensor("W", []int64{5, 3}, make([]float32, 15))
 		}), []string{`node "fc" (Gemm)`, "do not multiply"}},
-		{"cycle", mutate(func(g *graphSpec) {
-			g.nodes = []pb{
-				nodePB("a", "Add", []string{"x", "c"}, []string{"b2"}),
-				nodePB("c", "Relu", []string{"b2"}, []string{"c"}),
-				nodePB("out", "Relu", []string{"c"}, []string{"y"}),
+		{"cycle", mutate(func(g *ow.Graph) {
+			g.Nodes = []ow.PB{
+				ow.Node("a", "Add", []string{"x", "c"}, []string{"b2"}),
+				ow.Node("c", "Relu", []string{"b2"}, []string{"c"}),
+				ow.Node("out", "Relu", []string{"c"}, []string{"y"}),
 			}
 		}), []string{"cycle", `node "a" (Add)`, `node "c" (Relu)`}},
-		{"value defined twice", mutate(func(g *graphSpec) {
-			g.nodes = append(g.nodes, nodePB("again", "Relu", []string{"h"}, []string{"y"}))
+		{"value defined twice", mutate(func(g *ow.Graph) {
+			g.Nodes = append(g.Nodes, ow.Node("again", "Relu", []string{"h"}, []string{"y"}))
 		}), []string{`"y"`, "defined twice"}},
-		{"old opset", mutate(func(g *graphSpec) { g.opset = 9 }), []string{"opset 9"}},
-		{"output not produced", mutate(func(g *graphSpec) {
-			g.outputs = []pb{valueInfoPB("nothing", "N", 3)}
+		{"old opset", mutate(func(g *ow.Graph) { g.Opset = 9 }), []string{"opset 9"}},
+		{"output not produced", mutate(func(g *ow.Graph) {
+			g.Outputs = []ow.PB{ow.ValueInfo("nothing", "N", 3)}
 		}), []string{`"nothing"`, "not produced"}},
-		{"wrong declared output shape", mutate(func(g *graphSpec) {
-			g.outputs = []pb{valueInfoPB("y", "N", 5)}
+		{"wrong declared output shape", mutate(func(g *ow.Graph) {
+			g.Outputs = []ow.PB{ow.ValueInfo("y", "N", 5)}
 		}), []string{"output y[N,5]", "[1 3]"}},
-		{"reshape to impossible shape", graphSpec{
-			nodes:   []pb{nodePB("r", "Reshape", []string{"x", "s"}, []string{"y"})},
-			inits:   []pb{int64TensorPB("s", []int64{-1, 7})},
-			inputs:  []pb{valueInfoPB("x", "N", 4)},
-			outputs: []pb{valueInfoPB("y", "N", 7)},
-		}.bytes(), []string{`node "r" (Reshape)`, "cannot reshape"}},
-		{"expand to huge shape", graphSpec{
-			nodes:   []pb{nodePB("e", "Expand", []string{"x", "s"}, []string{"y"})},
-			inits:   []pb{int64TensorPB("s", []int64{1 << 20, 1 << 20})},
-			inputs:  []pb{valueInfoPB("x", 1, 1)},
-			outputs: []pb{valueInfoPB("y", 1, 1)},
-		}.bytes(), []string{`node "e" (Expand)`, "more than"}},
+		{"reshape to impossible shape", ow.Graph{
+			Nodes:   []ow.PB{ow.Node("r", "Reshape", []string{"x", "s"}, []string{"y"})},
+			Inits:   []ow.PB{ow.Int64Tensor("s", []int64{-1, 7})},
+			Inputs:  []ow.PB{ow.ValueInfo("x", "N", 4)},
+			Outputs: []ow.PB{ow.ValueInfo("y", "N", 7)},
+		}.Bytes(), []string{`node "r" (Reshape)`, "cannot reshape"}},
+		{"expand to huge shape", ow.Graph{
+			Nodes:   []ow.PB{ow.Node("e", "Expand", []string{"x", "s"}, []string{"y"})},
+			Inits:   []ow.PB{ow.Int64Tensor("s", []int64{1 << 20, 1 << 20})},
+			Inputs:  []ow.PB{ow.ValueInfo("x", 1, 1)},
+			Outputs: []ow.PB{ow.ValueInfo("y", 1, 1)},
+		}.Bytes(), []string{`node "e" (Expand)`, "more than"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -328,7 +329,7 @@ func TestTruncations(t *testing.T) {
 }
 
 func TestRunChecksInputs(t *testing.T) {
-	m := mustLoad(t, denseGraph(4, 3, "Relu").bytes())
+	m := mustLoad(t, ow.Dense(4, 3, "Relu").Bytes())
 	cases := []struct {
 		name string
 		in   map[string]Tensor
@@ -385,14 +386,14 @@ func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"mlp_decoder.onnx", "many_ops.onnx"} {
 		f.Add(foreignBytes(f, name))
 	}
-	f.Add(denseGraph(4, 3, "Relu").bytes())
-	f.Add(denseGraph(2, 2, "LeakyRelu", fattr("alpha", 0.3)).bytes())
-	f.Add(graphSpec{
-		nodes:   []pb{nodePB("r", "Reshape", []string{"x", "s"}, []string{"y"})},
-		inits:   []pb{int64TensorPB("s", []int64{0, -1})},
-		inputs:  []pb{valueInfoPB("x", "N", 2, 2)},
-		outputs: []pb{valueInfoPB("y", "N", 4)},
-	}.bytes())
+	f.Add(ow.Dense(4, 3, "Relu").Bytes())
+	f.Add(ow.Dense(2, 2, "LeakyRelu", ow.FloatAttr("alpha", 0.3)).Bytes())
+	f.Add(ow.Graph{
+		Nodes:   []ow.PB{ow.Node("r", "Reshape", []string{"x", "s"}, []string{"y"})},
+		Inits:   []ow.PB{ow.Int64Tensor("s", []int64{0, -1})},
+		Inputs:  []ow.PB{ow.ValueInfo("x", "N", 2, 2)},
+		Outputs: []ow.PB{ow.ValueInfo("y", "N", 4)},
+	}.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Load(data)
 		if err != nil {
