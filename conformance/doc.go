@@ -4,7 +4,10 @@
 // ONNX Runtime must compute what the training graph computes, on real MNIST
 // images, within 1e-5.
 //
-// The package has tests only. Where the tools are missing the tests skip and
+// Besides its tests the package exports CheckAll and Python, so that other
+// packages' tests put every model they export through the same checker.
+// It imports nothing from vaec itself (its tests do), so any package can use
+// it without an import cycle. Where the tools are missing the tests skip and
 // say how to enable them; in CI these environment variables turn a missing
 // tool into a failure:
 //

@@ -50,7 +50,7 @@ func TestCheckerAcceptsEveryExport(t *testing.T) {
 			}
 		}
 	}
-	checkAll(t, files)
+	CheckAll(t, files)
 }
 
 // mnist loads the first nImages test images scaled for m.

@@ -45,7 +45,7 @@ onnx.save(m, sys.argv[1])
 
 // TestInspectForeignModel: Inspect and Dump read a model vaec did not write.
 func TestInspectForeignModel(t *testing.T) {
-	py := python(t)
+	py := Python(t)
 	path := filepath.Join(t.TempDir(), "foreign.onnx")
 	if out, err := exec.Command(py, "-c", foreignScript, path).CombinedOutput(); err != nil {
 		t.Fatalf("building the model: %v\n%s", err, out)

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/conformance"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/")
@@ -69,6 +71,27 @@ func TestExportDeterministic(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestChecker puts every model these tests export, at every opset, through
+// onnx.checker.check_model(full_check=True).
+func TestChecker(t *testing.T) {
+	files := map[string][]byte{}
+	for _, v := range variants {
+		for _, e := range exporters {
+			for _, opset := range SupportedOpsets {
+				m := v.model()
+				opts := testOptions()
+				opts.Opset = opset
+				data, err := e.fn(m, testWeights(m), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[fmt.Sprintf("%s %s opset %d", v.name, e.role, opset)] = data
+			}
+		}
+	}
+	conformance.CheckAll(t, files)
 }
 
 func TestInspectExport(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/conformance"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
@@ -79,6 +80,15 @@ func TestExportCommand(t *testing.T) {
 	if !strings.Contains(out, "PASS") || strings.Contains(out, "FAIL") {
 		t.Errorf("verification did not pass:\n%s", out)
 	}
+	written := map[string][]byte{}
+	for _, p := range []string{enc, dec} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written[p] = data
+	}
+	conformance.CheckAll(t, written)
 	// The files are what the library writes for the checkpoint.
 	opts := export.Options{Metadata: export.Metadata{ProducerVersion: version, EpochsTrained: ck.State.Epoch, ValELBO: ck.State.ValELBO}}
 	for _, f := range []struct {
@@ -131,12 +141,14 @@ func TestExportOptions(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
+	written := map[string][]byte{}
 	for _, name := range []string{encoderFile, decoderFile, roundTripFile} {
 		p := filepath.Join("dist", name)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
+		written[p] = data
 		info, err := export.Inspect(data)
 		if err != nil {
 			t.Fatal(err)
@@ -151,6 +163,7 @@ func TestExportOptions(t *testing.T) {
 	if strings.Contains(out, "PASS") {
 		t.Errorf("--no-verify still verified:\n%s", out)
 	}
+	conformance.CheckAll(t, written)
 }
 
 func TestExportRefuses(t *testing.T) {

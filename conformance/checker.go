@@ -22,9 +22,9 @@ for path in sys.argv[1:]:
         print("FAIL", path, str(e).replace("\n", " | "))
 `
 
-// python returns the interpreter that has onnx, or skips (fails when
-// VAEC_REQUIRE_ONNX_CHECKER=1) with a hint.
-func python(t *testing.T) string {
+// Python returns the interpreter that has the onnx package, or skips t
+// (fails it when VAEC_REQUIRE_ONNX_CHECKER=1) with a hint on how to get one.
+func Python(t testing.TB) string {
 	t.Helper()
 	py := os.Getenv("VAEC_PYTHON")
 	if py == "" {
@@ -42,11 +42,13 @@ func python(t *testing.T) string {
 	return py
 }
 
-// checkAll runs the ONNX checker with full_check on every model and
-// reports each one that fails, by name.
-func checkAll(t *testing.T, models map[string][]byte) {
+// CheckAll runs onnx.checker.check_model(model, full_check=True) on every
+// model (name → bytes) in one interpreter and reports each failure by name.
+// Without the checker it skips t, or fails it under
+// VAEC_REQUIRE_ONNX_CHECKER=1.
+func CheckAll(t testing.TB, models map[string][]byte) {
 	t.Helper()
-	py := python(t)
+	py := Python(t)
 	dir := t.TempDir()
 	var paths []string
 	byPath := map[string]string{}
