@@ -16,6 +16,9 @@
 // reported as *Error, which names the file and the byte offset (binary
 // formats; of the uncompressed stream for gzip) or the line and column (CSV).
 //
+// Values that are NaN or infinite after scaling are errors too: one of them
+// would silently turn a whole training run into NaN.
+//
 // Readers check declared sizes against the file before allocating, and read
 // compressed data incrementally, so a hostile header cannot make them
 // allocate more than the data actually present.
