@@ -167,6 +167,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "idx empty", file: "x.idx", data: nil, d: 4, want: []string{"truncated", "magic"}, offset: 0},
 		{name: "idx trailing", file: "x.idx", data: append(slices.Clip(u1), 9, 9), d: 4, want: []string{"2 bytes of trailing data"}, offset: int64(len(u1))},
 		{name: "idx bad magic", file: "x.idx", data: append([]byte{1}, u1[1:]...), d: 4, want: []string{"not an IDX file"}, offset: 0},
+		{name: "npy read as idx", file: "x.npy.gz", data: gzipped(npy), src: compiler.Source{Format: compiler.FormatIDXGz}, d: 4, want: []string{"not an IDX file", "give its format as npy"}, offset: 0},
 		{name: "idx bad type", file: "x.idx", data: append([]byte{0, 0, 7}, u1[3:]...), d: 4, want: []string{"type code 0x07"}, offset: 2},
 		{name: "idx zero dims", file: "x.idx", data: []byte{0, 0, 8, 0}, d: 4, want: []string{"0 dimensions"}, offset: 3},
 		{name: "idx huge header", file: "x.idx", data: hugeIDX, d: 784, want: []string{"truncated", "the file holds 3"}, offset: int64(len(hugeIDX))},

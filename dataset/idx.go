@@ -24,7 +24,11 @@ func readIDX(s *stream, q *request) (*table, error) {
 		return nil, err
 	}
 	if magic[0] != 0 || magic[1] != 0 {
-		return nil, s.errAt(0, nil, "not an IDX file: magic % x, want 00 00 <type> <dims>", magic)
+		hint := ""
+		if string(magic[:]) == "\x93NUM" {
+			hint = " (this is an NPY file: give its format as npy)"
+		}
+		return nil, s.errAt(0, nil, "not an IDX file: magic % x, want 00 00 <type> <dims>%s", magic, hint)
 	}
 	dt, ok := idxTypes[magic[2]]
 	if !ok {
