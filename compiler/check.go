@@ -34,6 +34,10 @@ type checker struct {
 
 	enc, dec []layerSpec
 	meanAct  Activation // gaussian mean activation
+	// likelihoodOK is false when the likelihood key had errors, so checks
+	// that depend on it stay quiet.
+	likelihoodOK bool
+	inputOK      bool // likewise for the input section
 	// Nodes kept for checks across sections, nil when the key is absent.
 	latentNode, likelihoodNode, decoderNode *yaml.Node
 	splitKey, patienceKey, warmupKey        *yaml.Node
@@ -127,6 +131,7 @@ func (c *checker) checkSpec(root *yaml.Node) {
 
 // setDefaults fills every value a spec may leave out.
 func (c *checker) setDefaults() {
+	c.likelihoodOK = true
 	c.m.Input.Scale = 1
 	c.m.Likelihood = Bernoulli
 	c.m.Objective = Objective{Beta: 1, Samples: 1}
@@ -164,6 +169,8 @@ func joinInts(v []int) string {
 }
 
 func (c *checker) checkInput(n *yaml.Node) {
+	before := len(c.errs)
+	defer func() { c.inputOK = len(c.errs) == before }()
 	m, ok := c.mapping(n, "input", inputSection)
 	if !ok {
 		return
@@ -335,6 +342,8 @@ func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 }
 
 func (c *checker) checkLikelihood(n *yaml.Node) {
+	before := len(c.errs)
+	defer func() { c.likelihoodOK = len(c.errs) == before }()
 	n = resolve(n)
 	if n.Kind == yaml.ScalarNode {
 		if kind, ok := c.enum(n, "likelihood", "likelihood", likelihoods); ok {
@@ -576,7 +585,7 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 			c.errorf(n, path, "write the source as a mapping with a format key", "cannot tell the format of %q from its name", clip(p))
 			return s, false
 		}
-		return s, true
+		return s, c.checkContents(s, path, n, n, n, n)
 	}
 	m, ok := c.mapping(n, path, sourceSection)
 	if !ok {
@@ -631,7 +640,61 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 			good = false
 		}
 	}
+	if good {
+		good = c.checkContents(s, path, m.get("path"), m.keyNode("start"), m.keyNode("limit"), m.get("labels"))
+	}
 	return s, good
+}
+
+// checkContents compares a source with its files' headers: records must
+// have as many values as the input, the record range must lie inside the
+// file, labels must match the records one to one, and a Bernoulli model
+// must see inputs in [0, 1].
+func (c *checker) checkContents(s Source, path string, pathNode, startNode, limitNode, labelsNode *yaml.Node) bool {
+	info, err := peekData(s.Path, s.Format, s.CSVHeader)
+	if err != nil {
+		c.errorf(pathNode, joinPath(path, "path"), "", "cannot read %s header of %q: %v", s.Format, clip(c.written[path+".path"]+c.written[path]), err)
+		return false
+	}
+	good := true
+	if in := c.m.Input; in.Size > 0 && info.features != in.Size {
+		c.errorf(pathNode, path, "", "records have %d values, but input shape %s has %d", info.features, shapeString(in.Shape), in.Size)
+		good = false
+	}
+	if info.records >= 0 {
+		switch {
+		case s.Start >= info.records:
+			c.errorf(startNode, path+".start", "", "start %d is past the %d records of the file", s.Start, info.records)
+			good = false
+		case s.Limit > 0 && s.Start+s.Limit > info.records:
+			c.errorf(limitNode, path+".limit", "", "records [%d, %d) run past the %d records of the file", s.Start, s.Start+s.Limit, info.records)
+			good = false
+		}
+	}
+	if info.ubyte && c.likelihoodOK && c.inputOK && c.m.Likelihood == Bernoulli {
+		in := c.m.Input
+		lo, hi := min(in.Offset, 255*in.Scale+in.Offset), max(in.Offset, 255*in.Scale+in.Offset)
+		if lo < 0 || hi > 1+1e-9 {
+			c.errorf(pathNode, path, "set input.scale: 1/255",
+				"the bernoulli likelihood needs inputs in [0, 1], but bytes 0..255 scale to [%s, %s]", fmtNum(lo), fmtNum(hi))
+			good = false
+		}
+	}
+	if s.Labels != "" && s.LabelFormat != "" {
+		li, err := peekData(s.Labels, s.LabelFormat, false)
+		switch {
+		case err != nil:
+			c.errorf(labelsNode, path+".labels", "", "cannot read %s header of labels: %v", s.LabelFormat, err)
+			good = false
+		case li.features != 1:
+			c.errorf(labelsNode, path+".labels", "", "labels have %d values per record, want 1", li.features)
+			good = false
+		case li.records >= 0 && info.records >= 0 && li.records != info.records:
+			c.errorf(labelsNode, path+".labels", "", "%d labels for %d records", li.records, info.records)
+			good = false
+		}
+	}
+	return good
 }
 
 // format reads key (format or label_format) of a source mapping, or infers
@@ -745,4 +808,13 @@ func span(s Source) string {
 		return fmt.Sprintf("[%d, end)", s.Start)
 	}
 	return fmt.Sprintf("[%d, %d)", s.Start, s.Start+s.Limit)
+}
+
+// shapeString formats a shape as the spec writes it: [1, 28, 28].
+func shapeString(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = strconv.Itoa(d)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -46,7 +46,7 @@ data:
 func ExampleErrorList() {
 	spec := `vaec: 1
 name: broken
-input: {shape: [784]}
+input: {shape: [784], scale: 1/255}
 latent: 20
 encoder:
   - units: 400
