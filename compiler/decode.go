@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,6 +72,17 @@ func (d *decoder) parseYAML(src []byte) (root *yaml.Node) {
 	return doc.Content[0]
 }
 
+// yamlParserProblems are the messages of yaml.v3's parser, as opposed to
+// its scanner; the two count lines differently.
+var yamlParserProblems = []string{
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected key",
+	"did not find expected '-' indicator",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+}
+
 // yamlError records a syntax error from yaml.v3 at the line it names.
 func (d *decoder) yamlError(err error) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -78,6 +90,11 @@ func (d *decoder) yamlError(err error) {
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		if n, convErr := strconv.Atoi(m[1]); convErr == nil && n > 0 {
 			line = n
+		}
+		// yaml.v3 reports parser (not scanner) errors at a 0-based line:
+		// one less than the line where the unfinished construct starts.
+		if slices.Contains(yamlParserProblems, strings.TrimPrefix(msg, m[0]+": ")) {
+			line++
 		}
 		// The position is printed in front already; drop "line N: ".
 		msg = strings.Replace(msg, m[0]+": ", "", 1)
