@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/vaec/vaec/checkpoint"
@@ -12,10 +13,10 @@ import (
 )
 
 // TestORTMatchesGraph is the acceptance check of the exporter: encoder.onnx
-// and decoder.onnx, run by ONNX Runtime on 1,000 MNIST test images, give the
-// training graph's forward pass (graph.Encode, graph.Decode) within 1e-5 on
-// every output, with freshly initialised weights and after a short training
-// run.
+// and decoder.onnx (and the round-trip model), run by ONNX Runtime on 1,000
+// MNIST test images, give the training graph's forward pass (graph.Encode,
+// graph.Decode) within 1e-5 on every output, with freshly initialised
+// weights and after a short training run.
 func TestORTMatchesGraph(t *testing.T) {
 	requireORT(t)
 	models := testModels(t)
@@ -97,5 +98,27 @@ func compareWithGraph(t *testing.T, m *compiler.Model, w map[string]checkpoint.T
 	}
 	for _, o := range outs {
 		compare(t, "decoder "+o, dgot[o], dshapes[o], want[o], outputShape(m, o, n), tol)
+	}
+
+	// The round-trip file against the graph's encoder, the same
+	// reparameterisation in float32, and the graph's decoder.
+	rt, err := export.RoundTrip(m, w, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := normals(n*m.Latent, 9)
+	rgot, rshapes, err := runORT(rt, []feed{{compiler.InputX, inputShape(m, n), x}, {compiler.InputEps, latent, eps}}, outs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := make([]float32, len(mu))
+	for i := range z {
+		z[i] = mu[i] + float32(math.Exp(float64(logvar[i]*0.5)))*eps[i]
+	}
+	if want, err = graph.Decode(m, w, z, n); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		compare(t, "roundtrip "+o, rgot[o], rshapes[o], want[o], outputShape(m, o, n), tol)
 	}
 }

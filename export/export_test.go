@@ -410,3 +410,21 @@ func FuzzInspect(f *testing.F) {
 		}
 	})
 }
+
+// benchmarkExport measures one export of the PyTorch example's model
+// (784-400-20), dominated by encoding 330k weights.
+func benchmarkExport(b *testing.B, fn func(*compiler.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)) {
+	m := testModel([]int{784}, 20, []int{400}, compiler.ReLU, compiler.Bernoulli)
+	w := testWeights(m)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		data, err := fn(m, w, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(data)))
+	}
+}
+
+func BenchmarkEncoderMNIST(b *testing.B) { benchmarkExport(b, Encoder) }
+func BenchmarkDecoderMNIST(b *testing.B) { benchmarkExport(b, Decoder) }
