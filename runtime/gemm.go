@@ -59,12 +59,17 @@ func buildGemm(a attrs, _ []*value) (kernel, error) {
 		if _, err := checkedSize([]int{m, n}); err != nil {
 			return nil, err
 		}
-		y := newFloat([]int{m, n})
-		if C != nil && beta != 0 {
-			cs, err := broadcastShapes(y.shape, C.shape)
+		if C != nil {
+			cs, err := broadcastShapes([]int{m, n}, C.shape)
 			if err != nil || len(cs) != 2 || cs[0] != m || cs[1] != n {
 				return nil, fmt.Errorf("C %v does not broadcast to [%d %d]", C.shape, m, n)
 			}
+		}
+		if anyShapeOnly(A, B, C) {
+			return &value{shape: []int{m, n}, shapeOnly: true}, nil
+		}
+		y := newFloat([]int{m, n})
+		if C != nil && beta != 0 {
 			st := bstrides(C.shape, y.shape)
 			for i := 0; i < m; i++ {
 				row := y.f[i*n : (i+1)*n]
@@ -123,6 +128,9 @@ func buildMatMul(attrs, []*value) (kernel, error) {
 		if _, err := checkedSize(full); err != nil {
 			return nil, err
 		}
+		if anyShapeOnly(A, B) {
+			return &value{shape: dropPromoted(full, A, B), shapeOnly: true}, nil
+		}
 		y := newFloat(full)
 		ast := bstrides(as[:len(as)-2], batch)
 		bst := bstrides(bs[:len(bs)-2], batch)
@@ -144,15 +152,21 @@ func buildMatMul(attrs, []*value) (kernel, error) {
 				idx[d] = 0
 			}
 		}
-		// Drop the promoted dimensions, as numpy does.
-		shape := append([]int{}, batch...)
-		if len(A.shape) > 1 {
-			shape = append(shape, m)
-		}
-		if len(B.shape) > 1 {
-			shape = append(shape, n)
-		}
-		y.shape = shape
+		y.shape = dropPromoted(full, A, B)
 		return y, nil
 	}, nil
+}
+
+// dropPromoted removes from a matmul result shape [batch..., m, n] the
+// dimensions that 1-D operands were promoted with, as numpy does.
+func dropPromoted(full []int, A, B *value) []int {
+	r := len(full)
+	shape := append([]int{}, full[:r-2]...)
+	if len(A.shape) > 1 {
+		shape = append(shape, full[r-2])
+	}
+	if len(B.shape) > 1 {
+		shape = append(shape, full[r-1])
+	}
+	return shape
 }

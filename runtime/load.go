@@ -414,12 +414,9 @@ func (m *Model) Ops() []string {
 // symbolic ones (a symbolic name used twice must get one size). Data
 // must hold exactly the shape's element count. It returns every output.
 func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
-	vals := make([]*value, m.nslots)
-	for k, v := range m.consts {
-		vals[k] = v
-	}
+	in := make(map[string]*value, len(inputs))
 	syms := map[string]int{}
-	for i, info := range m.inputs {
+	for _, info := range m.inputs {
 		t, ok := inputs[info.Name]
 		if !ok {
 			return nil, fmt.Errorf("input %q is missing", info.Name)
@@ -427,25 +424,16 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		if err := checkInput(info, t, syms); err != nil {
 			return nil, err
 		}
-		vals[m.inputSlots[i]] = &value{shape: append([]int{}, t.Shape...), f: t.Data}
+		in[info.Name] = &value{shape: append([]int{}, t.Shape...), f: t.Data}
 	}
 	for name := range inputs {
 		if !m.hasInput(name) {
 			return nil, fmt.Errorf("model has no input %q (inputs: %v)", name, m.inputs)
 		}
 	}
-	for _, s := range m.steps {
-		in := make([]*value, len(s.in))
-		for j, k := range s.in {
-			if k >= 0 {
-				in[j] = vals[k]
-			}
-		}
-		out, err := s.run(in)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.where(), err)
-		}
-		vals[s.out] = out
+	vals, err := m.exec(in, false)
+	if err != nil {
+		return nil, err
 	}
 	res := make(map[string]Tensor, len(m.outputs))
 	for i, info := range m.outputs {
@@ -462,6 +450,41 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		res[info.Name] = Tensor{Shape: append([]int{}, v.shape...), Data: data}
 	}
 	return res, nil
+}
+
+// exec runs the steps on checked inputs and returns every slot's value.
+// With dry set, float data is never read: every float input of every
+// step is passed as shapeOnly, so only shapes (and int64 shape
+// arithmetic) are computed.
+func (m *Model) exec(inputs map[string]*value, dry bool) ([]*value, error) {
+	vals := make([]*value, m.nslots)
+	for k, v := range m.consts {
+		vals[k] = v
+	}
+	for i, info := range m.inputs {
+		vals[m.inputSlots[i]] = inputs[info.Name]
+	}
+	for _, s := range m.steps {
+		in := make([]*value, len(s.in))
+		for j, k := range s.in {
+			if k < 0 {
+				continue
+			}
+			in[j] = vals[k]
+			if dry && !in[j].isInt && !in[j].shapeOnly {
+				in[j] = &value{shape: in[j].shape, shapeOnly: true}
+			}
+		}
+		out, err := s.run(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.where(), err)
+		}
+		if len(out.shape) > maxRank {
+			return nil, fmt.Errorf("%s: result has rank %d, more than %d", s.where(), len(out.shape), maxRank)
+		}
+		vals[s.out] = out
+	}
+	return vals, nil
 }
 
 func (m *Model) hasInput(name string) bool {
@@ -516,10 +539,12 @@ func checkInput(info IOInfo, t Tensor, syms map[string]int) error {
 	return nil
 }
 
-// dryRun runs the model once on zeros with every symbolic dimension set
-// to 1. Inputs without a declared shape are not checked this way.
+// dryRun propagates shapes through the graph with every symbolic input
+// dimension set to 1, without arithmetic on float data (shape arithmetic
+// on int64 values is done). Inputs without a declared shape are not
+// checked this way.
 func (m *Model) dryRun() error {
-	in := map[string]Tensor{}
+	in := map[string]*value{}
 	for _, info := range m.inputs {
 		if len(info.Shape) == 0 {
 			return nil
@@ -531,22 +556,22 @@ func (m *Model) dryRun() error {
 				shape[i] = int(d.Value)
 			}
 		}
-		in[info.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}
+		in[info.Name] = &value{shape: shape, shapeOnly: true}
 	}
-	out, err := m.Run(in)
+	vals, err := m.exec(in, true)
 	if err != nil {
 		return err
 	}
-	for _, info := range m.outputs {
-		got := out[info.Name].Shape
+	for i, info := range m.outputs {
+		got := vals[m.outputSlots[i]].shape
 		if len(info.Shape) == 0 {
 			continue
 		}
 		if len(got) != len(info.Shape) {
 			return fmt.Errorf("output %v: computed shape %v", info, got)
 		}
-		for i, d := range info.Shape {
-			if d.Param == "" && d.Value >= 0 && int64(got[i]) != d.Value {
+		for j, d := range info.Shape {
+			if d.Param == "" && d.Value >= 0 && int64(got[j]) != d.Value {
 				return fmt.Errorf("output %v: computed shape %v", info, got)
 			}
 		}

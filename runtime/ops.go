@@ -153,6 +153,9 @@ func unary(f act) func(attrs, []*value) (kernel, error) {
 			if x.isInt {
 				return nil, fmt.Errorf("input is int64, want float32")
 			}
+			if x.shapeOnly {
+				return &value{shape: x.shape, shapeOnly: true}, nil
+			}
 			y := newFloat(x.shape)
 			f(y.f, x.f)
 			return y, nil
@@ -387,6 +390,9 @@ func elementwise(op func(x, y float32) float32) func(attrs, []*value) (kernel, e
 			if _, err := checkedSize(shape); err != nil {
 				return nil, err
 			}
+			if anyShapeOnly(a, b) {
+				return &value{shape: shape, shapeOnly: true}, nil
+			}
 			y := newFloat(shape)
 			forEachBroadcast(shape, bstrides(a.shape, shape), bstrides(b.shape, shape), func(o, ia, ib, n, sa, sb int) {
 				dst := y.f[o : o+n]
@@ -437,7 +443,7 @@ func buildFlatten(a attrs, _ []*value) (kernel, error) {
 			return nil, fmt.Errorf("axis %d out of range for rank %d", axis, r)
 		}
 		outer := shapeSize(x.shape[:ax])
-		return &value{shape: []int{outer, shapeSize(x.shape[ax:])}, f: x.f, i: x.i, isInt: x.isInt}, nil
+		return &value{shape: []int{outer, shapeSize(x.shape[ax:])}, f: x.f, i: x.i, isInt: x.isInt, shapeOnly: x.shapeOnly}, nil
 	}, nil
 }
 
@@ -501,7 +507,7 @@ func buildReshape(a attrs, _ []*value) (kernel, error) {
 		} else if known != n {
 			return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", x.shape, n, spec)
 		}
-		return &value{shape: shape, f: x.f, i: x.i, isInt: x.isInt}, nil
+		return &value{shape: shape, f: x.f, i: x.i, isInt: x.isInt, shapeOnly: x.shapeOnly}, nil
 	}, nil
 }
 
@@ -525,6 +531,9 @@ func buildExpand(attrs, []*value) (kernel, error) {
 		}
 		if _, err := checkedSize(shape); err != nil {
 			return nil, err
+		}
+		if x.shapeOnly {
+			return &value{shape: shape, shapeOnly: true}, nil
 		}
 		y := &value{shape: shape, isInt: x.isInt}
 		n := shapeSize(shape)

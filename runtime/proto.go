@@ -23,7 +23,7 @@ const (
 	maxRank           = 8       // dimensions of any tensor
 	maxDeclaredElems  = 1 << 26 // elements of one declared (value_info) tensor: onnx-go allocates it
 	maxTotalDeclared  = 1 << 27 // elements of all declared tensors together
-	maxRunElems       = 1 << 28 // elements of any tensor computed by Run (1 GiB of float32)
+	maxRunElems       = 1 << 26 // elements of any tensor computed by Run (256 MiB of float32)
 	maxNodes          = 1 << 16 // nodes in a graph
 	maxNameLen        = 4096    // bytes in any name
 	minSupportedOpset = 11

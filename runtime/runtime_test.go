@@ -408,7 +408,7 @@ func FuzzLoad(f *testing.F) {
 					shape[i] = int(d.Value)
 				}
 			}
-			if n, err := checkedSize(shape); err != nil || n > 1<<20 {
+			if n, err := checkedSize(shape); err != nil || n > 1<<16 {
 				return
 			}
 			in[io.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}

@@ -100,6 +100,20 @@ type value struct {
 	f     []float32
 	i     []int64
 	isInt bool
+	// shapeOnly marks a float value whose data was never computed: Load's
+	// shape check propagates shapes through the graph without arithmetic
+	// (so a hostile file cannot make Load compute or allocate much).
+	shapeOnly bool
+}
+
+// anyShapeOnly reports whether any input lacks data.
+func anyShapeOnly(in ...*value) bool {
+	for _, v := range in {
+		if v != nil && v.shapeOnly {
+			return true
+		}
+	}
+	return false
 }
 
 func (v *value) dtype() string {
