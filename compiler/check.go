@@ -42,7 +42,7 @@ type checker struct {
 	latentNode, likelihoodNode, decoderNode *yaml.Node
 	splitKey, patienceKey, warmupKey        *yaml.Node
 	batchKey, validationKey                 *yaml.Node
-	epochsSet, splitSet                     bool
+	splitSet                                bool
 	// Data paths as written, for the hash (stable when the repo moves).
 	written map[string]string
 }
@@ -445,7 +445,6 @@ func (c *checker) checkTrain(n *yaml.Node) {
 		}
 	}
 	if v := m.get("epochs"); v != nil {
-		c.epochsSet = true
 		if k, ok := c.integer(v, "train.epochs", 1, 1_000_000); ok {
 			t.Epochs = int(k)
 		}
@@ -653,7 +652,12 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 func (c *checker) checkContents(s Source, path string, pathNode, startNode, limitNode, labelsNode *yaml.Node) bool {
 	info, err := peekData(s.Path, s.Format, s.CSVHeader)
 	if err != nil {
-		c.errorf(pathNode, joinPath(path, "path"), "", "cannot read %s header of %q: %v", s.Format, clip(c.written[path+".path"]+c.written[path]), err)
+		// A plain-path source is recorded under its own key, a mapping's under key.path.
+		key, file := path, c.written[path]
+		if file == "" {
+			key, file = path+".path", c.written[path+".path"]
+		}
+		c.errorf(pathNode, key, "", "cannot read %s header of %q: %v", s.Format, clip(file), err)
 		return false
 	}
 	good := true
