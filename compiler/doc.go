@@ -32,6 +32,11 @@
 //	spec.yaml:12:5: encoder[1].activation: unknown activation "rleu" (did you mean "relu"?)
 //
 // Unknown keys get a did-you-mean, or the section where they belong.
+// Data files must exist, and the compiler reads their headers (IDX, gzip
+// IDX, NPY, CSV; never the data) to check that records have as many values
+// as the input shape, that start/limit lie inside the file, that labels
+// match the records, and that a Bernoulli model sees inputs in [0, 1]
+// (8-bit data needs scale: 1/255).
 // No input makes the compiler panic; FuzzCompile checks that.
 //
 // # Spec reference (version 1)
