@@ -1,0 +1,85 @@
+package kernels_test
+
+import (
+	"fmt"
+
+	"github.com/vaec/vaec/kernels"
+)
+
+// A dense layer's forward pass: y = relu(x·W + b) for a batch of 2 inputs
+// with 3 features and 2 outputs.
+func Example() {
+	x := []float32{ // 2×3
+		1, 2, 3,
+		4, 5, 6,
+	}
+	w := []float32{ // 3×2
+		1, -1,
+		0, 1,
+		1, 0,
+	}
+	b := []float32{0.5, -4}
+	y := make([]float32, 2*2)
+	kernels.Sgemm(false, false, 2, 2, 3, 1, x, 3, w, 2, 0, y, 2)
+	kernels.AddBiasAct(y, 2, 2, b, kernels.ReLU, 0)
+	fmt.Println(y)
+	// Output: [4.5 0 10.5 0]
+}
+
+// The backward pass of a dense layer y = x·W needs the two transposed
+// products: dW = xᵀ·dY (TN) and dX = dY·Wᵀ (NT).
+func ExampleSgemm_transposed() {
+	x := []float32{1, 2, 3, 4, 5, 6}  // 2×3
+	w := []float32{1, -1, 0, 1, 1, 0} // 3×2
+	dy := []float32{1, 0, 0, 1}       // 2×2
+	dw := make([]float32, 3*2)
+	dx := make([]float32, 2*3)
+	kernels.Sgemm(true, false, 3, 2, 2, 1, x, 3, dy, 2, 0, dw, 2)
+	kernels.Sgemm(false, true, 2, 3, 2, 1, dy, 2, w, 2, 0, dx, 3)
+	fmt.Println("dW:", dw)
+	fmt.Println("dX:", dx)
+	// Output:
+	// dW: [1 4 2 5 3 6]
+	// dX: [1 0 1 -1 1 0]
+}
+
+// alpha and beta scale the product and accumulate onto C, as in BLAS:
+// here C = 2·A·B + C.
+func ExampleSgemm_accumulate() {
+	a := []float32{1, 2} // 1×2
+	b := []float32{3, 4} // 2×1
+	c := []float32{10}
+	kernels.Sgemm(false, false, 1, 1, 2, 2, a, 2, b, 1, 1, c, 1)
+	fmt.Println(c)
+	// Output: [32]
+}
+
+// CheckSgemm validates shapes that come from outside the program (a model
+// file, say) before Sgemm, which panics on inconsistent arguments.
+func ExampleCheckSgemm() {
+	a := make([]float32, 5) // too short for 2×3
+	b := make([]float32, 6)
+	c := make([]float32, 4)
+	err := kernels.CheckSgemm(false, false, 2, 2, 3, a, 3, b, 2, c, 2)
+	fmt.Println(err)
+	// Output: kernels: sgemm: A has 5 elements, want >= 6 (2×3, leading dimension 3)
+}
+
+// The activation's backward pass works from the layer's output y; ColSum
+// gives the bias gradient.
+func ExampleActGrad() {
+	y := []float32{0.5, 0, 2, 0} // relu outputs, 2×2
+	dy := []float32{1, 1, 1, 1}
+	dx := make([]float32, 4)
+	kernels.ActGrad(dx, dy, y, kernels.ReLU, 0)
+	db := make([]float32, 2)
+	kernels.ColSum(db, dx, 2, 2)
+	fmt.Println("dX:", dx, "db:", db)
+	// Output: dX: [1 0 1 0] db: [2 0]
+}
+
+func ExampleParseAct() {
+	act, err := kernels.ParseAct("leaky_relu")
+	fmt.Println(act, err)
+	// Output: leaky_relu <nil>
+}
