@@ -148,13 +148,25 @@ func refActivate(a compiler.Activation, alpha, x float64) float64 {
 func refDense(l compiler.Layer, w map[string]checkpoint.Tensor, x []float64, n int) []float64 {
 	W, b := w[l.Weight].Data, w[l.Bias].Data
 	y := make([]float64, n*l.Out)
+	alpha := float64(float32(l.Alpha)) // ONNX attributes are float32
 	for r := 0; r < n; r++ {
-		for j := 0; j < l.Out; j++ {
-			s := float64(b[j])
-			for k := 0; k < l.In; k++ {
-				s += x[r*l.In+k] * float64(W[k*l.Out+j])
+		row := y[r*l.Out : (r+1)*l.Out]
+		for j := range row {
+			row[j] = float64(b[j])
+		}
+		// Row-major W [In, Out]: walk it in memory order.
+		for k := 0; k < l.In; k++ {
+			xv := x[r*l.In+k]
+			if xv == 0 {
+				continue
 			}
-			y[r*l.Out+j] = refActivate(l.Activation, float64(float32(l.Alpha)), s)
+			wk := W[k*l.Out : (k+1)*l.Out]
+			for j, wv := range wk {
+				row[j] += xv * float64(wv)
+			}
+		}
+		for j, v := range row {
+			row[j] = refActivate(l.Activation, alpha, v)
 		}
 	}
 	return y
