@@ -1,10 +1,10 @@
 package runtime
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	onnx "github.com/owulveryck/onnx-go"
@@ -357,21 +357,19 @@ func topoSort(steps []step, nslots int) ([]step, error) {
 			}
 		}
 	}
-	var ready []int
+	ready := &intHeap{}
 	for i := range steps {
 		if indeg[i] == 0 {
-			ready = append(ready, i)
+			heap.Push(ready, i)
 		}
 	}
 	var out []step
-	for len(ready) > 0 {
-		sort.Ints(ready)
-		i := ready[0]
-		ready = ready[1:]
+	for ready.Len() > 0 {
+		i := heap.Pop(ready).(int)
 		out = append(out, steps[i])
 		for _, u := range users[i] {
 			if indeg[u]--; indeg[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(ready, u)
 			}
 		}
 	}
@@ -385,6 +383,20 @@ func topoSort(steps []step, nslots int) ([]step, error) {
 		return nil, fmt.Errorf("graph has a cycle through %s", strings.Join(stuck, ", "))
 	}
 	return out, nil
+}
+
+// intHeap is a min-heap of step indices: ready steps run in file order.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Inputs returns the graph inputs the caller must feed (initializers

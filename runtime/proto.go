@@ -114,6 +114,19 @@ type wireReader struct {
 	what string // message being read, for errors
 }
 
+// once refuses a second occurrence of a singular message field. Protobuf
+// merges repeated occurrences of such a field (so a second "graph" adds
+// its nodes and inputs to the first); onnx-go's decoder would see the
+// merged message while this scan saw two, so a file could slip sizes past
+// the checks. No ONNX writer emits them; they are refused.
+func (r *wireReader) once(f wireField, seen *bool, what string) error {
+	if *seen {
+		return fmt.Errorf("%s: field %d occurs twice (at byte %d)", what, f.num, f.off)
+	}
+	*seen = true
+	return nil
+}
+
 type wireField struct {
 	num protowire.Number
 	typ protowire.Type
@@ -254,6 +267,9 @@ func scanModel(data []byte) (*pbModel, error) {
 				return nil, err
 			}
 		case 7: // graph
+			if graph != nil {
+				return nil, fmt.Errorf("model: graph occurs twice (at byte %d)", f.off)
+			}
 			if f.typ != protowire.BytesType {
 				return nil, fmt.Errorf("model.graph: wrong wire type %d at byte %d", f.typ, f.off)
 			}
@@ -434,6 +450,7 @@ func scanAttr(f wireField, node string) (pbAttr, error) {
 	}
 	r := sub(f, what)
 	var a pbAttr
+	var seenT bool
 	for {
 		g, ok, err := r.next()
 		if err != nil {
@@ -452,6 +469,9 @@ func scanAttr(f wireField, node string) (pbAttr, error) {
 				return a, err
 			}
 		case 5: // t: onnx-go turns it into a tensor, so its sizes must hold
+			if err := r.once(g, &seenT, what+".t"); err != nil {
+				return a, err
+			}
 			if _, err := scanTensor(g, what+".t"); err != nil {
 				return a, err
 			}
@@ -471,6 +491,7 @@ func scanValueInfo(f wireField, where string) (pbValueInfo, error) {
 	}
 	r := sub(f, where)
 	var vi pbValueInfo
+	var seenType bool
 	for {
 		g, ok, err := r.next()
 		if err != nil {
@@ -485,6 +506,9 @@ func scanValueInfo(f wireField, where string) (pbValueInfo, error) {
 				return vi, err
 			}
 		case 2:
+			if err := r.once(g, &seenType, where+".type"); err != nil {
+				return vi, err
+			}
 			if err := scanType(g, &vi, where); err != nil {
 				return vi, err
 			}
@@ -511,6 +535,7 @@ func scanType(f wireField, vi *pbValueInfo, where string) error {
 		return fmt.Errorf("%s.type: wrong wire type at byte %d", where, f.off)
 	}
 	r := sub(f, where+".type")
+	var seenTensor bool
 	for {
 		g, ok, err := r.next()
 		if err != nil {
@@ -528,8 +553,12 @@ func scanType(f wireField, vi *pbValueInfo, where string) error {
 		if g.typ != protowire.BytesType {
 			return fmt.Errorf("%s.type.tensor_type: wrong wire type at byte %d", where, g.off)
 		}
+		if err := r.once(g, &seenTensor, where+".type"); err != nil {
+			return err
+		}
 		vi.tensor = true
 		tr := sub(g, where+".type.tensor_type")
+		var seenShape bool
 		for {
 			h, ok, err := tr.next()
 			if err != nil {
@@ -544,6 +573,9 @@ func scanType(f wireField, vi *pbValueInfo, where string) error {
 					return err
 				}
 			case 2:
+				if err := tr.once(h, &seenShape, where+".type.tensor_type"); err != nil {
+					return err
+				}
 				vi.hasShape = true
 				if err := scanShape(h, vi, where); err != nil {
 					return err

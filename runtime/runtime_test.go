@@ -281,6 +281,12 @@ func TestRefusals(t *testing.T) {
 		{"value defined twice", mutate(func(g *ow.Graph) {
 			g.Nodes = append(g.Nodes, ow.Node("again", "Relu", []string{"h"}, []string{"y"}))
 		}), []string{`"y"`, "defined twice"}},
+		{"graph field twice", append(ow.PB(good), ow.PB(nil).Msg(7, ow.PB(nil).Msg(11, ow.ValueInfo("big", 1<<40)))...),
+			[]string{"graph occurs twice"}},
+		{"type field twice", mutate(func(g *ow.Graph) {
+			vi := ow.ValueInfo("x", "N", 4)
+			g.Inputs[0] = append(vi, ow.PB(nil).Msg(2, ow.PB(nil).Msg(1, ow.PB(nil).Int(1, 1)))...)
+		}), []string{`"x"`, "twice"}},
 		{"old opset", mutate(func(g *ow.Graph) { g.Opset = 9 }), []string{"opset 9"}},
 		{"output not produced", mutate(func(g *ow.Graph) {
 			g.Outputs = []ow.PB{ow.ValueInfo("nothing", "N", 3)}
