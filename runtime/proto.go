@@ -506,7 +506,7 @@ func scanValueInfo(f wireField, where string) (pbValueInfo, error) {
 				return vi, err
 			}
 		case 2:
-			if err := r.once(g, &seenType, where+".type"); err != nil {
+			if err := r.once(g, &seenType, fmt.Sprintf("%s %q: type", where, vi.name)); err != nil {
 				return vi, err
 			}
 			if err := scanType(g, &vi, where); err != nil {
