@@ -31,8 +31,12 @@ func (d *decoder) pos(n *yaml.Node) Pos {
 
 // errorf records a problem at node n (the document start when n is nil).
 func (d *decoder) errorf(n *yaml.Node, path, hint, format string, args ...any) {
-	d.errs = append(d.errs, &Error{Pos: d.pos(n), Path: path, Msg: fmt.Sprintf(format, args...), Hint: hint})
+	d.errs = append(d.errs, &Error{Pos: d.pos(n), Path: path, Msg: oneLine(fmt.Sprintf(format, args...)), Hint: hint})
 }
+
+// oneLine keeps a message on one line whatever text it quotes from
+// outside (file system and parser errors), since errors print one per line.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", `\n`) }
 
 // yamlLine finds the line number in yaml.v3's error text, which carries no
 // column; errors without one are reported at 1:1.
@@ -99,7 +103,7 @@ func (d *decoder) yamlError(err error) {
 		// The position is printed in front already; drop "line N: ".
 		msg = strings.Replace(msg, m[0]+": ", "", 1)
 	}
-	d.errs = append(d.errs, &Error{Pos: Pos{File: d.file, Line: line, Col: 1}, Msg: "YAML syntax: " + msg})
+	d.errs = append(d.errs, &Error{Pos: Pos{File: d.file, Line: line, Col: 1}, Msg: "YAML syntax: " + oneLine(msg)})
 }
 
 // maxAliasDepth bounds alias chains; yaml.v3 already rejects cycles, this
@@ -134,7 +138,7 @@ func describe(n *yaml.Node) string {
 		case "!!str":
 			return fmt.Sprintf("the string %q", clip(n.Value))
 		}
-		return fmt.Sprintf("a %s value", n.ShortTag())
+		return fmt.Sprintf("a value tagged %q", clip(n.ShortTag()))
 	}
 	return "an unresolvable alias"
 }
