@@ -130,7 +130,13 @@ func ActGrad(dx, dy, y []float32, act Act, alpha float32) {
 	if len(dx) < n || len(y) < n {
 		panic(fmt.Sprintf("kernels: ActGrad: dx has %d, y has %d elements, want >= %d (len(dy))", len(dx), len(y), n))
 	}
+	if int(act) >= len(actNames) {
+		panic(fmt.Sprintf("kernels: ActGrad: unknown activation %v", act))
+	}
 	dx, y = dx[:n], y[:n]
+	if actGradVec(dx, dy, y, act, alpha) {
+		return
+	}
 	switch act {
 	case Linear:
 		copy(dx, dy)
@@ -161,14 +167,14 @@ func ActGrad(dx, dy, y []float32, act Act, alpha float32) {
 		}
 	case Tanh:
 		for i, g := range dy {
-			dx[i] = g * (1 - y[i]*y[i])
+			// The conversion forbids fusing into an FMA, keeping this
+			// bit-identical with the vector path.
+			dx[i] = g * (1 - float32(y[i]*y[i]))
 		}
 	case Softplus:
 		for i, g := range dy {
 			dx[i] = g * -expm1f(-y[i]) // sigmoid(x) = 1 - e^(-softplus(x))
 		}
-	default:
-		panic(fmt.Sprintf("kernels: ActGrad: unknown activation %v", act))
 	}
 }
 
@@ -180,6 +186,9 @@ func ColSum(dst, src []float32, m, n int) {
 		panic(fmt.Sprintf("kernels: ColSum: dst has %d, src %d elements, want >= %d and >= %d×%d", len(dst), len(src), n, m, n))
 	}
 	dst = dst[:n]
+	if colSumVec(dst, src, m, n) {
+		return
+	}
 	clear(dst)
 	for i := 0; i < m; i++ {
 		addTo(dst, src[i*n:i*n+n])

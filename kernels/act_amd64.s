@@ -162,3 +162,171 @@ store:
 done:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// actGradAVX512: dx = dy·act'(x) from y = act(x), for act in Linear..LeakyReLU
+// (not Softplus). The arithmetic matches the Go loops in act.go operation
+// for operation (no fused multiply-adds), so both paths agree bit for bit.
+
+// func actGradAVX512(dx, dy, y *float32, n int, act int, alpha float32)
+TEXT ·actGradAVX512(SB), NOSPLIT, $0-44
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ act+32(FP), R8
+	VBROADCASTSS alpha+40(FP), Z27
+	LEAQ actconst<>(SB), AX
+	VBROADCASTSS 36(AX), Z25 // 1
+	VPXORD       Z31, Z31, Z31
+	MOVL  $0xffff, AX
+	KMOVW AX, K2
+
+gloop:
+	TESTQ CX, CX
+	JLE   gdone
+	KMOVW K2, K1
+	CMPQ  CX, $16
+	JGE   gmasked
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+
+gmasked:
+	VMOVUPS.Z (SI), K1, Z0 // dy
+	VMOVUPS.Z (DX), K1, Z1 // y
+	CMPQ R8, $1
+	JEQ  grelu
+	CMPQ R8, $2
+	JEQ  gtanh
+	CMPQ R8, $3
+	JEQ  gsigmoid
+	CMPQ R8, $4
+	JEQ  gelu
+	CMPQ R8, $5
+	JEQ  gleaky
+	JMP  gstore // linear
+
+grelu:
+	VCMPPS    $0x1e, Z31, Z1, K3 // y > 0 (false for NaN)
+	VMOVAPS.Z Z0, K3, Z0
+	JMP       gstore
+
+gleaky:
+	VCMPPS  $0x1e, Z31, Z1, K3
+	KNOTW   K3, K3
+	VMULPS  Z27, Z0, K3, Z0 // !(y > 0): dy·alpha
+	JMP     gstore
+
+gelu:
+	VCMPPS  $0x1e, Z31, Z1, K3
+	KNOTW   K3, K3
+	VADDPS  Z27, Z1, Z2     // y + alpha
+	VMULPS  Z2, Z0, K3, Z0  // !(y > 0): dy·(y + alpha)
+	JMP     gstore
+
+gsigmoid:
+	VMULPS Z1, Z0, Z0 // dy·y
+	VSUBPS Z1, Z25, Z2 // 1 - y
+	VMULPS Z2, Z0, Z0
+	JMP    gstore
+
+gtanh:
+	VMULPS Z1, Z1, Z2  // y·y
+	VSUBPS Z2, Z25, Z2 // 1 - y·y
+	VMULPS Z2, Z0, Z0
+
+gstore:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	SUBQ    $16, CX
+	JMP     gloop
+
+gdone:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// colSumAVX512: dst[j] = Σ_i src[i*n + j], rows added in order (the same
+// order as the Go loop, so results agree bit for bit). Columns go in strips
+// of 64, then 16, then one masked strip.
+
+// func colSumAVX512(dst, src *float32, m, n int)
+TEXT ·colSumAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ m+16(FP), R9
+	MOVQ n+24(FP), R10
+	MOVQ R10, R8
+	SHLQ $2, R8 // row stride in bytes
+
+cs64:
+	CMPQ   R10, $64
+	JLT    cs16
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   SI, AX
+	MOVQ   R9, CX
+	TESTQ  CX, CX
+	JZ     cs64store
+
+cs64loop:
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	ADDQ   R8, AX
+	DECQ   CX
+	JNZ    cs64loop
+
+cs64store:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ    $256, DI
+	ADDQ    $256, SI
+	SUBQ    $64, R10
+	JMP     cs64
+
+cs16:
+	TESTQ R10, R10
+	JZ    csdone
+	MOVL  $0xffff, AX
+	CMPQ  R10, $16
+	JGE   cs16mask
+	MOVQ  R10, CX
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+
+cs16mask:
+	KMOVW  AX, K1
+	VPXORD Z0, Z0, Z0
+	MOVQ   SI, AX
+	MOVQ   R9, CX
+	TESTQ  CX, CX
+	JZ     cs16store
+
+cs16loop:
+	VMOVUPS.Z (AX), K1, Z1
+	VADDPS    Z1, Z0, Z0
+	ADDQ      R8, AX
+	DECQ      CX
+	JNZ       cs16loop
+
+cs16store:
+	VMOVUPS Z0, K1, (DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, R10
+	JG      cs16
+
+csdone:
+	VZEROUPPER
+	RET

@@ -156,7 +156,9 @@ func testAddBiasActSpecials(t *testing.T) {
 	}
 }
 
-func TestActGrad(t *testing.T) {
+func TestActGrad(t *testing.T) { withActPaths(t, testActGrad) }
+
+func testActGrad(t *testing.T) {
 	xs := actInputs()
 	for _, act := range allActs {
 		for _, alpha := range []float32{0.01, 1, 1.7} {
@@ -190,8 +192,10 @@ func TestActGrad(t *testing.T) {
 	}
 }
 
-func TestColSum(t *testing.T) {
-	tests := []struct{ m, n int }{{0, 3}, {1, 1}, {3, 0}, {128, 400}, {5, 7}}
+func TestColSum(t *testing.T) { withActPaths(t, testColSum) }
+
+func testColSum(t *testing.T) {
+	tests := []struct{ m, n int }{{0, 3}, {1, 1}, {3, 0}, {128, 400}, {5, 7}, {3, 64}, {2, 95}}
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, tt := range tests {
 		src := make([]float32, tt.m*tt.n)
@@ -215,6 +219,51 @@ func TestColSum(t *testing.T) {
 		}
 		if dst[tt.n] != 99 {
 			t.Errorf("m=%d n=%d: dst[n] written", tt.m, tt.n)
+		}
+	}
+}
+
+// TestVectorPathsBitIdentical checks the documented property that the
+// vector ActGrad and ColSum round exactly as the Go loops do.
+func TestVectorPathsBitIdentical(t *testing.T) {
+	if !useAVX512Act {
+		t.Skip("no vector path on this CPU")
+	}
+	defer func() { useAVX512Act = true }()
+	rng := rand.New(rand.NewPCG(41, 42))
+	const m, n = 37, 53
+	src := make([]float32, m*n)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64())
+	}
+	ys := make([][]float32, len(allActs))
+	for a, act := range allActs {
+		ys[a] = append([]float32(nil), src...)
+		AddBiasAct(ys[a], m, n, nil, act, 0.3)
+	}
+	run := func(vec bool) (grads [][]float32, sums []float32) {
+		useAVX512Act = vec
+		for a, act := range allActs {
+			dx := make([]float32, len(src))
+			ActGrad(dx, src, ys[a], act, 0.3)
+			grads = append(grads, dx)
+		}
+		sums = make([]float32, n)
+		ColSum(sums, src, m, n)
+		return grads, sums
+	}
+	g1, s1 := run(false)
+	g2, s2 := run(true)
+	for a := range g1 {
+		for i := range g1[a] {
+			if math.Float32bits(g1[a][i]) != math.Float32bits(g2[a][i]) {
+				t.Fatalf("ActGrad %v: element %d: go %v, vector %v", allActs[a], i, g1[a][i], g2[a][i])
+			}
+		}
+	}
+	for j := range s1 {
+		if math.Float32bits(s1[j]) != math.Float32bits(s2[j]) {
+			t.Fatalf("ColSum column %d: go %v, vector %v", j, s1[j], s2[j])
 		}
 	}
 }

@@ -16,7 +16,7 @@ const (
 	// parallelMin is the number of multiply-adds (m·n·k) above which a
 	// product is split across goroutines; below it the hand-off costs more
 	// than it saves.
-	parallelMin = 1 << 18
+	parallelMin = 1 << 21
 )
 
 // kernelFunc computes the full mr×nr tile
