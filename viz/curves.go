@@ -24,6 +24,9 @@ const (
 	ValELBOKey   = "val_elbo"
 )
 
+// curveNames are the legend entries of the keys PlotCurves draws.
+var curveNames = map[string]string{TrainELBOKey: "training ELBO", ValELBOKey: "validation ELBO"}
+
 // Record is one line of a metrics file: every numeric field of the JSON
 // object by key (null reads as NaN; non-numeric fields are skipped).
 type Record map[string]float64
@@ -99,8 +102,8 @@ func PlotRecords(recs []Record, outPNG, title string, keys ...string) error {
 	p.Title.Text = title
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = "nats per example"
-	p.Legend.Top = true
-	p.Legend.Left = false
+	// ELBO curves rise to the top right: the legend goes bottom right.
+	p.Legend.Top, p.Legend.Left = false, false
 	p.Add(plotter.NewGrid())
 	drawn := 0
 	for i, k := range keys {
@@ -128,7 +131,11 @@ func PlotRecords(recs []Record, outPNG, title string, keys ...string) error {
 		line.Width = vg.Points(1.5)
 		points.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
 		p.Add(line, points)
-		p.Legend.Add(k, line, points)
+		name := k
+		if n, ok := curveNames[k]; ok {
+			name = n
+		}
+		p.Legend.Add(name, line, points)
 		drawn++
 	}
 	if drawn == 0 {

@@ -105,6 +105,38 @@ func Grid(images [][]float32, c, h, w, cols int) (image.Image, error) {
 	return rgba, nil
 }
 
+// Zoom enlarges img by an integer factor, each pixel becoming a
+// factor×factor block, so that 28×28 digits stay sharp when shown large
+// (a browser's smooth scaling blurs them). Factor 1 returns img itself.
+func Zoom(img image.Image, factor int) (image.Image, error) {
+	if factor < 1 || factor > 16 {
+		return nil, fmt.Errorf("viz: zoom %d: want 1 to 16", factor)
+	}
+	if factor == 1 {
+		return img, nil
+	}
+	b := img.Bounds()
+	if b.Dx()*b.Dy()*factor*factor > 1<<28 {
+		return nil, fmt.Errorf("viz: zooming %d×%d pixels by %d is too large", b.Dx(), b.Dy(), factor)
+	}
+	r := image.Rect(0, 0, b.Dx()*factor, b.Dy()*factor)
+	var out interface {
+		image.Image
+		Set(x, y int, c color.Color)
+	}
+	if _, ok := img.(*image.Gray); ok {
+		out = image.NewGray(r)
+	} else {
+		out = image.NewRGBA(r)
+	}
+	for y := 0; y < r.Dy(); y++ {
+		for x := 0; x < r.Dx(); x++ {
+			out.Set(x, y, img.At(b.Min.X+x/factor, b.Min.Y+y/factor))
+		}
+	}
+	return out, nil
+}
+
 // Pairs interleaves originals and their reconstructions so that
 // a grid with an even column count shows each original left of its copy.
 func Pairs(originals, reconstructions [][]float32) ([][]float32, error) {

@@ -81,6 +81,35 @@ func TestGridErrors(t *testing.T) {
 	}
 }
 
+func TestZoom(t *testing.T) {
+	img, err := Grid([][]float32{{0, 1, 0.5, 0}}, 1, 2, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := Zoom(img, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z.Bounds().Dx() != 3*img.Bounds().Dx() || z.Bounds().Dy() != 3*img.Bounds().Dy() {
+		t.Fatalf("zoomed %v to %v", img.Bounds(), z.Bounds())
+	}
+	for y := 0; y < z.Bounds().Dy(); y++ {
+		for x := 0; x < z.Bounds().Dx(); x++ {
+			if z.At(x, y) != img.At(x/3, y/3) {
+				t.Fatalf("pixel (%d, %d) = %v, want %v", x, y, z.At(x, y), img.At(x/3, y/3))
+			}
+		}
+	}
+	if same, _ := Zoom(img, 1); same != img {
+		t.Error("zoom 1 should return the image itself")
+	}
+	for _, f := range []int{0, 17} {
+		if _, err := Zoom(img, f); err == nil {
+			t.Errorf("zoom %d: no error", f)
+		}
+	}
+}
+
 func TestToByte(t *testing.T) {
 	for _, tc := range []struct {
 		v    float32

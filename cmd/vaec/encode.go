@@ -93,7 +93,7 @@ func encodeAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := viz.Scatter(p, "posterior means ("+desc+")", xl, yl, xy, set.Labels); err != nil {
+		if err := viz.Scatter(p, "posterior means: "+desc, xl, yl, xy, set.Labels); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.Writer, "scatter of %s against %s → %s\n", yl, xl, p)

@@ -28,6 +28,7 @@ func reconstructCommand() *cli.Command {
 		Flags: append(append(modelFlags(), dataFlags(32)...),
 			&cli.StringFlag{Name: "out", Usage: "output: .png grid, or .npy/.csv matrix of reconstructions (default: DIR/reconstructions.png)"},
 			&cli.IntFlag{Name: "pairs", Value: 8, Usage: "original/reconstruction pairs per row of the grid"},
+			zoomFlag(),
 			&cli.StringFlag{Name: "shape", Usage: "draw each example as an image of this shape, HxW or CxHxW"},
 			&cli.BoolFlag{Name: "sample", Usage: "decode one draw from q(z|x) instead of its mean"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the --sample draws"},
@@ -104,12 +105,7 @@ func reconstructAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		viz.Rescale(pairs)
-		img, err := viz.Grid(pairs, ch, h, w, 2*c.Int("pairs"))
-		if err != nil {
-			return err
-		}
-		if err := viz.WritePNG(out, img); err != nil {
+		if err := writeGrid(out, pairs, ch, h, w, 2*c.Int("pairs"), c.Int("zoom")); err != nil {
 			return err
 		}
 	}

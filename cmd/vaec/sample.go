@@ -36,6 +36,7 @@ func sampleCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the latent draws"},
 			&cli.StringFlag{Name: "out", Usage: "output: .png grid, or .npy/.csv matrix (default: DIR/samples.png for images, DIR/samples.npy otherwise)"},
 			&cli.IntFlag{Name: "cols", Value: 8, Usage: "images per row of the grid"},
+			zoomFlag(),
 			&cli.StringFlag{Name: "shape", Usage: "draw each example as an image of this shape, HxW or CxHxW (default: the input shape when it is [C,H,W]; a square for flat inputs like MNIST's 784)"},
 			&cli.StringFlag{Name: "traversal", Usage: "also write latent traversals (one row per unit) to this PNG"},
 			&cli.StringFlag{Name: "manifold", Usage: "also write the decoded latent plane to this PNG (2-dimensional latent space)"},
@@ -82,7 +83,7 @@ func sampleAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeExamples(out, x, n, v.input, c.String("shape"), cols, "x"); err != nil {
+	if err := writeExamples(out, x, n, v.input, c.String("shape"), cols, c.Int("zoom")); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "%d samples from %s (seed %d) → %s\n", n, v.origin, c.Uint64("seed"), out)
@@ -93,7 +94,7 @@ func sampleAction(c *cli.Context) error {
 		if err != nil {
 			return usagef("--traversal: %v", err)
 		}
-		if err := decodeGrid(v, zt, p, c.String("shape"), steps); err != nil {
+		if err := decodeGrid(v, zt, p, c.String("shape"), steps, c.Int("zoom")); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.Writer, "traversals of %d latent units over [-%g, %g] → %s\n", v.latent, span, span, p)
@@ -106,7 +107,7 @@ func sampleAction(c *cli.Context) error {
 		if err != nil {
 			return usagef("--manifold: %v", err)
 		}
-		if err := decodeGrid(v, zm, p, c.String("shape"), steps); err != nil {
+		if err := decodeGrid(v, zm, p, c.String("shape"), steps, c.Int("zoom")); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.Writer, "latent manifold, %d×%d → %s\n", steps, steps, p)
@@ -115,20 +116,39 @@ func sampleAction(c *cli.Context) error {
 }
 
 // decodeGrid decodes latent points and writes them as a PNG grid.
-func decodeGrid(v *vae, z []float32, path, shape string, cols int) error {
+func decodeGrid(v *vae, z []float32, path, shape string, cols, zoom int) error {
 	n := len(z) / v.latent
 	x, err := v.expected(z, n)
 	if err != nil {
 		return err
 	}
-	return writeExamples(path, x, n, v.input, shape, cols, "x")
+	return writeExamples(path, x, n, v.input, shape, cols, zoom)
 }
 
-// writeExamples writes n decoded or original examples x [n, D]: a PNG grid
-// for .png paths (the examples must be images), a matrix otherwise.
-func writeExamples(path string, x []float32, n int, in compiler.Input, shape string, cols int, prefix string) error {
+// zoomFlag enlarges the pictures, for documents that show them large.
+func zoomFlag() cli.Flag {
+	return &cli.IntFlag{Name: "zoom", Value: 1, Usage: "enlarge PNG grids by this integer factor (sharp pixels)"}
+}
+
+// writeGrid draws images (CHW, model scale) as a PNG grid: rescaled to
+// [0, 1] when outside it, zoomed, written atomically.
+func writeGrid(path string, imgs [][]float32, c, h, w, cols, zoom int) error {
+	viz.Rescale(imgs)
+	img, err := viz.Grid(imgs, c, h, w, cols)
+	if err != nil {
+		return err
+	}
+	if img, err = viz.Zoom(img, zoom); err != nil {
+		return usagef("--zoom: %v", err)
+	}
+	return viz.WritePNG(path, img)
+}
+
+// writeExamples writes n decoded examples x [n, D]: a PNG grid for .png
+// paths (the examples must be images), a matrix otherwise.
+func writeExamples(path string, x []float32, n int, in compiler.Input, shape string, cols, zoom int) error {
 	if matrixFormat(path) != "" {
-		return writeMatrix(path, x, n, in.Size, prefix)
+		return writeMatrix(path, x, n, in.Size, "x")
 	}
 	if !strings.EqualFold(filepath.Ext(path), ".png") {
 		return usagef("%s: want a .png, .npy or .csv file", path)
@@ -141,12 +161,7 @@ func writeExamples(path string, x []float32, n int, in compiler.Input, shape str
 	if err != nil {
 		return err
 	}
-	viz.Rescale(imgs)
-	img, err := viz.Grid(imgs, ch, h, w, cols)
-	if err != nil {
-		return err
-	}
-	return viz.WritePNG(path, img)
+	return writeGrid(path, imgs, ch, h, w, cols, zoom)
 }
 
 // imageShape decides how to draw one example: the --shape flag (HxW or
