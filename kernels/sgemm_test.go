@@ -107,6 +107,25 @@ func checkGemm(t *testing.T, tc gemmCase, rng *rand.Rand) {
 	t.Helper()
 	a, lda, b, ldb, c, ldc := tc.operands(rng)
 	want, scale := refGemm(tc, a, lda, b, ldb, c, ldc)
+	runAndCompare(t, tc, a, lda, b, ldb, c, ldc, want, scale)
+}
+
+// checkGemmAllKernels is checkGemm for every kernel the CPU supports,
+// sharing one (slow) float64 reference.
+func checkGemmAllKernels(t *testing.T, tc gemmCase, rng *rand.Rand) {
+	t.Helper()
+	a, lda, b, ldb, c, ldc := tc.operands(rng)
+	want, scale := refGemm(tc, a, lda, b, ldb, c, ldc)
+	saved := active
+	defer func() { active = saved }()
+	for _, k := range kernelsForTest() {
+		active = k
+		runAndCompare(t, tc, a, lda, b, ldb, append([]float32(nil), c...), ldc, want, scale)
+	}
+}
+
+func runAndCompare(t *testing.T, tc gemmCase, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, want, scale []float64) {
+	t.Helper()
 	c0 := append([]float32(nil), c...)
 	Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
 	bad := 0
@@ -115,7 +134,7 @@ func checkGemm(t *testing.T, tc gemmCase, rng *rand.Rand) {
 			got := c[i*ldc+j]
 			if j >= tc.n {
 				if math.Float32bits(got) != math.Float32bits(c0[i*ldc+j]) {
-					t.Fatalf("%v: C[%d,%d] outside n was written: got %v", tc, i, j, got)
+					t.Fatalf("%s %v: C[%d,%d] outside n was written: got %v", active.name, tc, i, j, got)
 				}
 				continue
 			}
@@ -126,13 +145,13 @@ func checkGemm(t *testing.T, tc gemmCase, rng *rand.Rand) {
 			tol := 1e-6 + 4e-7*float64(tc.k+2)*sc
 			if d := math.Abs(float64(got) - w); !(d <= tol) {
 				if bad++; bad <= 3 {
-					t.Errorf("%v: C[%d,%d] = %v, want %v (|diff| %.3g > tol %.3g)", tc, i, j, got, w, d, tol)
+					t.Errorf("%s %v: C[%d,%d] = %v, want %v (|diff| %.3g > tol %.3g)", active.name, tc, i, j, got, w, d, tol)
 				}
 			}
 		}
 	}
 	if bad > 3 {
-		t.Errorf("%v: %d elements wrong in total", tc, bad)
+		t.Errorf("%s %v: %d elements wrong in total", active.name, tc, bad)
 	}
 }
 
@@ -173,36 +192,33 @@ func TestSgemmLargeShapes(t *testing.T) {
 		{128, 784, 400}, // training: dY·Wᵀ (as NT)
 		{128, 20, 400}, {400, 20, 128}, {128, 400, 20},
 		{1, 400, 784}, {1, 784, 400}, {1, 400, 20}, {1, 20, 400},
+		{3, 1000, 5000}, // packed B split into k-chunks
 		{256, 400, 20}, {100, 64, 17}, {64, 100, 300}, {17, 31, 600},
 		{31, 1, 64}, {7, 1000, 5}, {1, 1, 784}, {2, 1600, 3}, {9, 1024, 40}, {600, 50, 30},
 	}
 	if testing.Short() {
 		shapes = shapes[3:]
 	}
-	withKernels(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(3, 4))
-		for _, s := range shapes {
-			for _, tr := range allTrans {
-				checkGemm(t, gemmCase{transA: tr[0], transB: tr[1], m: s.m, n: s.n, k: s.k, alpha: 1, beta: 0}, rng)
-			}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range shapes {
+		for _, tr := range allTrans {
+			checkGemmAllKernels(t, gemmCase{transA: tr[0], transB: tr[1], m: s.m, n: s.n, k: s.k, alpha: 1, beta: 0}, rng)
 		}
-	})
+	}
 }
 
 func TestSgemmAlphaBetaPadding(t *testing.T) {
 	scalars := [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, -1}, {0, 0}, {0, 0.5}, {1.5, 0}}
-	withKernels(t, func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(5, 6))
-		for _, tr := range allTrans {
-			for _, s := range scalars {
-				for _, pad := range []int{0, 3} {
-					for _, sh := range [][3]int{{1, 37, 300}, {9, 50, 13}, {33, 97, 270}, {8, 48, 8}, {13, 3, 1}} {
-						checkGemm(t, gemmCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: s[0], beta: s[1], pad: pad}, rng)
-					}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tr := range allTrans {
+		for _, s := range scalars {
+			for _, pad := range []int{0, 3} {
+				for _, sh := range [][3]int{{1, 37, 300}, {9, 50, 13}, {33, 97, 270}, {8, 48, 8}, {13, 3, 1}} {
+					checkGemmAllKernels(t, gemmCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: s[0], beta: s[1], pad: pad}, rng)
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestSgemmRandom is a property test: random shapes, transposes, scalars
