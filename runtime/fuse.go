@@ -1,4 +1,56 @@
 package runtime
 
-// fuse rewrites the plan for speed without changing results.
-func (m *Model) fuse() {}
+// fuse merges each Gemm with the activation that is its only consumer
+// (Gemm→Relu, Gemm→Sigmoid, …: every dense layer an exporter writes) into
+// one step that adds the bias and applies the activation while the
+// product's rows are still in cache, and saves a tensor per layer. The
+// fused step keeps both node names for error messages. Results are those
+// of the two steps run apart: the same kernels, in the same order per
+// element.
+func (m *Model) fuse() {
+	consumers := make([]int, m.nslots)
+	for _, s := range m.steps {
+		for _, k := range s.in {
+			if k >= 0 {
+				consumers[k]++
+			}
+		}
+	}
+	for _, k := range m.outputSlots {
+		consumers[k]++ // a graph output must stay materialised
+	}
+	producer := map[int]int{}
+	for i, s := range m.steps {
+		producer[s.out] = i
+	}
+	drop := make([]bool, len(m.steps))
+	for j, s := range m.steps {
+		act, ok := actOps[s.op]
+		if !ok || s.in[0] < 0 || consumers[s.in[0]] != 1 {
+			continue
+		}
+		i, ok := producer[s.in[0]]
+		if !ok || m.steps[i].op != "Gemm" {
+			continue
+		}
+		alpha, err := actAlpha(s.op, s.attrs)
+		if err != nil {
+			continue // not reached: the activation was built with these attributes
+		}
+		run, err := gemmKernel(m.steps[i].attrs, act, alpha)
+		if err != nil {
+			continue
+		}
+		g := &m.steps[i]
+		g.run, g.out = run, s.out
+		g.name, g.op = g.name+"+"+s.name, g.op+"+"+s.op
+		drop[j] = true
+	}
+	kept := m.steps[:0]
+	for j, s := range m.steps {
+		if !drop[j] {
+			kept = append(kept, s)
+		}
+	}
+	m.steps = kept
+}

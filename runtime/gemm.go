@@ -11,11 +11,11 @@ import (
 // come from the model file, so they are checked here (CheckSgemm) instead
 // of letting Sgemm panic.
 func sgemm(m, n, k int, a, b, c []float32) error {
-	return gemm(false, false, m, n, k, 1, a, b, c)
+	return gemm(false, false, m, n, k, 1, a, b, 1, c)
 }
 
-// gemm computes c[m×n] += alpha·op(a)·op(b).
-func gemm(transA, transB bool, m, n, k int, alpha float32, a, b, c []float32) error {
+// gemm computes c[m×n] = alpha·op(a)·op(b) + beta·c.
+func gemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, beta float32, c []float32) error {
 	lda, ldb := max(k, 1), max(n, 1)
 	if transA {
 		lda = max(m, 1)
@@ -26,12 +26,20 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a, b, c []float32) er
 	if err := kernels.CheckSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, max(n, 1)); err != nil {
 		return err
 	}
-	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, 1, c, max(n, 1))
+	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, max(n, 1))
 	return nil
 }
 
 // buildGemm: Y = alpha·A'·B' + beta·C, A' = transA ? Aᵀ : A, likewise B.
 func buildGemm(a attrs, _ []*value) (kernel, error) {
+	return gemmKernel(a, kernels.Linear, 0)
+}
+
+// gemmKernel is Gemm followed by the activation act (kernels.Linear for
+// none): fuse uses it to run a Gemm and the activation that consumes it in
+// one pass. A bias C of shape [N] or [1, N] with beta 1 is added together
+// with the activation instead of before the product.
+func gemmKernel(a attrs, act kernels.Act, actAlpha float32) (kernel, error) {
 	alpha, beta := a.float("alpha", 1), a.float("beta", 1)
 	transA, transB := a.int("transA", 0), a.int("transB", 0)
 	if transA != 0 && transA != 1 || transB != 0 && transB != 1 {
@@ -69,7 +77,18 @@ func buildGemm(a attrs, _ []*value) (kernel, error) {
 			return &value{shape: []int{m, n}, shapeOnly: true}, nil
 		}
 		y := newFloat([]int{m, n})
-		if C != nil && beta != 0 {
+		var bias []float32
+		switch {
+		case C == nil || beta == 0:
+			if err := gemm(transA == 1, transB == 1, m, n, k, alpha, A.f, B.f, 0, y.f); err != nil {
+				return nil, err
+			}
+		case beta == 1 && len(C.f) == n && (len(C.shape) <= 1 || C.shape[0] == 1):
+			bias = C.f // a row vector: added with the activation
+			if err := gemm(transA == 1, transB == 1, m, n, k, alpha, A.f, B.f, 0, y.f); err != nil {
+				return nil, err
+			}
+		default:
 			st := bstrides(C.shape, y.shape)
 			for i := 0; i < m; i++ {
 				row := y.f[i*n : (i+1)*n]
@@ -77,9 +96,12 @@ func buildGemm(a attrs, _ []*value) (kernel, error) {
 					row[j] = beta * C.f[i*st[0]+j*st[1]]
 				}
 			}
+			if err := gemm(transA == 1, transB == 1, m, n, k, alpha, A.f, B.f, 1, y.f); err != nil {
+				return nil, err
+			}
 		}
-		if err := gemm(transA == 1, transB == 1, m, n, k, alpha, A.f, B.f, y.f); err != nil {
-			return nil, err
+		if bias != nil || act != kernels.Linear {
+			kernels.AddBiasAct(y.f, m, n, bias, act, actAlpha)
 		}
 		return y, nil
 	}, nil

@@ -46,6 +46,7 @@ type step struct {
 	in       []int  // value slots, -1 for an absent optional input
 	out      int
 	run      kernel
+	attrs    attrs // as decoded, for fuse
 }
 
 func (s step) where() string { return fmt.Sprintf("node %q (%s)", s.name, s.op) }
@@ -88,6 +89,8 @@ func Load(data []byte) (*Model, error) {
 	if err := m.dryRun(); err != nil {
 		return nil, fmt.Errorf("onnx: shape check at batch size 1: %w", err)
 	}
+	// Fused only now, so that the shape check names nodes as the file does.
+	m.fuse()
 	return m, nil
 }
 
@@ -308,7 +311,7 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-		s.run = run
+		s.run, s.attrs = run, attrs{m: o.op.Attributes, opset: m.opset}
 		steps[i] = s
 	}
 	order, err := topoSort(steps, m.nslots)
@@ -320,7 +323,6 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 		m.outputs = append(m.outputs, IOInfo{Name: o.name, Shape: o.dims})
 		m.outputSlots = append(m.outputSlots, slot[o.name])
 	}
-	m.fuse()
 	return m, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gorgonia.org/tensor"
+
+	"github.com/vaec/vaec/kernels"
 )
 
 // kernel computes one node's single output from its inputs (nil for an
@@ -55,15 +57,15 @@ func init() {
 		"Sub":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x - y })},
 		"Mul":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x * y })},
 		"Div":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x / y })},
-		"Relu":      {1, 1, nil, 11, unary(actRelu)},
-		"Tanh":      {1, 1, nil, 11, unary(actTanh)},
-		"Sigmoid":   {1, 1, nil, 11, unary(actSigmoid)},
-		"Softplus":  {1, 1, nil, 11, unary(actSoftplus)},
+		"Relu":      {1, 1, nil, 11, buildAct(kernels.ReLU, 0)},
+		"Tanh":      {1, 1, nil, 11, buildAct(kernels.Tanh, 0)},
+		"Sigmoid":   {1, 1, nil, 11, buildAct(kernels.Sigmoid, 0)},
+		"Softplus":  {1, 1, nil, 11, buildAct(kernels.Softplus, 0)},
 		"Exp":       {1, 1, nil, 11, unary(actExp)},
 		"Log":       {1, 1, nil, 11, unary(actLog)},
 		"Neg":       {1, 1, nil, 11, unary(actNeg)},
-		"Elu":       {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAlphaAct(1.0, actElu)},
-		"LeakyRelu": {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAlphaAct(0.01, actLeakyRelu)},
+		"Elu":       {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.ELU, 1.0)},
+		"LeakyRelu": {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.LeakyReLU, 0.01)},
 		"Identity":  {1, 1, nil, 11, buildIdentity},
 		"Flatten":   {1, 1, map[string]attrType{"axis": aInt}, 11, buildFlatten},
 		"Reshape":   {2, 2, map[string]attrType{"allowzero": aInt}, 11, buildReshape},
@@ -163,23 +165,6 @@ func unary(f act) func(attrs, []*value) (kernel, error) {
 	}
 }
 
-func buildAlphaAct(def float32, f func(alpha float32) act) func(attrs, []*value) (kernel, error) {
-	return func(a attrs, c []*value) (kernel, error) {
-		alpha := a.float("alpha", def)
-		if math.IsNaN(float64(alpha)) || math.IsInf(float64(alpha), 0) {
-			return nil, fmt.Errorf("attribute alpha is %v", alpha)
-		}
-		return unary(f(alpha))(a, c)
-	}
-}
-
-func actRelu(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, x := range src {
-		dst[i] = max(x, 0)
-	}
-}
-
 func actNeg(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {
@@ -187,36 +172,8 @@ func actNeg(dst, src []float32) {
 	}
 }
 
-func actSigmoid(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, x := range src {
-		dst[i] = sigmoid32(x)
-	}
-}
-
-// sigmoid32 is 1/(1+e^-x), evaluated so that neither tail loses precision.
-func sigmoid32(x float32) float32 {
-	if x != x {
-		return x
-	}
-	t := exp32(-abs32(x)) // in (0, 1]
-	s := 1 / (1 + t)
-	if x < 0 {
-		return t * s
-	}
-	return s
-}
-
-// The transcendental functions below that are not on a hot path compute
-// in float64 and round once, so they are correctly rounded in practice
-// and any difference from another implementation is the other's.
-
-func actTanh(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, x := range src {
-		dst[i] = float32(math.Tanh(float64(x)))
-	}
-}
+// Exp and Log compute in float64 and round once, so they are correctly
+// rounded in practice.
 
 func actExp(dst, src []float32) {
 	dst = dst[:len(src)]
@@ -232,74 +189,51 @@ func actLog(dst, src []float32) {
 	}
 }
 
-func actSoftplus(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, x := range src {
-		v := float64(x)
-		if v > 30 { // log1p(e^v) = v to float32 precision; avoids overflow
-			dst[i] = x
-			continue
-		}
-		dst[i] = float32(math.Log1p(math.Exp(v)))
-	}
+// actOps maps the activation operators to package kernels' activations,
+// which both the standalone operators and Gemm fused with its following
+// activation use (vectorized where the CPU allows).
+var actOps = map[string]kernels.Act{
+	"Relu": kernels.ReLU, "Tanh": kernels.Tanh, "Sigmoid": kernels.Sigmoid, "Softplus": kernels.Softplus,
+	"Elu": kernels.ELU, "LeakyRelu": kernels.LeakyReLU,
 }
 
-func actElu(alpha float32) act {
-	return func(dst, src []float32) {
-		dst = dst[:len(src)]
-		for i, x := range src {
-			if x > 0 {
-				dst[i] = x
-			} else {
-				dst[i] = float32(float64(alpha) * math.Expm1(float64(x)))
+// actAlpha returns the alpha attribute of an activation with its ONNX
+// default (1 for Elu, 0.01 for LeakyRelu, unused by the others).
+func actAlpha(op string, a attrs) (float32, error) {
+	def := float32(0)
+	switch op {
+	case "Elu":
+		def = 1
+	case "LeakyRelu":
+		def = 0.01
+	}
+	alpha := a.float("alpha", def)
+	if math.IsNaN(float64(alpha)) || math.IsInf(float64(alpha), 0) {
+		return 0, fmt.Errorf("attribute alpha is %v", alpha)
+	}
+	return alpha, nil
+}
+
+// buildAct builds an activation operator; def is its default alpha.
+func buildAct(act kernels.Act, def float32) func(attrs, []*value) (kernel, error) {
+	return func(a attrs, _ []*value) (kernel, error) {
+		alpha := a.float("alpha", def)
+		if math.IsNaN(float64(alpha)) || math.IsInf(float64(alpha), 0) {
+			return nil, fmt.Errorf("attribute alpha is %v", alpha)
+		}
+		return func(in []*value) (*value, error) {
+			x := in[0]
+			if x.isInt {
+				return nil, fmt.Errorf("input is int64, want float32")
 			}
-		}
-	}
-}
-
-func actLeakyRelu(alpha float32) act {
-	return func(dst, src []float32) {
-		dst = dst[:len(src)]
-		for i, x := range src {
-			if x < 0 {
-				x *= alpha
+			if x.shapeOnly {
+				return &value{shape: x.shape, shapeOnly: true}, nil
 			}
-			dst[i] = x
-		}
+			y := &value{shape: x.shape, f: append([]float32(nil), x.f...)}
+			kernels.AddBiasAct(y.f, 1, len(y.f), nil, act, alpha)
+			return y, nil
+		}, nil
 	}
-}
-
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
-
-// exp32 is e^x in float32 with a relative error of a few ulp: Cody–Waite
-// range reduction x = n·ln2 + r, |r| ≤ ln2/2, and a degree-6 polynomial
-// for e^r (the classic Cephes expf coefficients). It is several times
-// faster than math.Exp, which matters for the Sigmoid over a decoder's
-// whole output.
-func exp32(x float32) float32 {
-	switch {
-	case x != x:
-		return x
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -103.97208:
-		return 0
-	}
-	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
-	r := x - n*0.693359375
-	r -= n * -2.12194440e-4
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	p = p*r*r + r + 1
-	k := int32(n)
-	if k < -126 || k > 127 {
-		return float32(math.Ldexp(float64(p), int(k)))
-	}
-	return p * math.Float32frombits(uint32(k+127)<<23)
 }
 
 // ---- broadcasting ----
