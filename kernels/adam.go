@@ -1,0 +1,58 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+)
+
+// AdamParams are the per-step scalars of an Adam update (PyTorch's
+// definition, with L2 weight decay and gradient scaling folded in).
+type AdamParams struct {
+	GradScale   float32 // multiplies the raw gradient (global-norm clipping); 1 for none
+	WeightDecay float32 // L2 weight decay: adds WeightDecay·p to the gradient
+	Beta1       float32
+	Beta2       float32
+	StepSize    float32 // lr / (1 - Beta1^t)
+	SqrtBC2     float32 // sqrt(1 - Beta2^t)
+	Eps         float32
+}
+
+// AdamStep applies one Adam update in place. For each j, in float32 and in
+// exactly this order of operations:
+//
+//	g′   = g[j]·GradScale + WeightDecay·p[j]
+//	m[j] = Beta1·m[j] + (1-Beta1)·g′
+//	v[j] = Beta2·v[j] + (1-Beta2)·g′·g′
+//	p[j] = p[j] - StepSize·m[j] / (sqrt(v[j])/SqrtBC2 + Eps)
+//
+// Every operation rounds to float32 (no fused multiply-adds), so the vector
+// path and the Go loop give bit-identical results, equal to a plain Go loop
+// written as above. g is not modified. AdamStep panics if m, v or g is
+// shorter than p.
+func AdamStep(p, g, m, v []float32, h AdamParams) {
+	n := len(p)
+	if len(g) < n || len(m) < n || len(v) < n {
+		panic(fmt.Sprintf("kernels: AdamStep: p has %d elements, g %d, m %d, v %d", n, len(g), len(m), len(v)))
+	}
+	if n == 0 {
+		return
+	}
+	if adamVec(p, g, m, v, &h) {
+		return
+	}
+	g, m, v = g[:n], m[:n], v[:n]
+	c1, c2 := 1-h.Beta1, 1-h.Beta2
+	for j := range p {
+		// The float32 conversions forbid FMA contraction (Go may fuse
+		// x*y+z on some targets), keeping the rounding fixed.
+		gj := float32(g[j]*h.GradScale) + float32(h.WeightDecay*p[j])
+		mj := float32(h.Beta1*m[j]) + float32(c1*gj)
+		vj := float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj)
+		m[j], v[j] = mj, vj
+		p[j] -= float32(h.StepSize*mj) / (sqrt32(vj)/h.SqrtBC2 + h.Eps)
+	}
+}
+
+// sqrt32 is the correctly rounded float32 square root (the float64 root of
+// a float32 rounds to the same value), as VSQRTPS computes it.
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

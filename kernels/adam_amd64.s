@@ -1,0 +1,76 @@
+// adamAVX512: one Adam step over n elements, 16 lanes at a time, with the
+// same operations as the Go loop in adam.go (separate multiplies and adds,
+// correctly rounded sqrt and divide), hence the same bits.
+
+#include "textflag.h"
+
+// func adamAVX512(p, grad, m, v *float32, n int, consts *[9]float32)
+TEXT ·adamAVX512(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ v+24(FP), R8
+	MOVQ n+32(FP), CX
+	MOVQ consts+40(FP), AX
+	VBROADCASTSS 0(AX), Z20  // GradScale
+	VBROADCASTSS 4(AX), Z21  // WeightDecay
+	VBROADCASTSS 8(AX), Z22  // Beta1
+	VBROADCASTSS 12(AX), Z23 // 1 - Beta1
+	VBROADCASTSS 16(AX), Z24 // Beta2
+	VBROADCASTSS 20(AX), Z25 // 1 - Beta2
+	VBROADCASTSS 24(AX), Z26 // StepSize
+	VBROADCASTSS 28(AX), Z27 // SqrtBC2
+	VBROADCASTSS 32(AX), Z28 // Eps
+	MOVL  $0xffff, AX
+	KMOVW AX, K2
+
+aloop:
+	TESTQ CX, CX
+	JLE   adone
+	KMOVW K2, K1
+	CMPQ  CX, $16
+	JGE   amasked
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+
+amasked:
+	VMOVUPS.Z (SI), K1, Z0 // g
+	VMOVUPS.Z (DI), K1, Z1 // p
+	VMOVUPS.Z (DX), K1, Z2 // m
+	VMOVUPS.Z (R8), K1, Z3 // v
+
+	VMULPS Z20, Z0, Z4 // g·scale
+	VMULPS Z1, Z21, Z5 // wd·p
+	VADDPS Z5, Z4, Z4  // g′
+
+	VMULPS Z2, Z22, Z5 // b1·m
+	VMULPS Z4, Z23, Z6 // (1-b1)·g′
+	VADDPS Z6, Z5, Z2  // m
+
+	VMULPS Z3, Z24, Z5 // b2·v
+	VMULPS Z4, Z25, Z6 // (1-b2)·g′
+	VMULPS Z4, Z6, Z6  // ·g′
+	VADDPS Z6, Z5, Z3  // v
+
+	VSQRTPS Z3, Z5
+	VDIVPS  Z27, Z5, Z5 // sqrt(v)/sbc2
+	VADDPS  Z28, Z5, Z5 // + eps
+	VMULPS  Z2, Z26, Z6 // StepSize·m
+	VDIVPS  Z5, Z6, Z6
+	VSUBPS  Z6, Z1, Z1  // p - ...
+
+	VMOVUPS Z1, K1, (DI)
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K1, (R8)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	SUBQ    $16, CX
+	JMP     aloop
+
+adone:
+	VZEROUPPER
+	RET

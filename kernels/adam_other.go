@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package kernels
+
+func adamVec(p, g, m, v []float32, h *AdamParams) bool { return false }
