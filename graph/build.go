@@ -110,7 +110,7 @@ type params struct {
 // broadcasting wants operands of equal rank; the data is the same.
 func bindParams(g *G.ExprGraph, m *compiler.Model, w map[string]checkpoint.Tensor) (*params, error) {
 	if err := checkWeights(m, w); err != nil {
-		return nil, err
+		return nil, errorf("%v", err)
 	}
 	p := &params{named: make(map[string]*G.Node, len(m.Params)), data: make(map[string][]float32, len(m.Params))}
 	for _, decl := range m.Params {

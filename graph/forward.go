@@ -203,7 +203,7 @@ func Evaluate(m *compiler.Model, w map[string]checkpoint.Tensor, set *dataset.Se
 		return Metrics{}, err
 	}
 	if err := checkWeights(m, w); err != nil {
-		return Metrics{}, err
+		return Metrics{}, errorf("%v", err)
 	}
 	e := newEvaluator(m, w, samples)
 	defer e.close()

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -42,10 +43,10 @@ func checkWeights(m *compiler.Model, w map[string]checkpoint.Tensor) error {
 	for _, p := range m.Params {
 		t, ok := w[p.Name]
 		if !ok {
-			return errorf("weights: parameter %q is missing", p.Name)
+			return fmt.Errorf("weights: parameter %q is missing", p.Name)
 		}
 		if !sameShape(t.Shape, p.Shape) || len(t.Data) != p.Size() {
-			return errorf("weights: parameter %q has shape %v (%d values), the model needs %v", p.Name, t.Shape, len(t.Data), p.Shape)
+			return fmt.Errorf("weights: parameter %q has shape %v (%d values), the model needs %v", p.Name, t.Shape, len(t.Data), p.Shape)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/vaec/vaec/checkpoint"
@@ -74,10 +75,10 @@ func (o *optimizer) restore(st map[string]checkpoint.Tensor) error {
 	for k, dst := range o.slots {
 		t, ok := st[k]
 		if !ok {
-			return errorf("optimizer state %q is missing (was the checkpoint written by another optimizer than %s?)", k, o.cfg.Kind)
+			return fmt.Errorf("optimizer state %q is missing (was the checkpoint written by another optimizer than %s?)", k, o.cfg.Kind)
 		}
 		if len(t.Data) != len(dst) {
-			return errorf("optimizer state %q has %d values, want %d", k, len(t.Data), len(dst))
+			return fmt.Errorf("optimizer state %q has %d values, want %d", k, len(t.Data), len(dst))
 		}
 		copy(dst, t.Data)
 	}

@@ -226,6 +226,9 @@ func (t *trainer) resume() error {
 		return errorf("resume: %s was trained from a different spec (spec hash %s, this model's is %s); train without --resume to start over",
 			path, short(c.State.SpecHash), short(t.m.SpecHash))
 	}
+	if st := c.State; st.Epoch < 0 || st.Step < 0 || st.Stale < 0 || st.BestEpoch < 0 || st.BestEpoch > st.Epoch {
+		return errorf("resume: %s: inconsistent training state (epoch %d, step %d, best epoch %d, stale %d)", path, st.Epoch, st.Step, st.BestEpoch, st.Stale)
+	}
 	if err := checkWeights(t.m, c.Weights); err != nil {
 		return errorf("resume: %s: %v", path, err)
 	}
@@ -450,6 +453,9 @@ func truncateMetrics(path string, epoch int) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
 		var e struct {
 			Epoch int `json:"epoch"`
 		}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -163,14 +164,29 @@ func TestTrainInterruptKeepsLastEpoch(t *testing.T) {
 
 func TestTrainStopsOnNaN(t *testing.T) {
 	m, base := smallMNIST(t)
-	m.Train.Optimizer = compiler.Optimizer{Kind: compiler.SGD, LearningRate: 1e6}
 	o := runFiles(t.TempDir(), base)
-	o.Epochs = 5
-	_, err := Train(context.Background(), m, o)
-	if err == nil || !strings.Contains(err.Error(), "epoch") || !strings.Contains(err.Error(), "batch") {
-		t.Fatalf("err = %v, want an error naming epoch and batch", err)
+	o.Epochs = 1
+	if _, err := Train(context.Background(), m, o); err != nil {
+		t.Fatal(err)
 	}
-	t.Log(err)
+	good, err := os.ReadFile(o.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same spec hash, but a step size that makes the loss overflow.
+	m.Train.Optimizer.LearningRate = 1e6
+	o.Epochs, o.Resume = 5, true
+	_, err = Train(context.Background(), m, o)
+	if err == nil || !strings.Contains(err.Error(), "epoch 2 batch") || !strings.Contains(err.Error(), "keeps epoch 1") {
+		t.Fatalf("err = %v, want an error naming epoch 2, the batch and the kept checkpoint", err)
+	}
+	after, err := os.ReadFile(o.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(good, after) {
+		t.Error("the failed epoch changed the last good checkpoint")
+	}
 }
 
 func TestKLWeight(t *testing.T) {
@@ -193,5 +209,57 @@ func TestKLWeight(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("KLWeight(beta %v, warmup %d, epoch %d) = %v, want %v", tc.beta, tc.warmup, tc.epoch, got, tc.want)
 		}
+	}
+}
+
+func TestTrainEarlyStopping(t *testing.T) {
+	m, base := smallMNIST(t)
+	// A step too small to change any float32 weight: the validation ELBO
+	// cannot improve after the first epoch.
+	m.Train.Optimizer = compiler.Optimizer{Kind: compiler.SGD, LearningRate: 1e-12}
+	m.Train.Patience = 1
+	o := runFiles(t.TempDir(), base)
+	o.Epochs = 5
+	res, err := Train(context.Background(), m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.StoppedEarly || res.Epoch != 2 || res.BestEpoch != 1 {
+		t.Errorf("stopped early %v after epoch %d (best %d), want true after 2 (best 1)", res.StoppedEarly, res.Epoch, res.BestEpoch)
+	}
+	best, err := checkpoint.Load(o.Best)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if best.State.Epoch != 1 {
+		t.Errorf("best checkpoint holds epoch %d, want 1", best.State.Epoch)
+	}
+	o.Resume = true
+	res, err = Train(context.Background(), m, o)
+	if err != nil || !res.StoppedEarly || len(res.History) != 0 {
+		t.Errorf("resuming a run that stopped early: err %v, stopped %v, %d new epochs", err, res.StoppedEarly, len(res.History))
+	}
+}
+
+func TestTrainRejectsBadInput(t *testing.T) {
+	m, base := smallMNIST(t)
+	tests := []struct {
+		name   string
+		mutate func(*compiler.Model, *TrainOptions)
+	}{
+		{"no data", func(_ *compiler.Model, o *TrainOptions) { o.Train = nil }},
+		{"wrong width", func(_ *compiler.Model, o *TrainOptions) { o.Train = loadMNIST(t, 0, 10); o.Train.D = 100 }},
+		{"zero batch", func(m *compiler.Model, _ *TrainOptions) { m.Train.BatchSize = 0 }},
+		{"unknown optimizer", func(m *compiler.Model, _ *TrainOptions) { m.Train.Optimizer.Kind = "lbfgs" }},
+		{"resume without file", func(_ *compiler.Model, o *TrainOptions) { o.Resume = true; o.Checkpoint = filepath.Join(t.TempDir(), "none") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mm, o := *m, base
+			tc.mutate(&mm, &o)
+			if _, err := Train(context.Background(), &mm, o); err == nil {
+				t.Error("Train accepted it")
+			}
+		})
 	}
 }
