@@ -251,7 +251,10 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		{"wrong width", func(_ *compiler.Model, o *TrainOptions) { o.Train = loadMNIST(t, 0, 10); o.Train.D = 100 }},
 		{"zero batch", func(m *compiler.Model, _ *TrainOptions) { m.Train.BatchSize = 0 }},
 		{"unknown optimizer", func(m *compiler.Model, _ *TrainOptions) { m.Train.Optimizer.Kind = "lbfgs" }},
-		{"resume without file", func(_ *compiler.Model, o *TrainOptions) { o.Resume = true; o.Checkpoint = filepath.Join(t.TempDir(), "none") }},
+		{"resume without file", func(_ *compiler.Model, o *TrainOptions) {
+			o.Resume = true
+			o.Checkpoint = filepath.Join(t.TempDir(), "none")
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
