@@ -27,7 +27,9 @@ type AdamParams struct {
 //
 // Every operation rounds to float32 (no fused multiply-adds), so the vector
 // path and the Go loop give bit-identical results, equal to a plain Go loop
-// written as above. g is not modified. AdamStep panics if m, v or g is
+// written as above and compiled without FMA contraction (the default
+// GOAMD64=v1; with v3 the compiler fuses a*b+c unless the product is
+// converted explicitly, float32(a*b)+c). g is not modified. AdamStep panics if m, v or g is
 // shorter than p.
 func AdamStep(p, g, m, v []float32, h AdamParams) {
 	n := len(p)

@@ -8,13 +8,16 @@ import (
 )
 
 // adamLoop is the update as a plain Go loop, the way a caller would write
-// it (graph's optimizer does); AdamStep must reproduce it bit for bit.
+// it (graph's optimizer does); AdamStep must reproduce it bit for bit. The
+// conversions only matter where the compiler would otherwise fuse
+// multiply-adds (GOAMD64=v3); with the default GOAMD64=v1 the loop without
+// them compiles to the same operations.
 func adamLoop(p, g, m, v []float32, h AdamParams) {
 	for j := range p {
-		gj := g[j]*h.GradScale + h.WeightDecay*p[j]
-		m[j] = h.Beta1*m[j] + (1-h.Beta1)*gj
-		v[j] = h.Beta2*v[j] + (1-h.Beta2)*gj*gj
-		p[j] -= h.StepSize * m[j] / (float32(math.Sqrt(float64(v[j])))/h.SqrtBC2 + h.Eps)
+		gj := float32(g[j]*h.GradScale) + float32(h.WeightDecay*p[j])
+		m[j] = float32(h.Beta1*m[j]) + float32((1-h.Beta1)*gj)
+		v[j] = float32(h.Beta2*v[j]) + float32((1-h.Beta2)*gj*gj)
+		p[j] -= float32(h.StepSize*m[j]) / (float32(math.Sqrt(float64(v[j])))/h.SqrtBC2 + h.Eps)
 	}
 }
 
