@@ -1,6 +1,17 @@
 // Package kernels holds vaec's dense float32 compute kernels: a general
-// matrix multiply (Sgemm) and the fused element-wise helpers that a dense
-// layer needs around it (AddBiasAct, ActGrad, ColSum).
+// matrix multiply (Sgemm), the fused element-wise helpers that a dense
+// layer needs around it (AddBiasAct, ActGrad, ColSum), and the Adam update
+// (AdamStep).
+//
+// A dense layer y = act(x·W + b) with x [batch, in], W [in, out] maps onto
+// them as:
+//
+//	forward:  Sgemm(false, false, batch, out, in, 1, x, in, W, out, 0, y, out)
+//	          AddBiasAct(y, batch, out, b, act, alpha)
+//	backward: ActGrad(dz, dy, y, act, alpha)                              // dz = dy·act'
+//	          Sgemm(true, false, in, out, batch, 1, x, in, dz, out, 0, dW, out) // dW = xᵀ·dz
+//	          ColSum(db, dz, batch, out)                                   // db
+//	          Sgemm(false, true, batch, in, out, 1, dz, out, W, out, 0, dx, in) // dx = dz·Wᵀ
 //
 // Everything here is pure Go plus Go assembly; no C library is needed. On
 // amd64 the matrix multiply uses an AVX-512 micro-kernel when the CPU has
@@ -36,6 +47,11 @@
 // alone. Different instruction sets (AVX-512, AVX2, portable Go) may round
 // differently; the tests bound those differences against a float64
 // reference.
+//
+// The element-wise helpers run 16 lanes at a time with AVX-512 where the CPU
+// has it (ActGrad, ColSum and AdamStep then round exactly as their Go
+// loops do; AddBiasAct's transcendental functions are float32
+// approximations within a few ulps of float64 math on either path).
 //
 // Sgemm panics, like BLAS, when its arguments are inconsistent (negative
 // sizes, leading dimensions too small, slices too short); those are
