@@ -6,12 +6,14 @@
 // A dense layer y = act(x·W + b) with x [batch, in], W [in, out] maps onto
 // them as:
 //
-//	forward:  Sgemm(false, false, batch, out, in, 1, x, in, W, out, 0, y, out)
-//	          AddBiasAct(y, batch, out, b, act, alpha)
-//	backward: ActGrad(dz, dy, y, act, alpha)                              // dz = dy·act'
-//	          Sgemm(true, false, in, out, batch, 1, x, in, dz, out, 0, dW, out) // dW = xᵀ·dz
-//	          ColSum(db, dz, batch, out)                                   // db
-//	          Sgemm(false, true, batch, in, out, 1, dz, out, W, out, 0, dx, in) // dx = dz·Wᵀ
+//	forward:
+//	  Sgemm(false, false, batch, out, in, 1, x, in, W, out, 0, y, out)  // y = x·W
+//	  AddBiasAct(y, batch, out, b, act, alpha)                          // y = act(y + b)
+//	backward, from dy:
+//	  ActGrad(dz, dy, y, act, alpha)                                    // dz = dy·act'
+//	  Sgemm(true, false, in, out, batch, 1, x, in, dz, out, 0, dW, out) // dW = xᵀ·dz
+//	  ColSum(db, dz, batch, out)                                        // db = Σ rows of dz
+//	  Sgemm(false, true, batch, in, out, 1, dz, out, W, out, 0, dx, in) // dx = dz·Wᵀ
 //
 // Everything here is pure Go plus Go assembly; no C library is needed. On
 // amd64 the matrix multiply uses an AVX-512 micro-kernel when the CPU has
@@ -32,6 +34,7 @@
 // The implementation packs panels of op(A) and op(B) into contiguous,
 // zero-padded buffers (so the transposed cases cost the same as the plain
 // one, apart from packing) and runs a register-tiled micro-kernel over them.
+// A row-major B feeding few row tiles (m <= 512) is read in place instead.
 // Buffers come from sync.Pools, so steady-state calls do not allocate.
 // Large products are split across GOMAXPROCS goroutines of a persistent
 // worker pool; single-row products (m == 1, a matrix-vector shape) take a
