@@ -7,8 +7,8 @@
 //
 // The library is found, in order: the path given by the caller (a flag),
 // $VAEC_ORT_LIB, or the npm package onnxruntime-node installed under
-// .tools/ort in the repository (searched upward from the working
-// directory).
+// .tools/ort in the repository, searched upward from the working directory
+// and then from the executable's directory.
 package ort
 
 import (
@@ -39,10 +39,23 @@ func FindLibrary(flag string) string {
 			return p
 		}
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
 	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, dir := range starts {
+		if p := findUp(dir); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// findUp looks for npmLib in dir and its parents.
+func findUp(dir string) string {
 	for {
 		p := filepath.Join(dir, npmLib)
 		if _, err := os.Stat(p); err == nil {
