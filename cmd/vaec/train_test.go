@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
@@ -136,5 +140,40 @@ func TestTrainCommandValidationSplit(t *testing.T) {
 	}
 	if !strings.Contains(out, "240 training examples, 60 validation examples") {
 		t.Errorf("stdout:\n%s", out)
+	}
+}
+
+// TestTrainInterrupted: a cancelled context (what Ctrl-C does) stops
+// training with exit code 130 and leaves a checkpoint from which --resume
+// reproduces an uninterrupted run.
+func TestTrainInterrupted(t *testing.T) {
+	dir := trainBuildDir(t, nil)
+	m, err := loadModel(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	err = trainBuild(ctx, m, dir, trainFlags{epochs: 1, out: &out, errOut: &errOut})
+	var ec cli.ExitCoder
+	if !errors.As(err, &ec) || ec.ExitCode() != exitInterrupted || !strings.Contains(err.Error(), "resume") {
+		t.Fatalf("err = %v, want exit code %d and a hint to resume", err, exitInterrupted)
+	}
+	c, err := checkpoint.Load(filepath.Join(dir, lastCheckpoint))
+	if err != nil || c.State.Epoch != 0 {
+		t.Fatalf("checkpoint after interrupt: %v (epoch %d), want the initial state", err, c.State.Epoch)
+	}
+	if code, o, e := runVaec(t, "train", dir, "--resume", "--epochs", "1"); code != 0 {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, o, e)
+	}
+	straight := trainBuildDir(t, nil)
+	if code, o, e := runVaec(t, "train", straight, "--epochs", "1"); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, o, e)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, lastCheckpoint))
+	b, _ := os.ReadFile(filepath.Join(straight, lastCheckpoint))
+	if !bytes.Equal(a, b) {
+		t.Error("interrupted and resumed run differs from the straight one")
 	}
 }
