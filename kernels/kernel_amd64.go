@@ -6,10 +6,10 @@ import "golang.org/x/sys/cpu"
 // for the documented access pattern; the Go wrappers below check that.
 
 //go:noescape
-func sgemm8x48AVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
-func sgemm8x16AVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+func sgemm8x16AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
 func sgemm6x16AVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
@@ -33,19 +33,19 @@ var avx512Kernel = microKernel{
 		_ = a[kc*8-1]
 		_ = b[kc*48-1]
 		_ = c[7*ldc+47]
-		sgemm8x48AVX512(kc, &a[0], &b[0], 48, &c[0], ldc, alpha, beta)
+		sgemm8x48AVX512(kc, &a[0], 8, &b[0], 48, &c[0], ldc, alpha, beta)
 	},
-	direct: func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-		_ = a[kc*8-1]
-		_ = b[(kc-1)*ldb+47]
+	strided: func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32) {
+		_ = a[(kc-1)*astride+7]
+		_ = b[(kc-1)*bstride+47]
 		_ = c[7*ldc+47]
-		sgemm8x48AVX512(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha, beta)
+		sgemm8x48AVX512(kc, &a[0], astride, &b[0], bstride, &c[0], ldc, alpha, beta)
 	},
-	narrow: func(kc int, a, b []float32, bstride int, c []float32, ldc int, alpha, beta float32) {
-		_ = a[kc*8-1]
+	narrow: func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32) {
+		_ = a[(kc-1)*astride+7]
 		_ = b[(kc-1)*bstride+15]
 		_ = c[7*ldc+15]
-		sgemm8x16AVX512(kc, &a[0], &b[0], bstride, &c[0], ldc, alpha, beta)
+		sgemm8x16AVX512(kc, &a[0], astride, &b[0], bstride, &c[0], ldc, alpha, beta)
 	},
 	transpose8: transpose8,
 	gemvN: func(t, x, b []float32, ldb, k, n int) {

@@ -47,18 +47,22 @@
 	VMULPS Z28, r1, r1; \
 	VMULPS Z28, r2, r2
 
-// B rows are bstride floats apart: 48 for a packed panel, or the leading
-// dimension of B when the kernel reads a row-major B in place.
+// Consecutive k steps of A are astride floats apart (8 when packed, the
+// leading dimension of a transposed A read in place), and of B bstride
+// floats apart (48 when packed, the leading dimension of a row-major B read
+// in place).
 //
-// func sgemm8x48AVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
-TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-56
+// func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ bstride+24(FP), R9
+	MOVQ astride+16(FP), R10
+	SHLQ $2, R10
+	MOVQ b+24(FP), DI
+	MOVQ bstride+32(FP), R9
 	SHLQ $2, R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 
 	VPXORD Z0, Z0, Z0
@@ -119,10 +123,13 @@ TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-56
 
 k48loop4:
 	STEP48(0)
-	STEP48(32)
-	STEP48(64)
-	STEP48(96)
-	ADDQ $128, SI
+	ADDQ R10, SI
+	STEP48(0)
+	ADDQ R10, SI
+	STEP48(0)
+	ADDQ R10, SI
+	STEP48(0)
+	ADDQ R10, SI
 	DECQ BX
 	JNZ  k48loop4
 
@@ -132,12 +139,12 @@ k48tail:
 
 k48loop1:
 	STEP48(0)
-	ADDQ $32, SI
+	ADDQ R10, SI
 	DECQ CX
 	JNZ  k48loop1
 
 k48done:
-	VBROADCASTSS alpha+48(FP), Z28
+	VBROADCASTSS alpha+56(FP), Z28
 	SCALE3(Z0, Z1, Z2)
 	SCALE3(Z3, Z4, Z5)
 	SCALE3(Z6, Z7, Z8)
@@ -148,11 +155,11 @@ k48done:
 	SCALE3(Z21, Z22, Z23)
 
 	// beta == ±0: C is write-only.
-	MOVL  beta+52(FP), AX
+	MOVL  beta+60(FP), AX
 	TESTL $0x7fffffff, AX
 	JZ    k48store0
 
-	VBROADCASTSS beta+52(FP), Z29
+	VBROADCASTSS beta+60(FP), Z29
 	STORE48BETA(Z0, Z1, Z2)
 	STORE48BETA(Z3, Z4, Z5)
 	STORE48BETA(Z6, Z7, Z8)
@@ -637,7 +644,7 @@ gtdone:
 	ROW16Z(20, Z5);     \
 	ROW16Z(24, Z6);     \
 	ROW16Z(28, Z7);     \
-	ADDQ    $32, SI;    \
+	ADDQ    R10, SI;    \
 	ADDQ    R9, DI
 
 #define STORE16Z(r) \
@@ -648,15 +655,17 @@ gtdone:
 	VFMADD231PS (DX), Z29, r; \
 	STORE16Z(r)
 
-// func sgemm8x16AVX512(kc int, a, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
-TEXT ·sgemm8x16AVX512(SB), NOSPLIT, $0-56
+// func sgemm8x16AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemm8x16AVX512(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ bstride+24(FP), R9
+	MOVQ astride+16(FP), R10
+	SHLQ $2, R10
+	MOVQ b+24(FP), DI
+	MOVQ bstride+32(FP), R9
 	SHLQ $2, R9
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
 
 	VPXORD Z0, Z0, Z0
@@ -684,7 +693,7 @@ n16tail:
 	STEP16Z
 
 n16done:
-	VBROADCASTSS alpha+48(FP), Z28
+	VBROADCASTSS alpha+56(FP), Z28
 	VMULPS       Z28, Z0, Z0
 	VMULPS       Z28, Z1, Z1
 	VMULPS       Z28, Z2, Z2
@@ -694,11 +703,11 @@ n16done:
 	VMULPS       Z28, Z6, Z6
 	VMULPS       Z28, Z7, Z7
 
-	MOVL  beta+52(FP), AX
+	MOVL  beta+60(FP), AX
 	TESTL $0x7fffffff, AX
 	JZ    n16store0
 
-	VBROADCASTSS beta+52(FP), Z29
+	VBROADCASTSS beta+60(FP), Z29
 	STORE16ZBETA(Z0)
 	STORE16ZBETA(Z1)
 	STORE16ZBETA(Z2)

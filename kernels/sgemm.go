@@ -33,13 +33,14 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	full   kernelFunc
-	// direct, when set, is full reading B in place: b[p*ldb+j], row-major,
-	// unpacked. Used for op(B) = B when the B panels are reused too few
-	// times to pay for packing them.
-	direct func(kc int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
-	// narrow, when set, computes an mr×16 tile from 16 columns of a packed
-	// B panel with row stride bstride; it covers partial panels.
-	narrow func(kc int, a, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
+	// strided, when set, is full with explicit strides between k steps:
+	// a[p*astride+i] and b[p*bstride+j]. With astride = lda it reads a
+	// transposed A in place, with bstride = ldb a row-major B, when the
+	// panels are reused too few times to pay for packing them.
+	strided func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
+	// narrow, when set, computes an mr×16 tile from 16 columns of B, with
+	// strides as for strided; it covers partial panels.
+	narrow func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
 	// packA8, when set, packs 8 rows of a row-major A (8×kc8 with kc8 a
 	// multiple of 8) into the mr==8 interleaved layout; packBT does the same
 	// for columns of a transposed B. Both are transposes, the slowest part of
@@ -168,8 +169,9 @@ type gemmJob struct {
 	panels         int // NR-wide panels in [j0, j1)
 	bp             []float32
 
-	// directB: full-width panels of B are read in place, not packed.
-	directB bool
+	// directB: full-width panels of B are read in place, not packed;
+	// directA: full-height micro-panels of a transposed A likewise.
+	directA, directB bool
 
 	// Work split for the compute phase: parts along rows (byRows) or along
 	// B panels.
@@ -225,7 +227,8 @@ func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha flo
 		kern: kern, transA: transA, transB: transB, m: m, k: k,
 		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 		kc:      kcBlock(k),
-		directB: !transB && kern.direct != nil && useDirectB(m, ldb),
+		directA: transA && kern.strided != nil && !aliases4K(lda),
+		directB: !transB && kern.strided != nil && m <= 512 && !aliases4K(ldb),
 	}
 	nr := kern.nr
 	// Chunk so that a packed B chunk stays within packMax floats. Chunk
@@ -339,31 +342,38 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 		if j.p0+pc > 0 {
 			beta = 1 // later blocks accumulate onto the earlier ones
 		}
-		ap := ws.ap[:kc*mr]
 		for ir := i0; ir < i1; ir += mr {
 			h := min(mr, i1-ir)
-			packA(kern, ap, j.a, j.lda, j.transA, ir, h, j.p0+pc, kc)
+			// The A micro-panel: read in place (stride lda) or packed
+			// (stride mr).
+			ap, astride := ws.ap[:kc*mr], mr
+			if j.directA && h == mr {
+				ap, astride = j.a[(j.p0+pc)*j.lda+ir:], j.lda
+			} else {
+				packA(kern, ap, j.a, j.lda, j.transA, ir, h, j.p0+pc, kc)
+			}
 			for jp := jlo; jp < jhi; jp++ {
 				col := j.j0 + jp*nr
 				w := min(nr, j.j1-col)
 				ci := ir*j.ldc + col
-				direct := j.directB && w == nr
-				var bsrc []float32
-				if direct {
-					bsrc = j.b[(j.p0+pc)*j.ldb+col:]
+				// The B panel: read in place (stride ldb) or packed.
+				var bp []float32
+				bstride := nr
+				if j.directB && w == nr {
+					bp, bstride = j.b[(j.p0+pc)*j.ldb+col:], j.ldb
 				} else {
 					off := j.packedB(pc, jp)
-					bsrc = j.bp[off : off+kc*nr]
+					bp = j.bp[off : off+kc*nr]
 				}
 				switch {
-				case h == mr && direct:
-					kern.direct(kc, ap, bsrc, j.ldb, j.c[ci:], j.ldc, j.alpha, beta)
+				case h == mr && w == nr && astride == mr && bstride == nr:
+					kern.full(kc, ap, bp, j.c[ci:], j.ldc, j.alpha, beta)
 					continue
 				case h == mr && w == nr:
-					kern.full(kc, ap, bsrc, j.c[ci:], j.ldc, j.alpha, beta)
+					kern.strided(kc, ap, astride, bp, bstride, j.c[ci:], j.ldc, j.alpha, beta)
 					continue
 				case h == mr && kern.narrow != nil:
-					j.narrowTile(ws, kc, ap, bsrc, ci, w, beta)
+					j.narrowTile(ws, kc, ap, astride, bp, bstride, ci, w, beta)
 					continue
 				}
 				// Edge tile: run the kernel on a scratch tile holding the
@@ -376,10 +386,10 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 						copy(t[i*nr:i*nr+w], j.c[ci+i*j.ldc:ci+i*j.ldc+w])
 					}
 				}
-				if direct {
-					kern.direct(kc, ap, bsrc, j.ldb, t, nr, j.alpha, beta)
+				if bstride == nr {
+					kern.full(kc, ap, bp, t, nr, j.alpha, beta)
 				} else {
-					kern.full(kc, ap, bsrc, t, nr, j.alpha, beta)
+					kern.strided(kc, ap, astride, bp, bstride, t, nr, j.alpha, beta)
 				}
 				for i := 0; i < h; i++ {
 					copy(j.c[ci+i*j.ldc:ci+i*j.ldc+w], t[i*nr:i*nr+w])
@@ -392,12 +402,12 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 // narrowTile computes a full-height tile of width w < nr with the narrow
 // kernel: 16 columns at a time straight into C, the last w%16 through the
 // scratch tile.
-func (j *gemmJob) narrowTile(ws *workspace, kc int, ap, bpanel []float32, ci, w int, beta float32) {
+func (j *gemmJob) narrowTile(ws *workspace, kc int, ap []float32, astride int, bp []float32, bstride int, ci, w int, beta float32) {
 	kern := j.kern
-	mr, nr := kern.mr, kern.nr
+	mr := kern.mr
 	q := 0
 	for ; q+16 <= w; q += 16 {
-		kern.narrow(kc, ap, bpanel[q:], nr, j.c[ci+q:], j.ldc, j.alpha, beta)
+		kern.narrow(kc, ap, astride, bp[q:], bstride, j.c[ci+q:], j.ldc, j.alpha, beta)
 	}
 	if q == w {
 		return
@@ -410,19 +420,18 @@ func (j *gemmJob) narrowTile(ws *workspace, kc int, ap, bpanel []float32, ci, w 
 			copy(t[i*16:i*16+r], j.c[ci+i*j.ldc+q:])
 		}
 	}
-	kern.narrow(kc, ap, bpanel[q:], nr, t, 16, j.alpha, beta)
+	kern.narrow(kc, ap, astride, bp[q:], bstride, t, 16, j.alpha, beta)
 	for i := 0; i < mr; i++ {
 		copy(j.c[ci+i*j.ldc+q:ci+i*j.ldc+w], t[i*16:i*16+r])
 	}
 }
 
-// useDirectB reports whether to read a row-major B in place rather than pack
-// it. Packing copies all of B once; it pays when each panel then serves many
-// row tiles, or when B's row stride is a multiple of 4 KiB, where in-place
-// rows would all map to the same cache sets.
-func useDirectB(m, ldb int) bool {
-	return m <= 512 && (ldb*4)%4096 != 0
-}
+// aliases4K reports whether rows ld floats apart fall on the same cache
+// sets (a stride that is a multiple of 4 KiB), which makes reading a matrix
+// in place, one short run per row, thrash the L1 cache; such operands are
+// packed. A row-major B is also packed when it feeds many row tiles
+// (m > 512), where one copy is cheap next to the product.
+func aliases4K(ld int) bool { return (ld*4)%4096 == 0 }
 
 // packA packs rows [ir, ir+h) and depth [pc, pc+kc) of op(A) into the
 // interleaved micro-panel layout dst[p*mr+i], zero-padding rows h..mr-1.
