@@ -213,7 +213,7 @@ func TestSgemmAlphaBetaPadding(t *testing.T) {
 	for _, tr := range allTrans {
 		for _, s := range scalars {
 			for _, pad := range []int{0, 3} {
-				for _, sh := range [][3]int{{1, 37, 300}, {9, 50, 13}, {33, 97, 270}, {8, 48, 8}, {13, 3, 1}} {
+				for _, sh := range [][3]int{{1, 37, 300}, {9, 50, 13}, {33, 97, 270}, {8, 48, 8}, {13, 3, 1}, {1021, 5, 9}, {9, 1021, 9}} {
 					checkGemmAllKernels(t, gemmCase{transA: tr[0], transB: tr[1], m: sh[0], n: sh[1], k: sh[2], alpha: s[0], beta: s[1], pad: pad}, rng)
 				}
 			}
