@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	ow "github.com/vaec/vaec/runtime/internal/onnxwire"
 	"math"
 	"os"
@@ -408,4 +409,48 @@ func FuzzLoad(f *testing.F) {
 		}
 		_, _ = m.Run(in)
 	})
+}
+
+// TestConcurrentRun: one Model serves goroutines with different batch
+// sizes at once (run with -race to check for shared state).
+func TestConcurrentRun(t *testing.T) {
+	m := mustLoad(t, foreignBytes(t, "many_ops.onnx"))
+	want := map[int][]float32{}
+	in := func(n int) map[string]Tensor {
+		x := make([]float32, n*6)
+		for i := range x {
+			x[i] = float32(i%9-4) / 3
+		}
+		return map[string]Tensor{"x": {Shape: []int{n, 6}, Data: x}}
+	}
+	for n := 1; n <= 4; n++ {
+		out, err := m.Run(in(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[n] = out["y1"].Data
+	}
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for it := 0; it < 20; it++ {
+				n := 1 + (g+it)%4
+				out, err := m.Run(in(n))
+				if err != nil {
+					done <- err
+					return
+				}
+				if ok, i := Within(out["y1"].Data, want[n], 0); !ok {
+					done <- fmt.Errorf("batch %d: element %d differs", n, i)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }

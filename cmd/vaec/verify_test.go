@@ -151,3 +151,53 @@ func lineHas(out, prefix, word string) bool {
 	}
 	return false
 }
+
+// TestVerifyUsage: bad calls exit 2 (usage) or 1 (missing files) with a
+// message that says what is wrong.
+func TestVerifyUsage(t *testing.T) {
+	dir, _, _ := verifyBuild(t, "mnist-small.yaml")
+	empty := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"verify", "--dir", dir, "extra"}, exitUsage, "takes no arguments"},
+		{[]string{"verify", "--dir", dir, "--tol", "-1"}, exitUsage, "--tol"},
+		{[]string{"verify", "--dir", dir, "--n", "0"}, exitUsage, "--n must be positive"},
+		{[]string{"verify", "--dir", dir, "--n", "x"}, exitUsage, "invalid value"},
+		{[]string{"verify", "--dir", empty}, exitError, "no build in"},
+		{[]string{"verify", "--dir", dir, "--encoder", filepath.Join(empty, "none.onnx")}, exitError, "none.onnx"},
+		{[]string{"verify", "--dir", dir, "--checkpoint", filepath.Join(empty, "none.safetensors")}, exitError, "checkpoint"},
+		{[]string{"verify", "--dir", dir, "--encoder", filepath.Join(dir, decoderFile)}, exitError, "encoder"},
+	}
+	for _, c := range cases {
+		code, out, errOut := runVaec(t, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q\n%s", c.args, code, errOut, c.code, c.want, out)
+		}
+	}
+}
+
+// TestVerifyExportSeam: the check `vaec export` ends with passes on a good
+// export and fails, naming the output, on a broken one.
+func TestVerifyExportSeam(t *testing.T) {
+	dir, m, w := verifyBuild(t, "mnist-small.yaml")
+	enc, dec := filepath.Join(dir, encoderFile), filepath.Join(dir, decoderFile)
+	var out bytes.Buffer
+	if err := verifyExport(m, w, enc, dec, defaultVerifyTol, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	b, err := os.ReadFile(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dec, flipWeight(t, b, w[m.Output.Bias].Data, 0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = verifyExport(m, w, enc, dec, defaultVerifyTol, &out)
+	if err == nil || !strings.Contains(err.Error(), "decoder probs") {
+		t.Fatalf("error %v, want one naming decoder probs\n%s", err, out.String())
+	}
+}

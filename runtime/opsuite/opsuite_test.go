@@ -303,6 +303,37 @@ func checkExport(t *testing.T, m *compiler.Model, w map[string]checkpoint.Tensor
 	for _, name := range m.DecoderOutputs() {
 		compare(t, name, got[name].Data, dec[name])
 	}
+
+	// The round-trip model adds the reparameterisation (Constant, Mul, Exp,
+	// Add): z = mu + exp(logvar/2)·eps, then the decoder.
+	rtB, err := export.RoundTrip(m, w, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := make([]float32, n*m.Latent)
+	z := make([]float32, len(eps))
+	for i := range eps {
+		eps[i] = float32(i%7-3) * 0.4
+		z[i] = mu[i] + float32(math.Exp(0.5*float64(logvar[i])))*eps[i]
+	}
+	rtRef, err := graph.Decode(m, w, z, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := runtime.Load(rtB)
+	if err != nil {
+		t.Fatalf("roundtrip: %v", err)
+	}
+	got, err = rt.Run(map[string]runtime.Tensor{
+		"x":   {Shape: append([]int{n}, m.Input.Shape...), Data: x},
+		"eps": {Shape: []int{n, m.Latent}, Data: eps},
+	})
+	if err != nil {
+		t.Fatalf("roundtrip: %v", err)
+	}
+	for _, name := range m.DecoderOutputs() {
+		compare(t, "roundtrip "+name, got[name].Data, rtRef[name])
+	}
 }
 
 func compare(t *testing.T, name string, got, want []float32) {
