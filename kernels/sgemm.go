@@ -16,7 +16,7 @@ const (
 	// parallelMin is the number of multiply-adds (m·n·k) above which a
 	// product is split across goroutines; below it the hand-off costs more
 	// than it saves.
-	parallelMin = 1 << 21
+	parallelMin = 1 << 19
 )
 
 // kernelFunc computes the full mr×nr tile
@@ -120,7 +120,43 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		gemvRow(kern, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
 		return
 	}
+	if transA && n < kern.nr && m >= 4*kern.nr && kern.strided != nil {
+		sgemmSwapped(kern, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	sgemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmSwapped handles Aᵀ·op(B) with few columns (a weight gradient into a
+// narrow layer, xᵀ·dY with dY [batch, 20]) as its transpose
+// Cᵀ = op(B)ᵀ·A: the narrow dimension then runs along the kernel's rows
+// and the long one along its 48-wide panels, and both operands are read in
+// place. The n×m result goes through a scratch buffer into C.
+func sgemmSwapped(kern *microKernel, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	tp := getFloats(n * m)
+	t := *tp
+	sgemmBlocked(kern, !transB, false, n, m, k, alpha, b, ldb, a, lda, 0, t, m)
+	j := 0
+	if beta == 0 && kern.transpose8 != nil {
+		for ; j+8 <= n; j += 8 {
+			kern.transpose8(c[j:], ldc, t[j*m:], m, m/8)
+		}
+		for i := m &^ 7; i < m; i++ {
+			for q := 0; q < j; q++ {
+				c[i*ldc+q] = t[q*m+i]
+			}
+		}
+	}
+	for ; j < n; j++ {
+		for i := 0; i < m; i++ {
+			if beta == 0 {
+				c[i*ldc+j] = t[j*m+i]
+			} else {
+				c[i*ldc+j] = t[j*m+i] + beta*c[i*ldc+j]
+			}
+		}
+	}
+	floatPool.Put(tp)
 }
 
 // scaleC sets C = beta·C; beta == 0 clears C without reading it.

@@ -348,7 +348,7 @@ func TestSgemmNoAllocs(t *testing.T) {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, tc := range []gemmCase{{m: 128, n: 400, k: 784, alpha: 1}, {m: 1, n: 400, k: 20, alpha: 1}, {transB: true, m: 1, n: 400, k: 784, alpha: 1}, {m: 9, n: 9, k: 9, alpha: 1}} {
+	for _, tc := range []gemmCase{{m: 128, n: 400, k: 784, alpha: 1}, {transA: true, m: 400, n: 20, k: 128, alpha: 1}, {m: 1, n: 400, k: 20, alpha: 1}, {transB: true, m: 1, n: 400, k: 784, alpha: 1}, {m: 9, n: 9, k: 9, alpha: 1}} {
 		a, lda, b, ldb, c, ldc := tc.operands(rng)
 		run := func() { Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, 1, a, lda, b, ldb, 0, c, ldc) }
 		run() // warm the pools
