@@ -120,22 +120,25 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		gemvRow(kern, transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
 		return
 	}
-	if transA && n < kern.nr && m >= 4*kern.nr && kern.strided != nil {
-		sgemmSwapped(kern, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if swapNarrow && n < kern.nr && m >= 2*kern.nr && kern.strided != nil {
+		sgemmSwapped(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	sgemmBlocked(kern, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
+
+// swapNarrow enables sgemmSwapped; a variable so that tests can compare.
+var swapNarrow = true
 
 // sgemmSwapped handles Aᵀ·op(B) with few columns (a weight gradient into a
 // narrow layer, xᵀ·dY with dY [batch, 20]) as its transpose
 // Cᵀ = op(B)ᵀ·A: the narrow dimension then runs along the kernel's rows
 // and the long one along its 48-wide panels, and both operands are read in
 // place. The n×m result goes through a scratch buffer into C.
-func sgemmSwapped(kern *microKernel, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmSwapped(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	tp := getFloats(n * m)
 	t := *tp
-	sgemmBlocked(kern, !transB, false, n, m, k, alpha, b, ldb, a, lda, 0, t, m)
+	sgemmBlocked(kern, !transB, !transA, n, m, k, alpha, b, ldb, a, lda, 0, t, m)
 	j := 0
 	if beta == 0 && kern.transpose8 != nil {
 		for ; j+8 <= n; j += 8 {
