@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	goruntime "runtime"
+	"sync"
 
 	"github.com/vaec/vaec/kernels"
 )
@@ -26,9 +28,37 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a, b []float32, beta 
 	if err := kernels.CheckSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, max(n, 1)); err != nil {
 		return err
 	}
-	kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, max(n, 1))
+	ldc := max(n, 1)
+	// kernels.Sgemm keeps products of a few rows (batch 1) on one core, to
+	// save the hand-off. Their cost is reading B, so for a large B it pays
+	// to have each core read half of it: split the columns.
+	parts := min(goruntime.GOMAXPROCS(0), 4)
+	if m > 4 || n*k < splitMin || parts < 2 || n < 32*parts {
+		kernels.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return nil
+	}
+	var wg sync.WaitGroup
+	per := (n/parts + 15) &^ 15
+	for j0 := 0; j0 < n; j0 += per {
+		j1 := min(j0+per, n)
+		bj := b[j0:] // columns j0.. of a [K, N] B
+		if transB {
+			bj = b[j0*ldb:] // rows j0.. of an [N, K] B
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kernels.Sgemm(transA, transB, m, j1-j0, k, alpha, a, lda, bj, ldb, beta, c[j0:], ldc)
+		}()
+	}
+	wg.Wait()
 	return nil
 }
+
+// splitMin is the size of B (elements) from which a product of a few rows
+// is split across cores: below it, B fits in one core's cache and the
+// hand-off costs more than it saves.
+const splitMin = 1 << 16
 
 // buildGemm: Y = alpha·A'·B' + beta·C, A' = transA ? Aᵀ : A, likewise B.
 func buildGemm(a attrs, _ []*value) (kernel, error) {
