@@ -7,6 +7,7 @@ import (
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/kernels"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -100,9 +101,12 @@ func checkModel(m *compiler.Model) error {
 // share their backing arrays with the caller's weight map, so an optimizer
 // that updates the map in place updates the graph too.
 type params struct {
-	list  G.Nodes              // in m.Params order
-	named map[string]*G.Node   // by IR name
-	data  map[string][]float32 // the shared backing arrays
+	// primitive selects Gorgonia's built-in ops for every layer and the
+	// loss (the reference lowering) instead of the fused ops.
+	primitive bool
+	list      G.Nodes              // in m.Params order
+	named     map[string]*G.Node   // by IR name
+	data      map[string][]float32 // the shared backing arrays
 }
 
 // bindParams creates one node per parameter of m in g. Vectors (biases, the
@@ -182,9 +186,34 @@ func activationFunc(l compiler.Layer) (func(*G.Node) (*G.Node, error), error) {
 	return nil, errorf("layer %s: activation %q is not supported", l.Name, l.Activation)
 }
 
-// dense lowers one layer: act(x·W + b).
+// fusedAct returns the kernels activation of l when the fused dense op
+// covers it: every activation, but ELU and leaky ReLU only with a positive
+// alpha (their derivative is then a function of the output alone).
+func fusedAct(l compiler.Layer) (kernels.Act, bool) {
+	name := string(l.Activation)
+	if name == "" {
+		name = string(compiler.Linear)
+	}
+	act, err := kernels.ParseAct(name)
+	if err != nil {
+		return 0, false
+	}
+	if (act == kernels.ELU || act == kernels.LeakyReLU) && !(l.Alpha > 0) {
+		return 0, false
+	}
+	return act, true
+}
+
+// dense lowers one layer: act(x·W + b), as one fused op where it can.
 func dense(x *G.Node, l compiler.Layer, p *params) (*G.Node, error) {
 	wrap := func(err error) error { return errorf("layer %s: %v", l.Name, err) }
+	if act, ok := fusedAct(l); ok && !p.primitive {
+		y, err := G.ApplyOp(denseOp{layer: l.Name, act: act, alpha: float32(l.Alpha)}, x, p.named[l.Weight], p.named[l.Bias])
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return y, nil
+	}
 	xw, err := G.Mul(x, p.named[l.Weight])
 	if err != nil {
 		return nil, wrap(err)
@@ -397,21 +426,34 @@ func tile(x *G.Node, n int) (*G.Node, error) {
 // (averaged over the S samples), the summed KL and the loss
 // (recon + w·KL)/B. With grads set it also holds ∂loss/∂param for every
 // parameter, in m.Params order.
+//
+// The fused lowering (the default) runs on a tape (tape.go); the primitive
+// one, Gorgonia's built-in ops throughout, on Gorgonia's TapeMachine. Tests
+// check one against the other, and the benchmark compares their speed.
 type net struct {
 	batch, samples int
 	g              *G.ExprGraph
 	p              *params
 	x, eps, klw    *G.Node
 	xv, epsv       *tensor.Dense // the input values, overwritten before each run
+	klwv           *G.F32        // the KL weight's value, set before each run
 	recon, kl      *G.Node
 	loss           *G.Node
 	grads          G.Nodes
-	vm             G.VM
+	elbo           *elboOp // fused lowering: the loss op, which keeps the terms in float64
+	tape           *tape   // fused lowering
+	vm             G.VM    // primitive lowering
 }
 
 // buildNet lowers m for batch size batch with samples draws of z per input.
 // When train is set it adds the gradient graph.
 func buildNet(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples int, train bool) (n *net, err error) {
+	return buildNetLowering(m, w, batch, samples, train, false)
+}
+
+// buildNetLowering is buildNet with the choice of lowering: fused ops on a
+// tape, or (primitive set) Gorgonia's built-in ops on its TapeMachine.
+func buildNetLowering(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples int, train, primitive bool) (n *net, err error) {
 	if err := checkModel(m); err != nil {
 		return nil, err
 	}
@@ -429,59 +471,26 @@ func buildNet(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples 
 	if err != nil {
 		return nil, err
 	}
+	p.primitive = primitive
 	n = &net{batch: batch, samples: samples, g: g, p: p}
 	d, l := m.Input.Size, m.Latent
 	n.xv = tensor.New(tensor.WithShape(batch, d), tensor.Of(tensor.Float32))
 	n.epsv = tensor.New(tensor.WithShape(samples*batch, l), tensor.Of(tensor.Float32))
+	n.klwv = G.NewF32(1)
 	n.x = G.NewMatrix(g, G.Float32, G.WithShape(batch, d), G.WithName(compiler.InputX), G.WithValue(n.xv))
 	n.eps = G.NewMatrix(g, G.Float32, G.WithShape(samples*batch, l), G.WithName(compiler.InputEps), G.WithValue(n.epsv))
-	n.klw = G.NewScalar(g, G.Float32, G.WithName("kl_weight"), G.WithValue(float32(1)))
+	n.klw = G.NewScalar(g, G.Float32, G.WithName("kl_weight"), G.WithValue(n.klwv))
 
 	mu, logvar, err := encoder(m, n.x, p)
 	if err != nil {
 		return nil, err
 	}
-	// Several samples per input: the encoder runs once, its outputs are
-	// stacked S times so that row s·B+i of z belongs to input i.
-	muT, err := tile(mu, samples)
+	if primitive {
+		err = n.primitiveObjective(m, mu, logvar)
+	} else {
+		err = n.fusedObjective(m, mu, logvar)
+	}
 	if err != nil {
-		return nil, err
-	}
-	lvT, err := tile(logvar, samples)
-	if err != nil {
-		return nil, err
-	}
-	z, err := reparameterize(muT, lvT, n.eps)
-	if err != nil {
-		return nil, err
-	}
-	out, err := decoder(m, z, p)
-	if err != nil {
-		return nil, err
-	}
-	xT, err := tile(n.x, samples)
-	if err != nil {
-		return nil, err
-	}
-	nll, err := negLogLikelihood(m, out, xT, p)
-	if err != nil {
-		return nil, err
-	}
-	if n.recon, err = G.Mul(nll, G.NewConstant(float32(1/float64(samples)))); err != nil {
-		return nil, err
-	}
-	if n.kl, err = klDivergence(mu, logvar); err != nil {
-		return nil, err
-	}
-	wkl, err := G.Mul(n.kl, n.klw)
-	if err != nil {
-		return nil, err
-	}
-	total, err := G.Add(n.recon, wkl)
-	if err != nil {
-		return nil, err
-	}
-	if n.loss, err = G.Mul(total, G.NewConstant(float32(1/float64(batch)))); err != nil {
 		return nil, err
 	}
 	if train {
@@ -489,15 +498,103 @@ func buildNet(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples 
 			return nil, errorf("differentiating the loss: %v", err)
 		}
 	}
-	n.vm = G.NewTapeMachine(g)
+	if primitive {
+		n.vm = G.NewTapeMachine(g)
+		return n, nil
+	}
+	outs := append(G.Nodes{n.loss, n.recon, n.kl}, n.grads...)
+	if n.tape, err = newTape(g, outs...); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// fusedObjective lowers sampling, decoder and objective with the fused ops:
+// z = reparameterize(mu, logvar, eps) for all S samples at once, the decoder
+// on z, and one op for the negative ELBO.
+func (n *net) fusedObjective(m *compiler.Model, mu, logvar *G.Node) error {
+	z, err := G.ApplyOp(reparamOp{}, mu, logvar, n.eps)
+	if err != nil {
+		return errorf("reparameterization: %v", err)
+	}
+	out, err := decoder(m, z, n.p)
+	if err != nil {
+		return err
+	}
+	n.elbo = &elboOp{lik: m.Likelihood, sigma: m.Sigma}
+	args := G.Nodes{out, n.x, mu, logvar, n.klw}
+	if m.Likelihood == compiler.GaussianLearned {
+		args = append(args, n.p.named[m.OutputLogvar])
+	}
+	if n.loss, err = G.ApplyOpWithName(n.elbo, "loss", args...); err != nil {
+		return errorf("objective: %v", err)
+	}
+	if n.recon, err = G.ApplyOpWithName(&termOp{parent: n.elbo}, "recon", n.loss); err != nil {
+		return errorf("objective: %v", err)
+	}
+	if n.kl, err = G.ApplyOpWithName(&termOp{parent: n.elbo, kl: true}, "kl", n.loss); err != nil {
+		return errorf("objective: %v", err)
+	}
+	return nil
+}
+
+// primitiveObjective lowers sampling, decoder and objective with Gorgonia's
+// built-in ops: the reference the fused ops are tested against.
+func (n *net) primitiveObjective(m *compiler.Model, mu, logvar *G.Node) error {
+	// Several samples per input: the encoder runs once, its outputs are
+	// stacked S times so that row s·B+i of z belongs to input i.
+	muT, err := tile(mu, n.samples)
+	if err != nil {
+		return err
+	}
+	lvT, err := tile(logvar, n.samples)
+	if err != nil {
+		return err
+	}
+	z, err := reparameterize(muT, lvT, n.eps)
+	if err != nil {
+		return err
+	}
+	out, err := decoder(m, z, n.p)
+	if err != nil {
+		return err
+	}
+	xT, err := tile(n.x, n.samples)
+	if err != nil {
+		return err
+	}
+	nll, err := negLogLikelihood(m, out, xT, n.p)
+	if err != nil {
+		return err
+	}
+	if n.recon, err = G.Mul(nll, G.NewConstant(float32(1/float64(n.samples)))); err != nil {
+		return err
+	}
+	if n.kl, err = klDivergence(mu, logvar); err != nil {
+		return err
+	}
+	wkl, err := G.Mul(n.kl, n.klw)
+	if err != nil {
+		return err
+	}
+	total, err := G.Add(n.recon, wkl)
+	if err != nil {
+		return err
+	}
+	n.loss, err = G.Mul(total, G.NewConstant(float32(1/float64(n.batch))))
+	return err
 }
 
 // run evaluates the graph on the current input values with KL weight klw
 // and returns the summed reconstruction term and KL and the loss.
 func (n *net) run(klw float32) (recon, kl, loss float64, err error) {
-	if err := G.Let(n.klw, klw); err != nil {
-		return 0, 0, 0, errorf("kl weight: %v", err)
+	*n.klwv = G.F32(klw)
+	if n.tape != nil {
+		if err := n.tape.run(); err != nil {
+			return 0, 0, 0, errorf("running the graph (batch %d): %v", n.batch, err)
+		}
+		l, err := scalar(n.loss)
+		return n.elbo.recon, n.elbo.kl, l, err
 	}
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {

@@ -40,10 +40,12 @@ func forward(m *compiler.Model, w map[string]checkpoint.Tensor, name string, in 
 	if err != nil {
 		return nil, err
 	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		return nil, errorf("%s: running the graph: %v", name, err)
+	tp, err := newTape(g, nodes...)
+	if err != nil {
+		return nil, errorf("%s: %v", name, err)
+	}
+	if err := tp.run(); err != nil {
+		return nil, errorf("%s: %v", name, err)
 	}
 	for _, nd := range nodes {
 		v := nd.Value()
