@@ -41,13 +41,13 @@ type microKernel struct {
 	// narrow, when set, computes an mr×16 tile from 16 columns of B, with
 	// strides as for strided; it covers partial panels.
 	narrow func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
-	// packA8, when set, packs 8 rows of a row-major A (8×kc8 with kc8 a
-	// multiple of 8) into the mr==8 interleaved layout; packBT does the same
-	// for columns of a transposed B. Both are transposes, the slowest part of
-	// packing, so they have assembly versions.
+	// transpose8, when set, transposes blocks consecutive 8×8 blocks:
+	// dst[(8b+q)*ldd+i] = src[i*lds+8b+q]. Packing a row-major A (for
+	// mr == 8) and a transposed B are such transposes, the slowest part of
+	// packing.
 	transpose8 func(dst []float32, ldd int, src []float32, lds int, blocks int)
-	// gemv, when set, computes t[j] = Σ_p x[p]·op(B)[p,j] for a single row
-	// (the m == 1 path).
+	// gemvN and gemvT, when set, compute t[j] = Σ_p x[p]·op(B)[p,j] for a
+	// single row (the m == 1 path), with op(B) = B and Bᵀ respectively.
 	gemvN func(t, x, b []float32, ldb, k, n int)
 	gemvT func(t, x, b []float32, ldb, k, n int)
 }
