@@ -12,10 +12,12 @@ import (
 	"github.com/vaec/vaec/evaluate"
 )
 
-// defaultK is eval's default number of importance samples. 100 takes a few
-// seconds per thousand MNIST examples and already tightens the bound by
-// most of what K = 1000 gives; pass --k 1000 (or more) for a paper-grade
-// figure.
+// defaultK is eval's default number of importance samples. The cost grows
+// linearly with K: on the MNIST example (784-400-20) one thousand examples
+// take about 18 s of CPU at K = 100 and 3 minutes at K = 1000 (measured:
+// 177 s). 100 is quick enough to run after every training and already
+// closes most of the gap to the K = 1000 figure; pass --k 1000 or more for a
+// figure to publish.
 const defaultK = 100
 
 func evalCommand() *cli.Command {
