@@ -116,8 +116,9 @@ func startProfile(path string) (func(), error) {
 }
 
 // runPython runs a Python script and returns its standard output.
-func runPython(ctx context.Context, python string, stderr io.Writer, args ...string) (string, error) {
+func runPython(ctx context.Context, python string, env []string, stderr io.Writer, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, python, args...)
+	cmd.Env = env
 	cmd.Stderr = stderr
 	out, err := cmd.Output()
 	if err != nil {
