@@ -44,3 +44,17 @@ func ExampleLogMeanExp() {
 	fmt.Printf("%.4f\n", evaluate.LogMeanExp([]float64{-5000, -5001, -5002}))
 	// Output: -5000.6910
 }
+
+func ExampleActiveUnits() {
+	// Posterior means of four examples in a 2-dimensional latent space: the
+	// first unit tells them apart, the second barely moves (collapsed).
+	mu := []float32{
+		-1.0, 0.01,
+		-0.5, 0.00,
+		0.5, 0.02,
+		1.0, 0.01,
+	}
+	n, vars, _ := evaluate.ActiveUnits(mu, 4, 2, evaluate.ActiveThreshold)
+	fmt.Printf("%d active; variances %.3g\n", n, vars)
+	// Output: 1 active; variances [0.625 5e-05]
+}

@@ -2,6 +2,8 @@ package viz_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/vaec/vaec/viz"
 )
@@ -39,4 +41,25 @@ func ExampleManifoldZ() {
 	z, _ := viz.ManifoldZ(2)
 	fmt.Printf("%.3f\n", z)
 	// Output: [-1.645 1.645 1.645 1.645 -1.645 -1.645 1.645 -1.645]
+}
+
+func ExamplePlotCurves() {
+	dir, err := os.MkdirTemp("", "curves")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	// metrics.jsonl as the trainer writes it: one JSON object per epoch.
+	metrics := filepath.Join(dir, "metrics.jsonl")
+	lines := `{"epoch":1,"train_elbo":-249.2,"val_elbo":-204.4}
+{"epoch":2,"train_elbo":-179.0,"val_elbo":-169.6}
+`
+	if err := os.WriteFile(metrics, []byte(lines), 0o644); err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = viz.PlotCurves(metrics, filepath.Join(dir, "curves.png"))
+	fmt.Println("plotted:", err == nil)
+	// Output: plotted: true
 }
