@@ -45,9 +45,11 @@ func ParseAct(name string) (Act, error) {
 // ignore it.
 //
 // The transcendental activations use float32 approximations accurate to a
-// few ulps (tested against float64 math); Softplus goes through float64 and
-// is the slowest. AddBiasAct panics if c is shorter than m·n, bias is
-// non-nil with length other than n, or act is unknown.
+// few ulps (tested against float64 math); with AVX-512 every activation
+// costs about a nanosecond per element or less, without it Softplus goes
+// through float64 math and is the slowest. AddBiasAct panics if c is
+// shorter than m·n, bias is non-nil with length other than n, or act is
+// unknown.
 func AddBiasAct(c []float32, m, n int, bias []float32, act Act, alpha float32) {
 	if m < 0 || n < 0 || len(c) < m*n {
 		panic(fmt.Sprintf("kernels: AddBiasAct: c has %d elements, want >= %d×%d", len(c), m, n))

@@ -6,7 +6,7 @@ func biasActAVX512(x, bias *float32, n int, hasBias bool, act int, alpha float32
 // biasActRow sets x[j] = act(x[j] + bias[j]) (bias may be nil) and reports
 // whether it handled act; the caller falls back to Go otherwise.
 func biasActRow(x, bias []float32, act Act, alpha float32) bool {
-	if !useAVX512Act || act == Softplus || len(x) == 0 {
+	if !useAVX512Act || len(x) == 0 {
 		return false
 	}
 	bp := &x[0] // any valid pointer when there is no bias
@@ -30,7 +30,7 @@ func colSumAVX512(dst, src *float32, m, n int)
 // actGradVec is ActGrad's vector path; it reports whether it handled act.
 // Lengths are checked by the caller.
 func actGradVec(dx, dy, y []float32, act Act, alpha float32) bool {
-	if !useAVX512Act || act == Softplus || act == Linear || len(dy) == 0 {
+	if !useAVX512Act || act == Linear || len(dy) == 0 {
 		return false
 	}
 	actGradAVX512(&dx[0], &dy[0], &y[0], len(dy), int(act), alpha)

@@ -17,11 +17,19 @@ DATA actconst<>+32(SB)/4, $0x3f000000 // 1/2
 DATA actconst<>+36(SB)/4, $0x3f800000 // 1
 DATA actconst<>+40(SB)/4, $0x40000000 // 2
 DATA actconst<>+44(SB)/4, $0x7fffffff // |x| mask
-DATA actconst<>+48(SB)/4, $0x42c80000 // 100: exp argument clamp
+DATA actconst<>+48(SB)/4, $0x42d00000 // 104: exp argument clamp; e^-104 rounds to 0
 DATA actconst<>+52(SB)/4, $0x41100000 // 9: tanh saturates to 1 beyond
-GLOBL actconst<>(SB), RODATA|NOPTR, $56
+// 1/(2i+1) for log1p's atanh series, highest first (offset 56..80).
+DATA actconst<>+56(SB)/4, $0x3d888889 // 1/15
+DATA actconst<>+60(SB)/4, $0x3d9d89d9 // 1/13
+DATA actconst<>+64(SB)/4, $0x3dba2e8c // 1/11
+DATA actconst<>+68(SB)/4, $0x3de38e39 // 1/9
+DATA actconst<>+72(SB)/4, $0x3e124925 // 1/7
+DATA actconst<>+76(SB)/4, $0x3e4ccccd // 1/5
+DATA actconst<>+80(SB)/4, $0x3eaaaaab // 1/3
+GLOBL actconst<>(SB), RODATA|NOPTR, $84
 
-// EXPPOLY splits the lanes of Z1 (|Z1| <= 100, or NaN) as
+// EXPPOLY splits the lanes of Z1 (|Z1| <= 104, or NaN) as
 // Z1 = k·ln2 + r with k = round(Z1·log2 e) in Z4 and |r| <= ln2/2, and sets
 // Z2 = P1(r) = e^r - 1 (Taylor polynomial to degree 7, error below 2^-26
 // relative), so e^Z1 = 2^k·(P1 + 1). Scratch: Z5.
@@ -48,6 +56,25 @@ GLOBL actconst<>(SB), RODATA|NOPTR, $56
 	VSUBPS       Z25, Z3, Z5; \
 	VFMADD213PS  Z5, Z3, Z2
 
+// LOG1P sets Z2 = log(1 + Z2) for Z2 in [0, 1]: 2·atanh(s) with
+// s = u/(2+u) <= 1/3, whose odd series to s^15 is accurate to 2^-26
+// relative and, unlike log(1+u), keeps full precision for tiny u.
+// R11 points at actconst. Scratch: Z3, Z5, Z8.
+#define LOG1P \
+	VADDPS           Z26, Z2, Z3;     \
+	VDIVPS           Z3, Z2, Z3;      \
+	VMULPS           Z3, Z3, Z5;      \
+	VBROADCASTSS     56(R11), Z8;     \
+	VFMADD213PS.BCST 60(R11), Z5, Z8; \
+	VFMADD213PS.BCST 64(R11), Z5, Z8; \
+	VFMADD213PS.BCST 68(R11), Z5, Z8; \
+	VFMADD213PS.BCST 72(R11), Z5, Z8; \
+	VFMADD213PS.BCST 76(R11), Z5, Z8; \
+	VFMADD213PS.BCST 80(R11), Z5, Z8; \
+	VFMADD213PS      Z25, Z5, Z8;     \
+	VADDPS           Z3, Z3, Z3;      \
+	VMULPS           Z8, Z3, Z2
+
 // func biasActAVX512(x, bias *float32, n int, hasBias bool, act int, alpha float32)
 TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
 	MOVQ x+0(FP), DI
@@ -57,6 +84,7 @@ TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
 	MOVQ act+32(FP), R8
 
 	LEAQ actconst<>(SB), AX
+	MOVQ AX, R11
 	VBROADCASTSS 0(AX), Z16
 	VBROADCASTSS 4(AX), Z17
 	VBROADCASTSS 8(AX), Z18
@@ -73,7 +101,7 @@ TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
 	VBROADCASTSS 52(AX), Z30
 	VBROADCASTSS alpha+40(FP), Z27
 	VPXORD       Z31, Z31, Z31
-	VSUBPS       Z29, Z31, Z6  // Z6 = -100
+	VSUBPS       Z29, Z31, Z6  // Z6 = -104
 
 	MOVL  $0xffff, AX
 	KMOVW AX, K2 // all lanes
@@ -107,7 +135,23 @@ nobias:
 	JEQ  elu
 	CMPQ R8, $5
 	JEQ  leaky
+	CMPQ R8, $6
+	JEQ  softplus
 	JMP  store // linear
+
+softplus:
+	// softplus(x) = max(x, 0) + log1p(e^-|x|), which neither overflows
+	// nor loses the tiny values for very negative x.
+	VANDPS    Z28, Z0, Z7 // |x|
+	VSUBPS    Z7, Z31, Z1 // -|x|
+	VMAXPS    Z1, Z6, Z1  // clamp at -104, NaN kept
+	EXPPOLY
+	VADDPS    Z25, Z2, Z2 // e^r
+	VSCALEFPS Z4, Z2, Z2  // u = e^-|x|
+	LOG1P
+	VMAXPS    Z0, Z31, Z0 // max(x, 0), NaN kept
+	VADDPS    Z2, Z0, Z0
+	JMP       store
 
 relu:
 	// Operand order keeps NaN: max returns its second Intel operand (Z0)
@@ -123,7 +167,7 @@ leaky:
 elu:
 	VCMPPS $1, Z31, Z0, K3 // x < 0
 	VMINPS Z0, Z31, Z1     // min(x, 0), NaN kept
-	VMAXPS Z1, Z6, Z1      // clamp at -100
+	VMAXPS Z1, Z6, Z1      // clamp at -104
 	EXPM1
 	VMULPS Z27, Z2, K3, Z0 // x < 0: alpha·(e^x - 1)
 	JMP    store
@@ -164,9 +208,10 @@ done:
 	RET
 
 // ---------------------------------------------------------------------------
-// actGradAVX512: dx = dy·act'(x) from y = act(x), for act in Linear..LeakyReLU
-// (not Softplus). The arithmetic matches the Go loops in act.go operation
-// for operation (no fused multiply-adds), so both paths agree bit for bit.
+// actGradAVX512: dx = dy·act'(x) from y = act(x). For act in
+// Linear..LeakyReLU the arithmetic matches the Go loops in act.go operation
+// for operation (no fused multiply-adds), so both paths agree bit for bit;
+// Softplus uses the vector expm1 and agrees to a few ulps.
 
 // func actGradAVX512(dx, dy, y *float32, n int, act int, alpha float32)
 TEXT ·actGradAVX512(SB), NOSPLIT, $0-44
@@ -177,8 +222,19 @@ TEXT ·actGradAVX512(SB), NOSPLIT, $0-44
 	MOVQ act+32(FP), R8
 	VBROADCASTSS alpha+40(FP), Z27
 	LEAQ actconst<>(SB), AX
+	VBROADCASTSS 0(AX), Z16
+	VBROADCASTSS 4(AX), Z17
+	VBROADCASTSS 8(AX), Z18
+	VBROADCASTSS 12(AX), Z19
+	VBROADCASTSS 16(AX), Z20
+	VBROADCASTSS 20(AX), Z21
+	VBROADCASTSS 24(AX), Z22
+	VBROADCASTSS 28(AX), Z23
+	VBROADCASTSS 32(AX), Z24
 	VBROADCASTSS 36(AX), Z25 // 1
+	VBROADCASTSS 48(AX), Z29
 	VPXORD       Z31, Z31, Z31
+	VSUBPS       Z29, Z31, Z6 // -104
 	MOVL  $0xffff, AX
 	KMOVW AX, K2
 
@@ -206,7 +262,18 @@ gmasked:
 	JEQ  gelu
 	CMPQ R8, $5
 	JEQ  gleaky
+	CMPQ R8, $6
+	JEQ  gsoftplus
 	JMP  gstore // linear
+
+gsoftplus:
+	// sigmoid(x) = 1 - e^-y = -expm1(-y) with y = softplus(x) >= 0.
+	VSUBPS Z1, Z31, Z1 // -y
+	VMAXPS Z1, Z6, Z1  // clamp at -104, NaN kept
+	EXPM1
+	VSUBPS Z2, Z31, Z2 // -expm1(-y)
+	VMULPS Z2, Z0, Z0
+	JMP    gstore
 
 grelu:
 	VCMPPS    $0x1e, Z31, Z1, K3 // y > 0 (false for NaN)

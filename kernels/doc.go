@@ -52,8 +52,8 @@
 // reference.
 //
 // The element-wise helpers run 16 lanes at a time with AVX-512 where the CPU
-// has it (ActGrad, ColSum and AdamStep then round exactly as their Go
-// loops do; AddBiasAct's transcendental functions are float32
+// has it (ActGrad except for Softplus, ColSum and AdamStep then round
+// exactly as their Go loops do; the transcendental functions are float32
 // approximations within a few ulps of float64 math on either path).
 //
 // Sgemm panics, like BLAS, when its arguments are inconsistent (negative
