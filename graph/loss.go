@@ -7,6 +7,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/kernels"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -42,6 +43,7 @@ type elboOp struct {
 	dOut      []float32
 	dMu, dLv  []float32
 	dLvp      []float32
+	scratch   []float32 // Bernoulli: softplus of the logits
 }
 
 const (
@@ -173,7 +175,8 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	var nll float64
 	switch op.lik {
 	case compiler.Bernoulli:
-		nll = bernoulliRows(out, x, b, d, op.gradOrNil(op.dOut), scale)
+		op.scratch = resize(op.scratch, sb*d)
+		nll = bernoulliRows(out, x, b, d, op.scratch, op.gradOrNil(op.dOut), scale)
 	case compiler.GaussianFixed:
 		nll = gaussianFixedRows(out, x, b, d, op.sigma, op.gradOrNil(op.dOut), scale)
 	case compiler.GaussianLearned:
@@ -205,25 +208,31 @@ var log2Pi64 = math.Log(2 * math.Pi)
 
 // bernoulliRows returns Σ softplus(l) − x·l = Σ −log Bernoulli(x | sigmoid(l))
 // over out [S·B, D] against x [B, D], and, when g is set, writes
-// g = (sigmoid(l) − x)·scale. One exponential per element serves both.
-func bernoulliRows(out, x []float32, b, d int, g []float32, scale float32) float64 {
-	var total float64
+// g = (sigmoid(l) − x)·scale. softplus and sigmoid are computed a whole
+// matrix at a time by kernels.AddBiasAct (16 lanes at once with AVX-512,
+// stable for any logit), into sp and g; a scalar pass then forms the sum in
+// float64, row by row in order, and the gradient.
+func bernoulliRows(out, x []float32, b, d int, sp, g []float32, scale float32) float64 {
 	rows := len(out) / d
+	copy(sp, out)
+	kernels.AddBiasAct(sp, rows, d, nil, kernels.Softplus, 0)
+	if g != nil {
+		copy(g, out)
+		kernels.AddBiasAct(g, rows, d, nil, kernels.Sigmoid, 0)
+	}
+	var total float64
 	for r := 0; r < rows; r++ {
 		lr := out[r*d : (r+1)*d]
 		xr := x[(r%b)*d : (r%b+1)*d]
+		spr := sp[r*d : (r+1)*d]
 		var s float64
-		if g == nil {
-			for j, l := range lr {
-				sp, _ := softplusSigmoid(l)
-				s += sp - float64(xr[j])*float64(l)
-			}
-		} else {
+		for j, l := range lr {
+			s += float64(spr[j]) - float64(xr[j])*float64(l)
+		}
+		if g != nil {
 			gr := g[r*d : (r+1)*d]
-			for j, l := range lr {
-				sp, sg := softplusSigmoid(l)
-				s += sp - float64(xr[j])*float64(l)
-				gr[j] = (sg - xr[j]) * scale
+			for j, v := range gr {
+				gr[j] = (v - xr[j]) * scale
 			}
 		}
 		total += s

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -42,13 +43,22 @@ func TestMNISTTenEpochs(t *testing.T) {
 }
 
 // BenchmarkTrainStep128 measures one optimizer step of the PyTorch example's
-// configuration (batch 128) on MNIST; it reports training samples/s.
-func BenchmarkTrainStep128(b *testing.B) { benchmarkTrainStep(b, pytorchExample()) }
+// configuration (batch 128) on MNIST with the fused lowering (what Train
+// runs); it reports training samples/s. With VAEC_OPPROFILE=1 it also prints
+// the time per op kind. For a pprof profile:
+//
+//	go test -run='^$' -bench=TrainStep128 -cpuprofile cpu.out ./graph
+//	go tool pprof -top graph.test cpu.out
+func BenchmarkTrainStep128(b *testing.B) { benchmarkTrainStep(b, pytorchExample(), false) }
 
-func benchmarkTrainStep(b *testing.B, m *compiler.Model) {
+// BenchmarkTrainStep128Primitive is the same step with Gorgonia's built-in
+// ops on its TapeMachine: the reference lowering, for comparison.
+func BenchmarkTrainStep128Primitive(b *testing.B) { benchmarkTrainStep(b, pytorchExample(), true) }
+
+func benchmarkTrainStep(b *testing.B, m *compiler.Model, primitive bool) {
 	set := loadMNIST(b, 0, m.Train.BatchSize)
 	w := InitWeights(m, 1)
-	n, err := buildNet(m, w, m.Train.BatchSize, 1, true)
+	n, err := buildNetLowering(m, w, m.Train.BatchSize, 1, true, primitive)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,8 +73,15 @@ func benchmarkTrainStep(b *testing.B, m *compiler.Model) {
 	}
 	grads = make([][]float32, len(data))
 	copy(n.xv.Data().([]float32), set.X)
+	rng := rand.New(rand.NewPCG(1, 2))
+	fillNormal(rng, n.epsv.Data().([]float32))
+	profile := n.tape != nil && os.Getenv("VAEC_OPPROFILE") != ""
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		if i == 1 && profile {
+			n.tape.profile = true // the first run warms caches and pools
+		}
 		if _, _, _, err := n.run(1); err != nil {
 			b.Fatal(err)
 		}
@@ -76,4 +93,7 @@ func benchmarkTrainStep(b *testing.B, m *compiler.Model) {
 		opt.step(int64(i+1), data, grads)
 	}
 	b.ReportMetric(float64(b.N*m.Train.BatchSize)/b.Elapsed().Seconds(), "samples/s")
+	if profile && b.N > 1 {
+		b.Logf("per-op time of the fused step (%d runs):\n%s", n.tape.runs, n.tape.report())
+	}
 }

@@ -33,7 +33,7 @@ type tape struct {
 	// profile, when set, accumulates each step's wall time in spent.
 	profile bool
 	spent   []time.Duration
-	runs    int
+	runs    int // runs profiled
 }
 
 type tapeStep struct {
@@ -177,7 +177,9 @@ func (t *tape) run() error {
 			t.spent[k] += time.Since(start)
 		}
 	}
-	t.runs++
+	if t.profile {
+		t.runs++
+	}
 	return nil
 }
 
