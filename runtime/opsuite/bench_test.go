@@ -2,10 +2,15 @@ package opsuite
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	onnx "github.com/owulveryck/onnx-go"
+	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
+	"gorgonia.org/tensor"
 
 	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/export"
@@ -66,6 +71,11 @@ func engines(b *testing.B, file string) map[string]runner {
 		b.Fatal(err)
 	}
 	es := map[string]runner{"runtime": m.Run}
+	if r, err := gorgonnxRunner(files[file]); err != nil {
+		b.Logf("gorgonnx skipped: %v", err)
+	} else {
+		es["gorgonnx"] = r
+	}
 	if err := ort.Init(ort.FindLibrary("")); err != nil {
 		if !errors.Is(err, ort.ErrUnavailable) || os.Getenv(ort.EnvRequire) == "1" {
 			b.Fatal(err)
@@ -95,7 +105,7 @@ func benchInference(b *testing.B, file string, batch int) {
 	es := engines(b, file)
 	name, x := benchInput(file, batch)
 	in := map[string]runtime.Tensor{name: x}
-	for _, engine := range []string{"runtime", "onnxruntime"} {
+	for _, engine := range []string{"runtime", "onnxruntime", "gorgonnx"} {
 		run, ok := es[engine]
 		if !ok {
 			continue
@@ -113,6 +123,45 @@ func benchInference(b *testing.B, file string, batch int) {
 			b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 		})
 	}
+}
+
+// gorgonnxRunner runs a model with onnx-go's gorgonnx backend, for
+// comparison. A gorgonnx model keeps the batch size of its first input, so
+// each benchmark makes its own.
+func gorgonnxRunner(file []byte) (runner, error) {
+	g := gorgonnx.NewGraph()
+	m := onnx.NewModel(g)
+	if err := m.UnmarshalBinary(file); err != nil {
+		return nil, err
+	}
+	return func(in map[string]runtime.Tensor) (res map[string]runtime.Tensor, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("gorgonnx panicked: %v", r)
+			}
+		}()
+		if len(in) != 1 {
+			return nil, fmt.Errorf("gorgonnx runner takes one input")
+		}
+		for _, x := range in {
+			if err := m.SetInput(0, tensor.New(tensor.WithShape(x.Shape...), tensor.WithBacking(x.Data))); err != nil {
+				return nil, err
+			}
+		}
+		if err := g.Run(); err != nil {
+			return nil, err
+		}
+		outs, err := m.GetOutputTensors()
+		if err != nil {
+			return nil, err
+		}
+		res = map[string]runtime.Tensor{}
+		for i, o := range outs {
+			d, _ := o.Data().([]float32)
+			res[fmt.Sprint(i)] = runtime.Tensor{Shape: o.Shape(), Data: d}
+		}
+		return res, nil
+	}, nil
 }
 
 func BenchmarkMNISTEncoderBatch1(b *testing.B)   { benchInference(b, "encoder", 1) }
