@@ -45,36 +45,30 @@ type opSpec struct {
 // ops lists every operator the runtime executes. Semantics are those of
 // the default ONNX domain from minOpset up to maxSupportedOpset; none of
 // these operators changed meaning in that range except where noted.
-var ops map[string]opSpec
-
-func init() {
-	// Built in init only because the table refers to functions that refer
-	// back to it (Constant's value check); it is never modified afterwards.
-	ops = map[string]opSpec{
-		"Gemm":      {2, 3, map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, 11, buildGemm},
-		"MatMul":    {2, 2, nil, 11, buildMatMul},
-		"Add":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x + y })},
-		"Sub":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x - y })},
-		"Mul":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x * y })},
-		"Div":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x / y })},
-		"Relu":      {1, 1, nil, 11, buildAct(kernels.ReLU, 0)},
-		"Tanh":      {1, 1, nil, 11, buildAct(kernels.Tanh, 0)},
-		"Sigmoid":   {1, 1, nil, 11, buildAct(kernels.Sigmoid, 0)},
-		"Softplus":  {1, 1, nil, 11, buildAct(kernels.Softplus, 0)},
-		"Exp":       {1, 1, nil, 11, unary(actExp)},
-		"Log":       {1, 1, nil, 11, unary(actLog)},
-		"Neg":       {1, 1, nil, 11, unary(actNeg)},
-		"Elu":       {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.ELU, 1.0)},
-		"LeakyRelu": {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.LeakyReLU, 0.01)},
-		"Identity":  {1, 1, nil, 11, buildIdentity},
-		"Flatten":   {1, 1, map[string]attrType{"axis": aInt}, 11, buildFlatten},
-		"Reshape":   {2, 2, map[string]attrType{"allowzero": aInt}, 11, buildReshape},
-		"Expand":    {2, 2, nil, 11, buildExpand},
-		"Shape":     {1, 1, map[string]attrType{"start": aInt, "end": aInt}, 11, buildShape},
-		"Constant": {0, 0, map[string]attrType{
-			"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts,
-		}, 11, buildConstant},
-	}
+var ops = map[string]opSpec{
+	"Gemm":      {2, 3, map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, 11, buildGemm},
+	"MatMul":    {2, 2, nil, 11, buildMatMul},
+	"Add":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x + y })},
+	"Sub":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x - y })},
+	"Mul":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x * y })},
+	"Div":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x / y })},
+	"Relu":      {1, 1, nil, 11, buildAct(kernels.ReLU, 0)},
+	"Tanh":      {1, 1, nil, 11, buildAct(kernels.Tanh, 0)},
+	"Sigmoid":   {1, 1, nil, 11, buildAct(kernels.Sigmoid, 0)},
+	"Softplus":  {1, 1, nil, 11, buildAct(kernels.Softplus, 0)},
+	"Exp":       {1, 1, nil, 11, unary(actExp)},
+	"Log":       {1, 1, nil, 11, unary(actLog)},
+	"Neg":       {1, 1, nil, 11, unary(actNeg)},
+	"Elu":       {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.ELU, 1.0)},
+	"LeakyRelu": {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.LeakyReLU, 0.01)},
+	"Identity":  {1, 1, nil, 11, buildIdentity},
+	"Flatten":   {1, 1, map[string]attrType{"axis": aInt}, 11, buildFlatten},
+	"Reshape":   {2, 2, map[string]attrType{"allowzero": aInt}, 11, buildReshape},
+	"Expand":    {2, 2, nil, 11, buildExpand},
+	"Shape":     {1, 1, map[string]attrType{"start": aInt, "end": aInt}, 11, buildShape},
+	"Constant": {0, 0, map[string]attrType{
+		"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts,
+	}, 11, buildConstant},
 }
 
 // SupportedOps lists the operators the runtime executes, sorted.
