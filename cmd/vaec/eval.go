@@ -27,8 +27,9 @@ func evalCommand() *cli.Command {
 		Description: "On a data set (default: the model's validation data) reports, per example in nats:\n" +
 			"the ELBO = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)) with its two terms, and the\n" +
 			"importance-sampled estimate log p(x) ≈ log (1/K) Σ_k p(x|z_k)p(z_k)/q(z_k|x) with\n" +
-			"z_k ~ q(z|x) (K = --k draws per example), which is never below the ELBO of the same\n" +
-			"draws and approaches log p(x) as K grows; and the number of active latent units\n" +
+			"z_k ~ q(z|x) (K = --k draws per example), a lower bound on log p(x) at least as\n" +
+			"tight as the ELBO (in expectation) that approaches log p(x) as K grows; and the\n" +
+			"number of active latent units\n" +
 			"(variance over the data of the posterior mean > 0.01). A table, or JSON with --json.\n" +
 			"The model is the build directory's checkpoint, or the ONNX files alone.",
 		Flags: append(append(modelFlags(), dataFlags(0)...),
