@@ -29,8 +29,8 @@ func evalCommand() *cli.Command {
 			"importance-sampled estimate log p(x) ≈ log (1/K) Σ_k p(x|z_k)p(z_k)/q(z_k|x) with\n" +
 			"z_k ~ q(z|x) (K = --k draws per example), a lower bound on log p(x) at least as\n" +
 			"tight as the ELBO (in expectation) that approaches log p(x) as K grows; and the\n" +
-			"number of active latent units\n" +
-			"(variance over the data of the posterior mean > 0.01). A table, or JSON with --json.\n" +
+			"number of active latent units (variance over the data of the posterior mean\n" +
+			"> 0.01). A table, or JSON with --json.\n" +
 			"The model is the build directory's checkpoint, or the ONNX files alone.",
 		Flags: append(append(modelFlags(), dataFlags(0)...),
 			&cli.IntFlag{Name: "k", Value: defaultK, Usage: "importance samples per example"},
