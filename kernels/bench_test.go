@@ -67,11 +67,18 @@ func benchGemm(b *testing.B, tc gemmCase, gonum bool) {
 	run()
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		run()
 	}
-	flops := 2 * float64(tc.m) * float64(tc.n) * float64(tc.k)
-	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	cpu := processCPU() - cpu0
+	flops := 2 * float64(tc.m) * float64(tc.n) * float64(tc.k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		// Work per CPU-second: independent of how many cores helped and
+		// of time spent descheduled on a busy machine.
+		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
 }
 
 // BenchmarkKernel measures one micro-kernel in isolation (packed operands
