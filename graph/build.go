@@ -615,9 +615,10 @@ func (n *net) grad(i int) ([]float32, error) {
 	if v == nil {
 		return nil, errorf("no gradient for %s", n.p.list[i].Name())
 	}
-	d, ok := v.Data().([]float32)
-	if !ok || len(d) != v.Shape().TotalSize() {
-		return nil, errorf("gradient of %s: unexpected value %T", n.p.list[i].Name(), v.Data())
+	s := v.Shape()
+	d, err := data("gradient", v, s[0], s.TotalSize()/max(s[0], 1))
+	if len(s) != 2 || err != nil {
+		return nil, errorf("gradient of %s: unexpected value %T %v", n.p.list[i].Name(), v, s)
 	}
 	return d, nil
 }

@@ -123,11 +123,11 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	if len(in) != op.arity() {
 		return nil, fmt.Errorf("%v: %d inputs, want %d", op, len(in), op.arity())
 	}
-	sb, d, err := dims(op, "out", in[elboOut])
+	sb, d, err := dims("out", in[elboOut])
 	if err != nil {
 		return nil, err
 	}
-	b, l, err := dims(op, "mu", in[elboMu])
+	b, l, err := dims("mu", in[elboMu])
 	if err != nil {
 		return nil, err
 	}
@@ -135,29 +135,29 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 		return nil, fmt.Errorf("%v: output has %d rows, not a multiple of the batch %d", op, sb, b)
 	}
 	s := sb / b
-	out, err := data(op, "out", in[elboOut], sb, d)
+	out, err := data("out", in[elboOut], sb, d)
 	if err != nil {
 		return nil, err
 	}
-	x, err := data(op, "x", in[elboX], b, d)
+	x, err := data("x", in[elboX], b, d)
 	if err != nil {
 		return nil, err
 	}
-	mu, err := data(op, "mu", in[elboMu], b, l)
+	mu, err := data("mu", in[elboMu], b, l)
 	if err != nil {
 		return nil, err
 	}
-	lv, err := data(op, "logvar", in[elboLogvar], b, l)
+	lv, err := data("logvar", in[elboLogvar], b, l)
 	if err != nil {
 		return nil, err
 	}
-	klw, err := scalarValue(op, "kl weight", in[elboKLW])
+	klw, err := scalarValue("kl weight", in[elboKLW])
 	if err != nil {
 		return nil, err
 	}
 	var lvp []float32
 	if op.lik == compiler.GaussianLearned {
-		if lvp, err = data(op, "output logvar", in[elboLvp], 1, d); err != nil {
+		if lvp, err = data("output logvar", in[elboLvp], 1, d); err != nil {
 			return nil, err
 		}
 	}
@@ -342,7 +342,7 @@ func (op *elboGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error)
 	if len(in) != 2 {
 		return nil, fmt.Errorf("%v: %d inputs, want 2", op, len(in))
 	}
-	g, err := scalarValue(op, "incoming gradient", in[1])
+	g, err := scalarValue("incoming gradient", in[1])
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func (op *elboGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error)
 	case elboLvp:
 		src = op.parent.dLvp
 	}
-	dst, err := data(op, "gradient", out, op.shape[0], op.shape[1])
+	dst, err := data("gradient", out, op.shape[0], op.shape[1])
 	if err != nil {
 		return nil, err
 	}

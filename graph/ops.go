@@ -55,46 +55,50 @@ func hashOf(s fmt.Stringer) uint32 {
 	return h.Sum32()
 }
 
-// data returns the float32 elements of v, a matrix of rows×cols (cols < 0:
-// any count of rows·|cols|... unchecked), or an error naming op and argument.
-func data(op fmt.Stringer, arg string, v G.Value, rows, cols int) ([]float32, error) {
+// data returns the float32 elements of v, a rows×cols matrix, or an error
+// naming the argument. (The tape adds the node and the op to errors; the
+// op is not passed here because boxing it would allocate on every call.)
+func data(arg string, v G.Value, rows, cols int) ([]float32, error) {
 	t, ok := v.(*tensor.Dense)
 	if !ok {
-		return nil, fmt.Errorf("%v: %s is %T, want a float32 matrix", op, arg, v)
+		return nil, fmt.Errorf("%s is %T, want a float32 matrix", arg, v)
 	}
-	d, ok := t.Data().([]float32)
-	if !ok {
-		return nil, fmt.Errorf("%v: %s holds %v, want float32", op, arg, t.Dtype())
+	if t.Dtype() != tensor.Float32 {
+		return nil, fmt.Errorf("%s holds %v, want float32", arg, t.Dtype())
 	}
+	if t.IsMaterializable() {
+		return nil, fmt.Errorf("%s is a view (%v), want a plain matrix", arg, t.Shape())
+	}
+	d := t.Float32s() // Data() would allocate through reflect
 	if len(d) != rows*cols {
-		return nil, fmt.Errorf("%v: %s has shape %v, want (%d, %d)", op, arg, t.Shape(), rows, cols)
+		return nil, fmt.Errorf("%s has shape %v, want (%d, %d)", arg, t.Shape(), rows, cols)
 	}
 	return d, nil
 }
 
 // dims returns the rows and columns of a matrix value.
-func dims(op fmt.Stringer, arg string, v G.Value) (int, int, error) {
+func dims(arg string, v G.Value) (int, int, error) {
 	s := v.Shape()
 	if len(s) != 2 {
-		return 0, 0, fmt.Errorf("%v: %s has shape %v, want a matrix", op, arg, s)
+		return 0, 0, fmt.Errorf("%s has shape %v, want a matrix", arg, s)
 	}
 	return s[0], s[1], nil
 }
 
 // scalarValue reads a float32 scalar (a Gorgonia scalar or a one-element tensor).
-func scalarValue(op fmt.Stringer, arg string, v G.Value) (float32, error) {
+func scalarValue(arg string, v G.Value) (float32, error) {
 	switch s := v.(type) {
 	case *G.F32:
 		return float32(*s), nil
 	case *tensor.Dense:
-		if d, ok := s.Data().([]float32); ok && len(d) == 1 {
-			return d[0], nil
-		}
-		if d, ok := s.Data().(float32); ok {
-			return d, nil
+		if s.Dtype() == tensor.Float32 && s.Shape().TotalSize() == 1 {
+			if s.IsScalar() {
+				return s.Data().(float32), nil
+			}
+			return s.Float32s()[0], nil
 		}
 	}
-	return 0, fmt.Errorf("%v: %s is %T (%v), want a float32 scalar", op, arg, v, v.Shape())
+	return 0, fmt.Errorf("%s is %T (%v), want a float32 scalar", arg, v, v.Shape())
 }
 
 // setScalar writes v into a scalar output value, or allocates one.
@@ -163,11 +167,11 @@ func (op denseOp) Do(in ...G.Value) (G.Value, error) {
 	if len(in) != 3 {
 		return nil, fmt.Errorf("%v: %d inputs, want 3", op, len(in))
 	}
-	b, _, err := dims(op, "x", in[0])
+	b, _, err := dims("x", in[0])
 	if err != nil {
 		return nil, err
 	}
-	_, n, err := dims(op, "W", in[1])
+	_, n, err := dims("W", in[1])
 	if err != nil {
 		return nil, err
 	}
@@ -178,27 +182,27 @@ func (op denseOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if len(in) != 3 {
 		return nil, fmt.Errorf("%v: %d inputs, want 3", op, len(in))
 	}
-	b, k, err := dims(op, "x", in[0])
+	b, k, err := dims("x", in[0])
 	if err != nil {
 		return nil, err
 	}
-	_, n, err := dims(op, "W", in[1])
+	_, n, err := dims("W", in[1])
 	if err != nil {
 		return nil, err
 	}
-	x, err := data(op, "x", in[0], b, k)
+	x, err := data("x", in[0], b, k)
 	if err != nil {
 		return nil, err
 	}
-	w, err := data(op, "W", in[1], k, n)
+	w, err := data("W", in[1], k, n)
 	if err != nil {
 		return nil, err
 	}
-	bias, err := data(op, "b", in[2], 1, n)
+	bias, err := data("b", in[2], 1, n)
 	if err != nil {
 		return nil, err
 	}
-	y, err := data(op, "y", out, b, n)
+	y, err := data("y", out, b, n)
 	if err != nil {
 		return nil, err
 	}
@@ -274,19 +278,19 @@ func (op actGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("%v: %d inputs, want 2", op, len(in))
 	}
-	r, c, err := dims(op, "y", in[0])
+	r, c, err := dims("y", in[0])
 	if err != nil {
 		return nil, err
 	}
-	y, err := data(op, "y", in[0], r, c)
+	y, err := data("y", in[0], r, c)
 	if err != nil {
 		return nil, err
 	}
-	dy, err := data(op, "dy", in[1], r, c)
+	dy, err := data("dy", in[1], r, c)
 	if err != nil {
 		return nil, err
 	}
-	dz, err := data(op, "dz", out, r, c)
+	dz, err := data("dz", out, r, c)
 	if err != nil {
 		return nil, err
 	}
@@ -358,11 +362,11 @@ func (op matMulOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("%v: %d inputs, want 2", op, len(in))
 	}
-	ar, ac, err := dims(op, "A", in[0])
+	ar, ac, err := dims("A", in[0])
 	if err != nil {
 		return nil, err
 	}
-	br, bc, err := dims(op, "B", in[1])
+	br, bc, err := dims("B", in[1])
 	if err != nil {
 		return nil, err
 	}
@@ -370,15 +374,15 @@ func (op matMulOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := data(op, "A", in[0], ar, ac)
+	a, err := data("A", in[0], ar, ac)
 	if err != nil {
 		return nil, err
 	}
-	b, err := data(op, "B", in[1], br, bc)
+	b, err := data("B", in[1], br, bc)
 	if err != nil {
 		return nil, err
 	}
-	c, err := data(op, "C", out, m, n)
+	c, err := data("C", out, m, n)
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +415,7 @@ func (op colSumOp) Do(in ...G.Value) (G.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("%v: %d inputs, want 1", op, len(in))
 	}
-	_, c, err := dims(op, "x", in[0])
+	_, c, err := dims("x", in[0])
 	if err != nil {
 		return nil, err
 	}
@@ -422,15 +426,15 @@ func (op colSumOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("%v: %d inputs, want 1", op, len(in))
 	}
-	r, c, err := dims(op, "x", in[0])
+	r, c, err := dims("x", in[0])
 	if err != nil {
 		return nil, err
 	}
-	x, err := data(op, "x", in[0], r, c)
+	x, err := data("x", in[0], r, c)
 	if err != nil {
 		return nil, err
 	}
-	s, err := data(op, "sum", out, 1, c)
+	s, err := data("sum", out, 1, c)
 	if err != nil {
 		return nil, err
 	}
@@ -478,26 +482,26 @@ func (op reparamOp) Do(in ...G.Value) (G.Value, error) {
 }
 
 // operands checks and returns mu, logvar and eps with their sizes.
-func reparamOperands(op fmt.Stringer, mu, lv, eps G.Value) (m, v, e []float32, b, l, s int, err error) {
-	if b, l, err = dims(op, "mu", mu); err != nil {
+func reparamOperands(mu, lv, eps G.Value) (m, v, e []float32, b, l, s int, err error) {
+	if b, l, err = dims("mu", mu); err != nil {
 		return
 	}
-	sb, _, err := dims(op, "eps", eps)
+	sb, _, err := dims("eps", eps)
 	if err != nil {
 		return
 	}
 	if b <= 0 || sb%b != 0 {
-		err = fmt.Errorf("%v: eps has %d rows, not a multiple of %d", op, sb, b)
+		err = fmt.Errorf("eps has %d rows, not a multiple of %d", sb, b)
 		return
 	}
 	s = sb / b
-	if m, err = data(op, "mu", mu, b, l); err != nil {
+	if m, err = data("mu", mu, b, l); err != nil {
 		return
 	}
-	if v, err = data(op, "logvar", lv, b, l); err != nil {
+	if v, err = data("logvar", lv, b, l); err != nil {
 		return
 	}
-	e, err = data(op, "eps", eps, s*b, l)
+	e, err = data("eps", eps, s*b, l)
 	return
 }
 
@@ -505,11 +509,11 @@ func (op reparamOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if len(in) != 3 {
 		return nil, fmt.Errorf("%v: %d inputs, want 3", op, len(in))
 	}
-	mu, lv, eps, b, l, s, err := reparamOperands(op, in[0], in[1], in[2])
+	mu, lv, eps, b, l, s, err := reparamOperands(in[0], in[1], in[2])
 	if err != nil {
 		return nil, err
 	}
-	z, err := data(op, "z", out, s*b, l)
+	z, err := data("z", out, s*b, l)
 	if err != nil {
 		return nil, err
 	}
@@ -579,15 +583,15 @@ func (op reparamGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, erro
 	if len(in) != 4 {
 		return nil, fmt.Errorf("%v: %d inputs, want 4", op, len(in))
 	}
-	_, lv, eps, b, l, s, err := reparamOperands(op, in[0], in[1], in[2])
+	_, lv, eps, b, l, s, err := reparamOperands(in[0], in[1], in[2])
 	if err != nil {
 		return nil, err
 	}
-	dz, err := data(op, "dz", in[3], s*b, l)
+	dz, err := data("dz", in[3], s*b, l)
 	if err != nil {
 		return nil, err
 	}
-	g, err := data(op, "grad", out, b, l)
+	g, err := data("grad", out, b, l)
 	if err != nil {
 		return nil, err
 	}

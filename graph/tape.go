@@ -187,28 +187,26 @@ func (t *tape) run() error {
 func copyValue(dst, src G.Value) error {
 	switch d := dst.(type) {
 	case *G.F32:
-		s, err := scalarValue(stringer("copy"), "result", src)
+		s, err := scalarValue("result", src)
 		if err != nil {
 			return err
 		}
 		*d = G.F32(s)
 		return nil
 	case *tensor.Dense:
-		dd, _ := d.Data().([]float32)
 		st, ok := src.(*tensor.Dense)
 		if !ok {
 			return fmt.Errorf("result is %T, want a tensor", src)
 		}
-		if !st.IsMaterializable() {
+		if st.IsMaterializable() {
 			// A view (a transpose, a slice): copy in logical order.
 			m := st.Materialize()
 			st, _ = m.(*tensor.Dense)
 		}
-		sd, ok := st.Data().([]float32)
-		if !ok || len(sd) != len(dd) {
-			return fmt.Errorf("result has shape %v (%T), want %v float32", st.Shape(), st.Data(), d.Shape())
+		if st == nil || st.Dtype() != tensor.Float32 || d.Dtype() != tensor.Float32 || st.Shape().TotalSize() != d.Shape().TotalSize() {
+			return fmt.Errorf("result %v, want %v float32", src.Shape(), d.Shape())
 		}
-		copy(dd, sd)
+		copy(d.Float32s(), st.Float32s())
 		return nil
 	}
 	return fmt.Errorf("unexpected value type %T", dst)
