@@ -34,6 +34,7 @@ const (
 	lastCheckpoint = "checkpoint.safetensors" // written after every epoch
 	bestCheckpoint = "best.safetensors"       // best validation ELBO so far
 	metricsFile    = "metrics.jsonl"          // one JSON object per epoch
+	curvesFile     = "curves.png"             // training and validation ELBO per epoch
 	encoderFile    = "encoder.onnx"
 	decoderFile    = "decoder.onnx"
 )

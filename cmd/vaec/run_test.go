@@ -44,7 +44,7 @@ func TestRunPipeline(t *testing.T) {
 		}
 	}
 	models := map[string][]byte{}
-	for _, f := range []string{modelFile, specCopy, lastCheckpoint, bestCheckpoint, metricsFile, encoderFile, decoderFile} {
+	for _, f := range []string{modelFile, specCopy, lastCheckpoint, bestCheckpoint, metricsFile, curvesFile, encoderFile, decoderFile} {
 		b, err := os.ReadFile(filepath.Join("out", f))
 		if err != nil {
 			t.Fatalf("vaec run did not write %s: %v", f, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/viz"
 )
 
 // exitInterrupted is the exit code after Ctrl-C, as shells report a process
@@ -160,6 +161,12 @@ func trainBuild(ctx context.Context, m *compiler.Model, dir string, f trainFlags
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	// The plot is a convenience: failing to draw it does not fail training.
+	curves := filepath.Join(dir, curvesFile)
+	if err := viz.PlotCurves(opts.Metrics, curves); err != nil {
+		fmt.Fprintf(f.errOut, "note: no training curves: %v\n", err)
+		curves = ""
+	}
 	what := "validation"
 	if val == nil {
 		what = "training"
@@ -172,6 +179,9 @@ func trainBuild(ctx context.Context, m *compiler.Model, dir string, f trainFlags
 	}
 	fmt.Fprintf(f.out, "done: %d epochs; best %s ELBO %.2f nats at epoch %d (%s); last: %s; metrics: %s\n",
 		res.Epoch, what, res.BestELBO, res.BestEpoch, opts.Best, opts.Checkpoint, opts.Metrics)
+	if curves != "" {
+		fmt.Fprintf(f.out, "curves: %s\n", curves)
+	}
 	return nil
 }
 
