@@ -44,6 +44,7 @@ type elboOp struct {
 	dMu, dLv  []float32
 	dLvp      []float32
 	scratch   []float32 // Bernoulli: softplus of the logits
+	rowSum    []float64 // Bernoulli: NLL per row
 }
 
 const (
@@ -176,7 +177,10 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	switch op.lik {
 	case compiler.Bernoulli:
 		op.scratch = resize(op.scratch, sb*d)
-		nll = bernoulliRows(out, x, b, d, op.scratch, op.gradOrNil(op.dOut), scale)
+		if cap(op.rowSum) < sb {
+			op.rowSum = make([]float64, sb)
+		}
+		nll = bernoulliRows(out, x, b, d, op.scratch, op.gradOrNil(op.dOut), op.rowSum[:sb], scale)
 	case compiler.GaussianFixed:
 		nll = gaussianFixedRows(out, x, b, d, op.sigma, op.gradOrNil(op.dOut), scale)
 	case compiler.GaussianLearned:
@@ -208,33 +212,41 @@ var log2Pi64 = math.Log(2 * math.Pi)
 
 // bernoulliRows returns Σ softplus(l) − x·l = Σ −log Bernoulli(x | sigmoid(l))
 // over out [S·B, D] against x [B, D], and, when g is set, writes
-// g = (sigmoid(l) − x)·scale. softplus and sigmoid are computed a whole
-// matrix at a time by kernels.AddBiasAct (16 lanes at once with AVX-512,
-// stable for any logit), into sp and g; a scalar pass then forms the sum in
-// float64, row by row in order, and the gradient.
-func bernoulliRows(out, x []float32, b, d int, sp, g []float32, scale float32) float64 {
+// g = (sigmoid(l) − x)·scale. softplus and sigmoid are computed a block of
+// rows at a time by kernels.AddBiasAct (16 lanes at once with AVX-512,
+// stable for any logit) into sp and g; a scalar pass then forms each row's
+// sum in float64 (into rowSum) and the gradient. Blocks of rows run on both
+// cores; the row sums are added in row order afterwards, so the result does
+// not depend on the split.
+func bernoulliRows(out, x []float32, b, d int, sp, g []float32, rowSum []float64, scale float32) float64 {
 	rows := len(out) / d
-	copy(sp, out)
-	kernels.AddBiasAct(sp, rows, d, nil, kernels.Softplus, 0)
-	if g != nil {
-		copy(g, out)
-		kernels.AddBiasAct(g, rows, d, nil, kernels.Sigmoid, 0)
-	}
-	var total float64
-	for r := 0; r < rows; r++ {
-		lr := out[r*d : (r+1)*d]
-		xr := x[(r%b)*d : (r%b+1)*d]
-		spr := sp[r*d : (r+1)*d]
-		var s float64
-		for j, l := range lr {
-			s += float64(spr[j]) - float64(xr[j])*float64(l)
-		}
+	parallelFor(rows, max(1, 8192/d), func(lo, hi int) {
+		blk := out[lo*d : hi*d]
+		copy(sp[lo*d:hi*d], blk)
+		kernels.AddBiasAct(sp[lo*d:hi*d], hi-lo, d, nil, kernels.Softplus, 0)
 		if g != nil {
-			gr := g[r*d : (r+1)*d]
-			for j, v := range gr {
-				gr[j] = (v - xr[j]) * scale
+			copy(g[lo*d:hi*d], blk)
+			kernels.AddBiasAct(g[lo*d:hi*d], hi-lo, d, nil, kernels.Sigmoid, 0)
+		}
+		for r := lo; r < hi; r++ {
+			lr := out[r*d : (r+1)*d]
+			xr := x[(r%b)*d : (r%b+1)*d]
+			spr := sp[r*d : (r+1)*d]
+			var s float64
+			for j, l := range lr {
+				s += float64(spr[j]) - float64(xr[j])*float64(l)
+			}
+			rowSum[r] = s
+			if g != nil {
+				gr := g[r*d : (r+1)*d]
+				for j, v := range gr {
+					gr[j] = (v - xr[j]) * scale
+				}
 			}
 		}
+	})
+	var total float64
+	for _, s := range rowSum[:rows] {
 		total += s
 	}
 	return total

@@ -135,12 +135,12 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 		p, g, st := params[i], grads[i], o.perParam[i]
 		switch o.cfg.Kind {
 		case compiler.Adam:
-			parallelFor(len(p), func(lo, hi int) {
+			parallelFor(len(p), parallelMin, func(lo, hi int) {
 				kernels.AdamStep(p[lo:hi], g[lo:hi], st[0][lo:hi], st[1][lo:hi], adam)
 			})
 		case compiler.Adagrad:
 			s := st[0]
-			parallelFor(len(p), func(lo, hi int) {
+			parallelFor(len(p), parallelMin, func(lo, hi int) {
 				for j := lo; j < hi; j++ {
 					gj := g[j]*scale + wd*p[j]
 					s[j] += gj * gj
@@ -150,7 +150,7 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 		case compiler.SGD:
 			mu := float32(o.cfg.Momentum)
 			buf := st[0]
-			parallelFor(len(p), func(lo, hi int) {
+			parallelFor(len(p), parallelMin, func(lo, hi int) {
 				for j := lo; j < hi; j++ {
 					gj := g[j]*scale + wd*p[j]
 					buf[j] = mu*buf[j] + gj
@@ -160,7 +160,7 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 		case compiler.RMSProp:
 			rho := float32(o.cfg.Rho)
 			s := st[0]
-			parallelFor(len(p), func(lo, hi int) {
+			parallelFor(len(p), parallelMin, func(lo, hi int) {
 				for j := lo; j < hi; j++ {
 					gj := g[j]*scale + wd*p[j]
 					s[j] = rho*s[j] + (1-rho)*gj*gj
@@ -176,9 +176,11 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 const parallelMin = 1 << 15
 
 // parallelFor calls fn on consecutive ranges covering [0, n), on up to
-// GOMAXPROCS goroutines. fn must be element-wise (the split may change).
-func parallelFor(n int, fn func(lo, hi int)) {
-	parts := min(runtime.GOMAXPROCS(0), n/parallelMin)
+// GOMAXPROCS goroutines, none smaller than minPart. fn must give the same
+// result whatever the split (element-wise work, or sums kept per item and
+// added afterwards in order), because the split depends on GOMAXPROCS.
+func parallelFor(n, minPart int, fn func(lo, hi int)) {
+	parts := min(runtime.GOMAXPROCS(0), n/max(minPart, 1))
 	if parts <= 1 {
 		fn(0, n)
 		return
