@@ -8,10 +8,9 @@ import (
 // Blocking parameters. kcMax bounds the depth of one packed block so that a
 // packed A micro-panel (mr·kc floats) stays in L1 and a packed B block
 // (kc·n floats) stays in L2 while the micro-kernel streams over it.
-// ncMax and packMax bound the packed-B buffer for very large products.
+// packMax bounds the packed-B buffer for very large products.
 const (
 	kcMax   = 256
-	ncMax   = 1536
 	packMax = 1 << 22 // floats in one packed-B chunk (16 MiB)
 	// parallelMin is the number of multiply-adds (m·n·k) above which a
 	// product is split across goroutines; below it the hand-off costs more
@@ -51,6 +50,11 @@ type microKernel struct {
 	gemvN func(t, x, b []float32, ldb, k, n int)
 	gemvT func(t, x, b []float32, ldb, k, n int)
 }
+
+// ncMax bounds the columns of C handled per pass, so that a k-block of B
+// (kc·ncMax floats, ~400 KB) stays in L2 while every row tile streams over
+// it. A variable for the tests' sake.
+var ncMax = 512
 
 // active is the micro-kernel chosen for this CPU; tests swap it to cover
 // every implementation the CPU supports.
@@ -273,7 +277,9 @@ func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha flo
 	// Chunk so that a packed B chunk stays within packMax floats. Chunk
 	// boundaries are multiples of nr and of kc, so they do not change the
 	// arithmetic.
-	nc := min(ncMax/nr*nr, (n+nr-1)/nr*nr)
+	// Column chunks of about ncMax, equal-sized, multiples of nr.
+	chunks := (n + ncMax - 1) / ncMax
+	nc := ((n+chunks-1)/chunks + nr - 1) / nr * nr
 	kchunk := max(1, packMax/(nc*job.kc)) * job.kc
 	parts := 1
 	if m*n*k >= parallelMin {
