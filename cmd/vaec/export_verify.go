@@ -235,7 +235,7 @@ func runORT(path, inName string, outs []string, in map[string]runtime.Tensor) (m
 	if err != nil {
 		return nil, err
 	}
-	s, err := ort.NewSession(b, []string{inName}, outs, 0)
+	s, err := ort.NewSession(b, []string{inName}, outs, ort.Options{})
 	if err != nil {
 		return nil, err
 	}

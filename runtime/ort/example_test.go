@@ -19,7 +19,7 @@ func ExampleNewSession() {
 		fmt.Println(err)
 		return
 	}
-	s, err := ort.NewSession(b, []string{"z"}, []string{"probs"}, 1)
+	s, err := ort.NewSession(b, []string{"z"}, []string{"probs"}, ort.Options{Threads: 1})
 	if err != nil {
 		fmt.Println(err)
 		return

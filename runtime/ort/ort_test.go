@@ -54,7 +54,7 @@ func TestForeignModels(t *testing.T) {
 			for _, io := range m.Outputs() {
 				outs = append(outs, io.Name)
 			}
-			s, err := NewSession(b, ins, outs, 1)
+			s, err := NewSession(b, ins, outs, Options{Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -52,9 +52,19 @@ type Session struct {
 	outputs []string
 }
 
-// NewSession loads an ONNX model. threads bounds ONNX Runtime's intra-op
-// thread pool (0 = its default, one per core).
-func NewSession(model []byte, inputs, outputs []string, threads int) (*Session, error) {
+// Options tune a session.
+type Options struct {
+	// Threads bounds ONNX Runtime's intra-op thread pool (0 = its
+	// default, one per core).
+	Threads int
+	// NoSpin stops the pool's threads from spinning after each run. ONNX
+	// Runtime spins by default, which helps its own latency but takes CPU
+	// from anything that runs right after it in the same process.
+	NoSpin bool
+}
+
+// NewSession loads an ONNX model.
+func NewSession(model []byte, inputs, outputs []string, o Options) (*Session, error) {
 	if !onnxruntime.IsInitialized() {
 		return nil, fmt.Errorf("%w: Init was not called", ErrUnavailable)
 	}
@@ -63,8 +73,13 @@ func NewSession(model []byte, inputs, outputs []string, threads int) (*Session, 
 		return nil, err
 	}
 	defer opts.Destroy()
-	if threads > 0 {
-		if err := opts.SetIntraOpNumThreads(threads); err != nil {
+	if o.Threads > 0 {
+		if err := opts.SetIntraOpNumThreads(o.Threads); err != nil {
+			return nil, err
+		}
+	}
+	if o.NoSpin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 			return nil, err
 		}
 	}

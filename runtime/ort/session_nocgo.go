@@ -16,7 +16,13 @@ func Version() string { return "" }
 
 type Session struct{}
 
-func NewSession(model []byte, inputs, outputs []string, threads int) (*Session, error) {
+// Options tune a session (see the cgo build).
+type Options struct {
+	Threads int
+	NoSpin  bool
+}
+
+func NewSession(model []byte, inputs, outputs []string, o Options) (*Session, error) {
 	return nil, fmt.Errorf("%w: this vaec was built without cgo", ErrUnavailable)
 }
 
