@@ -1,4 +1,5 @@
-// Vectorised activations (AVX-512F): x[j] = act(x[j] + bias[j]) for one row.
+// Vectorised activations: x[j] = act(x[j] + bias[j]) for one row, with
+// AVX-512F only (bit operations use the integer forms, which need no DQ).
 // See act_amd64.go. Every lane goes through the same instructions, so the
 // results do not depend on the position of an element in the row.
 
@@ -142,7 +143,7 @@ nobias:
 softplus:
 	// softplus(x) = max(x, 0) + log1p(e^-|x|), which neither overflows
 	// nor loses the tiny values for very negative x.
-	VANDPS    Z28, Z0, Z7 // |x|
+	VPANDD    Z28, Z0, Z7 // |x|
 	VSUBPS    Z7, Z31, Z1 // -|x|
 	VMAXPS    Z1, Z6, Z1  // clamp at -104, NaN kept
 	EXPPOLY
@@ -187,14 +188,14 @@ sigmoid:
 tanh:
 	// tanh|x| = (e^2|x| - 1)/(e^2|x| + 1), saturated at |x| = 9; then
 	// the sign of x is put back.
-	VANDPS Z28, Z0, Z7 // |x|
+	VPANDD Z28, Z0, Z7 // |x|
 	VMINPS Z7, Z30, Z7
 	VADDPS Z7, Z7, Z1
 	EXPM1
 	VADDPS Z26, Z2, Z3 // e^2|x| + 1
 	VDIVPS Z3, Z2, Z2
-	VANDNPS Z0, Z28, Z1 // sign bit of x
-	VORPS  Z1, Z2, Z0
+	VPANDND Z0, Z28, Z1 // sign bit of x
+	VPORD  Z1, Z2, Z0
 
 store:
 	VMOVUPS Z0, K1, (DI)
