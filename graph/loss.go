@@ -229,20 +229,12 @@ func bernoulliRows(out, x []float32, b, d int, sp, g []float32, rowSum []float64
 			kernels.AddBiasAct(g[lo*d:hi*d], hi-lo, d, nil, kernels.Sigmoid, 0)
 		}
 		for r := lo; r < hi; r++ {
-			lr := out[r*d : (r+1)*d]
 			xr := x[(r%b)*d : (r%b+1)*d]
-			spr := sp[r*d : (r+1)*d]
-			var s float64
-			for j, l := range lr {
-				s += float64(spr[j]) - float64(xr[j])*float64(l)
-			}
-			rowSum[r] = s
+			var gr []float32
 			if g != nil {
-				gr := g[r*d : (r+1)*d]
-				for j, v := range gr {
-					gr[j] = (v - xr[j]) * scale
-				}
+				gr = g[r*d : (r+1)*d]
 			}
+			rowSum[r] = bernoulliRow(out[r*d:(r+1)*d], xr, sp[r*d:(r+1)*d], gr, scale)
 		}
 	})
 	var total float64
@@ -250,6 +242,32 @@ func bernoulliRows(out, x []float32, b, d int, sp, g []float32, rowSum []float64
 		total += s
 	}
 	return total
+}
+
+// bernoulliRow returns Σ sp − x·l over one row and, when g is set, turns
+// the sigmoids in g into (g − x)·scale. Four partial sums break the chain
+// of dependent additions (the order is fixed, so the result is too).
+func bernoulliRow(l, x, sp, g []float32, scale float32) float64 {
+	n := len(l)
+	x, sp = x[:n], sp[:n]
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		s0 += float64(sp[j]) - float64(x[j])*float64(l[j])
+		s1 += float64(sp[j+1]) - float64(x[j+1])*float64(l[j+1])
+		s2 += float64(sp[j+2]) - float64(x[j+2])*float64(l[j+2])
+		s3 += float64(sp[j+3]) - float64(x[j+3])*float64(l[j+3])
+	}
+	for ; j < n; j++ {
+		s0 += float64(sp[j]) - float64(x[j])*float64(l[j])
+	}
+	if g != nil {
+		g = g[:n]
+		for j, v := range g {
+			g[j] = (v - x[j]) * scale
+		}
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // gaussianFixedRows returns Σ ½[log 2π + 2·log σ + (x − mean)²/σ²] and, when
