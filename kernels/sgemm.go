@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Blocking parameters. kcMax bounds the depth of one packed block so that a
@@ -193,8 +194,21 @@ func kcBlock(k int) int {
 	return (kc + 7) &^ 7 // multiple of 8 helps the transposing packers
 }
 
-// gemmJob is one Sgemm call (or one chunk of a very large one) in flight.
+// gemmJob is one Sgemm call in flight. The fields in gemmState describe the
+// call and its current chunk; the rest coordinate the goroutines working
+// on it (see runPhase).
 type gemmJob struct {
+	gemmState
+
+	phase, parts int                    // the phase being run and its split
+	seq          atomic.Int64           // numbers phases; a task runs only in its own
+	claims       [maxParts]atomic.Int64 // per part: seq of the last phase that claimed it
+	left         atomic.Int32           // parts of the current phase not finished
+	fin          chan struct{}          // receives when left reaches zero
+	refs         atomic.Int32           // the caller plus tasks still queued or running
+}
+
+type gemmState struct {
 	kern           *microKernel
 	transA, transB bool
 	m, k           int
@@ -219,7 +233,6 @@ type gemmJob struct {
 	// Work split for the compute phase: parts along rows (byRows) or along
 	// B panels.
 	byRows bool
-	wg     sync.WaitGroup
 }
 
 // packedB returns the offset in job.bp of B panel jp of the k-block
@@ -230,7 +243,17 @@ func (j *gemmJob) packedB(pc, jp int) int {
 	return pc*j.panels*nr + jp*min(j.kc, j.p1-j.p0-pc)*nr
 }
 
-var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+var jobPool = sync.Pool{New: func() any { return &gemmJob{fin: make(chan struct{}, 1)} }}
+
+// release drops one reference; the last one returns the job to the pool.
+// A job outlives its call while a worker has yet to pick up a task that the
+// caller finished itself.
+func (j *gemmJob) release() {
+	if j.refs.Add(-1) == 0 {
+		j.gemmState = gemmState{}
+		jobPool.Put(j)
+	}
+}
 
 // floatPool recycles packed-B buffers between calls.
 var floatPool = sync.Pool{New: func() any { return new([]float32) }}
@@ -266,7 +289,8 @@ func getWorkspace(kern *microKernel) *workspace {
 
 func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	job := jobPool.Get().(*gemmJob)
-	*job = gemmJob{
+	job.refs.Store(1)
+	job.gemmState = gemmState{
 		kern: kern, transA: transA, transB: transB, m: m, k: k,
 		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 		kc:      kcBlock(k),
@@ -296,8 +320,7 @@ func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha flo
 		}
 	}
 	floatPool.Put(bufp)
-	*job = gemmJob{}
-	jobPool.Put(job)
+	job.release()
 }
 
 // runChunk packs B for the current chunk and multiplies, using up to parts
@@ -319,8 +342,8 @@ func (j *gemmJob) runChunk(parts int) {
 	} else {
 		computeParts = min(parts, j.panels)
 	}
-	runParallel(j, phasePack, packParts)
-	runParallel(j, phaseCompute, computeParts)
+	j.runPhase(phasePack, packParts)
+	j.runPhase(phaseCompute, computeParts)
 }
 
 const (
@@ -328,7 +351,7 @@ const (
 	phaseCompute
 )
 
-// run executes part of phase; it is what the worker pool calls.
+// run executes part of phase.
 func (j *gemmJob) run(phase, part, parts int) {
 	if phase == phasePack {
 		lo, hi := split(j.panels, part, parts)
