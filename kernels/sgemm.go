@@ -135,11 +135,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 // swapNarrow enables sgemmSwapped; a variable so that tests can compare.
 var swapNarrow = true
 
-// sgemmSwapped handles Aᵀ·op(B) with few columns (a weight gradient into a
-// narrow layer, xᵀ·dY with dY [batch, 20]) as its transpose
-// Cᵀ = op(B)ᵀ·A: the narrow dimension then runs along the kernel's rows
-// and the long one along its 48-wide panels, and both operands are read in
-// place. The n×m result goes through a scratch buffer into C.
+// sgemmSwapped computes a product with fewer columns than a panel (a layer
+// of 20 units: x·W, xᵀ·dY, dY·Wᵀ) as its transpose Cᵀ = op(B)ᵀ·op(A)ᵀ: the
+// narrow dimension then runs along the kernel's 8 rows instead of filling
+// a fraction of its 48 columns. For xᵀ·dY both operands are then read in
+// place. The n×m result goes through a scratch buffer into C; with beta ≠ 0
+// the final scaled add rounds separately (still deterministically).
 func sgemmSwapped(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	tp := getFloats(n * m)
 	t := *tp
