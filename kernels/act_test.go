@@ -331,3 +331,29 @@ func BenchmarkAddBiasAct(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkActGrad(b *testing.B) {
+	const n = 128 * 400
+	y, dy, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range y {
+		y[i] = float32(i%97)/97 - 0.3
+		dy[i] = 1
+	}
+	for _, act := range allActs {
+		b.Run(act.String(), func(b *testing.B) {
+			for b.Loop() {
+				ActGrad(dx, dy, y, act, 0.1)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/elem")
+		})
+	}
+}
+
+func BenchmarkColSum(b *testing.B) {
+	const m, n = 128, 400
+	src, dst := make([]float32, m*n), make([]float32, n)
+	for b.Loop() {
+		ColSum(dst, src, m, n)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(m*n), "ns/elem")
+}
