@@ -108,7 +108,9 @@ func checkMatrix(name string, x []float32, rows, cols, ld int) error {
 // which case X is stored k×m (A) or n×k (B). lda, ldb and ldc are the
 // leading dimensions (row strides) of the stored matrices.
 //
-// Sgemm panics if the arguments are inconsistent; see CheckSgemm.
+// Large products run on up to GOMAXPROCS goroutines (the caller and a
+// shared worker pool); Sgemm is safe for concurrent use. It panics if the
+// arguments are inconsistent; see CheckSgemm.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if err := CheckSgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc); err != nil {
 		panic(err)
