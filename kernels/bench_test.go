@@ -11,15 +11,16 @@ import (
 
 // benchShapes are the products of the 784-400-20 VAE: training at batch
 // 128 (forward NN, weight-gradient TN, input-gradient NT), and inference at
-// batch 1 and 256.
+// batch 1 and 256. Names give m×k×n: op(A) is m×k, op(B) k×n.
 var benchShapes = []struct {
 	name           string
 	transA, transB bool
 	m, n, k        int
 }{
-	{"NN_128x784x400", false, false, 128, 400, 784}, // x·W1
-	{"TN_784x128x400", true, false, 784, 400, 128},  // xᵀ·dY1
-	{"NT_128x400x784", false, true, 128, 784, 400},  // dY1·W1ᵀ
+	{"NN_128x784x400", false, false, 128, 400, 784}, // x·W1 (encoder 784→400)
+	{"TN_784x128x400", true, false, 784, 400, 128},  // xᵀ·dZ1
+	{"NT_128x784x400", false, true, 128, 400, 784},  // dZ·Wᵀ of the decoder's 400→784 layer
+	{"NT_128x400x784", false, true, 128, 784, 400},  // dZ1·W1ᵀ (an input gradient 400→784)
 	{"NN_128x400x20", false, false, 128, 20, 400},   // h·Wmu
 	{"TN_400x128x20", true, false, 400, 20, 128},    // hᵀ·dMu
 	{"NT_128x20x400", false, true, 128, 400, 20},    // dMu·Wmuᵀ
