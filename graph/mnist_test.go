@@ -22,7 +22,9 @@ func pytorchExample() *compiler.Model {
 
 // TestMNISTTenEpochs is the acceptance run: the PyTorch example's
 // configuration on the first 9,000 MNIST test images, validated on the last
-// 1,000, must reach a validation ELBO of −127 nats or better in 10 epochs.
+// 1,000, must reach a validation ELBO within 1 nat of PyTorch's on the same
+// split (bench/pytorch_vae.py: −123.22 nats after 10 epochs), that is
+// −124.2 or better. vaec reaches −123.05.
 // It takes a minute or more, so it runs only with VAEC_LONG=1.
 func TestMNISTTenEpochs(t *testing.T) {
 	if os.Getenv("VAEC_LONG") == "" {
@@ -38,8 +40,8 @@ func TestMNISTTenEpochs(t *testing.T) {
 		t.Logf("epoch %2d  train elbo %8.2f (recon %7.2f kl %5.2f)  val elbo %8.2f (recon %7.2f kl %5.2f)  %6.0f samples/s  %.1fs",
 			e.Epoch, e.TrainELBO, e.TrainRecon, e.TrainKL, *e.ValELBO, *e.ValRecon, *e.ValKL, e.SamplesPerSec, e.Seconds)
 	}
-	if last := *res.History[len(res.History)-1].ValELBO; last < -127 {
-		t.Errorf("validation ELBO after 10 epochs = %.2f, want ≥ -127", last)
+	if last := *res.History[len(res.History)-1].ValELBO; last < -124.2 {
+		t.Errorf("validation ELBO after 10 epochs = %.2f, want ≥ -124.2 (PyTorch: -123.22)", last)
 	}
 }
 
