@@ -69,34 +69,38 @@
 // # Figures
 //
 // Measured on the shared 2-core development machine (Xeon @ 2.5 GHz with
-// AVX-512; load average 5–6 from other work, so absolute figures are low and
-// only side-by-side ratios mean much), the PyTorch example's model
-// (784-400-20, ReLU, Bernoulli, Adam, batch 128):
+// AVX-512), the PyTorch example's model (784-400-20, ReLU, Bernoulli, Adam,
+// batch 128). Other engineers' work loads the machine, so figures are given
+// side by side, with the load average:
 //
-//	go test -run='^$' -bench=TrainStep128 -benchtime=300x ./graph   (one run, load 4.9)
-//	  fused, tape          13,714 samples/s   15 KB/step       32 allocs/step
-//	  primitive, VM         1,112 samples/s   9.2 MB/step   2,070 allocs/step
+//	go test -run='^$' -bench=TrainStep128 -benchtime=300x ./graph        (load 1.5)
+//	  fused ops, tape              24,627 samples/s    9.8 KB/step       32 allocs/step
+//	  primitive ops, TapeMachine    2,628 samples/s    9.2 MB/step    2,070 allocs/step
 //
-//	interleaved, 3 rounds (load 4.9–5.2): one epoch of 9,000 images
-//	  go test -run='^$' -bench=TrainEpochMNIST -benchtime=2x ./graph    11,954   9,916  12,146 samples/s
-//	  python3 bench/pytorch_vae.py --epochs 2 --threads 1                6,440   6,677   6,156 samples/s
+//	go run ./bench train -rounds 3 -epochs 10 -torch-threads 1           (load 1.5–4)
+//	  vaec             16,301  18,769  21,342 samples/s   val ELBO −123.05
+//	  PyTorch 1 thread 11,154  12,164  13,049 samples/s   val ELBO −123.22
+//	  median ratio 1.54×; at load 4.4 (with PyTorch on 2 threads too) it was
+//	  13,957 vs 7,378 (1 thread) and 1,884 (2 threads): 1.89×.
 //
 // Validation ELBO after 10 epochs (TestMNISTTenEpochs): −123.05 nats.
 //
-// Time per op kind of one fused step (VAEC_OPPROFILE=1 with the benchmark):
+// Time per op kind of one fused step (VAEC_OPPROFILE=1 with the benchmark,
+// load 1.5):
 //
 //	op                   nodes  µs/step  share
-//	MatMul (backward)        9   3931.9  47.3%
-//	Dense (forward)          5   3003.5  36.2%
-//	NegELBO                  1    828.4  10.0%
-//	+ (gradient sums)        3    130.1   1.6%
-//	ReparameterizeGrad       2    118.8   1.4%
-//	Reparameterize           1     89.4   1.1%
-//	ActGrad                  2     82.1   1.0%
-//	NegELBOGrad              3     68.8   0.8%
+//	MatMul (backward)        9   2158.3  47.6%
+//	Dense (forward)          5   1574.6  34.7%
+//	NegELBO                  1    425.1   9.4%
+//	ReparameterizeGrad       2     81.5   1.8%
+//	+ (gradient sums)        3     78.3   1.7%
+//	ActGrad                  2     62.6   1.4%
+//	Reparameterize           1     59.8   1.3%
+//	NegELBOGrad              3     58.6   1.3%
 //
-// The matrix products are 84% of the graph's time; the optimizer step
-// (outside the graph) is about a tenth of the whole. For a pprof profile:
+// The matrix products are 82% of the graph's time; the optimizer step
+// (outside the graph, kernels.AdamStep) is about a tenth of the whole
+// training CPU time. For a pprof profile:
 //
 //	go test -run='^$' -bench=TrainStep128 -cpuprofile cpu.out ./graph
 //	go tool pprof -top graph.test cpu.out
