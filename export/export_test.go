@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,10 +134,10 @@ func TestInspectExport(t *testing.T) {
 			if info.ParamBytes != 4*tt.params {
 				t.Errorf("ParamBytes = %d, want %d", info.ParamBytes, 4*tt.params)
 			}
-			if !equalValues(info.Inputs, tt.inputs) {
+			if !slices.Equal(info.Inputs, tt.inputs) {
 				t.Errorf("Inputs = %v, want %v", info.Inputs, tt.inputs)
 			}
-			if !equalValues(info.Outputs, tt.outputs) {
+			if !slices.Equal(info.Outputs, tt.outputs) {
 				t.Errorf("Outputs = %v, want %v", info.Outputs, tt.outputs)
 			}
 			if info.IRVersion != IRVersion || len(info.Opsets) != 1 || info.Opsets[0] != (Opset{"", 17}) {
@@ -160,18 +161,6 @@ func TestInspectExport(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalValues(a, b []Value) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestOpsets(t *testing.T) {

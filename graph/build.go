@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
@@ -46,7 +47,7 @@ func checkModel(m *compiler.Model) error {
 			if !ok {
 				return errorf("layer %s: parameter %q is not declared in the model's params", l.Name, pw.name)
 			}
-			if !sameShape(p.Shape, pw.shape) {
+			if !slices.Equal(p.Shape, pw.shape) {
 				return errorf("layer %s: parameter %q has shape %v, the layer needs %v", l.Name, pw.name, p.Shape, pw.shape)
 			}
 		}
@@ -88,7 +89,7 @@ func checkModel(m *compiler.Model) error {
 		if !ok {
 			return errorf("likelihood %s: output log-variance parameter %q is not declared", m.Likelihood, m.OutputLogvar)
 		}
-		if !sameShape(p.Shape, []int{m.Input.Size}) {
+		if !slices.Equal(p.Shape, []int{m.Input.Size}) {
 			return errorf("likelihood %s: parameter %q has shape %v, needs [%d]", m.Likelihood, p.Name, p.Shape, m.Input.Size)
 		}
 	default:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
@@ -45,21 +46,9 @@ func checkWeights(m *compiler.Model, w map[string]checkpoint.Tensor) error {
 		if !ok {
 			return fmt.Errorf("weights: parameter %q is missing", p.Name)
 		}
-		if !sameShape(t.Shape, p.Shape) || len(t.Data) != p.Size() {
+		if !slices.Equal(t.Shape, p.Shape) || len(t.Data) != p.Size() {
 			return fmt.Errorf("weights: parameter %q has shape %v (%d values), the model needs %v", p.Name, t.Shape, len(t.Data), p.Shape)
 		}
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
