@@ -68,16 +68,26 @@ func (j *gemmJob) runPhase(phase, parts int) {
 	j.phase, j.parts = phase, parts
 	j.left.Store(int32(parts))
 	seq := j.seq.Add(1) // publishes the fields above to the tasks
+	tasks := pool.tasks
+	if j.spin {
+		tasks = spool.tasks
+	}
 	for p := 1; p < parts; p++ {
 		j.refs.Add(1)
 		select {
-		case pool.tasks <- poolTask{j, seq, p}:
+		case tasks <- poolTask{j, seq, p}:
 		default: // queue full (many concurrent callers): the loop below runs it
 			j.refs.Add(-1)
 		}
 	}
 	for p := 0; p < parts; p++ {
 		j.tryRun(seq, p)
+	}
+	if j.spin {
+		// The parts still running were claimed by workers that are on a
+		// CPU now; parking here would add a wake-up to the call.
+		for i := 0; i < spinWaitPolls && j.left.Load() != 0; i++ {
+		}
 	}
 	<-j.fin
 }

@@ -236,6 +236,15 @@ type gemmState struct {
 	// Work split for the compute phase: parts along rows (byRows) or along
 	// B panels.
 	byRows bool
+
+	// packed, when set, holds B already packed (PackedB.MulBiasAct): bp
+	// points into it and there is no packing phase.
+	packed *PackedB
+	// ep is applied to each block of C once its product is complete.
+	ep epilogue
+	// spin: hand parts to the spinning pool (spin.go) and spin while
+	// waiting for them, for calls too short to absorb a wake-up.
+	spin bool
 }
 
 // packedB returns the offset in job.bp of B panel jp of the k-block
@@ -284,8 +293,8 @@ func getWorkspace(kern *microKernel) *workspace {
 	if len(w.ap) < kern.mr*kcMax {
 		w.ap = make([]float32, kern.mr*kcMax)
 	}
-	if len(w.tile) < kern.mr*kern.nr {
-		w.tile = make([]float32, kern.mr*kern.nr)
+	if len(w.tile) < max(kern.mr*kern.nr, 64) { // 64: a matrix-vector strip
+		w.tile = make([]float32, max(kern.mr*kern.nr, 64))
 	}
 	return w
 }
@@ -345,13 +354,16 @@ func (j *gemmJob) runChunk(parts int) {
 	} else {
 		computeParts = min(parts, j.panels)
 	}
-	j.runPhase(phasePack, packParts)
+	if j.packed == nil {
+		j.runPhase(phasePack, packParts)
+	}
 	j.runPhase(phaseCompute, computeParts)
 }
 
 const (
 	phasePack = iota
 	phaseCompute
+	phaseGemv // PackedB's single-row product
 )
 
 // run executes part of phase.
@@ -362,11 +374,14 @@ func (j *gemmJob) run(phase, part, parts int) {
 		return
 	}
 	ws := getWorkspace(j.kern)
-	if j.byRows {
+	switch {
+	case phase == phaseGemv:
+		j.gemvPart(ws, part, parts)
+	case j.byRows:
 		mr := j.kern.mr
 		lo, hi := split((j.m+mr-1)/mr, part, parts)
 		j.compute(ws, lo*mr, min(j.m, hi*mr), 0, j.panels)
-	} else {
+	default:
 		lo, hi := split(j.panels, part, parts)
 		j.compute(ws, 0, j.m, lo, hi)
 	}
@@ -465,6 +480,11 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 				for i := 0; i < h; i++ {
 					copy(j.c[ci+i*j.ldc:ci+i*j.ldc+w], t[i*nr:i*nr+w])
 				}
+			}
+			if j.ep.on && j.p0+pc+kc == j.k {
+				// These rows of these panels are final: bias and
+				// activation while they are still in cache.
+				j.ep.apply(j.c, j.ldc, ir, ir+h, j.j0+jlo*nr, min(j.j1, j.j0+jhi*nr))
 			}
 		}
 	}
