@@ -43,6 +43,7 @@ func (m *Model) fuse() {
 		}
 		g := &m.steps[i]
 		g.run, g.out = run, s.out
+		g.gemm = &gemmAct{act: act, alpha: alpha}
 		g.name, g.op = g.name+"+"+s.name, g.op+"+"+s.op
 		drop[j] = true
 	}

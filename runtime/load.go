@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	onnx "github.com/owulveryck/onnx-go"
+
+	"github.com/vaec/vaec/kernels"
 )
 
 // IOInfo names a graph input or output and its declared shape. Symbolic
@@ -38,6 +41,11 @@ type Model struct {
 	inputSlots  []int
 	outputSlots []int
 	steps       []step
+	constSlots  []int
+	constVals   []*value
+
+	arenaSlot []bool    // intermediate slots whose buffers are reused (prepareDense)
+	states    sync.Pool // of *execState
 }
 
 // step is one node of the execution plan.
@@ -46,7 +54,15 @@ type step struct {
 	in       []int  // value slots, -1 for an absent optional input
 	out      int
 	run      kernel
-	attrs    attrs // as decoded, for fuse
+	attrs    attrs      // as decoded, for fuse
+	gemm     *gemmAct   // Gemm steps: the activation fused into them
+	dense    *denseStep // the dense-layer form, when the Gemm qualifies
+}
+
+// gemmAct is the activation a Gemm step applies (fuse).
+type gemmAct struct {
+	act   kernels.Act
+	alpha float32
 }
 
 func (s step) where() string { return fmt.Sprintf("node %q (%s)", s.name, s.op) }
@@ -91,6 +107,7 @@ func Load(data []byte) (*Model, error) {
 	}
 	// Fused only now, so that the shape check names nodes as the file does.
 	m.fuse()
+	m.prepareDense()
 	return m, nil
 }
 
@@ -312,6 +329,9 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		s.run, s.attrs = run, attrs{m: o.op.Attributes, opset: m.opset}
+		if n.opType == "Gemm" {
+			s.gemm = &gemmAct{act: kernels.Linear}
+		}
 		steps[i] = s
 	}
 	order, err := topoSort(steps, m.nslots)
@@ -319,6 +339,10 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 		return nil, err
 	}
 	m.steps = order
+	for k, v := range m.consts {
+		m.constSlots = append(m.constSlots, k)
+		m.constVals = append(m.constVals, v)
+	}
 	for _, o := range pb.outputs {
 		m.outputs = append(m.outputs, IOInfo{Name: o.name, Shape: o.dims})
 		m.outputSlots = append(m.outputSlots, slot[o.name])
@@ -428,27 +452,37 @@ func (m *Model) Ops() []string {
 // symbolic ones (a symbolic name used twice must get one size). Data
 // must hold exactly the shape's element count. It returns every output.
 func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
-	in := make(map[string]*value, len(inputs))
-	syms := map[string]int{}
-	for _, info := range m.inputs {
+	st := m.getState()
+	defer m.putState(st)
+	var syms map[string]int
+	for i, info := range m.inputs {
 		t, ok := inputs[info.Name]
 		if !ok {
 			return nil, fmt.Errorf("input %q is missing", info.Name)
 		}
+		if syms == nil {
+			syms = map[string]int{}
+		}
 		if err := checkInput(info, t, syms); err != nil {
 			return nil, err
 		}
-		in[info.Name] = &value{shape: append([]int{}, t.Shape...), f: t.Data}
+		k := m.inputSlots[i]
+		// Kernels never modify their inputs, so the caller's shape and
+		// data are used as they are.
+		st.vbuf[k] = value{shape: t.Shape, f: t.Data}
+		st.vals[k] = &st.vbuf[k]
 	}
-	for name := range inputs {
-		if !m.hasInput(name) {
-			return nil, fmt.Errorf("model has no input %q (inputs: %v)", name, m.inputs)
+	if len(inputs) != len(m.inputs) {
+		for name := range inputs {
+			if !m.hasInput(name) {
+				return nil, fmt.Errorf("model has no input %q (inputs: %v)", name, m.inputs)
+			}
 		}
 	}
-	vals, err := m.exec(in, false)
-	if err != nil {
+	if err := m.exec(st, false); err != nil {
 		return nil, err
 	}
+	vals := st.vals
 	res := make(map[string]Tensor, len(m.outputs))
 	for i, info := range m.outputs {
 		v := vals[m.outputSlots[i]]
@@ -466,39 +500,57 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	return res, nil
 }
 
-// exec runs the steps on checked inputs and returns every slot's value.
-// With dry set, float data is never read: every float input of every
-// step is passed as shapeOnly, so only shapes (and int64 shape
-// arithmetic) are computed.
-func (m *Model) exec(inputs map[string]*value, dry bool) ([]*value, error) {
-	vals := make([]*value, m.nslots)
-	for k, v := range m.consts {
-		vals[k] = v
-	}
-	for i, info := range m.inputs {
-		vals[m.inputSlots[i]] = inputs[info.Name]
+// exec runs the steps on the checked inputs in st.vals, leaving every
+// slot's value there. With dry set, float data is never read: every float
+// input of every step is passed as shapeOnly, so only shapes (and int64
+// shape arithmetic) are computed.
+func (m *Model) exec(st *execState, dry bool) error {
+	for i, k := range m.constSlots {
+		st.vals[k] = m.constVals[i]
 	}
 	for _, s := range m.steps {
-		in := make([]*value, len(s.in))
-		for j, k := range s.in {
-			if k < 0 {
-				continue
+		if s.dense != nil && !dry && s.dense.runDense(m, st, st.vals[s.in[0]]) {
+			continue
+		}
+		if s.dense != nil {
+			for _, o := range s.dense.orig {
+				if err := m.execStep(st, o, dry); err != nil {
+					return err
+				}
 			}
-			in[j] = vals[k]
-			if dry && !in[j].isInt && !in[j].shapeOnly {
-				in[j] = &value{shape: in[j].shape, shapeOnly: true}
-			}
+			continue
 		}
-		out, err := s.run(in)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.where(), err)
+		if err := m.execStep(st, s, dry); err != nil {
+			return err
 		}
-		if len(out.shape) > maxRank {
-			return nil, fmt.Errorf("%s: result has rank %d, more than %d", s.where(), len(out.shape), maxRank)
-		}
-		vals[s.out] = out
 	}
-	return vals, nil
+	return nil
+}
+
+// execStep runs one step through its general kernel.
+func (m *Model) execStep(st *execState, s step, dry bool) error {
+	in := st.in[:0]
+	for _, k := range s.in {
+		var v *value
+		if k >= 0 {
+			v = st.vals[k]
+			if dry && !v.isInt && !v.shapeOnly {
+				v = &value{shape: v.shape, shapeOnly: true}
+			}
+		}
+		in = append(in, v)
+	}
+	st.in = in
+	out, err := s.run(in)
+	clear(in)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.where(), err)
+	}
+	if len(out.shape) > maxRank {
+		return fmt.Errorf("%s: result has rank %d, more than %d", s.where(), len(out.shape), maxRank)
+	}
+	st.vals[s.out] = out
+	return nil
 }
 
 func (m *Model) hasInput(name string) bool {
@@ -558,8 +610,8 @@ func checkInput(info IOInfo, t Tensor, syms map[string]int) error {
 // on int64 values is done). Inputs without a declared shape are not
 // checked this way.
 func (m *Model) dryRun() error {
-	in := map[string]*value{}
-	for _, info := range m.inputs {
+	st := m.getState()
+	for i, info := range m.inputs {
 		if len(info.Shape) == 0 {
 			return nil
 		}
@@ -570,12 +622,12 @@ func (m *Model) dryRun() error {
 				shape[i] = int(d.Value)
 			}
 		}
-		in[info.Name] = &value{shape: shape, shapeOnly: true}
+		st.vals[m.inputSlots[i]] = &value{shape: shape, shapeOnly: true}
 	}
-	vals, err := m.exec(in, true)
-	if err != nil {
+	if err := m.exec(st, true); err != nil {
 		return err
 	}
+	vals := st.vals
 	for i, info := range m.outputs {
 		got := vals[m.outputSlots[i]].shape
 		if len(info.Shape) == 0 {

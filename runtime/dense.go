@@ -1,0 +1,252 @@
+package runtime
+
+import "github.com/vaec/vaec/kernels"
+
+// denseStep is a Gemm whose weight is an initializer, with its bias and
+// fused activation: y = act(x·W + b), every dense layer an exporter writes.
+// Load packs W once (kernels.PackedB) so that a call does no packing, runs
+// single rows through a streaming matrix-vector kernel split across cores,
+// and applies bias and activation to each block of the product while it is
+// in cache. Sibling layers reading the same input with the same activation
+// (a VAE encoder's mu and log-variance heads) are merged into one product
+// over their concatenated weights, whose columns are then copied out to
+// each output. Column j's arithmetic does not depend on its position in W,
+// so merging changes no result.
+type denseStep struct {
+	k, n   int
+	pb     *kernels.PackedB
+	bias   []float32 // nil, or n values
+	act    kernels.Act
+	alpha  float32
+	outs   []int // output slots
+	widths []int // columns of each output; they sum to n
+	// orig are the steps this one replaces, run instead when the input
+	// does not fit (they then report the error).
+	orig []step
+}
+
+// gemmDense returns the dense form of the Gemm step s, or nil when s is not
+// a plain dense layer (alpha ≠ 1, transposed A, non-constant weight, or a
+// bias that is not a constant row added with beta 1); those keep the
+// general kernel.
+func (m *Model) gemmDense(s *step) *denseStep {
+	if s.gemm == nil {
+		return nil
+	}
+	a := s.attrs
+	if a.float("alpha", 1) != 1 || a.int("transA", 0) != 0 {
+		return nil
+	}
+	transB := a.int("transB", 0)
+	if transB != 0 && transB != 1 {
+		return nil
+	}
+	if len(s.in) < 2 || s.in[1] < 0 {
+		return nil
+	}
+	W := m.consts[s.in[1]]
+	if W == nil || W.isInt || len(W.shape) != 2 {
+		return nil
+	}
+	k, n := W.shape[0], W.shape[1]
+	if transB == 1 {
+		k, n = n, k
+	}
+	var bias []float32
+	if len(s.in) > 2 && s.in[2] >= 0 {
+		C := m.consts[s.in[2]]
+		beta := a.float("beta", 1)
+		switch {
+		case beta == 0:
+		case C == nil || C.isInt || beta != 1 || len(C.f) != n || len(C.shape) > 2 || len(C.shape) == 2 && C.shape[0] != 1:
+			return nil
+		default:
+			bias = C.f
+		}
+	}
+	pb, err := kernels.NewPackedB(transB == 1, k, n, W.f, max(W.shape[1], 1))
+	if err != nil {
+		return nil // not reached: the shape check at load passed
+	}
+	return &denseStep{k: k, n: n, pb: pb, bias: bias, act: s.gemm.act, alpha: s.gemm.alpha,
+		outs: []int{s.out}, widths: []int{n}, orig: []step{*s}}
+}
+
+// mergeDense merges d2 into d1 (same input, same activation): one
+// PackedB over [W1 | W2]. It reports false when they do not qualify.
+func mergeDense(d1, d2 *denseStep, w1, w2 *value, t1, t2 bool) (*denseStep, bool) {
+	if d1.k != d2.k || d1.act != d2.act || d1.alpha != d2.alpha || (d1.bias == nil) != (d2.bias == nil) {
+		return nil, false
+	}
+	k, n := d1.k, d1.n+d2.n
+	w := make([]float32, k*n)
+	put := func(src *value, trans bool, col, width int) {
+		for p := 0; p < k; p++ {
+			for j := 0; j < width; j++ {
+				if trans {
+					w[p*n+col+j] = src.f[j*k+p]
+				} else {
+					w[p*n+col+j] = src.f[p*width+j]
+				}
+			}
+		}
+	}
+	put(w1, t1, 0, d1.n)
+	put(w2, t2, d1.n, d2.n)
+	pb, err := kernels.NewPackedB(false, k, n, w, n)
+	if err != nil {
+		return nil, false
+	}
+	var bias []float32
+	if d1.bias != nil {
+		bias = append(append([]float32{}, d1.bias...), d2.bias...)
+	}
+	return &denseStep{k: k, n: n, pb: pb, bias: bias, act: d1.act, alpha: d1.alpha,
+		outs: append(append([]int{}, d1.outs...), d2.outs...), widths: append(append([]int{}, d1.widths...), d2.widths...)}, true
+}
+
+// prepareDense gives every qualifying Gemm step its dense form and merges
+// siblings. A slot that only dense steps read, and that is not a graph
+// output, is marked for the per-call arena: its buffer is reused from call
+// to call, since nothing can keep a reference to it.
+func (m *Model) prepareDense() {
+	for i := range m.steps {
+		m.steps[i].dense = m.gemmDense(&m.steps[i])
+	}
+	// Merge pairs of siblings: a later dense step reading the same input.
+	drop := make([]bool, len(m.steps))
+	for i := range m.steps {
+		si := &m.steps[i]
+		if si.dense == nil || drop[i] {
+			continue
+		}
+		for j := i + 1; j < len(m.steps); j++ {
+			sj := &m.steps[j]
+			if drop[j] || sj.dense == nil || sj.in[0] != si.in[0] {
+				continue
+			}
+			merged, ok := mergeDense(si.dense, sj.dense, m.consts[si.in[1]], m.consts[sj.in[1]],
+				si.attrs.int("transB", 0) == 1, sj.attrs.int("transB", 0) == 1)
+			if !ok {
+				continue
+			}
+			merged.orig = append(append([]step{}, si.dense.orig...), sj.dense.orig...)
+			si.dense = merged
+			si.name, si.op = si.name+"+"+sj.name, si.op+"+"+sj.op
+			drop[j] = true
+			break // pairs only: the merged weight is no longer an initializer
+		}
+	}
+	kept := m.steps[:0]
+	for j, s := range m.steps {
+		if !drop[j] {
+			kept = append(kept, s)
+		}
+	}
+	m.steps = kept
+
+	// Arena slots.
+	denseOnly := make([]bool, m.nslots)
+	for _, s := range m.steps {
+		if s.dense != nil {
+			for _, o := range s.dense.outs {
+				denseOnly[o] = true
+			}
+		}
+	}
+	for _, s := range m.steps {
+		for j, k := range s.in {
+			if k >= 0 && (s.dense == nil || j > 0) {
+				denseOnly[k] = false
+			}
+		}
+	}
+	for _, k := range m.outputSlots {
+		denseOnly[k] = false
+	}
+	m.arenaSlot = denseOnly
+}
+
+// runDense runs d on the input A into st's slots. It reports false when A
+// is not a float [m, k] matrix with data, for the general kernel to
+// handle (and to report).
+func (d *denseStep) runDense(m *Model, st *execState, A *value) bool {
+	if A == nil || A.isInt || A.shapeOnly || len(A.shape) != 2 || A.shape[1] != d.k || len(A.f) != A.shape[0]*d.k {
+		return false
+	}
+	rows := A.shape[0]
+	if _, err := checkedSize([]int{rows, d.n}); err != nil {
+		return false
+	}
+	if len(d.outs) == 1 {
+		y := st.out(m, d.outs[0], rows, d.n)
+		d.pb.MulBiasAct(rows, A.f, max(d.k, 1), y.f, max(d.n, 1), d.bias, d.act, d.alpha)
+		return true
+	}
+	t := st.scratch(rows * d.n)
+	d.pb.MulBiasAct(rows, A.f, max(d.k, 1), t, max(d.n, 1), d.bias, d.act, d.alpha)
+	col := 0
+	for i, o := range d.outs {
+		w := d.widths[i]
+		y := st.out(m, o, rows, w)
+		for r := 0; r < rows; r++ {
+			copy(y.f[r*w:(r+1)*w], t[r*d.n+col:r*d.n+col+w])
+		}
+		col += w
+	}
+	return true
+}
+
+// execState is one call's working memory, recycled through Model.states:
+// the slot values and the arena buffers of intermediate slots, so that a
+// steady stream of calls allocates little more than its outputs.
+type execState struct {
+	vals  []*value
+	in    []*value
+	arena [][]float32 // by slot
+	vbuf  []value     // by slot: the value headers of dense outputs
+	shp   [][2]int    // by slot: their shapes
+	tmp   []float32
+}
+
+func (m *Model) getState() *execState {
+	if st, ok := m.states.Get().(*execState); ok {
+		return st
+	}
+	return &execState{
+		vals:  make([]*value, m.nslots),
+		arena: make([][]float32, m.nslots),
+		vbuf:  make([]value, m.nslots),
+		shp:   make([][2]int, m.nslots),
+	}
+}
+
+func (m *Model) putState(st *execState) {
+	clear(st.vals) // drop references to the caller's tensors
+	m.states.Put(st)
+}
+
+// out returns the value for a dense output slot of rows×n: an arena buffer
+// for intermediate slots, a fresh one (the caller's to keep) otherwise.
+func (st *execState) out(m *Model, slot, rows, n int) *value {
+	v := &st.vbuf[slot]
+	st.shp[slot] = [2]int{rows, n}
+	*v = value{shape: st.shp[slot][:]}
+	if m.arenaSlot[slot] {
+		if cap(st.arena[slot]) < rows*n {
+			st.arena[slot] = make([]float32, rows*n)
+		}
+		v.f = st.arena[slot][:rows*n]
+	} else {
+		v.f = make([]float32, rows*n) // the caller's to keep
+	}
+	st.vals[slot] = v
+	return v
+}
+
+func (st *execState) scratch(n int) []float32 {
+	if cap(st.tmp) < n {
+		st.tmp = make([]float32, n)
+	}
+	return st.tmp[:n]
+}
