@@ -110,6 +110,10 @@ func mergeDense(d1, d2 *denseStep, w1, w2 *value, t1, t2 bool) (*denseStep, bool
 // output, is marked for the per-call arena: its buffer is reused from call
 // to call, since nothing can keep a reference to it.
 func (m *Model) prepareDense() {
+	if !useDense {
+		m.arenaSlot = make([]bool, m.nslots)
+		return
+	}
 	for i := range m.steps {
 		m.steps[i].dense = m.gemmDense(&m.steps[i])
 	}
@@ -197,6 +201,10 @@ func (d *denseStep) runDense(m *Model, st *execState, A *value) bool {
 	return true
 }
 
+// useDense is a variable so that tests can compare the dense form with the
+// general kernels.
+var useDense = true
+
 // execState is one call's working memory, recycled through Model.states:
 // the slot values and the arena buffers of intermediate slots, so that a
 // steady stream of calls allocates little more than its outputs.
@@ -207,6 +215,7 @@ type execState struct {
 	vbuf  []value     // by slot: the value headers of dense outputs
 	shp   [][2]int    // by slot: their shapes
 	tmp   []float32
+	syms  []symDim
 }
 
 func (m *Model) getState() *execState {

@@ -454,16 +454,14 @@ func (m *Model) Ops() []string {
 func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	st := m.getState()
 	defer m.putState(st)
-	var syms map[string]int
+	syms := st.syms[:0]
 	for i, info := range m.inputs {
 		t, ok := inputs[info.Name]
 		if !ok {
 			return nil, fmt.Errorf("input %q is missing", info.Name)
 		}
-		if syms == nil {
-			syms = map[string]int{}
-		}
-		if err := checkInput(info, t, syms); err != nil {
+		var err error
+		if syms, err = checkInput(info, t, syms); err != nil {
 			return nil, err
 		}
 		k := m.inputSlots[i]
@@ -472,6 +470,7 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		st.vbuf[k] = value{shape: t.Shape, f: t.Data}
 		st.vals[k] = &st.vbuf[k]
 	}
+	st.syms = syms
 	if len(inputs) != len(m.inputs) {
 		for name := range inputs {
 			if !m.hasInput(name) {
@@ -484,6 +483,11 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	}
 	vals := st.vals
 	res := make(map[string]Tensor, len(m.outputs))
+	rank := 0
+	for _, k := range m.outputSlots {
+		rank += len(vals[k].shape)
+	}
+	shapes := make([]int, 0, rank) // one allocation for every output's shape
 	for i, info := range m.outputs {
 		v := vals[m.outputSlots[i]]
 		if v.isInt {
@@ -495,7 +499,9 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		if m.aliasesInputOrConst(v, vals) {
 			data = append([]float32(nil), data...)
 		}
-		res[info.Name] = Tensor{Shape: append([]int{}, v.shape...), Data: data}
+		r := len(shapes)
+		shapes = append(shapes, v.shape...)
+		res[info.Name] = Tensor{Shape: shapes[r:len(shapes):len(shapes)], Data: data}
 	}
 	return res, nil
 }
@@ -580,29 +586,44 @@ func (m *Model) aliasesInputOrConst(v *value, vals []*value) bool {
 	return false
 }
 
-func checkInput(info IOInfo, t Tensor, syms map[string]int) error {
+// symDim is the size given to a symbolic dimension by an input.
+type symDim struct {
+	name string
+	size int
+}
+
+// checkInput checks t against info, recording the sizes of symbolic
+// dimensions in syms (a list: models have one or two) and returning it.
+func checkInput(info IOInfo, t Tensor, syms []symDim) ([]symDim, error) {
 	if len(info.Shape) > 0 && len(t.Shape) != len(info.Shape) {
-		return fmt.Errorf("input %v: got shape %v", info, t.Shape)
+		return syms, fmt.Errorf("input %v: got shape %v", info, t.Shape)
 	}
 	n, err := checkedSize(t.Shape)
 	if err != nil {
-		return fmt.Errorf("input %q: %w", info.Name, err)
+		return syms, fmt.Errorf("input %q: %w", info.Name, err)
 	}
 	if n != len(t.Data) {
-		return fmt.Errorf("input %q: shape %v needs %d values, got %d", info.Name, t.Shape, n, len(t.Data))
+		return syms, fmt.Errorf("input %q: shape %v needs %d values, got %d", info.Name, t.Shape, n, len(t.Data))
 	}
+dims:
 	for i, d := range info.Shape {
 		switch {
 		case d.Param != "":
-			if prev, ok := syms[d.Param]; ok && prev != t.Shape[i] {
-				return fmt.Errorf("input %v: dimension %s is %d here but %d in another input", info, d.Param, t.Shape[i], prev)
+			for _, s := range syms {
+				if s.name != d.Param {
+					continue
+				}
+				if s.size != t.Shape[i] {
+					return syms, fmt.Errorf("input %v: dimension %s is %d here but %d in another input", info, d.Param, t.Shape[i], s.size)
+				}
+				continue dims
 			}
-			syms[d.Param] = t.Shape[i]
+			syms = append(syms, symDim{d.Param, t.Shape[i]})
 		case d.Value >= 0 && int64(t.Shape[i]) != d.Value:
-			return fmt.Errorf("input %v: got shape %v", info, t.Shape)
+			return syms, fmt.Errorf("input %v: got shape %v", info, t.Shape)
 		}
 	}
-	return nil
+	return syms, nil
 }
 
 // dryRun propagates shapes through the graph with every symbolic input
