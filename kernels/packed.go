@@ -100,6 +100,45 @@ func NewPackedB(transB bool, k, n int, b []float32, ldb int) (*PackedB, error) {
 	return p, nil
 }
 
+// computePacked is compute for a pre-packed B, with the loops in the
+// other order: each k-block of rows [i0, i1) of A is packed once into
+// ws.abig (it stays in L2), then every B panel is run against all of its
+// row tiles while it is in L1. The per-element arithmetic is that of
+// compute: the same kernels over the same k-blocks.
+func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	tiles := (i1 - i0 + mr - 1) / mr
+	for pc := 0; pc < j.k; pc += j.kc {
+		kc := min(j.kc, j.k-pc)
+		beta := float32(0)
+		if pc > 0 {
+			beta = 1
+		}
+		need := tiles * mr * kc
+		if cap(ws.abig) < need {
+			ws.abig = make([]float32, need)
+		}
+		ab := ws.abig[:need]
+		for t := 0; t < tiles; t++ {
+			ir := i0 + t*mr
+			packA(kern, ab[t*mr*kc:(t+1)*mr*kc], j.a, j.lda, false, ir, min(mr, i1-ir), pc, kc)
+		}
+		for jp := jlo; jp < jhi; jp++ {
+			col := j.j0 + jp*nr
+			w := min(nr, j.j1-col)
+			off := j.packedB(pc, jp)
+			bp := j.bp[off : off+kc*nr]
+			for t := 0; t < tiles; t++ {
+				ir := i0 + t*mr
+				j.tile(ws, kc, ab[t*mr*kc:(t+1)*mr*kc], mr, bp, nr, ir*j.ldc+col, min(mr, i1-ir), w, beta)
+			}
+		}
+	}
+	// The block is final: bias and activation while it is in L2.
+	j.ep.apply(j.c, j.ldc, i0, i1, j.j0+jlo*nr, min(j.j1, j.j0+jhi*nr))
+}
+
 // K is the depth of the product (rows of op(B)).
 func (p *PackedB) K() int { return p.k }
 

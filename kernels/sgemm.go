@@ -284,6 +284,7 @@ func getFloats(n int) *[]float32 {
 type workspace struct {
 	ap   []float32
 	tile []float32
+	abig []float32 // computePacked's packed A block
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
@@ -380,10 +381,10 @@ func (j *gemmJob) run(phase, part, parts int) {
 	case j.byRows:
 		mr := j.kern.mr
 		lo, hi := split((j.m+mr-1)/mr, part, parts)
-		j.compute(ws, lo*mr, min(j.m, hi*mr), 0, j.panels)
+		j.computeAny(ws, lo*mr, min(j.m, hi*mr), 0, j.panels)
 	default:
 		lo, hi := split(j.panels, part, parts)
-		j.compute(ws, 0, j.m, lo, hi)
+		j.computeAny(ws, 0, j.m, lo, hi)
 	}
 	wsPool.Put(ws)
 }
@@ -415,6 +416,15 @@ func (j *gemmJob) packBPanels(lo, hi int) {
 			packB(j.kern, j.bp[off:off+kc*nr], j.b, j.ldb, j.transB, j.p0+pc, kc, col, w)
 		}
 	}
+}
+
+// computeAny is compute, or computePacked for a pre-packed B.
+func (j *gemmJob) computeAny(ws *workspace, i0, i1, jlo, jhi int) {
+	if j.packed != nil {
+		j.computePacked(ws, i0, i1, jlo, jhi)
+		return
+	}
+	j.compute(ws, i0, i1, jlo, jhi)
 }
 
 // compute multiplies rows [i0, i1) of C by B panels [jlo, jhi) of the
@@ -451,35 +461,7 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 					off := j.packedB(pc, jp)
 					bp = j.bp[off : off+kc*nr]
 				}
-				switch {
-				case h == mr && w == nr && astride == mr && bstride == nr:
-					kern.full(kc, ap, bp, j.c[ci:], j.ldc, j.alpha, beta)
-					continue
-				case h == mr && w == nr:
-					kern.strided(kc, ap, astride, bp, bstride, j.c[ci:], j.ldc, j.alpha, beta)
-					continue
-				case h == mr && kern.narrow != nil:
-					j.narrowTile(ws, kc, ap, astride, bp, bstride, ci, w, beta)
-					continue
-				}
-				// Edge tile: run the kernel on a scratch tile holding the
-				// valid part of C, then copy the valid part back. The
-				// arithmetic per element is the same as for a full tile.
-				t := ws.tile[:mr*nr]
-				if beta != 0 {
-					clear(t)
-					for i := 0; i < h; i++ {
-						copy(t[i*nr:i*nr+w], j.c[ci+i*j.ldc:ci+i*j.ldc+w])
-					}
-				}
-				if bstride == nr {
-					kern.full(kc, ap, bp, t, nr, j.alpha, beta)
-				} else {
-					kern.strided(kc, ap, astride, bp, bstride, t, nr, j.alpha, beta)
-				}
-				for i := 0; i < h; i++ {
-					copy(j.c[ci+i*j.ldc:ci+i*j.ldc+w], t[i*nr:i*nr+w])
-				}
+				j.tile(ws, kc, ap, astride, bp, bstride, ci, h, w, beta)
 			}
 			if j.ep.on && j.p0+pc+kc == j.k {
 				// These rows of these panels are final: bias and
@@ -487,6 +469,46 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 				j.ep.apply(j.c, j.ldc, ir, ir+h, j.j0+jlo*nr, min(j.j1, j.j0+jhi*nr))
 			}
 		}
+	}
+}
+
+// tile computes the h×w tile of C at ci (h <= mr, w <= nr) from an A
+// micro-panel and a B panel with the given strides.
+func (j *gemmJob) tile(ws *workspace, kc int, ap []float32, astride int, bp []float32, bstride int, ci, h, w int, beta float32) {
+	kern := j.kern
+	mr, nr := kern.mr, kern.nr
+	switch {
+	case h == mr && w == nr && astride == mr && bstride == nr:
+		kern.full(kc, ap, bp, j.c[ci:], j.ldc, j.alpha, beta)
+		return
+	case h == mr && w == nr:
+		kern.strided(kc, ap, astride, bp, bstride, j.c[ci:], j.ldc, j.alpha, beta)
+		return
+	case h == mr && kern.narrow != nil && (w < 32 || bstride != nr):
+		// Wider partial panels of a packed B (zero-padded to nr) go
+		// through the full kernel and the scratch tile instead: a
+		// 40-column panel (a VAE's two 20-unit heads) then costs one
+		// kernel call instead of three.
+		j.narrowTile(ws, kc, ap, astride, bp, bstride, ci, w, beta)
+		return
+	}
+	// Edge tile: run the kernel on a scratch tile holding the valid part
+	// of C, then copy the valid part back. The arithmetic per element is
+	// the same as for a full tile.
+	t := ws.tile[:mr*nr]
+	if beta != 0 {
+		clear(t)
+		for i := 0; i < h; i++ {
+			copy(t[i*nr:i*nr+w], j.c[ci+i*j.ldc:ci+i*j.ldc+w])
+		}
+	}
+	if bstride == nr {
+		kern.full(kc, ap, bp, t, nr, j.alpha, beta)
+	} else {
+		kern.strided(kc, ap, astride, bp, bstride, t, nr, j.alpha, beta)
+	}
+	for i := 0; i < h; i++ {
+		copy(j.c[ci+i*j.ldc:ci+i*j.ldc+w], t[i*nr:i*nr+w])
 	}
 }
 
