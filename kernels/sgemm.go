@@ -484,11 +484,11 @@ func (j *gemmJob) tile(ws *workspace, kc int, ap []float32, astride int, bp []fl
 	case h == mr && w == nr:
 		kern.strided(kc, ap, astride, bp, bstride, j.c[ci:], j.ldc, j.alpha, beta)
 		return
-	case h == mr && kern.narrow != nil && (w < 32 || bstride != nr):
-		// Wider partial panels of a packed B (zero-padded to nr) go
-		// through the full kernel and the scratch tile instead: a
-		// 40-column panel (a VAE's two 20-unit heads) then costs one
-		// kernel call instead of three.
+	case h == mr && kern.narrow != nil && (w < 32 || j.packed == nil):
+		// Wider partial panels of a PackedB (A and B both packed, B
+		// zero-padded to nr) go through the full kernel and the scratch
+		// tile instead: a 40-column panel (a VAE's two 20-unit heads)
+		// then costs one kernel call instead of three.
 		j.narrowTile(ws, kc, ap, astride, bp, bstride, ci, w, beta)
 		return
 	}
