@@ -76,6 +76,53 @@ GLOBL actconst<>(SB), RODATA|NOPTR, $84
 	VADDPS           Z3, Z3, Z3;      \
 	VMULPS           Z8, Z3, Z2
 
+// SIGMOID2 is the sigmoid lane sequence of biasActAVX512 (below) for two
+// vectors at once, x in Z0 and Z9, interleaved so that their latency
+// chains overlap; each lane goes through exactly the instructions of the
+// one-vector path, so results are identical. Scratch: Z1, Z2, Z4, Z5,
+// Z10..Z13.
+#define SIGMOID2 \
+	VSUBPS       Z0, Z31, Z1;  \
+	VSUBPS       Z9, Z31, Z10; \
+	VMINPS       Z1, Z29, Z1;  \
+	VMINPS       Z10, Z29, Z10; \
+	VMAXPS       Z1, Z6, Z1;   \
+	VMAXPS       Z10, Z6, Z10; \
+	VMULPS       Z16, Z1, Z4;  \
+	VMULPS       Z16, Z10, Z11; \
+	VRNDSCALEPS  $0, Z4, Z4;   \
+	VRNDSCALEPS  $0, Z11, Z11; \
+	VMOVAPS      Z1, Z5;       \
+	VMOVAPS      Z10, Z12;     \
+	VFNMADD231PS Z17, Z4, Z5;  \
+	VFNMADD231PS Z17, Z11, Z12; \
+	VFNMADD231PS Z18, Z4, Z5;  \
+	VFNMADD231PS Z18, Z11, Z12; \
+	VMOVAPS      Z19, Z2;      \
+	VMOVAPS      Z19, Z13;     \
+	VFMADD213PS  Z20, Z5, Z2;  \
+	VFMADD213PS  Z20, Z12, Z13; \
+	VFMADD213PS  Z21, Z5, Z2;  \
+	VFMADD213PS  Z21, Z12, Z13; \
+	VFMADD213PS  Z22, Z5, Z2;  \
+	VFMADD213PS  Z22, Z12, Z13; \
+	VFMADD213PS  Z23, Z5, Z2;  \
+	VFMADD213PS  Z23, Z12, Z13; \
+	VFMADD213PS  Z24, Z5, Z2;  \
+	VFMADD213PS  Z24, Z12, Z13; \
+	VFMADD213PS  Z25, Z5, Z2;  \
+	VFMADD213PS  Z25, Z12, Z13; \
+	VMULPS       Z5, Z2, Z2;   \
+	VMULPS       Z12, Z13, Z13; \
+	VADDPS       Z25, Z2, Z2;  \
+	VADDPS       Z25, Z13, Z13; \
+	VSCALEFPS    Z4, Z2, Z2;   \
+	VSCALEFPS    Z11, Z13, Z13; \
+	VADDPS       Z25, Z2, Z2;  \
+	VADDPS       Z25, Z13, Z13; \
+	VDIVPS       Z2, Z25, Z0;  \
+	VDIVPS       Z13, Z25, Z9
+
 // func biasActAVX512(x, bias *float32, n int, hasBias bool, act int, alpha float32)
 TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
 	MOVQ x+0(FP), DI
@@ -106,6 +153,32 @@ TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
 
 	MOVL  $0xffff, AX
 	KMOVW AX, K2 // all lanes
+
+	// Sigmoid (a decoder's output layer) two vectors at a time while 32
+	// elements remain; the rest goes through the general loop.
+	CMPQ R8, $3
+	JNE  loop
+
+sig2:
+	CMPQ    CX, $32
+	JLT     loop
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z9
+	TESTQ   R9, R9
+	JZ      sig2nobias
+	VMOVUPS (SI), Z1
+	VMOVUPS 64(SI), Z10
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z10, Z9, Z9
+
+sig2nobias:
+	SIGMOID2
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	JMP     sig2
 
 loop:
 	TESTQ CX, CX

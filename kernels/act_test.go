@@ -357,3 +357,39 @@ func BenchmarkColSum(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(m*n), "ns/elem")
 }
+
+// TestSigmoidPairedPath: rows of 32 or more elements take a two-vector
+// sigmoid loop; it must give bit for bit what the one-vector loop (rows
+// shorter than 32) gives, specials included.
+func TestSigmoidPairedPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 32*3 + 7
+	x := make([]float32, n)
+	bias := make([]float32, n)
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 88.7, -88.7, 104, -104, 1e-30, -1e-30, 20, -20}
+	for i := range x {
+		x[i] = float32(rng.NormFloat64() * 8)
+		if i < len(special) {
+			x[i] = special[i]
+		}
+		bias[i] = float32(rng.NormFloat64())
+	}
+	for _, b := range [][]float32{nil, bias} {
+		whole := append([]float32(nil), x...)
+		AddBiasAct(whole, 1, n, b, Sigmoid, 0)
+		for lo := 0; lo < n; lo += 16 {
+			hi := min(n, lo+16)
+			part := append([]float32(nil), x[lo:hi]...)
+			var pb []float32
+			if b != nil {
+				pb = b[lo:hi]
+			}
+			AddBiasAct(part, 1, hi-lo, pb, Sigmoid, 0)
+			for j, v := range part {
+				if math.Float32bits(v) != math.Float32bits(whole[lo+j]) {
+					t.Fatalf("bias %v: element %d (x=%v): paired path %v, single path %v", b != nil, lo+j, x[lo+j], whole[lo+j], v)
+				}
+			}
+		}
+	}
+}
