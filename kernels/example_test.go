@@ -83,3 +83,24 @@ func ExampleParseAct() {
 	fmt.Println(act, err)
 	// Output: leaky_relu <nil>
 }
+
+// An inference runtime packs a layer's weights once and then runs batches
+// of any size through them, bias and activation included.
+func ExamplePackedB() {
+	w := []float32{ // 3×2
+		1, -1,
+		0, 1,
+		1, 0,
+	}
+	b := []float32{0.5, -4}
+	layer, err := kernels.NewPackedB(false, 3, 2, w, 2)
+	if err != nil {
+		panic(err)
+	}
+	one := make([]float32, 2)
+	layer.MulBiasAct(1, []float32{1, 2, 3}, 3, one, 2, b, kernels.ReLU, 0)
+	batch := make([]float32, 2*2)
+	layer.MulBiasAct(2, []float32{1, 2, 3, 4, 5, 6}, 3, batch, 2, b, kernels.ReLU, 0)
+	fmt.Println(one, batch)
+	// Output: [4.5 0] [4.5 0 10.5 0]
+}
