@@ -25,28 +25,42 @@ func (tc packedCase) gemm() gemmCase {
 	return gemmCase{transB: tc.transB, m: tc.m, n: tc.n, k: tc.k, alpha: 1, pad: tc.pad}
 }
 
+// packedOperands are a case's inputs and its float64 reference.
+type packedOperands struct {
+	a, b, c     []float32
+	lda, ldb    int
+	ldc         int
+	bias        []float32
+	want, scale []float64
+}
+
+func newPackedOperands(tc packedCase, rng *rand.Rand) packedOperands {
+	g := tc.gemm()
+	var o packedOperands
+	o.a, o.lda, o.b, o.ldb, o.c, o.ldc = g.operands(rng)
+	o.want, o.scale = refGemm(g, o.a, o.lda, o.b, o.ldb, o.c, o.ldc)
+	if tc.bias {
+		o.bias = make([]float32, tc.n)
+		for i := range o.bias {
+			o.bias[i] = float32(rng.NormFloat64())
+		}
+	}
+	return o
+}
+
 // checkPacked checks MulBiasAct for tc with the active kernels: the linear
 // product against the float64 reference (as Sgemm is checked), and the
 // fused bias and activation bit for bit against AddBiasAct applied to that
 // product, which also shows that every element gets its epilogue once.
-func checkPacked(t *testing.T, tc packedCase, rng *rand.Rand) {
+func checkPacked(t *testing.T, tc packedCase, o packedOperands) {
 	t.Helper()
-	g := tc.gemm()
-	a, lda, b, ldb, c, ldc := g.operands(rng)
-	want, scale := refGemm(g, a, lda, b, ldb, c, ldc)
-	var bias []float32
-	if tc.bias {
-		bias = make([]float32, tc.n)
-		for i := range bias {
-			bias[i] = float32(rng.NormFloat64())
-		}
-	}
-	p, err := NewPackedB(tc.transB, tc.k, tc.n, b, ldb)
+	p, err := NewPackedB(tc.transB, tc.k, tc.n, o.b, o.ldb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lin := append([]float32(nil), c...)
-	p.MulBiasAct(tc.m, a, lda, lin, ldc, nil, Linear, 0)
+	ldc := o.ldc
+	lin := append([]float32(nil), o.c...)
+	p.MulBiasAct(tc.m, o.a, o.lda, lin, ldc, nil, Linear, 0)
 	for i := 0; i < tc.m; i++ {
 		for j := 0; j < ldc; j++ {
 			got := lin[i*ldc+j]
@@ -56,17 +70,17 @@ func checkPacked(t *testing.T, tc packedCase, rng *rand.Rand) {
 				}
 				continue
 			}
-			w, sc := want[i*tc.n+j], scale[i*tc.n+j]
+			w, sc := o.want[i*tc.n+j], o.scale[i*tc.n+j]
 			if d := math.Abs(float64(got) - w); !(d <= 1e-6+4e-7*float64(tc.k+2)*sc) {
 				t.Fatalf("%s %v: C[%d,%d] = %v, want %v", active.name, tc, i, j, got, w)
 			}
 		}
 	}
-	fused := append([]float32(nil), c...)
-	p.MulBiasAct(tc.m, a, lda, fused, ldc, bias, tc.act, 0.3)
+	fused := append([]float32(nil), o.c...)
+	p.MulBiasAct(tc.m, o.a, o.lda, fused, ldc, o.bias, tc.act, 0.3)
 	for i := 0; i < tc.m; i++ {
 		row := lin[i*ldc : i*ldc+tc.n]
-		AddBiasAct(row, 1, tc.n, bias, tc.act, 0.3)
+		AddBiasAct(row, 1, tc.n, o.bias, tc.act, 0.3)
 		for j, w := range row {
 			if got := fused[i*ldc+j]; math.Float32bits(got) != math.Float32bits(w) {
 				t.Fatalf("%s %v: fused C[%d,%d] = %v, AddBiasAct on the product gives %v", active.name, tc, i, j, got, w)
@@ -77,32 +91,33 @@ func checkPacked(t *testing.T, tc packedCase, rng *rand.Rand) {
 
 func TestPackedB(t *testing.T) {
 	var cases []packedCase
-	for _, m := range []int{1, 2, 7, 9, 33} {
-		for _, n := range []int{1, 15, 16, 17, 20, 48, 63, 64, 65, 100, 400} {
-			for _, k := range []int{0, 1, 2, 3, 17, 64, 261} {
+	for _, m := range []int{1, 2, 9, 33} {
+		for _, n := range []int{1, 16, 17, 20, 40, 63, 65, 100} {
+			for _, k := range []int{0, 1, 3, 17, 261} {
 				cases = append(cases, packedCase{transB: (m+n+k)%2 == 0, m: m, n: n, k: k, bias: n%2 == 1, act: Act((m + n + k) % len(actNames)), pad: k % 3})
 			}
 		}
 	}
-	// The MNIST VAE's layers at batch 1 and 256 (parallel paths, two
-	// column chunks for n = 784).
-	for _, s := range [][3]int{{1, 400, 784}, {1, 784, 400}, {1, 400, 20}, {256, 400, 784}, {256, 784, 400}, {256, 40, 400}, {256, 400, 20}} {
+	// The MNIST VAE's layers: batch 1 (the parallel matrix-vector path)
+	// and one batch-256 layer (two column chunks, parallel blocked path).
+	for _, s := range [][3]int{{1, 400, 784}, {1, 784, 400}, {1, 40, 400}, {256, 784, 400}} {
 		cases = append(cases, packedCase{m: s[0], n: s[1], k: s[2], bias: true, act: Sigmoid})
 	}
-	withKernels(t, func(t *testing.T) {
-		for _, vec := range []bool{false, true} {
-			if vec && !hasAVX512 {
-				continue
+	rng := rand.New(rand.NewPCG(21, 22))
+	saved, savedStrip := active, useAVX512Strip
+	defer func() { active, useAVX512Strip = saved, savedStrip }()
+	for _, tc := range cases {
+		o := newPackedOperands(tc, rng)
+		for _, kern := range kernelsForTest() {
+			for _, vec := range []bool{false, true} {
+				if vec && !hasAVX512 {
+					continue
+				}
+				active, useAVX512Strip = kern, vec
+				checkPacked(t, tc, o)
 			}
-			saved := useAVX512Strip
-			useAVX512Strip = vec
-			rng := rand.New(rand.NewPCG(21, 22))
-			for _, tc := range cases {
-				checkPacked(t, tc, rng)
-			}
-			useAVX512Strip = saved
 		}
-	})
+	}
 }
 
 // TestPackedBDeterministic checks bit-identical results across runs and
