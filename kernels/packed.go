@@ -55,7 +55,7 @@ func NewPackedB(transB bool, k, n int, b []float32, ldb int) (*PackedB, error) {
 	}
 	p.kc = kcBlock(k)
 	nr := kern.nr
-	chunks := (n + ncMax - 1) / ncMax
+	chunks := (n + packedNcMax - 1) / packedNcMax
 	nc := ((n+chunks-1)/chunks + nr - 1) / nr * nr
 	size := 0
 	for j0 := 0; j0 < n; j0 += nc {
@@ -138,6 +138,12 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 	// The block is final: bias and activation while it is in L2.
 	j.ep.apply(j.c, j.ldc, i0, i1, j.j0+jlo*nr, min(j.j1, j.j0+jhi*nr))
 }
+
+// packedNcMax is ncMax for PackedB: with no packing per call, a wider
+// chunk (a 784-unit layer in one) saves a phase and a pass over A, and
+// measured a few percent faster even though a k-block of it fills most of
+// L2.
+const packedNcMax = 1024
 
 // K is the depth of the product (rows of op(B)).
 func (p *PackedB) K() int { return p.k }

@@ -99,8 +99,9 @@ func TestPackedB(t *testing.T) {
 		}
 	}
 	// The MNIST VAE's layers: batch 1 (the parallel matrix-vector path)
-	// and one batch-256 layer (two column chunks, parallel blocked path).
-	for _, s := range [][3]int{{1, 400, 784}, {1, 784, 400}, {1, 40, 400}, {256, 784, 400}} {
+	// and one batch-256 layer (parallel blocked path); then two column
+	// chunks.
+	for _, s := range [][3]int{{1, 400, 784}, {1, 784, 400}, {1, 40, 400}, {256, 784, 400}, {9, 1100, 17}, {64, 1100, 300}} {
 		cases = append(cases, packedCase{m: s[0], n: s[1], k: s[2], bias: true, act: Sigmoid})
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
