@@ -1,17 +1,14 @@
 //go:build tools
 
-// Package tools pins module versions that go mod tidy would otherwise drop
-// while no package imports them yet, and the code generators we run.
+// Package tools pins modules that no package imports directly, so that go
+// mod tidy keeps them at the versions the project needs.
 package tools
 
 import (
-	_ "github.com/owulveryck/onnx-go"
-	_ "github.com/schollz/progressbar/v3"
-	_ "github.com/yalue/onnxruntime_go"
+	// Gorgonia v0.9.18 panics at start on Go 1.26 with the version of this
+	// module it asks for; this later version works.
 	_ "go4.org/unsafe/assume-no-moving-gc"
-	_ "golang.org/x/term"
+	// The generator behind internal/onnxpb's go:generate line
+	// (go install google.golang.org/protobuf/cmd/protoc-gen-go).
 	_ "google.golang.org/protobuf/cmd/protoc-gen-go"
-	_ "gopkg.in/yaml.v3"
-	_ "gorgonia.org/gorgonia"
-	_ "gorgonia.org/tensor"
 )
