@@ -138,21 +138,9 @@ func TestPackedBDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var first []float32
-		for _, procs := range []int{1, 2, 3, 4, 2, 1} {
-			runtime.GOMAXPROCS(procs)
-			c := append([]float32(nil), c0...)
+		sameAcrossGOMAXPROCS(t, tc, c0, func(c []float32) {
 			p.MulBiasAct(tc.m, a, lda, c, ldc, bias, tc.act, 0)
-			if first == nil {
-				first = c
-				continue
-			}
-			for i := range c {
-				if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
-					t.Fatalf("%v: GOMAXPROCS=%d: C[%d] = %v, first run gave %v", tc, procs, i, c[i], first[i])
-				}
-			}
-		}
+		})
 	}
 }
 

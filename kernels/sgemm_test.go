@@ -250,19 +250,29 @@ func TestSgemmDeterministic(t *testing.T) {
 	for _, tr := range allTrans {
 		tc := gemmCase{transA: tr[0], transB: tr[1], m: 131, n: 389, k: 530, alpha: 1, beta: 0.5}
 		a, lda, b, ldb, c0, ldc := tc.operands(rng)
-		var first []float32
-		for _, procs := range []int{1, 2, 3, 4, 2, 1} {
-			runtime.GOMAXPROCS(procs)
-			c := append([]float32(nil), c0...)
+		sameAcrossGOMAXPROCS(t, tc, c0, func(c []float32) {
 			Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
-			if first == nil {
-				first = c
-				continue
-			}
-			for i := range c {
-				if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
-					t.Fatalf("%v: GOMAXPROCS=%d: C[%d] = %v, first run gave %v", tc, procs, i, c[i], first[i])
-				}
+		})
+	}
+}
+
+// sameAcrossGOMAXPROCS runs product on copies of c0 under GOMAXPROCS 1, 2,
+// 3, 4, 2, 1 and fails unless every run gives the first one's bits. The
+// caller restores GOMAXPROCS.
+func sameAcrossGOMAXPROCS(t *testing.T, label any, c0 []float32, product func(c []float32)) {
+	t.Helper()
+	var first []float32
+	for _, procs := range []int{1, 2, 3, 4, 2, 1} {
+		runtime.GOMAXPROCS(procs)
+		c := append([]float32(nil), c0...)
+		product(c)
+		if first == nil {
+			first = c
+			continue
+		}
+		for i := range c {
+			if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+				t.Fatalf("%v: GOMAXPROCS=%d: C[%d] = %v, first run gave %v", label, procs, i, c[i], first[i])
 			}
 		}
 	}
