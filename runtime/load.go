@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -34,6 +35,8 @@ type Model struct {
 	irVersion       int64
 	opset           int64
 	producer        string
+	docString       string
+	metadata        map[string]string
 
 	nslots      int
 	slotNames   []string
@@ -254,6 +257,8 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 		irVersion: pb.irVersion,
 		opset:     pb.opsets[""],
 		producer:  pb.producer,
+		docString: pb.docString,
+		metadata:  pb.metadata,
 		consts:    map[int]*value{},
 	}
 	slot := map[string]int{}
@@ -437,6 +442,14 @@ func (m *Model) Opset() int64 { return m.opset }
 
 // Producer is the model's producer_name.
 func (m *Model) Producer() string { return m.producer }
+
+// DocString is the model's doc_string.
+func (m *Model) DocString() string { return m.docString }
+
+// Metadata returns a copy of the model's metadata_props (key → value), empty
+// when the file has none. vaec writes its own keys there ("vaec.latent",
+// …); files from other tools may have none or others.
+func (m *Model) Metadata() map[string]string { return maps.Clone(m.metadata) }
 
 // Ops returns the operator of every node in execution order.
 func (m *Model) Ops() []string {

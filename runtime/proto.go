@@ -26,6 +26,8 @@ const (
 	maxRunElems       = 1 << 26 // elements of any tensor computed by Run (256 MiB of float32)
 	maxNodes          = 1 << 16 // nodes in a graph
 	maxNameLen        = 4096    // bytes in any name
+	maxMetadata       = 1024    // metadata_props entries
+	maxTextLen        = 1 << 20 // bytes of a doc_string or a metadata value
 	minSupportedOpset = 11
 	maxSupportedOpset = 21
 )
@@ -99,6 +101,8 @@ type pbModel struct {
 	irVersion    int64
 	opsets       map[string]int64 // domain ("" for the default) → version
 	producer     string
+	docString    string
+	metadata     map[string]string // metadata_props
 	inputs       []pbValueInfo
 	outputs      []pbValueInfo
 	valueInfo    []pbValueInfo
@@ -184,6 +188,18 @@ func (f wireField) str(what string) (string, error) {
 	return string(f.b), nil
 }
 
+// text reads a free-text string field (a doc string, a metadata value),
+// which may be longer than a name.
+func (f wireField) text(what string) (string, error) {
+	if f.typ != protowire.BytesType {
+		return "", fmt.Errorf("%s: wrong wire type %d at byte %d", what, f.typ, f.off)
+	}
+	if len(f.b) > maxTextLen {
+		return "", fmt.Errorf("%s: %d-byte string at byte %d is longer than %d", what, len(f.b), f.off, maxTextLen)
+	}
+	return string(f.b), nil
+}
+
 func (f wireField) int(what string) (int64, error) {
 	if f.typ != protowire.VarintType {
 		return 0, fmt.Errorf("%s: wrong wire type %d at byte %d", what, f.typ, f.off)
@@ -246,7 +262,7 @@ func scanModel(data []byte) (*pbModel, error) {
 	if len(data) == 0 {
 		return nil, errors.New("empty file")
 	}
-	m := &pbModel{opsets: map[string]int64{}}
+	m := &pbModel{opsets: map[string]int64{}, metadata: map[string]string{}}
 	r := &wireReader{b: data, what: "model"}
 	var graph *wireField
 	for {
@@ -266,6 +282,22 @@ func scanModel(data []byte) (*pbModel, error) {
 			if m.producer, err = f.str("model.producer_name"); err != nil {
 				return nil, err
 			}
+		case 6: // doc_string
+			if m.docString, err = f.text("model.doc_string"); err != nil {
+				return nil, err
+			}
+		case 14: // metadata_props
+			if len(m.metadata) >= maxMetadata {
+				return nil, fmt.Errorf("model.metadata_props: more than %d entries", maxMetadata)
+			}
+			k, v, err := scanStringEntry(f)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m.metadata[k]; dup {
+				return nil, fmt.Errorf("model.metadata_props: key %q occurs twice", k)
+			}
+			m.metadata[k] = v
 		case 7: // graph
 			if graph != nil {
 				return nil, fmt.Errorf("model: graph occurs twice (at byte %d)", f.off)
@@ -327,6 +359,35 @@ func scanOpset(f wireField) (string, int64, error) {
 		dom = ""
 	}
 	return dom, ver, nil
+}
+
+// scanStringEntry reads a StringStringEntryProto (key 1, value 2).
+func scanStringEntry(f wireField) (key, value string, err error) {
+	const what = "model.metadata_props"
+	if f.typ != protowire.BytesType {
+		return "", "", fmt.Errorf("%s: wrong wire type at byte %d", what, f.off)
+	}
+	r := sub(f, what)
+	for {
+		g, ok, err := r.next()
+		if err != nil {
+			return "", "", err
+		}
+		if !ok {
+			break
+		}
+		switch g.num {
+		case 1:
+			if key, err = g.str(what + ".key"); err != nil {
+				return "", "", err
+			}
+		case 2:
+			if value, err = g.text(what + ".value"); err != nil {
+				return "", "", err
+			}
+		}
+	}
+	return key, value, nil
 }
 
 func scanGraph(gf wireField, m *pbModel) error {

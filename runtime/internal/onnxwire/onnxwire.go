@@ -136,6 +136,11 @@ type Graph struct {
 	Inits   []PB
 	Inputs  []PB
 	Outputs []PB
+	// Doc and Metadata become the model's doc_string and metadata_props
+	// (written in Keys order, so that a test can repeat a key).
+	Doc      string
+	Metadata map[string]string
+	Keys     []string
 }
 
 // Bytes serialises g as a ModelProto (IR 8, default opset g.Opset or 17).
@@ -159,6 +164,12 @@ func (g Graph) Bytes() []byte {
 		opset = 17
 	}
 	m := PB(nil).Int(1, 8).Str(2, "runtime test").Msg(7, gr)
+	if g.Doc != "" {
+		m = m.Str(6, g.Doc)
+	}
+	for _, k := range g.Keys {
+		m = m.Msg(14, PB(nil).Str(1, k).Str(2, g.Metadata[k]))
+	}
 	return m.Msg(8, PB(nil).Str(1, "").Int(2, opset))
 }
 
