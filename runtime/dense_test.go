@@ -151,7 +151,8 @@ func TestRunOutputsAreTheCallers(t *testing.T) {
 // it, naming the node.
 func TestDenseFallsBack(t *testing.T) {
 	g := ow.Dense(6, 4, "Relu")
-	g.Inputs = []ow.PB{ow.ValueInfo("x")}
+	// A float tensor type without a shape.
+	g.Inputs = []ow.PB{ow.PB(nil).Str(1, "x").Msg(2, ow.PB(nil).Msg(1, ow.PB(nil).Int(1, 1)))}
 	m := mustLoad(t, g.Bytes())
 	if _, err := m.Run(map[string]Tensor{"x": {Shape: []int{2, 6}, Data: make([]float32, 12)}}); err != nil {
 		t.Fatalf("declared width: %v", err)

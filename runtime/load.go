@@ -14,17 +14,21 @@ import (
 	"github.com/vaec/vaec/kernels"
 )
 
-// IOInfo names a graph input or output and its declared shape. Symbolic
-// dimensions (the batch "N") have Param set.
+// IOInfo names a graph input or output, its declared shape and its element
+// type. Symbolic dimensions (the batch "N") have Param set.
 type IOInfo struct {
 	Name  string
 	Shape []Dim
+	Type  DType // Float32 unless the file declares INT64
 }
 
 func (io IOInfo) String() string {
 	ds := make([]string, len(io.Shape))
 	for i, d := range io.Shape {
 		ds[i] = d.String()
+	}
+	if io.Type != Float32 {
+		return fmt.Sprintf("%s[%s] %v", io.Name, strings.Join(ds, ","), io.Type)
 	}
 	return fmt.Sprintf("%s[%s]", io.Name, strings.Join(ds, ","))
 }
@@ -42,6 +46,7 @@ type Model struct {
 	slotNames   []string
 	consts      map[int]*value
 	inputSlots  []int
+	inputShaped []bool // the input declares a shape (Load's shape check uses it)
 	outputSlots []int
 	steps       []step
 	constSlots  []int
@@ -57,6 +62,8 @@ type step struct {
 	in       []int  // value slots, -1 for an absent optional input
 	out      int
 	run      kernel
+	shapeIn  uint       // opSpec.shapeIn
+	view     bool       // opSpec.view
 	attrs    attrs      // as decoded, for fuse
 	gemm     *gemmAct   // Gemm steps: the activation fused into them
 	dense    *denseStep // the dense-layer form, when the Gemm qualifies
@@ -66,6 +73,16 @@ type step struct {
 type gemmAct struct {
 	act   kernels.Act
 	alpha float32
+}
+
+// intOut is the element type rule Load's shape check uses for a value
+// whose shape it cannot compute: Shape gives int64, every other operator
+// the type of its first input.
+func (s step) intOut(in []*value) bool {
+	if s.op == "Shape" {
+		return true
+	}
+	return len(in) > 0 && in[0] != nil && in[0].isInt
 }
 
 func (s step) where() string { return fmt.Sprintf("node %q (%s)", s.name, s.op) }
@@ -136,8 +153,8 @@ func checkStructure(pb *pbModel) error {
 	if !ok {
 		return errors.New("model imports no default-domain opset")
 	}
-	if op < minSupportedOpset || op > maxSupportedOpset {
-		return fmt.Errorf("opset %d is not supported (supported: %d to %d)", op, minSupportedOpset, maxSupportedOpset)
+	if op < 1 || op > maxSupportedOpset {
+		return fmt.Errorf("opset %d is not supported (supported: up to %d; each operator from the version whose definition the runtime implements)", op, maxSupportedOpset)
 	}
 	if len(pb.nodes) == 0 {
 		return errors.New("graph has no nodes")
@@ -170,8 +187,8 @@ func checkStructure(pb *pbModel) error {
 		if err := define(in.name, "graph input "+quote(in.name)); err != nil {
 			return err
 		}
-		if !in.tensor || in.elemType != dtFloat {
-			return fmt.Errorf("graph input %q: element type %d is not supported (float32 only)", in.name, in.elemType)
+		if err := ioType(in, "graph input"); err != nil {
+			return err
 		}
 	}
 	for i, n := range pb.nodes {
@@ -184,9 +201,9 @@ func checkStructure(pb *pbModel) error {
 			return fmt.Errorf("%s: unknown operator %q (supported: %s)", where, n.opType, strings.Join(SupportedOps(), ", "))
 		}
 		if spec.minOpset > op {
-			return fmt.Errorf("%s: needs opset %d, model has %d", where, spec.minOpset, op)
+			return fmt.Errorf("%s: the runtime implements %s from opset %d, model has opset %d (an older definition)", where, n.opType, spec.minOpset, op)
 		}
-		if len(n.inputs) < spec.minIn || len(n.inputs) > spec.maxIn {
+		if len(n.inputs) < spec.minIn || len(n.inputs) > spec.maxIn && !spec.variadic {
 			return fmt.Errorf("%s: has %d inputs, %s takes %d to %d", where, len(n.inputs), n.opType, spec.minIn, spec.maxIn)
 		}
 		for j, in := range n.inputs {
@@ -195,14 +212,18 @@ func checkStructure(pb *pbModel) error {
 			}
 		}
 		if len(n.outputs) != 1 {
-			return fmt.Errorf("%s: has %d outputs, want 1", where, len(n.outputs))
+			why := spec.extraOut
+			if why == "" {
+				why = "only one output is supported"
+			}
+			return fmt.Errorf("%s: has %d outputs: %s", where, len(n.outputs), why)
 		}
 		for _, a := range n.attrs {
 			if _, ok := spec.attrs[a.name]; !ok {
 				return fmt.Errorf("%s: unsupported attribute %q", where, a.name)
 			}
 			switch a.typ {
-			case atFloat, atInt, atTensor, atFloats, atInts:
+			case atFloat, atInt, atString, atTensor, atFloats, atInts:
 			default:
 				return fmt.Errorf("%s: attribute %q has unsupported type %d", where, a.name, a.typ)
 			}
@@ -215,8 +236,8 @@ func checkStructure(pb *pbModel) error {
 		if _, ok := defined[o.name]; !ok {
 			return fmt.Errorf("graph output %q is not produced by any node, initializer or input", o.name)
 		}
-		if o.tensor && o.elemType != dtFloat {
-			return fmt.Errorf("graph output %q: element type %d is not supported (float32 only)", o.name, o.elemType)
+		if err := ioType(o, "graph output"); err != nil {
+			return err
 		}
 	}
 	for i, n := range pb.nodes {
@@ -227,6 +248,25 @@ func checkStructure(pb *pbModel) error {
 		}
 	}
 	return nil
+}
+
+// ioType refuses graph inputs and outputs that are not float32 or int64
+// tensors, naming the type.
+func ioType(vi pbValueInfo, what string) error {
+	if !vi.tensor {
+		return fmt.Errorf("%s %q: %s is not supported (tensors only)", what, vi.name, vi.kind)
+	}
+	if vi.elemType != dtFloat && vi.elemType != dtInt64 {
+		return fmt.Errorf("%s %q: element type %s is not supported (FLOAT, and INT64 for shapes and indices)", what, vi.name, dtName(vi.elemType))
+	}
+	return nil
+}
+
+func dtypeOf(elemType int64) DType {
+	if elemType == dtInt64 {
+		return Int64
+	}
+	return Float32
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
@@ -290,8 +330,9 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 		if _, isInit := slot[in.name]; isInit {
 			continue
 		}
-		m.inputs = append(m.inputs, IOInfo{Name: in.name, Shape: in.dims})
+		m.inputs = append(m.inputs, IOInfo{Name: in.name, Shape: in.dims, Type: dtypeOf(in.elemType)})
 		m.inputSlots = append(m.inputSlots, newSlot(in.name))
+		m.inputShaped = append(m.inputShaped, in.hasShape)
 	}
 	for _, n := range pb.nodes {
 		newSlot(n.outputs[0])
@@ -301,7 +342,7 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 	for i, n := range pb.nodes {
 		o := col.ops[i]
 		where := nodeLabel(n, i)
-		if o.op.Name != n.opType || len(o.outputs) != 1 || o.outputs[0].name != n.outputs[0] {
+		if o.op.Name != n.opType || len(o.outputs) < 1 || o.outputs[0].name != n.outputs[0] {
 			return nil, fmt.Errorf("%s: onnx-go reported operation %s with different outputs", where, o.op.Name)
 		}
 		// Inputs as onnx-go ordered them (edge weights), checked against the file.
@@ -315,9 +356,13 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 			return nil, fmt.Errorf("%s: onnx-go reported inputs %q, file has %q", where, got, n.inputs)
 		}
 		spec := ops[n.opType]
-		s := step{name: nodeName(n, i), op: n.opType, out: slot[n.outputs[0]]}
-		consts := make([]*value, spec.maxIn)
-		for j := 0; j < spec.maxIn; j++ {
+		s := step{name: nodeName(n, i), op: n.opType, out: slot[n.outputs[0]], shapeIn: spec.shapeIn, view: spec.view}
+		nin := spec.maxIn
+		if spec.variadic {
+			nin = len(n.inputs)
+		}
+		consts := make([]*value, nin)
+		for j := 0; j < nin; j++ {
 			if j >= len(n.inputs) || n.inputs[j] == "" {
 				s.in = append(s.in, -1)
 				continue
@@ -349,7 +394,7 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 		m.constVals = append(m.constVals, v)
 	}
 	for _, o := range pb.outputs {
-		m.outputs = append(m.outputs, IOInfo{Name: o.name, Shape: o.dims})
+		m.outputs = append(m.outputs, IOInfo{Name: o.name, Shape: o.dims, Type: dtypeOf(o.elemType)})
 		m.outputSlots = append(m.outputSlots, slot[o.name])
 	}
 	return m, nil
@@ -480,7 +525,11 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		k := m.inputSlots[i]
 		// Kernels never modify their inputs, so the caller's shape and
 		// data are used as they are.
-		st.vbuf[k] = value{shape: t.Shape, f: t.Data}
+		if info.Type == Int64 {
+			st.vbuf[k] = value{shape: t.Shape, i: t.Int64, isInt: true}
+		} else {
+			st.vbuf[k] = value{shape: t.Shape, f: t.Data}
+		}
 		st.vals[k] = &st.vbuf[k]
 	}
 	st.syms = syms
@@ -503,8 +552,14 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	shapes := make([]int, 0, rank) // one allocation for every output's shape
 	for i, info := range m.outputs {
 		v := vals[m.outputSlots[i]]
+		if v.isInt != (info.Type == Int64) {
+			return nil, fmt.Errorf("output %q is %s, the file declares %v", info.Name, v.dtype(), info.Type)
+		}
 		if v.isInt {
-			return nil, fmt.Errorf("output %q is int64, want float32", info.Name)
+			r := len(shapes)
+			shapes = append(shapes, v.shape...)
+			res[info.Name] = Tensor{Shape: shapes[r:len(shapes):len(shapes)], Int64: append([]int64(nil), v.i...)}
+			continue
 		}
 		// Copy when the output aliases an input or a constant, so callers
 		// may modify what they get.
@@ -549,18 +604,35 @@ func (m *Model) exec(st *execState, dry bool) error {
 // execStep runs one step through its general kernel.
 func (m *Model) execStep(st *execState, s step, dry bool) error {
 	in := st.in[:0]
-	for _, k := range s.in {
+	unknown := false
+	for j, k := range s.in {
 		var v *value
 		if k >= 0 {
 			v = st.vals[k]
-			if dry && !v.isInt && !v.shapeOnly {
+			unknown = unknown || v.unknown
+			// Float data is hidden from the shape check, except small
+			// inputs that decide the output shape (Resize's scales).
+			if dry && !v.isInt && !v.shapeOnly && !(s.shapeIn&(1<<j) != 0 && len(v.f) <= maxRank) {
 				v = &value{shape: v.shape, shapeOnly: true}
 			}
 		}
 		in = append(in, v)
 	}
 	st.in = in
-	out, err := s.run(in)
+	var out *value
+	var err error
+	if unknown {
+		err = errNoData
+	} else {
+		out, err = s.run(in)
+	}
+	if dry && errors.Is(err, errNoData) {
+		// The shape depends on data the check does not have: the value's
+		// shape stays unknown, its type follows the operator's rule.
+		st.vals[s.out] = &value{unknown: true, isInt: s.intOut(in)}
+		clear(in)
+		return nil
+	}
 	clear(in)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.where(), err)
@@ -615,7 +687,11 @@ func checkInput(info IOInfo, t Tensor, syms []symDim) ([]symDim, error) {
 	if err != nil {
 		return syms, fmt.Errorf("input %q: %w", info.Name, err)
 	}
-	if n != len(t.Data) {
+	if info.Type == Int64 {
+		if n != len(t.Int64) || t.Data != nil {
+			return syms, fmt.Errorf("input %q is int64: shape %v needs %d values in Int64, got %d (and %d in Data)", info.Name, t.Shape, n, len(t.Int64), len(t.Data))
+		}
+	} else if n != len(t.Data) {
 		return syms, fmt.Errorf("input %q: shape %v needs %d values, got %d", info.Name, t.Shape, n, len(t.Data))
 	}
 dims:
@@ -646,8 +722,9 @@ dims:
 func (m *Model) dryRun() error {
 	st := m.getState()
 	for i, info := range m.inputs {
-		if len(info.Shape) == 0 {
-			return nil
+		if !m.inputShaped[i] {
+			st.vals[m.inputSlots[i]] = &value{unknown: true, isInt: info.Type == Int64}
+			continue
 		}
 		shape := make([]int, len(info.Shape))
 		for i, d := range info.Shape {
@@ -656,15 +733,19 @@ func (m *Model) dryRun() error {
 				shape[i] = int(d.Value)
 			}
 		}
-		st.vals[m.inputSlots[i]] = &value{shape: shape, shapeOnly: true}
+		st.vals[m.inputSlots[i]] = &value{shape: shape, shapeOnly: true, isInt: info.Type == Int64}
 	}
 	if err := m.exec(st, true); err != nil {
 		return err
 	}
 	vals := st.vals
 	for i, info := range m.outputs {
-		got := vals[m.outputSlots[i]].shape
-		if len(info.Shape) == 0 {
+		v := vals[m.outputSlots[i]]
+		if v.isInt != (info.Type == Int64) {
+			return fmt.Errorf("output %v: the graph computes %s", info, v.dtype())
+		}
+		got := v.shape
+		if len(info.Shape) == 0 || v.unknown {
 			continue
 		}
 		if len(got) != len(info.Shape) {

@@ -25,50 +25,106 @@ const (
 	aTensor
 	aFloats
 	aInts
+	aString
 )
 
 func (t attrType) String() string {
-	return [...]string{"float", "int", "tensor", "floats", "ints"}[t]
+	return [...]string{"float", "int", "tensor", "floats", "ints", "string"}[t]
 }
 
 // opSpec describes one supported operator.
 type opSpec struct {
 	minIn, maxIn int
+	variadic     bool // any number of inputs from minIn (Concat)
 	attrs        map[string]attrType
-	minOpset     int64 // first default-domain opset with these semantics
+	// minOpset is the first default-domain opset whose definition of the
+	// operator the runtime implements; later versions up to
+	// maxSupportedOpset keep it, or the kernel reads the model's opset
+	// where they differ (attributes that became inputs, Softmax's axis).
+	minOpset int64
 	// build checks the attributes and returns the kernel. Inputs that are
 	// initializers are passed (nil otherwise) so that kernels can prepare
 	// them once, e.g. transpose a Gemm weight.
 	build func(a attrs, consts []*value) (kernel, error)
+	// shapeIn marks (bit j for input j) small float inputs whose values
+	// decide the output shape (Resize's scales): Load's shape check gives
+	// the kernel their data.
+	shapeIn uint
+	// view: the output shares the input's data (no new buffer).
+	view bool
+	// extraOut says why a node with more than one output is refused.
+	extraOut string
 }
 
-// ops lists every operator the runtime executes. Semantics are those of
-// the default ONNX domain from minOpset up to maxSupportedOpset; none of
-// these operators changed meaning in that range except where noted.
+var (
+	noAttrs   = map[string]attrType{}
+	convAttrs = map[string]attrType{"auto_pad": aString, "dilations": aInts, "group": aInt, "kernel_shape": aInts, "pads": aInts, "strides": aInts}
+)
+
+// ops lists every operator the runtime executes.
 var ops = map[string]opSpec{
-	"Gemm":      {2, 3, map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, 11, buildGemm},
-	"MatMul":    {2, 2, nil, 11, buildMatMul},
-	"Add":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x + y })},
-	"Sub":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x - y })},
-	"Mul":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x * y })},
-	"Div":       {2, 2, nil, 11, elementwise(func(x, y float32) float32 { return x / y })},
-	"Relu":      {1, 1, nil, 11, buildAct(kernels.ReLU, 0)},
-	"Tanh":      {1, 1, nil, 11, buildAct(kernels.Tanh, 0)},
-	"Sigmoid":   {1, 1, nil, 11, buildAct(kernels.Sigmoid, 0)},
-	"Softplus":  {1, 1, nil, 11, buildAct(kernels.Softplus, 0)},
-	"Exp":       {1, 1, nil, 11, unary(actExp)},
-	"Log":       {1, 1, nil, 11, unary(actLog)},
-	"Neg":       {1, 1, nil, 11, unary(actNeg)},
-	"Elu":       {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.ELU, 1.0)},
-	"LeakyRelu": {1, 1, map[string]attrType{"alpha": aFloat}, 11, buildAct(kernels.LeakyReLU, 0.01)},
-	"Identity":  {1, 1, nil, 11, buildIdentity},
-	"Flatten":   {1, 1, map[string]attrType{"axis": aInt}, 11, buildFlatten},
-	"Reshape":   {2, 2, map[string]attrType{"allowzero": aInt}, 11, buildReshape},
-	"Expand":    {2, 2, nil, 11, buildExpand},
-	"Shape":     {1, 1, map[string]attrType{"start": aInt, "end": aInt}, 11, buildShape},
-	"Constant": {0, 0, map[string]attrType{
+	"Gemm":      {minIn: 2, maxIn: 3, attrs: map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, minOpset: 7, build: buildGemm},
+	"MatMul":    {minIn: 2, maxIn: 2, minOpset: 1, build: buildMatMul},
+	"Add":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x + y })},
+	"Sub":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x - y })},
+	"Mul":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x * y })},
+	"Div":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x / y })},
+	"Pow":       {minIn: 2, maxIn: 2, minOpset: 7, build: buildPow},
+	"Relu":      {minIn: 1, maxIn: 1, minOpset: 6, build: buildAct(kernels.ReLU, 0)},
+	"Tanh":      {minIn: 1, maxIn: 1, minOpset: 6, build: buildAct(kernels.Tanh, 0)},
+	"Sigmoid":   {minIn: 1, maxIn: 1, minOpset: 6, build: buildAct(kernels.Sigmoid, 0)},
+	"Softplus":  {minIn: 1, maxIn: 1, minOpset: 1, build: buildAct(kernels.Softplus, 0)},
+	"Exp":       {minIn: 1, maxIn: 1, minOpset: 6, build: unary(actExp)},
+	"Log":       {minIn: 1, maxIn: 1, minOpset: 6, build: unary(actLog)},
+	"Neg":       {minIn: 1, maxIn: 1, minOpset: 6, build: unary(actNeg)},
+	"Sqrt":      {minIn: 1, maxIn: 1, minOpset: 6, build: unary(actSqrt)},
+	"Elu":       {minIn: 1, maxIn: 1, attrs: map[string]attrType{"alpha": aFloat}, minOpset: 6, build: buildAct(kernels.ELU, 1.0)},
+	"LeakyRelu": {minIn: 1, maxIn: 1, attrs: map[string]attrType{"alpha": aFloat}, minOpset: 6, build: buildAct(kernels.LeakyReLU, 0.01)},
+	"Clip":      {minIn: 1, maxIn: 3, attrs: map[string]attrType{"min": aFloat, "max": aFloat}, minOpset: 6, build: buildClip},
+	"Softmax":   {minIn: 1, maxIn: 1, attrs: map[string]attrType{"axis": aInt}, minOpset: 1, build: buildSoftmax},
+	"Identity":  {minIn: 1, maxIn: 1, minOpset: 1, build: buildIdentity, view: true},
+	"Flatten":   {minIn: 1, maxIn: 1, attrs: map[string]attrType{"axis": aInt}, minOpset: 1, build: buildFlatten, view: true},
+	"Reshape":   {minIn: 2, maxIn: 2, attrs: map[string]attrType{"allowzero": aInt}, minOpset: 5, build: buildReshape, view: true},
+	"Squeeze":   {minIn: 1, maxIn: 2, attrs: map[string]attrType{"axes": aInts}, minOpset: 1, build: buildSqueeze, view: true},
+	"Unsqueeze": {minIn: 1, maxIn: 2, attrs: map[string]attrType{"axes": aInts}, minOpset: 1, build: buildUnsqueeze, view: true},
+	"Expand":    {minIn: 2, maxIn: 2, minOpset: 8, build: buildExpand},
+	"Shape":     {minIn: 1, maxIn: 1, attrs: map[string]attrType{"start": aInt, "end": aInt}, minOpset: 1, build: buildShape},
+	"Constant": {minIn: 0, maxIn: 0, attrs: map[string]attrType{
 		"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts,
-	}, 11, buildConstant},
+	}, minOpset: 1, build: buildConstant},
+	"Transpose": {minIn: 1, maxIn: 1, attrs: map[string]attrType{"perm": aInts}, minOpset: 1, build: buildTranspose},
+	"Concat":    {minIn: 1, variadic: true, attrs: map[string]attrType{"axis": aInt}, minOpset: 4, build: buildConcat},
+	"Slice":     {minIn: 1, maxIn: 5, attrs: map[string]attrType{"starts": aInts, "ends": aInts, "axes": aInts}, minOpset: 1, build: buildSlice},
+	"Gather":    {minIn: 2, maxIn: 2, attrs: map[string]attrType{"axis": aInt}, minOpset: 1, build: buildGather},
+	"Pad": {minIn: 1, maxIn: 4, attrs: map[string]attrType{"mode": aString, "pads": aInts, "value": aFloat},
+		minOpset: 2, build: buildPad},
+	"ReduceSum": {minIn: 1, maxIn: 2, attrs: map[string]attrType{"axes": aInts, "keepdims": aInt, "noop_with_empty_axes": aInt},
+		minOpset: 1, build: buildReduce(false)},
+	"ReduceMean": {minIn: 1, maxIn: 2, attrs: map[string]attrType{"axes": aInts, "keepdims": aInt, "noop_with_empty_axes": aInt},
+		minOpset: 1, build: buildReduce(true)},
+	"Conv":          {minIn: 2, maxIn: 3, attrs: convAttrs, minOpset: 1, build: buildConv},
+	"ConvTranspose": {minIn: 2, maxIn: 3, attrs: withAttrs(convAttrs, map[string]attrType{"output_padding": aInts, "output_shape": aInts}), minOpset: 1, build: buildConvTranspose},
+	"MaxPool": {minIn: 1, maxIn: 1, attrs: map[string]attrType{"auto_pad": aString, "ceil_mode": aInt, "dilations": aInts, "kernel_shape": aInts,
+		"pads": aInts, "storage_order": aInt, "strides": aInts}, minOpset: 1, build: buildPool(true), extraOut: "the Indices output is not supported"},
+	"AveragePool": {minIn: 1, maxIn: 1, attrs: map[string]attrType{"auto_pad": aString, "ceil_mode": aInt, "count_include_pad": aInt, "dilations": aInts,
+		"kernel_shape": aInts, "pads": aInts, "strides": aInts}, minOpset: 7, build: buildPool(false)},
+	"BatchNormalization": {minIn: 5, maxIn: 5, attrs: map[string]attrType{"epsilon": aFloat, "momentum": aFloat, "spatial": aInt, "training_mode": aInt},
+		minOpset: 7, build: buildBatchNorm, extraOut: "training mode (running mean and variance outputs) is not supported; export the model in eval mode"},
+	"Resize": {minIn: 1, maxIn: 4, attrs: map[string]attrType{"mode": aString, "coordinate_transformation_mode": aString, "nearest_mode": aString,
+		"cubic_coeff_a": aFloat, "exclude_outside": aInt, "extrapolation_value": aFloat, "antialias": aInt, "axes": aInts, "keep_aspect_ratio_policy": aString},
+		minOpset: 10, build: buildResize, shapeIn: 1<<1 | 1<<2},
+	"Upsample": {minIn: 2, maxIn: 2, attrs: map[string]attrType{"mode": aString}, minOpset: 9, build: buildUpsample, shapeIn: 1 << 1},
+}
+
+func withAttrs(a, b map[string]attrType) map[string]attrType {
+	m := map[string]attrType{}
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
 }
 
 // SupportedOps lists the operators the runtime executes, sorted.
@@ -104,6 +160,19 @@ func (a attrs) int(name string, def int64) int64 {
 
 func (a attrs) has(name string) bool { _, ok := a.m[name]; return ok }
 
+func (a attrs) str(name, def string) string {
+	if v, ok := a.m[name].(string); ok {
+		return v
+	}
+	return def
+}
+
+// ints returns an ints attribute (nil when absent).
+func (a attrs) ints(name string) []int64 {
+	v, _ := a.m[name].([]int64)
+	return v
+}
+
 // checkAttrs refuses attributes the operator does not define or that have
 // the wrong type, naming them.
 func checkAttrs(spec opSpec, m map[string]any) error {
@@ -129,6 +198,8 @@ func checkAttrs(spec opSpec, m map[string]any) error {
 			good = want == aFloats
 		case []int64:
 			good = want == aInts
+		case string:
+			good = want == aString
 		}
 		if !good {
 			return fmt.Errorf("attribute %q has type %T, want %v", k, m[k], want)
@@ -173,6 +244,13 @@ func actExp(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {
 		dst[i] = float32(math.Exp(float64(x)))
+	}
+}
+
+func actSqrt(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float32(math.Sqrt(float64(x)))
 	}
 }
 
@@ -377,6 +455,9 @@ func buildFlatten(a attrs, _ []*value) (kernel, error) {
 
 // intsOf reads a 1-D int64 tensor (a shape argument).
 func intsOf(v *value, what string) ([]int64, error) {
+	if err := needData(v); err != nil {
+		return nil, err
+	}
 	if !v.isInt {
 		return nil, fmt.Errorf("%s is %s, want int64", what, v.dtype())
 	}

@@ -28,7 +28,6 @@ const (
 	maxNameLen        = 4096    // bytes in any name
 	maxMetadata       = 1024    // metadata_props entries
 	maxTextLen        = 1 << 20 // bytes of a doc_string or a metadata value
-	minSupportedOpset = 11
 	maxSupportedOpset = 21
 )
 
@@ -37,6 +36,16 @@ const (
 	dtFloat = 1
 	dtInt64 = 7
 )
+
+// dtName names an ONNX TensorProto.DataType for messages.
+func dtName(t int64) string {
+	names := []string{"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING",
+		"BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"}
+	if t >= 0 && t < int64(len(names)) {
+		return names[t]
+	}
+	return fmt.Sprintf("type %d", t)
+}
 
 // ONNX AttributeProto.AttributeType values.
 const (
@@ -73,7 +82,8 @@ type pbValueInfo struct {
 	elemType int64
 	hasShape bool
 	dims     []Dim
-	tensor   bool // the type is a tensor type (not sequence, map, …)
+	tensor   bool   // the type is a tensor type (not sequence, map, …)
+	kind     string // the type's kind when it is not a tensor ("sequence_type", …)
 }
 
 // pbTensor is an initializer or a tensor attribute, sizes checked.
@@ -501,6 +511,10 @@ func scanNode(f wireField, idx int) (pbNode, error) {
 	if n.domain == "ai.onnx" {
 		n.domain = ""
 	}
+	// Trailing optional outputs may be named "" (absent).
+	for len(n.outputs) > 1 && n.outputs[len(n.outputs)-1] == "" {
+		n.outputs = n.outputs[:len(n.outputs)-1]
+	}
 	return n, nil
 }
 
@@ -606,10 +620,20 @@ func scanType(f wireField, vi *pbValueInfo, where string) error {
 			return nil
 		}
 		if g.num != 1 { // anything but tensor_type
-			if g.num == 6 { // denotation
-				continue
+			switch g.num {
+			case 6: // denotation
+			case 4:
+				vi.kind = "sequence_type"
+			case 5:
+				vi.kind = "map_type"
+			case 9:
+				vi.kind = "optional_type"
+			case 8:
+				vi.kind = "sparse_tensor_type"
+			default:
+				vi.kind = fmt.Sprintf("type field %d", g.num)
 			}
-			return fmt.Errorf("%s %q: type field %d is not a tensor type (sequences, maps, optionals are not supported)", where, vi.name, g.num)
+			continue
 		}
 		if g.typ != protowire.BytesType {
 			return fmt.Errorf("%s.type.tensor_type: wrong wire type at byte %d", where, g.off)
@@ -793,7 +817,7 @@ func scanTensor(f wireField, what string) (pbTensor, error) {
 	case 0:
 		return t, fmt.Errorf("%s: data_type is undefined", what)
 	default:
-		return t, fmt.Errorf("%s: data type %d is not supported (only FLOAT=1 and INT64=7)", what, t.dataType)
+		return t, fmt.Errorf("%s: data type %s is not supported (only FLOAT and INT64)", what, dtName(t.dataType))
 	}
 	if other > 0 {
 		return t, fmt.Errorf("%s: carries data in a field that does not match its type", what)

@@ -233,8 +233,8 @@ func TestRefusals(t *testing.T) {
 		{"not protobuf", []byte("hello, this is not ONNX"), []string{"onnx"}},
 		{"truncated", good[:len(good)-7], []string{"truncated"}},
 		{"unknown operator", mutate(func(g *ow.Graph) {
-			g.Nodes[1] = ow.Node("conv1", "Conv", []string{"h"}, []string{"y"})
-		}), []string{`node "conv1" (Conv)`, "unknown operator"}},
+			g.Nodes[1] = ow.Node("rnn1", "LSTM", []string{"h"}, []string{"y"})
+		}), []string{`node "rnn1" (LSTM)`, "unknown operator"}},
 		{"unsupported attribute", mutate(func(g *ow.Graph) {
 			g.Nodes[0] = ow.Node("fc", "Gemm", []string{"x", "W", "b"}, []string{"h"}, ow.IntAttr("broadcast", 1))
 		}), []string{`node "fc" (Gemm)`, `unsupported attribute "broadcast"`}},
@@ -275,7 +275,7 @@ func TestRefusals(t *testing.T) {
 			vi := ow.ValueInfo("x", "N", 4)
 			g.Inputs[0] = append(vi, ow.PB(nil).Msg(2, ow.PB(nil).Msg(1, ow.PB(nil).Int(1, 1)))...)
 		}), []string{`"x"`, "twice"}},
-		{"old opset", mutate(func(g *ow.Graph) { g.Opset = 9 }), []string{"opset 9"}},
+		{"old opset", mutate(func(g *ow.Graph) { g.Opset = 6 }), []string{`node "fc" (Gemm)`, "from opset 7", "opset 6"}},
 		{"output not produced", mutate(func(g *ow.Graph) {
 			g.Outputs = []ow.PB{ow.ValueInfo("nothing", "N", 3)}
 		}), []string{`"nothing"`, "not produced"}},

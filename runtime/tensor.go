@@ -1,15 +1,35 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
 
-// Tensor is a dense float32 array in row-major order: the only type a
-// model's inputs and outputs may have.
+// Tensor is a dense array in row-major order. Float32 tensors (every VAE
+// input and output) hold their values in Data; int64 tensors (shapes and
+// indices: a Reshape target or a Gather index fed as a graph input, a Shape
+// result as a graph output) hold them in Int64, with Data nil. The model's
+// IOInfo.Type says which an input needs and an output has.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	Int64 []int64
+}
+
+// DType is the element type of a graph input or output.
+type DType int
+
+const (
+	Float32 DType = iota // ONNX FLOAT; values in Tensor.Data
+	Int64                // ONNX INT64; values in Tensor.Int64
+)
+
+func (d DType) String() string {
+	if d == Int64 {
+		return "int64"
+	}
+	return "float32"
 }
 
 // Size is the element count implied by Shape.
@@ -100,10 +120,26 @@ type value struct {
 	f     []float32
 	i     []int64
 	isInt bool
-	// shapeOnly marks a float value whose data was never computed: Load's
+	// shapeOnly marks a value whose data was never computed: Load's
 	// shape check propagates shapes through the graph without arithmetic
 	// (so a hostile file cannot make Load compute or allocate much).
 	shapeOnly bool
+	// unknown marks a value whose shape the shape check could not compute
+	// because it depends on data it does not have (an int64 graph input
+	// used as a Reshape target, say); only isInt is meaningful.
+	unknown bool
+}
+
+// errNoData is returned by a kernel, during Load's shape check only, when
+// the output shape depends on the data of an input that has none.
+var errNoData = errors.New("shape depends on data not known at load")
+
+// needData returns errNoData when v has no data (Load's shape check).
+func needData(v *value) error {
+	if v != nil && v.shapeOnly {
+		return errNoData
+	}
+	return nil
 }
 
 // anyShapeOnly reports whether any input lacks data.
@@ -121,6 +157,10 @@ func (v *value) dtype() string {
 		return "int64"
 	}
 	return "float32"
+}
+
+func newInt(shape []int) *value {
+	return &value{shape: shape, i: make([]int64, shapeSize(shape)), isInt: true}
 }
 
 func newFloat(shape []int) *value {

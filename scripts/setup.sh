@@ -3,7 +3,8 @@
 #   - python3-onnx (the reference onnx checker) and protobuf-compiler (go generate),
 #   - ONNX Runtime's shared library, from the npm package onnxruntime-node
 #     (--ignore-scripts: its install script would try to download CUDA files),
-#   - the Go modules.
+#   - the Go modules,
+#   - ONNX's backend node tests (scripts/gen_node_tests.py → .tools/onnx-node-tests).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,8 @@ if [ ! -f "$ORT_LIB" ]; then
 fi
 
 go mod download
+
+# ONNX's backend node tests, which runtime/nodesuite runs: generated from the
+# onnx package's own generators (a few seconds; nothing when up to date).
+/usr/bin/python3 scripts/gen_node_tests.py .tools/onnx-node-tests
 echo "setup: ok (onnx checker: $(/usr/bin/python3 -c 'import onnx; print(onnx.__version__)'), ONNX Runtime: $ORT_LIB)"
