@@ -140,17 +140,22 @@ func Conv(g ConvGeom, n int, x, w, bias []float32, act Act, alpha float32, y []f
 	if n == 0 {
 		return nil
 	}
+	wtp := getConvFloats(g.WeightSize())
+	wt := *wtp
+	g.toTapOrder(wt, w)
 	nb, chunks := g.chunking(n)
 	p, kc := g.OutH()*g.OutW(), g.PatchSize()
 	parallelChunks(chunks, func(i int, s *convScratch) {
 		s0 := i * nb
 		cnt := min(nb, n-s0)
 		cols := cnt * p
-		col := s.grow(&s.col, kc*cols)
+		col := s.grow(&s.col, cols*kc)
 		z := s.grow(&s.z, g.K*cols)
-		g.im2col(x[s0*g.InSize():], cnt, col, cols)
-		sgemmSerial(false, false, g.K, cols, kc, w, kc, col, cols, 0, z, cols)
-		// z is [K, cnt·P]; y holds image by image [K, P].
+		xp := s.grow(&s.xp, cnt*g.paddedSize())
+		g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
+		g.im2col(col, xp, cnt)
+		// z [K, cnt·P] = w [K, taps] · colᵀ.
+		sgemmSerial(false, true, g.K, cols, kc, wt, kc, col, kc, 0, z, cols)
 		for im := 0; im < cnt; im++ {
 			out := y[(s0+im)*g.OutSize():]
 			for k := 0; k < g.K; k++ {
@@ -159,6 +164,7 @@ func Conv(g ConvGeom, n int, x, w, bias []float32, act Act, alpha float32, y []f
 			}
 		}
 	})
+	convFloats.Put(wtp)
 	return nil
 }
 
@@ -192,26 +198,25 @@ func ConvAdjoint(g ConvGeom, n int, y, w, bias []float32, act Act, alpha float32
 	if n == 0 {
 		return nil
 	}
+	wtp := getConvFloats(g.WeightSize())
+	wt := *wtp
+	g.toTapOrder(wt, w)
 	nb, chunks := g.chunking(n)
-	p, kc, hw := g.OutH()*g.OutW(), g.PatchSize(), g.H*g.W
+	p, kc := g.OutH()*g.OutW(), g.PatchSize()
 	parallelChunks(chunks, func(i int, s *convScratch) {
 		s0 := i * nb
 		cnt := min(nb, n-s0)
 		cols := cnt * p
-		col := s.grow(&s.col, kc*cols)
+		col := s.grow(&s.col, cols*kc)
 		z := s.grow(&s.z, g.K*cols)
+		xp := s.grow(&s.xp, cnt*g.paddedSize())
 		g.gatherChannels(y[s0*g.OutSize():], cnt, z, cols)
-		sgemmSerial(true, false, kc, cols, g.K, w, kc, z, cols, 0, col, cols)
-		xs := x[s0*g.InSize() : (s0+cnt)*g.InSize()]
-		g.col2im(col, cols, cnt, xs)
-		if bias == nil && act == Linear {
-			return
-		}
-		for r := 0; r < cnt*g.C; r++ {
-			row := xs[r*hw : r*hw+hw]
-			biasAct(row, row, bias, r%g.C, act, alpha)
-		}
+		// col [cnt·P, taps] = zᵀ · w.
+		sgemmSerial(true, false, cols, kc, g.K, z, cols, wt, kc, 0, col, kc)
+		g.col2im(xp, col, cnt)
+		g.fromPadded(x[s0*g.InSize():(s0+cnt)*g.InSize()], xp, s.grow(&s.t, g.InSize()), cnt, bias, act, alpha)
 	})
+	convFloats.Put(wtp)
 	return nil
 }
 
@@ -249,40 +254,42 @@ func ConvFilterGrad(g ConvGeom, n int, x, dy, dw []float32) error {
 	nb, chunks := g.chunking(n)
 	groups := min(filterGroups, chunks)
 	p, kc, ws := g.OutH()*g.OutW(), g.PatchSize(), g.WeightSize()
-	// Group 0 accumulates into dw itself, the others into parts.
-	partsp := getConvFloats((groups - 1) * ws)
+	// One partial sum per group, in tap order.
+	partsp := getConvFloats(groups * ws)
 	parts := *partsp
 	parallelChunks(groups, func(gi int, s *convScratch) {
-		acc := dw
-		if gi > 0 {
-			acc = parts[(gi-1)*ws : gi*ws]
-		}
+		acc := parts[gi*ws : (gi+1)*ws]
 		lo, hi := split(chunks, gi, groups)
 		for i := lo; i < hi; i++ {
 			s0 := i * nb
 			cnt := min(nb, n-s0)
 			cols := cnt * p
-			col := s.grow(&s.col, kc*cols)
+			col := s.grow(&s.col, cols*kc)
 			z := s.grow(&s.z, g.K*cols)
-			g.im2col(x[s0*g.InSize():], cnt, col, cols)
+			xp := s.grow(&s.xp, cnt*g.paddedSize())
+			g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
+			g.im2col(col, xp, cnt)
 			g.gatherChannels(dy[s0*g.OutSize():], cnt, z, cols)
 			beta := float32(1)
 			if i == lo {
 				beta = 0
 			}
-			sgemmSerial(false, true, g.K, kc, cols, z, cols, col, cols, beta, acc, kc)
+			// acc [K, taps] += z [K, cnt·P] · col.
+			sgemmSerial(false, false, g.K, kc, cols, z, cols, col, kc, beta, acc, kc)
 		}
 	})
 	for gi := 1; gi < groups; gi++ {
-		addTo(dw, parts[(gi-1)*ws:gi*ws])
+		addTo(parts[:ws], parts[gi*ws:(gi+1)*ws])
 	}
+	g.fromTapOrder(dw, parts[:ws])
 	convFloats.Put(partsp)
 	return nil
 }
 
 // ChannelSum sets dst[c] = Σ_image Σ_p src[image, c, p] for n images of
 // c channels of p values each: the bias gradient of a convolution. Each
-// sum is accumulated in float64 in image order, then rounded once.
+// sum is accumulated in float64 in image order, then rounded once; the
+// channels are split across goroutines.
 func ChannelSum(dst, src []float32, n, c, p int) error {
 	if n < 0 || c < 0 || p < 0 {
 		return fmt.Errorf("kernels: ChannelSum: negative size n=%d c=%d p=%d", n, c, p)
@@ -293,28 +300,45 @@ func ChannelSum(dst, src []float32, n, c, p int) error {
 	if err := checkLen("ChannelSum", "src", src, n*c*p); err != nil {
 		return err
 	}
-	for ch := 0; ch < c; ch++ {
-		var acc float64
-		for im := 0; im < n; im++ {
-			row := src[(im*c+ch)*p : (im*c+ch)*p+p]
-			// Four float32 lanes within a row (a row is at most a few
-			// thousand values), float64 across rows.
-			var s0, s1, s2, s3 float32
-			j := 0
-			for ; j+4 <= len(row); j += 4 {
-				s0 += row[j]
-				s1 += row[j+1]
-				s2 += row[j+2]
-				s3 += row[j+3]
+	// One channel per task: each sum has one order whatever the split.
+	parts := min(c, n*c*p/(1<<14)+1)
+	parallelChunks(parts, func(part int, _ *convScratch) {
+		lo, hi := split(c, part, parts)
+		for ch := lo; ch < hi; ch++ {
+			var acc float64
+			for im := 0; im < n; im++ {
+				acc += sum8(src[(im*c+ch)*p : (im*c+ch)*p+p])
 			}
-			for ; j < len(row); j++ {
-				s0 += row[j]
-			}
-			acc += float64(s0) + float64(s1) + float64(s2) + float64(s3)
+			dst[ch] = float32(acc)
 		}
-		dst[ch] = float32(acc)
-	}
+	})
 	return nil
+}
+
+// sum8 returns the sum of x in eight float32 lanes (fixed order), then
+// float64: x is one channel of one image, at most a few thousand values.
+func sum8(x []float32) float64 {
+	var s [8]float32
+	j := 0
+	for ; j+8 <= len(x); j += 8 {
+		v := x[j : j+8 : j+8]
+		s[0] += v[0]
+		s[1] += v[1]
+		s[2] += v[2]
+		s[3] += v[3]
+		s[4] += v[4]
+		s[5] += v[5]
+		s[6] += v[6]
+		s[7] += v[7]
+	}
+	for ; j < len(x); j++ {
+		s[0] += x[j]
+	}
+	var t float64
+	for _, v := range s {
+		t += float64(v)
+	}
+	return t
 }
 
 // biasAct sets dst[j] = act(src[j] + bias[k]) (no bias when bias is nil).
@@ -335,88 +359,182 @@ func biasAct(dst, src, bias []float32, k int, act Act, alpha float32) {
 	applyAct(dst, act, alpha)
 }
 
-// convChunkFloats is the size, in floats, that a chunk's patch matrix and
-// gathered output aim for: about 512 KB, a quarter of this machine's 2 MB
-// L2 per core, leaving room for the weights and the packed panels. A
-// variable so that benchmarks can try others.
+// convChunkFloats is the size, in floats, that a chunk's buffers aim for:
+// about 512 KB, a quarter of this machine's 2 MB L2 per core, leaving room
+// for the weights and the packed panels. A variable so that benchmarks can
+// try others.
 var convChunkFloats = 128 << 10
 
 // chunking returns the images per chunk and the number of chunks for a
 // batch of n. It depends on the geometry and n only.
 func (g ConvGeom) chunking(n int) (nb, chunks int) {
-	per := (g.PatchSize() + g.K) * g.OutH() * g.OutW()
+	per := (g.PatchSize()+g.K)*g.OutH()*g.OutW() + g.paddedSize()
 	nb = max(1, min(n, convChunkFloats/per))
 	return nb, (n + nb - 1) / nb
 }
 
-// im2col writes the patches of cnt images x into col, a [C·KH·KW, cnt·P]
-// matrix with leading dimension ld (P = OutH·OutW): row (c, i, j), column
-// (image, oh, ow) holds x[image, c, oh·SH−PH+i, ow·SW−PW+j], or 0 where
-// that falls in the padding.
-func (g ConvGeom) im2col(x []float32, cnt int, col []float32, ld int) {
-	oh, ow, p := g.OutH(), g.OutW(), g.OutH()*g.OutW()
-	for c := 0; c < g.C; c++ {
-		for i := 0; i < g.KH; i++ {
-			hlo, hhi := validRange(i, g.PH, g.SH, g.H, oh)
-			for j := 0; j < g.KW; j++ {
-				wlo, whi := validRange(j, g.PW, g.SW, g.W, ow)
-				row := col[((c*g.KH+i)*g.KW+j)*ld:]
-				for im := 0; im < cnt; im++ {
-					img := x[(im*g.C+c)*g.H*g.W:]
-					dst := row[im*p : im*p+p]
-					clear(dst[:hlo*ow])
-					for r := hlo; r < hhi; r++ {
-						d := dst[r*ow : r*ow+ow]
-						// src[0] is the pixel of column wlo.
-						src := img[(r*g.SH-g.PH+i)*g.W-g.PW+j+wlo*g.SW:]
-						clear(d[:wlo])
-						if g.SW == 1 {
-							copy(d[wlo:whi], src)
-						} else {
-							v := d[wlo:whi]
-							for q := range v {
-								v[q] = src[q*g.SW]
-							}
-						}
-						clear(d[whi:])
-					}
-					clear(dst[hhi*ow:])
-				}
-			}
-		}
-	}
-}
+// The patch matrix is taken from images stored channels-last with their
+// zero padding (HWC, "padded"): there, the KW·C values of one kernel row
+// of a patch are contiguous, so a patch is KH copies, and its adjoint KH
+// contiguous sums, instead of C·KH·KW strided gathers of a few values each.
+// The weights are reordered to match ("tap order", [K, KH, KW, C]).
 
-// col2im is im2col's adjoint: it sets x (cnt images) to the sum, over the
-// patch matrix col's entries, of each entry at the pixel it was taken
-// from. Each pixel's sum runs over (i, j) in order, so it is deterministic.
-func (g ConvGeom) col2im(col []float32, ld, cnt int, x []float32) {
-	oh, ow, p := g.OutH(), g.OutW(), g.OutH()*g.OutW()
-	clear(x[:cnt*g.InSize()])
-	for im := 0; im < cnt; im++ {
+// paddedSize returns the floats of one padded channels-last image.
+func (g ConvGeom) paddedSize() int { return (g.H + 2*g.PH) * (g.W + 2*g.PW) * g.C }
+
+// toTapOrder reorders w [K, C, KH, KW] into wt [K, KH, KW, C].
+func (g ConvGeom) toTapOrder(wt, w []float32) {
+	taps := g.KH * g.KW
+	for k := 0; k < g.K; k++ {
+		src := w[k*g.PatchSize() : (k+1)*g.PatchSize()]
+		dst := wt[k*g.PatchSize() : (k+1)*g.PatchSize()]
 		for c := 0; c < g.C; c++ {
-			img := x[(im*g.C+c)*g.H*g.W : (im*g.C+c+1)*g.H*g.W]
-			for i := 0; i < g.KH; i++ {
-				hlo, hhi := validRange(i, g.PH, g.SH, g.H, oh)
-				for j := 0; j < g.KW; j++ {
-					wlo, whi := validRange(j, g.PW, g.SW, g.W, ow)
-					if wlo >= whi {
-						continue
-					}
-					src := col[((c*g.KH+i)*g.KW+j)*ld+im*p:]
-					for r := hlo; r < hhi; r++ {
-						s := src[r*ow+wlo : r*ow+whi]
-						d := img[(r*g.SH-g.PH+i)*g.W-g.PW+j+wlo*g.SW:]
-						if g.SW == 1 {
-							d = d[:len(s)]
-							for q, v := range s {
-								d[q] += v
-							}
-						} else {
-							for q, v := range s {
-								d[q*g.SW] += v
-							}
-						}
+			for t := 0; t < taps; t++ {
+				dst[t*g.C+c] = src[c*taps+t]
+			}
+		}
+	}
+}
+
+// fromTapOrder is toTapOrder's inverse.
+func (g ConvGeom) fromTapOrder(w, wt []float32) {
+	taps := g.KH * g.KW
+	for k := 0; k < g.K; k++ {
+		src := wt[k*g.PatchSize() : (k+1)*g.PatchSize()]
+		dst := w[k*g.PatchSize() : (k+1)*g.PatchSize()]
+		for c := 0; c < g.C; c++ {
+			for t := 0; t < taps; t++ {
+				dst[c*taps+t] = src[t*g.C+c]
+			}
+		}
+	}
+}
+
+// toPadded writes cnt images x [C, H, W] into xp as padded channels-last
+// images [H+2PH, W+2PW, C], the padding zero. tmp holds an unpadded
+// channels-last image when there is padding.
+func (g ConvGeom) toPadded(xp, x, tmp []float32, cnt int) {
+	wp, hw := g.W+2*g.PW, g.H*g.W
+	padded := g.PH > 0 || g.PW > 0
+	if padded {
+		clear(xp[:cnt*g.paddedSize()])
+	}
+	for im := 0; im < cnt; im++ {
+		img := x[im*g.InSize() : (im+1)*g.InSize()]
+		dst := xp[im*g.paddedSize() : (im+1)*g.paddedSize()]
+		if g.C == 1 { // channels-last is the same layout
+			for h := 0; h < g.H; h++ {
+				copy(dst[(h+g.PH)*wp+g.PW:], img[h*g.W:(h+1)*g.W])
+			}
+			continue
+		}
+		if !padded {
+			transpose(dst, g.C, img, hw, g.C, hw)
+			continue
+		}
+		transpose(tmp, g.C, img, hw, g.C, hw)
+		for h := 0; h < g.H; h++ {
+			copy(dst[((h+g.PH)*wp+g.PW)*g.C:], tmp[h*g.W*g.C:(h+1)*g.W*g.C])
+		}
+	}
+}
+
+// fromPadded writes the interior of cnt padded channels-last images xp into
+// x [C, H, W] as act(value + bias[c]). tmp is as for toPadded.
+func (g ConvGeom) fromPadded(x, xp, tmp []float32, cnt int, bias []float32, act Act, alpha float32) {
+	wp, hw := g.W+2*g.PW, g.H*g.W
+	padded := g.PH > 0 || g.PW > 0
+	for im := 0; im < cnt; im++ {
+		img := x[im*g.InSize() : (im+1)*g.InSize()]
+		src := xp[im*g.paddedSize() : (im+1)*g.paddedSize()]
+		switch {
+		case g.C == 1:
+			for h := 0; h < g.H; h++ {
+				copy(img[h*g.W:(h+1)*g.W], src[(h+g.PH)*wp+g.PW:])
+			}
+		case !padded:
+			transpose(img, hw, src, g.C, hw, g.C)
+		default:
+			for h := 0; h < g.H; h++ {
+				copy(tmp[h*g.W*g.C:(h+1)*g.W*g.C], src[((h+g.PH)*wp+g.PW)*g.C:])
+			}
+			transpose(img, hw, tmp, g.C, hw, g.C)
+		}
+		if bias == nil && act == Linear {
+			continue
+		}
+		for c := 0; c < g.C; c++ {
+			ch := img[c*hw : (c+1)*hw]
+			biasAct(ch, ch, bias, c, act, alpha)
+		}
+	}
+}
+
+// transpose sets dst[j·ldd+i] = src[i·lds+j] for i < rows, j < cols, 8×8
+// blocks at a time where the micro-kernel has a transposer.
+func transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	i := 0
+	if t8 := active.transpose8; t8 != nil && cols >= 8 {
+		blocks := cols / 8
+		for ; i+8 <= rows; i += 8 {
+			t8(dst[i:], ldd, src[i*lds:], lds, blocks)
+		}
+		for r := 0; r < i; r++ { // the columns the blocks left
+			row := src[r*lds : r*lds+cols]
+			for j := blocks * 8; j < cols; j++ {
+				dst[j*ldd+r] = row[j]
+			}
+		}
+	}
+	for ; i < rows; i++ {
+		row := src[i*lds : i*lds+cols]
+		for j, v := range row {
+			dst[j*ldd+i] = v
+		}
+	}
+}
+
+// im2col writes the patches of cnt padded channels-last images xp into
+// col, a [cnt·OutH·OutW, KH·KW·C] matrix: row (image, oh, ow) holds the
+// patch whose top left corner is padded pixel (oh·SH, ow·SW), in tap order.
+func (g ConvGeom) im2col(col, xp []float32, cnt int) {
+	oh, ow, wp := g.OutH(), g.OutW(), g.W+2*g.PW
+	run, kc := g.KW*g.C, g.PatchSize() // floats of one kernel row, of a patch
+	r := 0
+	for im := 0; im < cnt; im++ {
+		img := xp[im*g.paddedSize() : (im+1)*g.paddedSize()]
+		for y := 0; y < oh; y++ {
+			for x := 0; x < ow; x++ {
+				patch := col[r*kc : r*kc+kc]
+				r++
+				for i := 0; i < g.KH; i++ {
+					at := ((y*g.SH+i)*wp + x*g.SW) * g.C
+					copyShort(patch[i*run:i*run+run], img[at:at+run])
+				}
+			}
+		}
+	}
+}
+
+// col2im is im2col's adjoint: it sets the padded channels-last images xp to
+// the sum of every patch row of col at the pixels it was taken from. Each
+// pixel's sum runs over the patches in order, so it is deterministic.
+func (g ConvGeom) col2im(xp, col []float32, cnt int) {
+	oh, ow, wp := g.OutH(), g.OutW(), g.W+2*g.PW
+	run, kc := g.KW*g.C, g.PatchSize()
+	clear(xp[:cnt*g.paddedSize()])
+	r := 0
+	for im := 0; im < cnt; im++ {
+		img := xp[im*g.paddedSize() : (im+1)*g.paddedSize()]
+		for y := 0; y < oh; y++ {
+			for x := 0; x < ow; x++ {
+				patch := col[r*kc : r*kc+kc]
+				r++
+				for i := 0; i < g.KH; i++ {
+					at := ((y*g.SH+i)*wp + x*g.SW) * g.C
+					d := img[at : at+run]
+					for q, v := range patch[i*run : i*run+run] {
+						d[q] += v
 					}
 				}
 			}
@@ -424,17 +542,17 @@ func (g ConvGeom) col2im(col []float32, ld, cnt int, x []float32) {
 	}
 }
 
-// validRange returns the output positions [lo, hi) (of out) whose input
-// coordinate o·stride − pad + k lies inside [0, size).
-func validRange(k, pad, stride, size, out int) (lo, hi int) {
-	// o·stride ≥ pad − k  and  o·stride ≤ size − 1 + pad − k.
-	if d := pad - k; d > 0 {
-		lo = (d + stride - 1) / stride
+// copyShort is copy for the short runs of a one-channel image's patch,
+// where calling memmove costs more than the copy.
+func copyShort(dst, src []float32) {
+	if len(dst) > 16 {
+		copy(dst, src)
+		return
 	}
-	if top := size - 1 + pad - k; top >= 0 {
-		hi = min(out, top/stride+1)
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] = v
 	}
-	return min(lo, out), max(hi, min(lo, out))
 }
 
 // gatherChannels copies cnt images y [cnt, K, P] into z [K, cnt·P] with
@@ -448,11 +566,11 @@ func (g ConvGeom) gatherChannels(y []float32, cnt int, z []float32, ld int) {
 	}
 }
 
-// convScratch is one goroutine's buffers: a chunk's patch matrix and its
-// channel-major output. Kept in a pool, so that steady-state calls do not
+// convScratch is one goroutine's buffers: a chunk's patch matrix, its
+// channel-major output and its padded channels-last images. Kept in a pool, so that steady-state calls do not
 // allocate them.
 type convScratch struct {
-	col, z []float32
+	col, z, xp, t []float32
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(convScratch) }}

@@ -25,6 +25,8 @@ var convCases = []struct {
 	{ConvGeom{C: 2, H: 4, W: 4, K: 3, KH: 1, KW: 1, SH: 1, SW: 1}, 3},
 	{ConvGeom{C: 2, H: 5, W: 5, K: 3, KH: 2, KW: 2, SH: 3, SW: 3, PH: 2, PW: 2}, 3},
 	{ConvGeom{C: 1, H: 8, W: 8, K: 2, KH: 2, KW: 2, SH: 3, SW: 3}, 2},
+	{ConvGeom{C: 12, H: 6, W: 7, K: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 2},
+	{ConvGeom{C: 9, H: 5, W: 10, K: 4, KH: 2, KW: 2, SH: 2, SW: 2}, 2},
 	{ConvGeom{C: 3, H: 32, W: 24, K: 8, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 3},
 	{ConvGeom{C: 1, H: 28, W: 28, K: 32, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}, 3},
 	{ConvGeom{C: 32, H: 14, W: 14, K: 64, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}, 2},
