@@ -216,6 +216,7 @@ type execState struct {
 	shp   [][2]int    // by slot: their shapes
 	tmp   []float32
 	syms  []symDim
+	track *liveTrack // Load's peak measurement only
 }
 
 func (m *Model) getState() *execState {

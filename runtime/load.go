@@ -53,6 +53,8 @@ type Model struct {
 	constVals   []*value
 
 	arenaSlot []bool    // intermediate slots whose buffers are reused (prepareDense)
+	free      [][]int   // by step: slots no later step reads (planMemory)
+	peakElems int       // values alive at once at batch size 1 (planMemory)
 	states    sync.Pool // of *execState
 }
 
@@ -128,6 +130,9 @@ func Load(data []byte) (*Model, error) {
 	// Fused only now, so that the shape check names nodes as the file does.
 	m.fuse()
 	m.prepareDense()
+	if err := m.planMemory(); err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
 	return m, nil
 }
 
@@ -533,6 +538,9 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		st.vals[k] = &st.vbuf[k]
 	}
 	st.syms = syms
+	if err := m.checkLive(syms); err != nil {
+		return nil, err
+	}
 	if len(inputs) != len(m.inputs) {
 		for name := range inputs {
 			if !m.hasInput(name) {
@@ -582,20 +590,22 @@ func (m *Model) exec(st *execState, dry bool) error {
 	for i, k := range m.constSlots {
 		st.vals[k] = m.constVals[i]
 	}
-	for _, s := range m.steps {
-		if s.dense != nil && !dry && s.dense.runDense(m, st, st.vals[s.in[0]]) {
-			continue
-		}
-		if s.dense != nil {
+	for i, s := range m.steps {
+		switch {
+		case s.dense != nil && !dry && s.dense.runDense(m, st, st.vals[s.in[0]]):
+		case s.dense != nil:
 			for _, o := range s.dense.orig {
 				if err := m.execStep(st, o, dry); err != nil {
 					return err
 				}
 			}
-			continue
+		default:
+			if err := m.execStep(st, s, dry); err != nil {
+				return err
+			}
 		}
-		if err := m.execStep(st, s, dry); err != nil {
-			return err
+		if m.free != nil {
+			m.afterStep(st, i)
 		}
 	}
 	return nil
@@ -715,12 +725,10 @@ dims:
 	return syms, nil
 }
 
-// dryRun propagates shapes through the graph with every symbolic input
-// dimension set to 1, without arithmetic on float data (shape arithmetic
-// on int64 values is done). Inputs without a declared shape are not
-// checked this way.
-func (m *Model) dryRun() error {
-	st := m.getState()
+// seedDry gives every graph input a shape-only value: its declared shape
+// with each symbolic dimension at 1, or an unknown shape when the file
+// declares none.
+func (m *Model) seedDry(st *execState) error {
 	for i, info := range m.inputs {
 		if !m.inputShaped[i] {
 			st.vals[m.inputSlots[i]] = &value{unknown: true, isInt: info.Type == Int64}
@@ -734,6 +742,18 @@ func (m *Model) dryRun() error {
 			}
 		}
 		st.vals[m.inputSlots[i]] = &value{shape: shape, shapeOnly: true, isInt: info.Type == Int64}
+	}
+	return nil
+}
+
+// dryRun propagates shapes through the graph with every symbolic input
+// dimension set to 1, without arithmetic on float data (shape arithmetic
+// on int64 values is done). Inputs without a declared shape are not
+// checked this way.
+func (m *Model) dryRun() error {
+	st := m.getState()
+	if err := m.seedDry(st); err != nil {
+		return err
 	}
 	if err := m.exec(st, true); err != nil {
 		return err
