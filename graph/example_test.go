@@ -9,6 +9,7 @@ import (
 	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/ir"
 )
 
 // A small VAE over the MNIST images shipped in testdata.
@@ -108,7 +109,7 @@ func ExampleEvaluate() {
 }
 
 func ExampleKLWeight() {
-	o := compiler.Objective{Beta: 1, WarmupEpochs: 4}
+	o := ir.Objective{Beta: 1, WarmupEpochs: 4}
 	for epoch := 1; epoch <= 5; epoch++ {
 		fmt.Print(graph.KLWeight(o, epoch), " ")
 	}

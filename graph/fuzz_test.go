@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 )
 
 // tinyRun is a model and data set small enough to train inside a fuzz loop.
-func tinyRun() (*compiler.Model, *dataset.Set) {
-	m := mlp(6, []int{4}, 2, compiler.Tanh, compiler.Bernoulli)
+func tinyRun() (*ir.Model, *dataset.Set) {
+	m := mlp(6, []int{4}, 2, ir.Tanh, ir.Bernoulli)
 	m.Train.BatchSize = 4
 	set := &dataset.Set{N: 10, D: 6, X: make([]float32, 60)}
 	for i := range set.X {

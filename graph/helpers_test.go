@@ -14,53 +14,48 @@ import (
 	"testing"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 )
 
 // mlp builds the IR of a VAE by hand, as the compiler would: dense layers
 // hidden... in the encoder and the mirror image in the decoder.
-func mlp(in int, hidden []int, latent int, act compiler.Activation, lik compiler.Likelihood) *compiler.Model {
-	m := &compiler.Model{
-		Version: 1, Name: "test", SpecHash: "hash-" + string(lik),
-		Input:      compiler.Input{Shape: []int{in}, Size: in, Scale: 1},
-		Latent:     latent,
-		Likelihood: lik,
-		Objective:  compiler.Objective{Beta: 1, Samples: 1},
-		Train: compiler.Train{
-			Optimizer: compiler.Optimizer{Kind: compiler.Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8},
-			BatchSize: 32, Epochs: 1, Seed: 1,
-		},
+func mlp(in int, hidden []int, latent int, act ir.Activation, lik ir.LikelihoodKind) *ir.Model {
+	var enc, dec []ir.DenseLayer
+	for _, h := range hidden {
+		enc = append(enc, ir.DenseLayer{Units: h, Activation: act})
 	}
-	layer := func(name string, in, out int, act compiler.Activation) compiler.Layer {
-		l := compiler.Layer{Name: name, Op: compiler.Dense, In: in, Out: out, Activation: act, Weight: name + ".weight", Bias: name + ".bias"}
-		m.Params = append(m.Params,
-			compiler.Param{Name: l.Weight, Shape: []int{in, out}, Init: compiler.InitFanInUniform, FanIn: in},
-			compiler.Param{Name: l.Bias, Shape: []int{out}, Init: compiler.InitFanInUniform, FanIn: in})
-		return l
-	}
-	prev := in
-	for i, h := range hidden {
-		m.Encoder = append(m.Encoder, layer(fmt.Sprintf("encoder.%d", i), prev, h, act))
-		prev = h
-	}
-	m.Mu = layer("encoder.mu", prev, latent, compiler.Linear)
-	m.Logvar = layer("encoder.logvar", prev, latent, compiler.Linear)
-	prev = latent
 	for i := len(hidden) - 1; i >= 0; i-- {
-		m.Decoder = append(m.Decoder, layer(fmt.Sprintf("decoder.%d", len(hidden)-1-i), prev, hidden[i], act))
-		prev = hidden[i]
+		dec = append(dec, ir.DenseLayer{Units: hidden[i], Activation: act})
 	}
-	outAct := compiler.Linear
-	m.Output = layer("decoder.out", prev, in, outAct)
-	switch lik {
-	case compiler.GaussianFixed:
-		m.Sigma = 0.5
-	case compiler.GaussianLearned:
-		m.OutputLogvar = "decoder.logvar"
-		m.Params = append(m.Params, compiler.Param{Name: m.OutputLogvar, Shape: []int{in}, Init: compiler.InitZeros})
+	l := ir.Likelihood{Kind: lik}
+	if lik == ir.GaussianFixed {
+		l.Sigma = 0.5
+	}
+	m, err := ir.NewMLP("test", ir.Shape{in}, latent, enc, dec, l, ir.Linear)
+	if err != nil {
+		panic(err)
+	}
+	m.SpecHash = "hash-" + lik.String()
+	m.Objective = ir.Objective{Beta: 1, Samples: 1}
+	m.Train = ir.Train{
+		Optimizer: ir.Optimizer{Kind: ir.Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8},
+		BatchSize: 32, Epochs: 1, Seed: 1,
 	}
 	return m
+}
+
+// setAlpha sets the alpha of every hidden node of m whose activation takes
+// one (heads and output stay linear; the verifier refuses an alpha on
+// activations without one).
+func setAlpha(m *ir.Model, alpha float64) {
+	for _, g := range []*ir.Graph{&m.Encoder, &m.Decoder} {
+		for i := range g.Nodes {
+			if g.Nodes[i].Role == ir.Hidden && g.Nodes[i].Activation.HasAlpha() {
+				g.Nodes[i].Alpha = alpha
+			}
+		}
+	}
 }
 
 // mnistPath is the MNIST test set shipped in the repository.
@@ -128,36 +123,37 @@ func readIDXImages(path string) (*dataset.Set, error) {
 
 // direct computes the model's forward pass in float64 with plain loops, the
 // reference the graph is compared against.
-func directDense(x []float64, n int, l compiler.Layer, w map[string]checkpoint.Tensor) []float64 {
-	W, b := w[l.Weight].Data, w[l.Bias].Data
-	y := make([]float64, n*l.Out)
+func directDense(x []float64, n int, l *ir.Node, w map[string]checkpoint.Tensor) []float64 {
+	W, b := w[l.Params[0]].Data, w[l.Params[1]].Data
+	in, out := l.In[0].Size(), l.Units
+	y := make([]float64, n*out)
 	for r := 0; r < n; r++ {
-		for o := 0; o < l.Out; o++ {
+		for o := 0; o < out; o++ {
 			s := float64(b[o])
-			for i := 0; i < l.In; i++ {
-				s += x[r*l.In+i] * float64(W[i*l.Out+o])
+			for i := 0; i < in; i++ {
+				s += x[r*in+i] * float64(W[i*out+o])
 			}
-			y[r*l.Out+o] = directAct(s, l)
+			y[r*out+o] = directAct(s, l)
 		}
 	}
 	return y
 }
 
-func directAct(v float64, l compiler.Layer) float64 {
+func directAct(v float64, l *ir.Node) float64 {
 	switch l.Activation {
-	case compiler.ReLU:
+	case ir.ReLU:
 		return math.Max(v, 0)
-	case compiler.Tanh:
+	case ir.Tanh:
 		return math.Tanh(v)
-	case compiler.Sigmoid:
+	case ir.Sigmoid:
 		return 1 / (1 + math.Exp(-v))
-	case compiler.Softplus:
+	case ir.Softplus:
 		return math.Log1p(math.Exp(v))
-	case compiler.LeakyReLU:
+	case ir.LeakyReLU:
 		if v < 0 {
 			return l.Alpha * v
 		}
-	case compiler.ELU:
+	case ir.ELU:
 		if v < 0 {
 			return l.Alpha * math.Expm1(v)
 		}

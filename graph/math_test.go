@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -142,26 +142,21 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	tests := []struct {
 		name    string
 		hidden  []int
-		act     compiler.Activation
-		lik     compiler.Likelihood
+		act     ir.Activation
+		lik     ir.LikelihoodKind
 		samples int
 		klw     float32
 	}{
-		{"tanh bernoulli", []int{4}, compiler.Tanh, compiler.Bernoulli, 1, 1},
-		{"softplus gaussian fixed, 2 samples", []int{4}, compiler.Softplus, compiler.GaussianFixed, 2, 0.5},
-		{"elu gaussian learned", []int{3, 4}, compiler.ELU, compiler.GaussianLearned, 1, 2},
-		{"sigmoid no hidden", nil, compiler.Sigmoid, compiler.Bernoulli, 3, 1},
+		{"tanh bernoulli", []int{4}, ir.Tanh, ir.Bernoulli, 1, 1},
+		{"softplus gaussian fixed, 2 samples", []int{4}, ir.Softplus, ir.GaussianFixed, 2, 0.5},
+		{"elu gaussian learned", []int{3, 4}, ir.ELU, ir.GaussianLearned, 1, 2},
+		{"sigmoid no hidden", nil, ir.Sigmoid, ir.Bernoulli, 3, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			const in, latent, batch = 5, 2, 3
 			m := mlp(in, tc.hidden, latent, tc.act, tc.lik)
-			for i := range m.Encoder {
-				m.Encoder[i].Alpha = 1
-			}
-			for i := range m.Decoder {
-				m.Decoder[i].Alpha = 1
-			}
+			setAlpha(m, 1)
 			w := InitWeights(m, 5)
 			if lv, ok := w["decoder.logvar"]; ok {
 				for i := range lv.Data {

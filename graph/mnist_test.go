@@ -7,13 +7,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // pytorchExample is the configuration of PyTorch's VAE example:
 // 784-400-20, ReLU, Bernoulli, Adam 1e-3, batch 128.
-func pytorchExample() *compiler.Model {
-	m := mlp(784, []int{400}, 20, compiler.ReLU, compiler.Bernoulli)
+func pytorchExample() *ir.Model {
+	m := mlp(784, []int{400}, 20, ir.ReLU, ir.Bernoulli)
 	m.Train.BatchSize = 128
 	m.Train.Epochs = 10
 	m.Train.Seed = 1
@@ -79,7 +79,7 @@ func BenchmarkTrainStep128(b *testing.B) { benchmarkTrainStep(b, pytorchExample(
 // ops on its TapeMachine: the reference lowering, for comparison.
 func BenchmarkTrainStep128Primitive(b *testing.B) { benchmarkTrainStep(b, pytorchExample(), true) }
 
-func benchmarkTrainStep(b *testing.B, m *compiler.Model, primitive bool) {
+func benchmarkTrainStep(b *testing.B, m *ir.Model, primitive bool) {
 	set := loadMNIST(b, 0, m.Train.BatchSize)
 	w := InitWeights(m, 1)
 	n, err := buildNetLowering(m, w, m.Train.BatchSize, 1, true, primitive)

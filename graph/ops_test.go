@@ -7,7 +7,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -20,31 +20,25 @@ func TestFusedMatchesPrimitive(t *testing.T) {
 	tests := []struct {
 		name    string
 		hidden  []int
-		act     compiler.Activation
+		act     ir.Activation
 		alpha   float64
-		lik     compiler.Likelihood
+		lik     ir.LikelihoodKind
 		samples int
 		klw     float32
 	}{
-		{"relu bernoulli", []int{16}, compiler.ReLU, 0, compiler.Bernoulli, 1, 1},
-		{"tanh bernoulli 3 samples", []int{12, 8}, compiler.Tanh, 0, compiler.Bernoulli, 3, 0.25},
-		{"sigmoid gaussian fixed", []int{10}, compiler.Sigmoid, 0, compiler.GaussianFixed, 1, 1},
-		{"softplus gaussian learned 2 samples", []int{10}, compiler.Softplus, 0, compiler.GaussianLearned, 2, 2},
-		{"elu", []int{9}, compiler.ELU, 0.7, compiler.Bernoulli, 1, 1},
-		{"leaky relu", []int{9}, compiler.LeakyReLU, 0.1, compiler.GaussianLearned, 1, 0},
-		{"leaky relu alpha 0 (primitive fallback)", []int{9}, compiler.LeakyReLU, 0, compiler.Bernoulli, 1, 1},
-		{"no hidden", nil, compiler.ReLU, 0, compiler.Bernoulli, 2, 1},
+		{"relu bernoulli", []int{16}, ir.ReLU, 0, ir.Bernoulli, 1, 1},
+		{"tanh bernoulli 3 samples", []int{12, 8}, ir.Tanh, 0, ir.Bernoulli, 3, 0.25},
+		{"sigmoid gaussian fixed", []int{10}, ir.Sigmoid, 0, ir.GaussianFixed, 1, 1},
+		{"softplus gaussian learned 2 samples", []int{10}, ir.Softplus, 0, ir.GaussianLearned, 2, 2},
+		{"elu", []int{9}, ir.ELU, 0.7, ir.Bernoulli, 1, 1},
+		{"leaky relu", []int{9}, ir.LeakyReLU, 0.1, ir.GaussianLearned, 1, 0},
+		{"no hidden", nil, ir.ReLU, 0, ir.Bernoulli, 2, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			const in, latent, batch = 12, 3, 7
 			m := mlp(in, tc.hidden, latent, tc.act, tc.lik)
-			for i := range m.Encoder {
-				m.Encoder[i].Alpha = tc.alpha
-			}
-			for i := range m.Decoder {
-				m.Decoder[i].Alpha = tc.alpha
-			}
+			setAlpha(m, tc.alpha)
 			w := InitWeights(m, 11)
 			if lv, ok := w["decoder.logvar"]; ok {
 				for i := range lv.Data {
@@ -104,6 +98,30 @@ func TestFusedMatchesPrimitive(t *testing.T) {
 	}
 }
 
+// TestLeakyAlphaZero: the IR verifier now refuses leaky_relu (and elu)
+// with alpha 0, so such a model never reaches the lowering (it used to take
+// the primitive fallback for that layer); fusedAct still declines the fused
+// op for a non-positive alpha.
+func TestLeakyAlphaZero(t *testing.T) {
+	m := mlp(12, []int{9}, 3, ir.LeakyReLU, ir.Bernoulli)
+	setAlpha(m, 0)
+	w := InitWeights(m, 11)
+	for _, primitive := range []bool{false, true} {
+		if n, err := buildNetLowering(m, w, 7, 1, true, primitive); err == nil {
+			n.close()
+			t.Errorf("primitive=%v: built a leaky_relu model with alpha 0", primitive)
+		}
+	}
+	for _, act := range []ir.Activation{ir.LeakyReLU, ir.ELU} {
+		if _, ok := fusedAct(&ir.Node{Op: ir.Dense, Attrs: ir.Attrs{Activation: act}}); ok {
+			t.Errorf("fusedAct accepted %s with alpha 0", act)
+		}
+		if _, ok := fusedAct(&ir.Node{Op: ir.Dense, Attrs: ir.Attrs{Activation: act, Alpha: 0.1}}); !ok {
+			t.Errorf("fusedAct declined %s with alpha 0.1", act)
+		}
+	}
+}
+
 // TestElboOpExtremes checks the fused Bernoulli loss and its gradient where
 // the sigmoid rounds to 0 or 1 in float32: the value must stay finite and
 // exact, the gradient must be sigmoid(l) − x.
@@ -111,7 +129,7 @@ func TestElboOpExtremes(t *testing.T) {
 	logits := []float32{0, 0.5, -2, 3, 10, -25, 100, -100, 100, -100, 100, -100, 88, -88, 30}
 	xs := []float32{0, 0.3, 1, 0, 0.7, 0.2, 0, 0, 1, 1, 0.5, 0.5, 1, 0, 0.1}
 	n := len(logits)
-	op := &elboOp{lik: compiler.Bernoulli, grad: true}
+	op := &elboOp{lik: ir.Bernoulli, grad: true}
 	mat := func(d []float32, r, c int) *tensor.Dense {
 		return tensor.New(tensor.WithShape(r, c), tensor.WithBacking(append([]float32(nil), d...)))
 	}
@@ -139,7 +157,7 @@ func TestElboOpExtremes(t *testing.T) {
 
 // TestElboOpRejectsBadInput: wrong shapes and types are errors, not panics.
 func TestElboOpRejectsBadInput(t *testing.T) {
-	op := &elboOp{lik: compiler.Bernoulli}
+	op := &elboOp{lik: ir.Bernoulli}
 	m := func(r, c int) G.Value { return tensor.New(tensor.WithShape(r, c), tensor.Of(tensor.Float32)) }
 	tests := [][]G.Value{
 		{m(2, 3), m(2, 3), m(2, 1), m(2, 1)},                                                                    // arity
@@ -169,7 +187,7 @@ func TestElboOpRejectsBadInput(t *testing.T) {
 // TestFusedOpsOnTapeMachine runs a fused encoder graph on Gorgonia's own
 // TapeMachine: the ops are ordinary Gorgonia ops, not tied to the tape.
 func TestFusedOpsOnTapeMachine(t *testing.T) {
-	m := mlp(10, []int{6}, 3, compiler.Tanh, compiler.Bernoulli)
+	m := mlp(10, []int{6}, 3, ir.Tanh, ir.Bernoulli)
 	w := InitWeights(m, 2)
 	x := make([]float32, 4*10)
 	for i := range x {
@@ -208,7 +226,7 @@ func TestTrainStepAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	m := mlp(784, []int{64}, 8, compiler.ReLU, compiler.Bernoulli)
+	m := mlp(784, []int{64}, 8, ir.ReLU, ir.Bernoulli)
 	w := InitWeights(m, 1)
 	n, err := buildNet(m, w, 64, 1, true)
 	if err != nil {

@@ -4,12 +4,12 @@ import (
 	"math"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // reference applies the update rules in float64 as written in the PyTorch
 // documentation, for comparison with the float32 optimizer.
-func reference(c compiler.Optimizer, wd, clip float64, p, g []float64, steps int) []float64 {
+func reference(c ir.Optimizer, wd, clip float64, p, g []float64, steps int) []float64 {
 	p = append([]float64(nil), p...)
 	s1 := make([]float64, len(p))
 	s2 := make([]float64, len(p))
@@ -26,19 +26,19 @@ func reference(c compiler.Optimizer, wd, clip float64, p, g []float64, steps int
 		for i := range p {
 			gi := g[i]*scale + wd*p[i]
 			switch c.Kind {
-			case compiler.Adam:
+			case ir.Adam:
 				s1[i] = c.Beta1*s1[i] + (1-c.Beta1)*gi
 				s2[i] = c.Beta2*s2[i] + (1-c.Beta2)*gi*gi
 				mh := s1[i] / (1 - math.Pow(c.Beta1, float64(t)))
 				vh := s2[i] / (1 - math.Pow(c.Beta2, float64(t)))
 				p[i] -= c.LearningRate * mh / (math.Sqrt(vh) + c.Epsilon)
-			case compiler.Adagrad:
+			case ir.Adagrad:
 				s1[i] += gi * gi
 				p[i] -= c.LearningRate * gi / (math.Sqrt(s1[i]) + c.Epsilon)
-			case compiler.SGD:
+			case ir.SGD:
 				s1[i] = c.Momentum*s1[i] + gi
 				p[i] -= c.LearningRate * s1[i]
-			case compiler.RMSProp:
+			case ir.RMSProp:
 				s1[i] = c.Rho*s1[i] + (1-c.Rho)*gi*gi
 				p[i] -= c.LearningRate * gi / (math.Sqrt(s1[i]) + c.Epsilon)
 			}
@@ -50,24 +50,24 @@ func reference(c compiler.Optimizer, wd, clip float64, p, g []float64, steps int
 func TestOptimizers(t *testing.T) {
 	tests := []struct {
 		name     string
-		opt      compiler.Optimizer
+		opt      ir.Optimizer
 		wd, clip float64
 	}{
-		{"adam", compiler.Optimizer{Kind: compiler.Adam, LearningRate: 1e-2, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}, 0, 0},
-		{"adam weight decay clip", compiler.Optimizer{Kind: compiler.Adam, LearningRate: 1e-2, Beta1: 0.8, Beta2: 0.99, Epsilon: 1e-6}, 0.1, 0.5},
-		{"adagrad", compiler.Optimizer{Kind: compiler.Adagrad, LearningRate: 0.1, Epsilon: 1e-10}, 0, 0},
-		{"sgd", compiler.Optimizer{Kind: compiler.SGD, LearningRate: 0.1}, 0, 0},
-		{"sgd momentum decay", compiler.Optimizer{Kind: compiler.SGD, LearningRate: 0.05, Momentum: 0.9}, 0.01, 0},
-		{"sgd clipped", compiler.Optimizer{Kind: compiler.SGD, LearningRate: 0.1}, 0, 0.1},
-		{"rmsprop", compiler.Optimizer{Kind: compiler.RMSProp, LearningRate: 1e-2, Rho: 0.99, Epsilon: 1e-8}, 0, 0},
+		{"adam", ir.Optimizer{Kind: ir.Adam, LearningRate: 1e-2, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}, 0, 0},
+		{"adam weight decay clip", ir.Optimizer{Kind: ir.Adam, LearningRate: 1e-2, Beta1: 0.8, Beta2: 0.99, Epsilon: 1e-6}, 0.1, 0.5},
+		{"adagrad", ir.Optimizer{Kind: ir.Adagrad, LearningRate: 0.1, Epsilon: 1e-10}, 0, 0},
+		{"sgd", ir.Optimizer{Kind: ir.SGD, LearningRate: 0.1}, 0, 0},
+		{"sgd momentum decay", ir.Optimizer{Kind: ir.SGD, LearningRate: 0.05, Momentum: 0.9}, 0.01, 0},
+		{"sgd clipped", ir.Optimizer{Kind: ir.SGD, LearningRate: 0.1}, 0, 0.1},
+		{"rmsprop", ir.Optimizer{Kind: ir.RMSProp, LearningRate: 1e-2, Rho: 0.99, Epsilon: 1e-8}, 0, 0},
 	}
 	p0 := []float64{0.5, -1, 2, 0.01}
 	g := []float64{0.3, -0.2, 1.5, 0}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &compiler.Model{
-				Params: []compiler.Param{{Name: "a", Shape: []int{2}}, {Name: "b", Shape: []int{2}}},
-				Train:  compiler.Train{Optimizer: tc.opt, WeightDecay: tc.wd, ClipNorm: tc.clip},
+			m := &ir.Model{
+				Params: []ir.Param{{Name: "a", Shape: []int{2}}, {Name: "b", Shape: []int{2}}},
+				Train:  ir.Train{Optimizer: tc.opt, WeightDecay: tc.wd, ClipNorm: tc.clip},
 			}
 			o, err := newOptimizer(m)
 			if err != nil {
@@ -106,19 +106,19 @@ func TestOptimizers(t *testing.T) {
 }
 
 func TestOptimizerErrors(t *testing.T) {
-	tests := []compiler.Optimizer{
-		{Kind: "adamw", LearningRate: 1e-3},
-		{Kind: compiler.Adam, LearningRate: 0, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8},
-		{Kind: compiler.Adam, LearningRate: 1e-3, Beta1: 1, Beta2: 0.999, Epsilon: 1e-8},
-		{Kind: compiler.RMSProp, LearningRate: 1e-3, Rho: 0.9},
+	tests := []ir.Optimizer{
+		{Kind: ir.OptimizerKind(99), LearningRate: 1e-3},
+		{Kind: ir.Adam, LearningRate: 0, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8},
+		{Kind: ir.Adam, LearningRate: 1e-3, Beta1: 1, Beta2: 0.999, Epsilon: 1e-8},
+		{Kind: ir.RMSProp, LearningRate: 1e-3, Rho: 0.9},
 	}
 	for _, c := range tests {
-		if _, err := newOptimizer(&compiler.Model{Train: compiler.Train{Optimizer: c}}); err == nil {
+		if _, err := newOptimizer(&ir.Model{Train: ir.Train{Optimizer: c}}); err == nil {
 			t.Errorf("newOptimizer(%+v) accepted it", c)
 		}
 	}
-	m := &compiler.Model{Params: []compiler.Param{{Name: "a", Shape: []int{2}}},
-		Train: compiler.Train{Optimizer: compiler.Optimizer{Kind: compiler.Adam, LearningRate: 1, Beta1: 0.9, Beta2: 0.9, Epsilon: 1}}}
+	m := &ir.Model{Params: []ir.Param{{Name: "a", Shape: []int{2}}},
+		Train: ir.Train{Optimizer: ir.Optimizer{Kind: ir.Adam, LearningRate: 1, Beta1: 0.9, Beta2: 0.9, Epsilon: 1}}}
 	o, _ := newOptimizer(m)
 	if err := o.restore(nil); err == nil {
 		t.Error("restore accepted an empty state")

@@ -13,14 +13,14 @@ import (
 	"testing"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // smallMNIST is a model and data small enough for unit tests: 784-32-4 on
 // 600 training and 200 validation images, batch 64 (so the last batch of an
 // epoch has 24 examples).
-func smallMNIST(t testing.TB) (*compiler.Model, TrainOptions) {
-	m := mlp(784, []int{32}, 4, compiler.ReLU, compiler.Bernoulli)
+func smallMNIST(t testing.TB) (*ir.Model, TrainOptions) {
+	m := mlp(784, []int{32}, 4, ir.ReLU, ir.Bernoulli)
 	m.Train.BatchSize = 64
 	m.Train.Epochs = 2
 	m.Train.Seed = 42
@@ -205,7 +205,7 @@ func TestKLWeight(t *testing.T) {
 		{0.5, 2, 9, 0.5},
 	}
 	for _, tc := range tests {
-		got := KLWeight(compiler.Objective{Beta: tc.beta, WarmupEpochs: tc.warmup}, tc.epoch)
+		got := KLWeight(ir.Objective{Beta: tc.beta, WarmupEpochs: tc.warmup}, tc.epoch)
 		if got != tc.want {
 			t.Errorf("KLWeight(beta %v, warmup %d, epoch %d) = %v, want %v", tc.beta, tc.warmup, tc.epoch, got, tc.want)
 		}
@@ -216,7 +216,7 @@ func TestTrainEarlyStopping(t *testing.T) {
 	m, base := smallMNIST(t)
 	// A step too small to change any float32 weight: the validation ELBO
 	// cannot improve after the first epoch.
-	m.Train.Optimizer = compiler.Optimizer{Kind: compiler.SGD, LearningRate: 1e-12}
+	m.Train.Optimizer = ir.Optimizer{Kind: ir.SGD, LearningRate: 1e-12}
 	m.Train.Patience = 1
 	o := runFiles(t.TempDir(), base)
 	o.Epochs = 5
@@ -245,13 +245,13 @@ func TestTrainRejectsBadInput(t *testing.T) {
 	m, base := smallMNIST(t)
 	tests := []struct {
 		name   string
-		mutate func(*compiler.Model, *TrainOptions)
+		mutate func(*ir.Model, *TrainOptions)
 	}{
-		{"no data", func(_ *compiler.Model, o *TrainOptions) { o.Train = nil }},
-		{"wrong width", func(_ *compiler.Model, o *TrainOptions) { o.Train = loadMNIST(t, 0, 10); o.Train.D = 100 }},
-		{"zero batch", func(m *compiler.Model, _ *TrainOptions) { m.Train.BatchSize = 0 }},
-		{"unknown optimizer", func(m *compiler.Model, _ *TrainOptions) { m.Train.Optimizer.Kind = "lbfgs" }},
-		{"resume without file", func(_ *compiler.Model, o *TrainOptions) {
+		{"no data", func(_ *ir.Model, o *TrainOptions) { o.Train = nil }},
+		{"wrong width", func(_ *ir.Model, o *TrainOptions) { o.Train = loadMNIST(t, 0, 10); o.Train.D = 100 }},
+		{"zero batch", func(m *ir.Model, _ *TrainOptions) { m.Train.BatchSize = 0 }},
+		{"unknown optimizer", func(m *ir.Model, _ *TrainOptions) { m.Train.Optimizer.Kind = ir.OptimizerKind(99) }},
+		{"resume without file", func(_ *ir.Model, o *TrainOptions) {
 			o.Resume = true
 			o.Checkpoint = filepath.Join(t.TempDir(), "none")
 		}},
