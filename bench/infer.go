@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
@@ -129,7 +130,7 @@ func inferMain(args []string, out io.Writer) error {
 
 // inferCases exports the model with fresh weights and prepares inputs: real
 // MNIST images for the encoder, standard normal z for the decoder.
-func inferCases(m *compiler.Model, batches []int) ([]inferCase, error) {
+func inferCases(m *ir.Model, batches []int) ([]inferCase, error) {
 	w := graph.InitWeights(m, 1)
 	enc, err := export.Encoder(m, w, export.Options{})
 	if err != nil {
@@ -159,9 +160,9 @@ func inferCases(m *compiler.Model, batches []int) ([]inferCase, error) {
 			z[i] = float32(rng.NormFloat64())
 		}
 		cases = append(cases,
-			inferCase{file: "encoder", model: enc, input: compiler.InputX, output: []string{compiler.OutputMu, compiler.OutputLogvar},
+			inferCase{file: "encoder", model: enc, input: ir.InputX, output: []string{ir.OutputMu, ir.OutputLogvar},
 				outs: [][]int{{b, m.Latent}, {b, m.Latent}}, batch: b, data: x, shape: append([]int{b}, m.Input.Shape...)},
-			inferCase{file: "decoder", model: dec, input: compiler.InputZ, output: m.DecoderOutputs(),
+			inferCase{file: "decoder", model: dec, input: ir.InputZ, output: m.DecoderOutputs(),
 				outs: decoderShapes(m, b), batch: b, data: z, shape: []int{b, m.Latent}})
 	}
 	return cases, nil
@@ -169,10 +170,10 @@ func inferCases(m *compiler.Model, batches []int) ([]inferCase, error) {
 
 // decoderShapes are the decoder's output shapes at batch b: the input's
 // shape for probabilities and means, [b, D] for a learned log-variance.
-func decoderShapes(m *compiler.Model, b int) [][]int {
+func decoderShapes(m *ir.Model, b int) [][]int {
 	var shapes [][]int
 	for _, name := range m.DecoderOutputs() {
-		if name == compiler.OutputLogvar {
+		if name == ir.OutputLogvar {
 			shapes = append(shapes, []int{b, m.Input.Size})
 		} else {
 			shapes = append(shapes, append([]int{b}, m.Input.Shape...))

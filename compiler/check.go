@@ -3,6 +3,8 @@ package compiler
 import (
 	"errors"
 	"fmt"
+	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,14 +16,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The checker reads the YAML tree section by section into a Model with
+// The checker reads the YAML tree section by section into an ir.Model with
 // defaults filled, recording every problem and carrying on with a default in
 // place of a bad value, so one run reports all of a spec's errors.
 
 // layerSpec is a hidden layer as the spec states it.
 type layerSpec struct {
 	units int
-	act   Activation
+	act   ir.Activation
 	alpha float64
 	pos   Pos
 }
@@ -30,10 +32,10 @@ type layerSpec struct {
 type checker struct {
 	decoder
 	dir string // spec directory, against which data paths resolve
-	m   Model
+	m   ir.Model
 
 	enc, dec []layerSpec
-	meanAct  Activation // gaussian mean activation
+	meanAct  ir.Activation // gaussian mean activation
 	// likelihoodOK is false when the likelihood key had errors, so checks
 	// that depend on it stay quiet.
 	likelihoodOK bool
@@ -59,8 +61,8 @@ func (c *checker) checkSpec(root *yaml.Node) {
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			if k, v := resolve(root.Content[i]), resolve(root.Content[i+1]); k.Value == "vaec" && v.ShortTag() == "!!int" {
 				var ver int64
-				if v.Decode(&ver) == nil && !slices.Contains(SpecVersions, int(ver)) {
-					c.errorf(v, "vaec", "supported: "+joinInts(SpecVersions), "unsupported spec version %d", ver)
+				if v.Decode(&ver) == nil && !slices.Contains(ir.SpecVersions, int(ver)) {
+					c.errorf(v, "vaec", "supported: "+joinInts(ir.SpecVersions), "unsupported spec version %d", ver)
 					return
 				}
 			}
@@ -93,7 +95,7 @@ func (c *checker) checkSpec(root *yaml.Node) {
 	}
 	if v := top.get("latent"); v != nil {
 		c.latentNode = v
-		if n, ok := c.integer(v, "latent", 1, MaxUnits); ok {
+		if n, ok := c.integer(v, "latent", 1, ir.MaxUnits); ok {
 			c.m.Latent = int(n)
 		}
 	}
@@ -120,7 +122,7 @@ func (c *checker) checkSpec(root *yaml.Node) {
 	if v := top.get("export"); v != nil {
 		if m, ok := c.mapping(v, "export", exportSection); ok {
 			if v := m.get("opset"); v != nil {
-				if n, ok := c.integer(v, "export.opset", MinOpset, MaxOpset); ok {
+				if n, ok := c.integer(v, "export.opset", ir.MinOpset, ir.MaxOpset); ok {
 					c.m.Export.Opset = int(n)
 				}
 			}
@@ -133,10 +135,10 @@ func (c *checker) checkSpec(root *yaml.Node) {
 func (c *checker) setDefaults() {
 	c.likelihoodOK = true
 	c.m.Input.Scale = 1
-	c.m.Likelihood = Bernoulli
-	c.m.Objective = Objective{Beta: 1, Samples: 1}
-	c.m.Train = Train{
-		Optimizer: optimizerDefaults(Adam),
+	c.m.Likelihood = ir.Likelihood{Kind: ir.Bernoulli}
+	c.m.Objective = ir.Objective{Beta: 1, Samples: 1}
+	c.m.Train = ir.Train{
+		Optimizer: optimizerDefaults("adam"),
 		BatchSize: DefaultBatchSize,
 		Epochs:    DefaultEpochs,
 		Seed:      DefaultSeed,
@@ -146,18 +148,19 @@ func (c *checker) setDefaults() {
 
 // optimizerDefaults returns kind with its usual hyper-parameters (those of
 // PyTorch's implementations, so that results compare).
-func optimizerDefaults(kind string) Optimizer {
+func optimizerDefaults(name string) ir.Optimizer {
+	kind, _ := ir.ParseOptimizer(name) // callers pass a name from optimizerKinds
 	switch kind {
-	case Adam:
-		return Optimizer{Kind: Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}
-	case Adagrad:
-		return Optimizer{Kind: Adagrad, LearningRate: 0.01, Epsilon: 1e-10}
-	case SGD:
-		return Optimizer{Kind: SGD, LearningRate: 0.01}
-	case RMSProp:
-		return Optimizer{Kind: RMSProp, LearningRate: 0.01, Rho: 0.99, Epsilon: 1e-8}
+	case ir.Adam:
+		return ir.Optimizer{Kind: ir.Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}
+	case ir.Adagrad:
+		return ir.Optimizer{Kind: ir.Adagrad, LearningRate: 0.01, Epsilon: 1e-10}
+	case ir.SGD:
+		return ir.Optimizer{Kind: ir.SGD, LearningRate: 0.01}
+	case ir.RMSProp:
+		return ir.Optimizer{Kind: ir.RMSProp, LearningRate: 0.01, Rho: 0.99, Epsilon: 1e-8}
 	}
-	return Optimizer{Kind: kind}
+	return ir.Optimizer{}
 }
 
 func joinInts(v []int) string {
@@ -201,14 +204,14 @@ func (c *checker) checkShape(n *yaml.Node, path string) {
 	shape := make([]int, 0, len(items))
 	size := 1
 	for i, it := range items {
-		d, ok := c.integer(it, indexPath(path, i), 1, MaxInputSize)
+		d, ok := c.integer(it, indexPath(path, i), 1, ir.MaxInputSize)
 		if !ok {
 			return
 		}
 		shape = append(shape, int(d))
 		size *= int(d) // both factors ≤ 2^24 and size ≤ 2^24 so far: no overflow
-		if size > MaxInputSize {
-			c.errorf(n, path, "", "input has more than %d features", MaxInputSize)
+		if size > ir.MaxInputSize {
+			c.errorf(n, path, "", "input has more than %d features", ir.MaxInputSize)
 			return
 		}
 	}
@@ -258,8 +261,8 @@ func (c *checker) checkLayers(n *yaml.Node, path string) []layerSpec {
 	if !ok {
 		return nil
 	}
-	if len(items) > MaxLayers {
-		c.errorf(n, path, "", "%d layers is more than the %d supported", len(items), MaxLayers)
+	if len(items) > ir.MaxLayers {
+		c.errorf(n, path, "", "%d layers is more than the %d supported", len(items), ir.MaxLayers)
 		return nil
 	}
 	var out []layerSpec
@@ -285,12 +288,12 @@ func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 	good := true
 	c.require(m, layerSection.required...)
 	if v := m.get("type"); v != nil {
-		if _, ok := c.enum(v, joinPath(path, "type"), "layer type", []string{string(Dense)}); !ok {
+		if _, ok := c.enum(v, joinPath(path, "type"), "layer type", ir.OpNames()); !ok {
 			good = false
 		}
 	}
 	if v := m.get("units"); v != nil {
-		if u, ok := c.integer(v, joinPath(path, "units"), 1, MaxUnits); ok {
+		if u, ok := c.integer(v, joinPath(path, "units"), 1, ir.MaxUnits); ok {
 			l.units = int(u)
 		} else {
 			good = false
@@ -301,21 +304,24 @@ func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 	actOK := true
 	if v := m.get("activation"); v != nil {
 		a, ok := c.enum(v, joinPath(path, "activation"), "activation", activationNames())
-		l.act, actOK = Activation(a), ok
+		if ok {
+			l.act, _ = ir.ParseActivation(a)
+		}
+		actOK = ok
 		good = good && ok
 	}
 	switch l.act {
-	case LeakyReLU:
+	case ir.LeakyReLU:
 		l.alpha = DefaultLeakySlope
-	case ELU:
+	case ir.ELU:
 		l.alpha = DefaultELUAlpha
 	}
 	// slope belongs to leaky_relu and alpha to elu; either elsewhere is
 	// most likely a mistake the user wants to hear about.
 	for _, p := range []struct {
 		key, otherKey     string
-		owner, otherOwner Activation
-	}{{"slope", "alpha", LeakyReLU, ELU}, {"alpha", "slope", ELU, LeakyReLU}} {
+		owner, otherOwner ir.Activation
+	}{{"slope", "alpha", ir.LeakyReLU, ir.ELU}, {"alpha", "slope", ir.ELU, ir.LeakyReLU}} {
 		v := m.get(p.key)
 		if v == nil {
 			continue
@@ -369,10 +375,12 @@ func (c *checker) checkLikelihood(n *yaml.Node) {
 			sigma = f
 		}
 	}
-	meanAct := Linear
+	meanAct, meanOK := ir.Linear, true
 	if v := m.get("mean_activation"); v != nil {
-		a, _ := c.enum(v, "likelihood.mean_activation", "mean activation", meanActs)
-		meanAct = Activation(a)
+		var a string
+		if a, meanOK = c.enum(v, "likelihood.mean_activation", "mean activation", meanActs); meanOK {
+			meanAct, _ = ir.ParseActivation(a)
+		}
 	}
 	switch kind {
 	case "bernoulli":
@@ -387,7 +395,7 @@ func (c *checker) checkLikelihood(n *yaml.Node) {
 				"sigma contradicts variance: learned")
 		}
 	}
-	if kind != "" && variance != "" && meanAct != "" {
+	if kind != "" && variance != "" && meanOK {
 		c.setLikelihood(kind, variance, sigma)
 		if kind == "gaussian" {
 			c.meanAct = meanAct
@@ -398,11 +406,11 @@ func (c *checker) checkLikelihood(n *yaml.Node) {
 func (c *checker) setLikelihood(kind, variance string, sigma float64) {
 	switch {
 	case kind == "bernoulli":
-		c.m.Likelihood, c.m.Sigma = Bernoulli, 0
+		c.m.Likelihood = ir.Likelihood{Kind: ir.Bernoulli}
 	case variance == "learned":
-		c.m.Likelihood, c.m.Sigma = GaussianLearned, 0
+		c.m.Likelihood = ir.Likelihood{Kind: ir.GaussianLearned}
 	default:
-		c.m.Likelihood, c.m.Sigma = GaussianFixed, sigma
+		c.m.Likelihood = ir.Likelihood{Kind: ir.GaussianFixed, Sigma: sigma}
 	}
 }
 
@@ -480,11 +488,11 @@ func (c *checker) checkTrain(n *yaml.Node) {
 
 // optimizerKeys says which optimizers each hyper-parameter applies to.
 var optimizerKeys = map[string][]string{
-	"beta1":    {Adam},
-	"beta2":    {Adam},
-	"epsilon":  {Adam, Adagrad, RMSProp},
-	"momentum": {SGD},
-	"rho":      {RMSProp},
+	"beta1":    {"adam"},
+	"beta2":    {"adam"},
+	"epsilon":  {"adam", "adagrad", "rmsprop"},
+	"momentum": {"sgd"},
+	"rho":      {"rmsprop"},
 }
 
 func (c *checker) checkOptimizer(n *yaml.Node) {
@@ -568,9 +576,9 @@ func (c *checker) checkData(n *yaml.Node) {
 
 // checkSource reads a path or a source mapping. Paths are resolved against
 // the spec's directory and must name existing files.
-func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
+func (c *checker) checkSource(n *yaml.Node, path string) (ir.Source, bool) {
 	n = resolve(n)
-	var s Source
+	var s ir.Source
 	if n.Kind == yaml.ScalarNode {
 		p, ok := c.str(n, path)
 		if !ok {
@@ -580,7 +588,7 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 		if !ok {
 			return s, false
 		}
-		if s.Format, ok = inferFormat(p); !ok {
+		if s.Format = dataset.InferFormat(p); s.Format == ir.FormatNone {
 			c.errorf(n, path, "write the source as a mapping with a format key", "cannot tell the format of %q from its name", clip(p))
 			return s, false
 		}
@@ -634,7 +642,7 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 	if v := m.get("header"); v != nil {
 		b, ok := c.boolean(v, path+".header")
 		s.CSVHeader, good = b, good && ok
-		if ok && b && s.Format != "" && s.Format != FormatCSV {
+		if ok && b && s.Format != ir.FormatNone && s.Format.Base() != ir.FormatCSV {
 			c.errorf(m.keyNode("header"), path+".header", "", "header applies only to csv, not %s", s.Format)
 			good = false
 		}
@@ -649,33 +657,31 @@ func (c *checker) checkSource(n *yaml.Node, path string) (Source, bool) {
 // have as many values as the input, the record range must lie inside the
 // file, labels must match the records one to one, and a Bernoulli model
 // must see inputs in [0, 1].
-func (c *checker) checkContents(s Source, path string, pathNode, startNode, limitNode, labelsNode *yaml.Node) bool {
-	info, err := peekData(s.Path, s.Format, s.CSVHeader)
+func (c *checker) checkContents(s ir.Source, path string, pathNode, startNode, limitNode, labelsNode *yaml.Node) bool {
+	// A plain-path source is recorded under its own key, a mapping's under key.path.
+	key, file := path, c.written[path]
+	if file == "" {
+		key, file = path+".path", c.written[path+".path"]
+	}
+	info, err := dataset.ReadHeader(s.Path, s.Format, s.CSVHeader)
 	if err != nil {
-		// A plain-path source is recorded under its own key, a mapping's under key.path.
-		key, file := path, c.written[path]
-		if file == "" {
-			key, file = path+".path", c.written[path+".path"]
-		}
-		c.errorf(pathNode, key, "", "cannot read %s header of %q: %v", s.Format, clip(file), err)
+		c.errorf(pathNode, key, "", "cannot read %s data %q: %v", s.Format, clip(file), dataErr(err))
 		return false
 	}
 	good := true
-	if in := c.m.Input; in.Size > 0 && info.features != in.Size {
-		c.errorf(pathNode, path, "", "records have %d values, but input shape %s has %d", info.features, shapeString(in.Shape), in.Size)
+	if in := c.m.Input; in.Size > 0 && info.Features != in.Size {
+		c.errorf(pathNode, path, "", "records have %d values, but input shape %s has %d", info.Features, shapeString(in.Shape), in.Size)
 		good = false
 	}
-	if info.records >= 0 {
-		switch {
-		case s.Start >= info.records:
-			c.errorf(startNode, path+".start", "", "start %d is past the %d records of the file", s.Start, info.records)
-			good = false
-		case s.Limit > 0 && s.Start+s.Limit > info.records:
-			c.errorf(limitNode, path+".limit", "", "records [%d, %d) run past the %d records of the file", s.Start, s.Start+s.Limit, info.records)
-			good = false
-		}
+	switch {
+	case s.Start >= info.Records:
+		c.errorf(startNode, path+".start", "", "start %d is past the %d records of the file", s.Start, info.Records)
+		good = false
+	case s.Limit > 0 && s.Start+s.Limit > info.Records:
+		c.errorf(limitNode, path+".limit", "", "records [%d, %d) run past the %d records of the file", s.Start, s.Start+s.Limit, info.Records)
+		good = false
 	}
-	if info.ubyte && c.likelihoodOK && c.inputOK && c.m.Likelihood == Bernoulli {
+	if info.Bytes && c.likelihoodOK && c.inputOK && c.m.Likelihood.Kind == ir.Bernoulli {
 		in := c.m.Input
 		lo, hi := min(in.Offset, 255*in.Scale+in.Offset), max(in.Offset, 255*in.Scale+in.Offset)
 		if lo < 0 || hi > 1+1e-9 {
@@ -684,55 +690,70 @@ func (c *checker) checkContents(s Source, path string, pathNode, startNode, limi
 			good = false
 		}
 	}
-	if s.Labels != "" && s.LabelFormat != "" {
-		li, err := peekData(s.Labels, s.LabelFormat, false)
+	if s.Labels != "" && s.LabelFormat != ir.FormatNone {
+		li, err := dataset.ReadHeader(s.Labels, s.LabelFormat, false)
 		switch {
 		case err != nil:
-			c.errorf(labelsNode, path+".labels", "", "cannot read %s header of labels: %v", s.LabelFormat, err)
+			c.errorf(labelsNode, path+".labels", "", "cannot read %s labels: %v", s.LabelFormat, dataErr(err))
 			good = false
-		case li.features != 1:
-			c.errorf(labelsNode, path+".labels", "", "labels have %d values per record, want 1", li.features)
+		case li.Features != 1:
+			c.errorf(labelsNode, path+".labels", "", "labels have %d values per record, want 1", li.Features)
 			good = false
-		case li.records >= 0 && info.records >= 0 && li.records != info.records:
-			c.errorf(labelsNode, path+".labels", "", "%d labels for %d records", li.records, info.records)
+		case li.Records != info.Records:
+			c.errorf(labelsNode, path+".labels", "", "%d labels for %d records", li.Records, info.Records)
 			good = false
 		}
 	}
-	return good
+	if !good || !c.inputOK {
+		return good
+	}
+	// The header fits. Files small enough to read quickly are read in full
+	// by the same loader training uses, so that build and train accept and
+	// refuse the same files for the same reason (a bad value on line 9,000
+	// of a CSV, a NaN in an NPY).
+	if fi, err := os.Stat(s.Path); err == nil && fi.Size() <= fullCheckBytes {
+		if _, err := dataset.Load(s, c.m.Input); err != nil {
+			c.errorf(pathNode, key, "", "%v", dataErr(err))
+			return false
+		}
+	}
+	return true
+}
+
+// fullCheckBytes is the largest data file vaec build reads in full.
+const fullCheckBytes = 256 << 20
+
+// dataErr prints a dataset error without repeating the file name, which
+// the spec position already gives.
+func dataErr(err error) string {
+	var de *dataset.Error
+	if errors.As(err, &de) {
+		return de.Detail()
+	}
+	return err.Error()
 }
 
 // format reads key (format or label_format) of a source mapping, or infers
 // the format from the name of the file given under fileKey.
-func (c *checker) format(m *mapping, key, path, fileKey, file string) (string, bool) {
+func (c *checker) format(m *mapping, key, path, fileKey, file string) (ir.Format, bool) {
 	if v := m.get(key); v != nil {
-		return c.enum(v, path+"."+key, "format", formats)
+		name, ok := c.enum(v, path+"."+key, "format", formats)
+		if !ok {
+			return ir.FormatNone, false
+		}
+		f, _ := ir.ParseFormat(name)
+		return f, true
 	}
 	if file == "" {
-		return "", false // the path is already reported
+		return ir.FormatNone, false // the path is already reported
 	}
-	f, ok := inferFormat(file)
-	if !ok {
-		c.errorf(m.get(fileKey), path+"."+fileKey, fmt.Sprintf("add %s: idx, idx.gz, npy or csv", key),
+	f := dataset.InferFormat(file)
+	if f == ir.FormatNone {
+		c.errorf(m.get(fileKey), path+"."+fileKey, fmt.Sprintf("add %s: %s", key, strings.Join(formats, ", ")),
 			"cannot tell the format of %q from its name", clip(file))
-		return "", false
+		return ir.FormatNone, false
 	}
 	return f, true
-}
-
-// inferFormat guesses a data format from a file name.
-func inferFormat(name string) (string, bool) {
-	base := strings.ToLower(filepath.Base(name))
-	switch {
-	case strings.HasSuffix(base, ".gz"):
-		return FormatIDXGz, true
-	case strings.HasSuffix(base, ".idx"), strings.HasSuffix(base, "-ubyte"):
-		return FormatIDX, true
-	case strings.HasSuffix(base, ".npy"):
-		return FormatNPY, true
-	case strings.HasSuffix(base, ".csv"):
-		return FormatCSV, true
-	}
-	return "", false
 }
 
 // checkFile resolves p against the spec's directory and checks that it names
@@ -797,8 +818,8 @@ func (c *checker) crossCheck() {
 }
 
 // overlap reports whether the record ranges of a and b intersect.
-func overlap(a, b Source) bool {
-	end := func(s Source) int64 {
+func overlap(a, b ir.Source) bool {
+	end := func(s ir.Source) int64 {
 		if s.Limit == 0 {
 			return 1 << 62
 		}
@@ -807,7 +828,7 @@ func overlap(a, b Source) bool {
 	return int64(a.Start) < end(b) && int64(b.Start) < end(a)
 }
 
-func span(s Source) string {
+func span(s ir.Source) string {
 	if s.Limit == 0 {
 		return fmt.Sprintf("[%d, end)", s.Start)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 )
@@ -12,12 +13,12 @@ import (
 // Compile parses and checks the spec src (read from filename, which is used
 // in messages and to resolve data paths) and returns its IR. On failure the
 // error is an ErrorList holding every problem found, sorted by position.
-func Compile(filename string, src []byte) (*Model, error) {
+func Compile(filename string, src []byte) (*ir.Model, error) {
 	return compile(filename, src, filepath.Dir(filename))
 }
 
 // CompileFile reads and compiles the spec at path.
-func CompileFile(path string) (*Model, error) {
+func CompileFile(path string) (*ir.Model, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -27,7 +28,7 @@ func CompileFile(path string) (*Model, error) {
 
 // compile is Compile with the directory that data paths resolve against
 // given separately, so tests can name a spec file that does not exist.
-func compile(filename string, src []byte, dir string) (*Model, error) {
+func compile(filename string, src []byte, dir string) (*ir.Model, error) {
 	c := &checker{decoder: decoder{file: filename}, dir: dir, written: map[string]string{}}
 	if root := c.parseYAML(src); root != nil {
 		c.checkSpec(root)
@@ -35,7 +36,13 @@ func compile(filename string, src []byte, dir string) (*Model, error) {
 	if len(c.errs) > 0 {
 		return nil, c.errs.normalize()
 	}
-	m := c.lower()
+	m, err := c.lower()
+	if err != nil {
+		// The checker has already refused every shape the lowering can
+		// meet; reaching this is a compiler bug, reported like a spec
+		// error so callers need only one path.
+		return nil, ErrorList{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: "internal compiler error: " + err.Error()}}
+	}
 	m.SpecFile = filename
 	if abs, err := filepath.Abs(filename); err == nil {
 		m.SpecFile = abs
@@ -47,75 +54,73 @@ func compile(filename string, src []byte, dir string) (*Model, error) {
 	m.SpecHash = h
 	// The verifier guards the lowering itself: a failure here is a compiler
 	// bug, reported like a spec error so callers need only one path.
-	if err := Verify(m); err != nil {
+	if err := ir.Verify(m); err != nil {
 		return nil, ErrorList{{Pos: Pos{File: filename, Line: 1, Col: 1}, Msg: "internal compiler error: " + err.Error()}}
 	}
 	return m, nil
 }
 
-// lower builds the layers and the parameter table from the checked spec.
-// Afterwards the model satisfies Verify.
-func (c *checker) lower() *Model {
+// lower builds the encoder and decoder graphs and the parameter table from
+// the checked spec. Afterwards the model satisfies ir.Verify.
+func (c *checker) lower() (*ir.Model, error) {
 	m := c.m // a copy: the checker's model stays the spec as read
-	var params []Param
-	dense := func(name string, in, out int, act Activation, alpha float64, pos Pos) Layer {
-		l := Layer{Name: name, Op: Dense, In: in, Out: out, Activation: act, Alpha: alpha,
-			Weight: name + ".weight", Bias: name + ".bias", Pos: pos}
-		// PyTorch's nn.Linear draws both weight and bias from U(±1/sqrt(in)).
-		params = append(params,
-			Param{Name: l.Weight, Shape: []int{in, out}, Init: InitFanInUniform, FanIn: in},
-			Param{Name: l.Bias, Shape: []int{out}, Init: InitFanInUniform, FanIn: in})
-		return l
-	}
-	headPos, outPos := c.pos(c.latentNode), c.pos(c.decoderNode)
+	m.Format = ir.FormatVersion
+	m.Params = nil
+	m.Input.Shape = m.Input.Shape.Clone()
+	headPos, outPos, outPath := c.pos(c.latentNode), c.pos(c.decoderNode), "decoder"
 	if c.likelihoodNode != nil {
-		outPos = c.pos(c.likelihoodNode)
+		outPos, outPath = c.pos(c.likelihoodNode), "likelihood"
 	}
-
-	in := m.Input.Size
-	m.Encoder = nil
-	for i, ls := range c.enc {
-		m.Encoder = append(m.Encoder, dense(fmt.Sprintf("encoder.%d", i), in, ls.units, ls.act, ls.alpha, ls.pos))
-		in = ls.units
+	hidden := func(b *ir.Builder, prefix string, ls []layerSpec) error {
+		for i, l := range ls {
+			n := ir.Node{Name: fmt.Sprintf("%s.%d", prefix, i), Op: ir.Dense, Pos: l.pos, Path: indexPath(prefix, i),
+				Attrs: ir.Attrs{Units: l.units, Activation: l.act, Alpha: l.alpha}}
+			if _, err := b.Add(n); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	m.Mu = dense("encoder.mu", in, m.Latent, Linear, 0, headPos)
-	m.Logvar = dense("encoder.logvar", in, m.Latent, Linear, 0, headPos)
-
-	in = m.Latent
-	m.Decoder = nil
-	for i, ls := range c.dec {
-		m.Decoder = append(m.Decoder, dense(fmt.Sprintf("decoder.%d", i), in, ls.units, ls.act, ls.alpha, ls.pos))
-		in = ls.units
+	enc := m.EncoderBuilder()
+	if err := hidden(enc, "encoder", c.enc); err != nil {
+		return nil, err
 	}
-	outAct := Linear // Bernoulli: logits
-	if m.Likelihood != Bernoulli && c.meanAct != "" {
+	h := enc.Last()
+	for _, head := range []struct {
+		name string
+		role ir.Role
+	}{{"encoder.mu", ir.RoleMu}, {"encoder.logvar", ir.RoleLogvar}} {
+		n := ir.Node{Name: head.name, Op: ir.Dense, Role: head.role, Inputs: []string{h}, Pos: headPos, Path: "latent",
+			Attrs: ir.Attrs{Units: m.Latent}}
+		if _, err := enc.Add(n); err != nil {
+			return nil, err
+		}
+	}
+	dec := m.DecoderBuilder()
+	if err := hidden(dec, "decoder", c.dec); err != nil {
+		return nil, err
+	}
+	outAct := ir.Linear // Bernoulli: logits
+	if m.Likelihood.Kind != ir.Bernoulli {
 		outAct = c.meanAct
 	}
-	m.Output = dense("decoder.out", in, m.Input.Size, outAct, 0, outPos)
-	if m.Likelihood == GaussianLearned {
-		m.OutputLogvar = "decoder.logvar"
-		params = append(params, Param{Name: m.OutputLogvar, Shape: []int{m.Input.Size}, Init: InitZeros})
+	out := ir.Node{Name: "decoder.out", Op: ir.Dense, Role: ir.RoleOutput, Pos: outPos, Path: outPath,
+		Attrs: ir.Attrs{Units: m.Input.Size, Activation: outAct}}
+	if _, err := dec.Add(out); err != nil {
+		return nil, err
 	}
-	m.Params = params
-	m.Input.Shape = append([]int(nil), m.Input.Shape...)
-	return &m
+	m.AddLikelihoodParams()
+	return &m, nil
 }
 
 // hash returns the hex SHA-256 of the normalised spec: the model with
 // positions and file locations dropped and data paths as written, so the
-// same spec hashes the same wherever the repository lives.
-func (c *checker) hash(m *Model) (string, error) {
+// same spec hashes the same wherever the repository lives. A model the
+// round-1 layout can express is hashed in that layout, so that every
+// checkpoint and ONNX file made before the general IR keeps its hash.
+func (c *checker) hash(m *ir.Model) (string, error) {
 	n := *m
 	n.SpecFile, n.SpecHash = "", ""
-	strip := func(ls []Layer) []Layer {
-		out := append([]Layer(nil), ls...)
-		for i := range out {
-			out[i].Pos = Pos{}
-		}
-		return out
-	}
-	n.Encoder, n.Decoder = strip(m.Encoder), strip(m.Decoder)
-	n.Mu.Pos, n.Logvar.Pos, n.Output.Pos = Pos{}, Pos{}, Pos{}
 	n.Data.Train.Path = c.written["data.train"+pathSuffix(c.written, "data.train")]
 	n.Data.Train.Labels = c.written["data.train.labels"]
 	if m.Data.Validation != nil {
@@ -124,12 +129,29 @@ func (c *checker) hash(m *Model) (string, error) {
 		v.Labels = c.written["data.validation.labels"]
 		n.Data.Validation = &v
 	}
-	b, err := json.Marshal(n)
+	var b []byte
+	var err error
+	if old, ok := toLegacy(&n); ok {
+		old.stripPositions()
+		b, err = json.Marshal(old)
+	} else {
+		n.Encoder, n.Decoder = stripPositions(m.Encoder), stripPositions(m.Decoder)
+		b, err = json.Marshal(n)
+	}
 	if err != nil {
 		return "", fmt.Errorf("hashing the spec: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// stripPositions returns a copy of g without spec positions.
+func stripPositions(g ir.Graph) ir.Graph {
+	out := ir.Graph{Inputs: g.Inputs, Nodes: append([]ir.Node(nil), g.Nodes...)}
+	for i := range out.Nodes {
+		out.Nodes[i].Pos = ir.Pos{}
+	}
+	return out
 }
 
 // pathSuffix tells whether a source was written as a plain path (recorded

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,11 +21,11 @@ const specDir = "../testdata/specs"
 
 // compileChecked compiles and, on success, checks the result with Verify
 // (Compile already does; this guards against it being dropped).
-func compileChecked(t *testing.T, filename string, src []byte, dir string) (*Model, error) {
+func compileChecked(t *testing.T, filename string, src []byte, dir string) (*ir.Model, error) {
 	t.Helper()
 	m, err := compile(filename, src, dir)
 	if err == nil {
-		if verr := Verify(m); verr != nil {
+		if verr := ir.Verify(m); verr != nil {
 			t.Fatalf("Verify after Compile: %v", verr)
 		}
 	}
@@ -36,15 +37,15 @@ func TestValidSpecs(t *testing.T) {
 		file       string
 		params     int
 		macs       int
-		likelihood Likelihood
+		likelihood ir.LikelihoodKind
 		split      float64
-		opt        Optimizer
+		opt        ir.Optimizer
 	}{
 		// 784·400+400 + 2·(400·20+20) + 20·400+400 + 400·784+784
-		{"mnist.yaml", 652_824, 651_200, Bernoulli, 0, Optimizer{Kind: Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}},
-		{"mnist-small.yaml", 204_832, 203_776, Bernoulli, 0, Optimizer{Kind: Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}},
-		{"gaussian.yaml", 437_936, 435_712, GaussianLearned, 0.1, Optimizer{Kind: RMSProp, LearningRate: 1e-3, Rho: 0.99, Epsilon: 1e-8}},
-		{"beta.yaml", 1_074_980, 1_072_640, Bernoulli, 0, Optimizer{Kind: Adam, LearningRate: 5e-4, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}},
+		{"mnist.yaml", 652_824, 651_200, ir.Bernoulli, 0, ir.Optimizer{Kind: ir.Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}},
+		{"mnist-small.yaml", 204_832, 203_776, ir.Bernoulli, 0, ir.Optimizer{Kind: ir.Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}},
+		{"gaussian.yaml", 437_936, 435_712, ir.GaussianLearned, 0.1, ir.Optimizer{Kind: ir.RMSProp, LearningRate: 1e-3, Rho: 0.99, Epsilon: 1e-8}},
+		{"beta.yaml", 1_074_980, 1_072_640, ir.Bernoulli, 0, ir.Optimizer{Kind: ir.Adam, LearningRate: 5e-4, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -63,7 +64,7 @@ func TestValidSpecs(t *testing.T) {
 			if got := m.MACs(); got != tt.macs {
 				t.Errorf("MACs = %d, want %d", got, tt.macs)
 			}
-			if m.Likelihood != tt.likelihood {
+			if m.Likelihood.Kind != tt.likelihood {
 				t.Errorf("Likelihood = %s, want %s", m.Likelihood, tt.likelihood)
 			}
 			if m.Train.ValidationSplit != tt.split {
@@ -97,20 +98,21 @@ func TestMNISTLayout(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s%v", p.Name, p.Shape))
 	}
 	want := []string{
-		"encoder.0.weight[784 400]", "encoder.0.bias[400]",
-		"encoder.mu.weight[400 20]", "encoder.mu.bias[20]",
-		"encoder.logvar.weight[400 20]", "encoder.logvar.bias[20]",
-		"decoder.0.weight[20 400]", "decoder.0.bias[400]",
-		"decoder.out.weight[400 784]", "decoder.out.bias[784]",
+		"encoder.0.weight[784, 400]", "encoder.0.bias[400]",
+		"encoder.mu.weight[400, 20]", "encoder.mu.bias[20]",
+		"encoder.logvar.weight[400, 20]", "encoder.logvar.bias[20]",
+		"decoder.0.weight[20, 400]", "decoder.0.bias[400]",
+		"decoder.out.weight[400, 784]", "decoder.out.bias[784]",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("params = %v\nwant %v", got, want)
 	}
-	if m.Output.Activation != Linear || m.Encoder[0].Activation != ReLU {
-		t.Errorf("activations: encoder.0 %s, output %s; want relu, linear", m.Encoder[0].Activation, m.Output.Activation)
+	enc0 := &m.Encoder.Nodes[0]
+	if m.Output().Activation != ir.Linear || enc0.Activation != ir.ReLU {
+		t.Errorf("activations: encoder.0 %s, output %s; want relu, linear", enc0.Activation, m.Output().Activation)
 	}
-	if m.Encoder[0].Pos.Line != 10 || m.Mu.Pos.Line != 8 {
-		t.Errorf("positions: encoder.0 at %v, mu at %v; want lines 10 and 8", m.Encoder[0].Pos, m.Mu.Pos)
+	if enc0.Pos.Line != 10 || m.Mu().Pos.Line != 8 {
+		t.Errorf("positions: encoder.0 at %v, mu at %v; want lines 10 and 8", enc0.Pos, m.Mu().Pos)
 	}
 }
 

@@ -32,18 +32,6 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// String formats p as file:line:col, leaving out what is unknown.
-func (p Pos) String() string {
-	file := p.File
-	if file == "" {
-		file = "<spec>"
-	}
-	if p.Line == 0 {
-		return file
-	}
-	return fmt.Sprintf("%s:%d:%d", file, p.Line, p.Col)
-}
-
 // ErrorList is every problem found in one spec. Compile returns it sorted
 // by position and without duplicates.
 type ErrorList []*Error

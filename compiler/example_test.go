@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // The PyTorch example's VAE in ten lines of spec. Data paths resolve against
@@ -27,17 +28,19 @@ data:
 		fmt.Println(err)
 		return
 	}
-	for _, l := range append(m.EncoderLayers(), m.DecoderLayers()...) {
-		fmt.Printf("%-15s %4d -> %4d %s\n", l.Name, l.In, l.Out, l.Activation)
+	for _, g := range []ir.Graph{m.Encoder, m.Decoder} {
+		for _, n := range g.Nodes {
+			fmt.Printf("%-15s %-7s %-6s -> %-6s %s\n", n.Name, n.Op, n.In[0], n.Out, n.Activation)
+		}
 	}
 	fmt.Println("parameters:", m.ParamCount())
 	fmt.Println("optimizer:", m.Train.Optimizer.Kind, m.Train.Optimizer.LearningRate, "batch", m.Train.BatchSize)
 	// Output:
-	// encoder.0        784 ->  400 relu
-	// encoder.mu       400 ->   20 linear
-	// encoder.logvar   400 ->   20 linear
-	// decoder.0         20 ->  400 relu
-	// decoder.out      400 ->  784 linear
+	// encoder.0       dense   [784]  -> [400]  relu
+	// encoder.mu      dense   [400]  -> [20]   linear
+	// encoder.logvar  dense   [400]  -> [20]   linear
+	// decoder.0       dense   [20]   -> [400]  relu
+	// decoder.out     dense   [400]  -> [784]  linear
 	// parameters: 652824
 	// optimizer: adam 0.001 batch 128
 }

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"errors"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,7 +39,7 @@ func FuzzCompile(f *testing.F) {
 			if m == nil {
 				t.Fatal("nil model without error")
 			}
-			if verr := Verify(m); verr != nil {
+			if verr := ir.Verify(m); verr != nil {
 				t.Fatalf("compiled model fails Verify: %v", verr)
 			}
 			return

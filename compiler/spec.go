@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"math"
 	"strings"
 )
@@ -11,22 +12,9 @@ import (
 // listed here and Schema() is generated from the same tables, so the two
 // cannot drift apart.
 
-// SpecVersions lists the spec versions (`vaec:`) this compiler reads.
-var SpecVersions = []int{1}
-
-// Limits that keep a spec within what the tools can train; they also bound
-// the arithmetic on shapes, so parameter counts never overflow.
-const (
-	MaxLayers    = 64      // hidden layers per encoder or decoder
-	MaxUnits     = 1 << 16 // units of one layer, and the latent size
-	MaxInputSize = 1 << 24 // flattened input features
-	MinOpset     = 13
-	MaxOpset     = 17
-)
-
 // Defaults taken from the PyTorch VAE example where it has one.
 const (
-	DefaultActivation      = ReLU
+	DefaultActivation      = ir.ReLU
 	DefaultLeakySlope      = 0.01
 	DefaultELUAlpha        = 1.0
 	DefaultSigma           = 1.0
@@ -124,18 +112,21 @@ func sOneOf(alts ...map[string]any) map[string]any {
 
 func sBool() map[string]any { return map[string]any{"type": "boolean"} }
 
-func activationNames() []string {
-	out := make([]string, len(Activations))
-	for i, a := range Activations {
-		out[i] = string(a)
+func activationNames() []string { return enumNames(ir.Activations) }
+
+// enumNames lists the names of an IR enum's values, for messages and the schema.
+func enumNames[E fmt.Stringer](values []E) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = v.String()
 	}
 	return out
 }
 
 var (
-	optimizerKinds = []string{Adam, Adagrad, SGD, RMSProp}
-	formats        = []string{FormatIDX, FormatIDXGz, FormatNPY, FormatCSV}
-	meanActs       = []string{string(Linear), string(Sigmoid)}
+	optimizerKinds = enumNames(ir.OptimizerKinds)
+	formats        = enumNames(ir.Formats)
+	meanActs       = []string{ir.Linear.String(), ir.Sigmoid.String()}
 	likelihoods    = []string{"bernoulli", "gaussian"}
 	varianceKinds  = []string{"fixed", "learned"}
 	scaleRange     = interval{math.Inf(-1), math.Inf(1), true, true}
@@ -151,9 +142,9 @@ var topSection = &section{
 		{"vaec", "Spec version; 1 is the only one.", map[string]any{"const": 1}},
 		{"name", "Model name, stored in the exported models.", map[string]any{"type": "string", "pattern": namePattern, "maxLength": 64}},
 		{"input", "The data the model consumes.", sRef("input")},
-		{"latent", "Dimension of the latent space.", sInt(1, MaxUnits)},
-		{"encoder", "Hidden layers from the input to the latent heads (the mu and logvar heads are added).", map[string]any{"type": "array", "maxItems": MaxLayers, "items": sRef("layer")}},
-		{"decoder", "Hidden layers from z to the output layer (the output layer is added).", map[string]any{"type": "array", "maxItems": MaxLayers, "items": sRef("layer")}},
+		{"latent", "Dimension of the latent space.", sInt(1, ir.MaxUnits)},
+		{"encoder", "Hidden layers from the input to the latent heads (the mu and logvar heads are added).", map[string]any{"type": "array", "maxItems": ir.MaxLayers, "items": sRef("layer")}},
+		{"decoder", "Hidden layers from z to the output layer (the output layer is added).", map[string]any{"type": "array", "maxItems": ir.MaxLayers, "items": sRef("layer")}},
 		{"likelihood", "Observation model p(x|z): bernoulli (default) or gaussian.", sOneOf(sEnum(likelihoods...), sRef("likelihood"))},
 		{"objective", "The negative-ELBO objective.", sRef("objective")},
 		{"train", "Training settings.", sRef("train")},
@@ -167,7 +158,7 @@ var inputSection = &section{
 	def: "input", where: "input", title: "the input",
 	doc: "Per-sample shape and the scaling x = raw*scale + offset applied to raw data.",
 	fields: []field{
-		{"shape", "[D] for vectors or [C, H, W] for images (dense layers flatten).", map[string]any{"type": "array", "items": sInt(1, MaxInputSize), "minItems": 1, "maxItems": 3}},
+		{"shape", "[D] for vectors or [C, H, W] for images (dense layers flatten).", map[string]any{"type": "array", "items": sInt(1, ir.MaxInputSize), "minItems": 1, "maxItems": 3}},
 		{"scale", "Multiplier for raw data, a number or a fraction string such as \"1/255\"; default 1.", sOneOf(map[string]any{"type": "number"}, map[string]any{"type": "string", "pattern": fractionPattern})},
 		{"offset", "Added after scaling; default 0.", map[string]any{"type": "number"}},
 	},
@@ -178,8 +169,8 @@ var layerSection = &section{
 	def: "layer", where: "encoder[i] or decoder[i]", title: "a layer",
 	doc: "One hidden layer.",
 	fields: []field{
-		{"type", "Layer type; dense is the only one (and the default).", sEnum(string(Dense))},
-		{"units", "Output features.", sInt(1, MaxUnits)},
+		{"type", "Layer type; dense is the only one (and the default).", sEnum(string(ir.Dense))},
+		{"units", "Output features.", sInt(1, ir.MaxUnits)},
 		{"activation", "Activation after the affine map; default relu.", sEnum(activationNames()...)},
 		{"slope", "Negative slope of leaky_relu; default 0.01.", sNum(positive)},
 		{"alpha", "Alpha of elu; default 1.", sNum(positive)},
@@ -268,7 +259,7 @@ var exportSection = &section{
 	def: "export", where: "export", title: "the export settings",
 	doc: "ONNX export settings.",
 	fields: []field{
-		{"opset", "ONNX opset; default 17.", sInt(MinOpset, MaxOpset)},
+		{"opset", "ONNX opset; default 17.", sInt(ir.MinOpset, ir.MaxOpset)},
 	},
 }
 

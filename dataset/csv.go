@@ -18,7 +18,7 @@ func readCSV(s *stream, q *request) (*table, error) {
 	cr.FieldsPerRecord = -1 // checked here, for a better message
 	cr.ReuseRecord = true
 	cr.TrimLeadingSpace = true
-	t := &table{path: s.path, d: -1}
+	t := &table{path: s.path, d: -1, csv: true}
 	firstLine := 0
 	keep := func(rec int) bool {
 		return rec >= q.start && (q.limit == 0 || rec < q.start+q.limit)
@@ -54,7 +54,7 @@ func readCSV(s *stream, q *request) (*table, error) {
 		if (rec+1)*t.d > maxElements {
 			return nil, &Error{File: s.path, Offset: -1, Line: line, Msg: fmt.Sprintf("more than %d values", maxElements)}
 		}
-		k := keep(rec)
+		k := keep(rec) && !q.headerOnly
 		for j, f := range fields {
 			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(f, "\ufeff")), 64)
 			if errors.Is(err, strconv.ErrRange) {

@@ -1,7 +1,7 @@
 // Package dataset reads training data into float32 matrices scaled as the
 // spec says.
 //
-// Formats (compiler.Format*):
+// Formats (ir.Format):
 //
 //   - IDX, the MNIST format, plain or gzip-compressed, any IDX element type
 //     (uint8, int8, int16, int32, float32, float64);
@@ -32,7 +32,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // Set is N examples of D features each, row-major, already scaled.
@@ -47,7 +47,7 @@ type Set struct {
 // when src names a labels file, are read with the same range; that file must
 // hold one integer per record and as many records as the data file. When
 // both are CSV, src.CSVHeader applies to both.
-func Load(src compiler.Source, in compiler.Input) (*Set, error) {
+func Load(src ir.Source, in ir.Input) (*Set, error) {
 	if in.Size <= 0 {
 		return nil, fmt.Errorf("dataset: input size %d (shape %v) must be positive", in.Size, in.Shape)
 	}
@@ -94,10 +94,10 @@ func Load(src compiler.Source, in compiler.Input) (*Set, error) {
 
 // readTable reads the records q selects from the file at path in format
 // (inferred from the name when empty).
-func readTable(path, format string, q *request) (*table, error) {
-	if format == "" {
+func readTable(path string, format ir.Format, q *request) (*table, error) {
+	if format == ir.FormatNone {
 		format = InferFormat(path)
-		if format == "" {
+		if format == ir.FormatNone {
 			return nil, &Error{File: path, Offset: -1, Msg: "cannot tell the format from the name; name it (idx, idx.gz, npy or csv)"}
 		}
 	}
@@ -109,37 +109,67 @@ func readTable(path, format string, q *request) (*table, error) {
 	return readStream(s, format, q)
 }
 
-func readStream(s *stream, format string, q *request) (*table, error) {
-	switch format {
-	case compiler.FormatIDX, compiler.FormatIDXGz:
+// readStream reads s in format; compression is told by the stream's magic
+// bytes, not the format's name, so a .gz of any format reads.
+func readStream(s *stream, format ir.Format, q *request) (*table, error) {
+	switch format.Base() {
+	case ir.FormatIDX:
 		return readIDX(s, q)
-	case compiler.FormatNPY:
+	case ir.FormatNPY:
 		return readNPY(s, q)
-	case compiler.FormatCSV:
+	case ir.FormatCSV:
 		return readCSV(s, q)
 	}
-	return nil, &Error{File: s.path, Offset: -1, Msg: fmt.Sprintf("unknown format %q (want idx, idx.gz, npy or csv)", format)}
+	return nil, &Error{File: s.path, Offset: -1, Msg: fmt.Sprintf("unknown format %v (want idx, npy or csv, each optionally .gz)", format)}
+}
+
+// Header is what a data file says about itself without its values being
+// kept: the compiler checks a spec against it, so that build and train read
+// every file through the same code.
+type Header struct {
+	Records  int  // records in the file
+	Features int  // values per record
+	Bytes    bool // the values are unsigned bytes, 0..255 (IDX type 08, NPY u1)
+}
+
+// ReadHeader reads the header of the file at path in format (inferred from
+// the name when FormatNone). Binary formats stop after the header; CSV is
+// read through (checking every line) without keeping values.
+func ReadHeader(path string, format ir.Format, csvHeader bool) (Header, error) {
+	t, err := readTable(path, format, &request{csvHeader: csvHeader, records: -1, headerOnly: true})
+	if err != nil {
+		return Header{}, err
+	}
+	return Header{Records: t.total, Features: t.d, Bytes: t.dt == dtU8 && t.vals == nil && !t.csv}, nil
 }
 
 // InferFormat guesses a file's format from its name: .npy, .csv (and .txt)
 // and IDX names (.idx, MNIST's "-ubyte", "idx1", "idx3"), each optionally
-// followed by .gz. It returns "" when the name says nothing.
-func InferFormat(path string) string {
+// followed by .gz. It returns FormatNone when the name says nothing.
+func InferFormat(path string) ir.Format {
 	name := strings.ToLower(filepath.Base(path))
 	base, gz := strings.CutSuffix(name, ".gz")
+	f := ir.FormatNone
 	switch {
 	case strings.HasSuffix(base, ".npy"):
-		return compiler.FormatNPY
+		f = ir.FormatNPY
 	case strings.HasSuffix(base, ".csv"), strings.HasSuffix(base, ".txt"):
-		return compiler.FormatCSV
+		f = ir.FormatCSV
 	case strings.HasSuffix(base, ".idx"), strings.HasSuffix(base, "-ubyte"), strings.HasSuffix(base, ".ubyte"),
 		strings.Contains(base, "idx1"), strings.Contains(base, "idx2"), strings.Contains(base, "idx3"):
-		if gz {
-			return compiler.FormatIDXGz
-		}
-		return compiler.FormatIDX
+		f = ir.FormatIDX
 	}
-	return ""
+	if gz {
+		switch f {
+		case ir.FormatNPY:
+			f = ir.FormatNPYGz
+		case ir.FormatCSV:
+			f = ir.FormatCSVGz
+		case ir.FormatIDX:
+			f = ir.FormatIDXGz
+		}
+	}
+	return f
 }
 
 // Row returns example i (sharing memory with s.X). It panics if i is out of

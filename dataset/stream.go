@@ -23,19 +23,24 @@ type Error struct {
 	Err    error // the underlying cause, if any
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "file " + e.File + ": " + e.Detail() }
+
+// Detail is the message with its place in the file but without the file's
+// name, for callers that name the file themselves (the compiler, at the
+// spec key that names it).
+func (e *Error) Detail() string {
 	where := ""
 	switch {
 	case e.Line > 0 && e.Column > 0:
-		where = fmt.Sprintf(": line %d, column %d", e.Line, e.Column)
+		where = fmt.Sprintf("line %d, column %d: ", e.Line, e.Column)
 	case e.Line > 0:
-		where = fmt.Sprintf(": line %d", e.Line)
+		where = fmt.Sprintf("line %d: ", e.Line)
 	case e.Offset >= 0 && e.Gzip:
-		where = fmt.Sprintf(": uncompressed offset %d", e.Offset)
+		where = fmt.Sprintf("uncompressed offset %d: ", e.Offset)
 	case e.Offset >= 0:
-		where = fmt.Sprintf(": offset %d", e.Offset)
+		where = fmt.Sprintf("offset %d: ", e.Offset)
 	}
-	return "file " + e.File + where + ": " + e.Msg
+	return where + e.Msg
 }
 
 func (e *Error) Unwrap() error { return e.Err }

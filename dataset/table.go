@@ -48,6 +48,8 @@ type request struct {
 	// file must match its data file (named by recordsOf).
 	records   int
 	recordsOf string
+	// headerOnly: read the shape and check the structure, keep no values.
+	headerOnly bool
 }
 
 // rangeOf resolves the requested record range against a file of total records.
@@ -83,6 +85,7 @@ type table struct {
 	big     bool  // the file stores big-endian elements (for messages only)
 
 	// CSV: the parsed values and the line of each selected record.
+	csv   bool
 	vals  []float64
 	lines []int
 }
@@ -139,6 +142,14 @@ func readArray(s *stream, dt dtype, big bool, shape []int, q *request) (*table, 
 		return nil, err
 	}
 	t := &table{path: s.path, gz: s.gz, total: n, first: first, count: count, d: d, dt: dt, big: big}
+	if q.headerOnly {
+		// Read through without keeping anything, so a truncated or padded
+		// compressed file is refused here exactly as a full read refuses it.
+		if err := s.skip(int64(n)*rec, fmt.Sprintf("records [0, %d)", n)); err != nil {
+			return nil, err
+		}
+		return t, s.expectEOF()
+	}
 	if err := s.skip(int64(first)*rec, fmt.Sprintf("records [0, %d)", first)); err != nil {
 		return nil, err
 	}

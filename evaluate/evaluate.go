@@ -27,6 +27,7 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"math"
 	"math/rand/v2"
 )
@@ -55,6 +56,9 @@ type Options struct {
 	// Progress, when set, is called after each decoder call with the
 	// number of examples finished.
 	Progress func(done, total int)
+	// Prior is p(z) (the zero value is N(0, I)): the KL term and log p(z)
+	// in the importance weights are its.
+	Prior ir.Prior
 }
 
 // Result holds per-example averages in nats.
@@ -65,7 +69,7 @@ type Result struct {
 
 	ELBO  float64 `json:"elbo"`  // −(Recon + KL)
 	Recon float64 `json:"recon"` // mean −E_q[log p(x|z)], estimated with the K draws
-	KL    float64 `json:"kl"`    // mean KL(q(z|x) ‖ N(0, I)), closed form
+	KL    float64 `json:"kl"`    // mean KL(q(z|x) ‖ p(z)), closed form
 	// LogPx is the mean importance-sampled estimate of log p(x).
 	LogPx float64 `json:"log_px"`
 	// Standard errors of ELBO and LogPx as means over the examples.
@@ -183,13 +187,20 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 				for k := 0; k < kc; k++ {
 					r := i*kc + k
 					recon[i] += ll[r]
-					logw[i] = append(logw[i], ll[r]+LogStdNormal(z[r*L:(r+1)*L])-logq[r])
+					lp, err := opts.Prior.LogDensity(z[r*L : (r+1)*L])
+					if err != nil {
+						return nil, fmt.Errorf("evaluate: %w", err)
+					}
+					logw[i] = append(logw[i], ll[r]+lp-logq[r])
 				}
 			}
 		}
 		for i := range logw {
 			ex := start + i
-			kl := KL(res.Mu[ex*L:(ex+1)*L], res.Logvar[ex*L:(ex+1)*L])
+			kl, err := opts.Prior.KL(res.Mu[ex*L:(ex+1)*L], res.Logvar[ex*L:(ex+1)*L])
+			if err != nil {
+				return nil, fmt.Errorf("evaluate: %w", err)
+			}
 			rc := recon[i] / float64(opts.K)
 			elbo[ex] = rc - kl
 			logpx[ex] = LogMeanExp(logw[i])

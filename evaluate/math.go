@@ -2,23 +2,23 @@ package evaluate
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"math"
 
-	"github.com/vaec/vaec/compiler"
 )
 
 var log2Pi = math.Log(2 * math.Pi)
 
 // Likelihood is the observation model p(x|z) of a decoder.
 type Likelihood struct {
-	Kind  compiler.Likelihood
-	Sigma float64 // standard deviation of compiler.GaussianFixed
+	Kind  ir.LikelihoodKind
+	Sigma float64 // standard deviation of ir.GaussianFixed
 }
 
 // Decoded holds a decoder's outputs for n rows, whichever the likelihood
 // needs: Bernoulli logits (not probabilities: log p(x|z) from logits is
 // exact where a float32 sigmoid saturates), or a Gaussian mean and, for
-// compiler.GaussianLearned, the log-variance ([n, D], or [D] shared by all
+// ir.GaussianLearned, the log-variance ([n, D], or [D] shared by all
 // rows).
 type Decoded struct {
 	Logits []float32
@@ -67,15 +67,6 @@ func LogGaussianFixed(x, mean []float32, sigma float64) float64 {
 	return -0.5*float64(len(x))*(log2Pi+2*math.Log(sigma)) - 0.5*ss/(sigma*sigma)
 }
 
-// LogStdNormal returns log N(z; 0, I).
-func LogStdNormal(z []float32) float64 {
-	var ss float64
-	for _, v := range z {
-		ss += float64(v) * float64(v)
-	}
-	return -0.5 * (float64(len(z))*log2Pi + ss)
-}
-
 // LogNormal returns log N(z; mu, diag(exp(logvar))).
 func LogNormal(z, mu, logvar []float32) float64 {
 	var s float64
@@ -83,17 +74,6 @@ func LogNormal(z, mu, logvar []float32) float64 {
 		lv := float64(logvar[j])
 		r := float64(v) - float64(mu[j])
 		s += -0.5 * (log2Pi + lv + r*r*math.Exp(-lv))
-	}
-	return s
-}
-
-// KL returns KL(N(mu, diag(exp(logvar))) ‖ N(0, I)) in closed form:
-// Σ ½(exp(logvar) + mu² − 1 − logvar).
-func KL(mu, logvar []float32) float64 {
-	var s float64
-	for j, m := range mu {
-		lv := float64(logvar[j])
-		s += 0.5 * (math.Exp(lv) + float64(m)*float64(m) - 1 - lv)
 	}
 	return s
 }
@@ -130,14 +110,14 @@ func (lk Likelihood) LogLikelihood(x []float32, n, d int, out Decoded) ([]float6
 	}
 	res := make([]float64, n)
 	switch lk.Kind {
-	case compiler.Bernoulli:
+	case ir.Bernoulli:
 		if len(out.Logits) != n*d {
 			return nil, fmt.Errorf("evaluate: bernoulli: %d logits for %d rows of %d", len(out.Logits), n, d)
 		}
 		for i := range res {
 			res[i] = LogBernoulli(x[i*d:(i+1)*d], out.Logits[i*d:(i+1)*d])
 		}
-	case compiler.GaussianFixed:
+	case ir.GaussianFixed:
 		if !(lk.Sigma > 0) || math.IsInf(lk.Sigma, 0) {
 			return nil, fmt.Errorf("evaluate: gaussian_fixed: sigma %v must be positive and finite", lk.Sigma)
 		}
@@ -147,7 +127,7 @@ func (lk Likelihood) LogLikelihood(x []float32, n, d int, out Decoded) ([]float6
 		for i := range res {
 			res[i] = LogGaussianFixed(x[i*d:(i+1)*d], out.Mean[i*d:(i+1)*d], lk.Sigma)
 		}
-	case compiler.GaussianLearned:
+	case ir.GaussianLearned:
 		if len(out.Mean) != n*d {
 			return nil, fmt.Errorf("evaluate: gaussian_learned: %d means for %d rows of %d", len(out.Mean), n, d)
 		}

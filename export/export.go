@@ -1,4 +1,4 @@
-// Package export lowers a compiled VAE (the IR, *compiler.Model) plus its
+// Package export lowers a compiled VAE (the IR, *ir.Model) plus its
 // trained weights to ONNX, the format ONNX Runtime serves from any language.
 //
 // It is a sibling of package graph: both read the same IR and neither sees
@@ -33,7 +33,7 @@ import (
 	"strings"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -91,25 +91,25 @@ const (
 )
 
 // Encoder returns encoder.onnx: x → mu, logvar.
-func Encoder(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+func Encoder(m *ir.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
 	return build(m, w, opts, RoleEncoder)
 }
 
 // Decoder returns decoder.onnx: z → the likelihood's parameters
 // (m.DecoderOutputs(), in that order).
-func Decoder(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+func Decoder(m *ir.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
 	return build(m, w, opts, RoleDecoder)
 }
 
 // RoundTrip returns one model with inputs x and eps whose outputs are the
 // decoder's (m.DecoderOutputs()) at z = mu + exp(logvar/2)·eps.
-func RoundTrip(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+func RoundTrip(m *ir.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
 	return build(m, w, opts, RoleRoundTrip)
 }
 
 // ResolveOpset returns the opset an export with opts would use, or an error
 // naming the supported range.
-func ResolveOpset(m *compiler.Model, opts Options) (int, error) {
+func ResolveOpset(m *ir.Model, opts Options) (int, error) {
 	v := opts.Opset
 	if v == 0 && m != nil {
 		v = m.Export.Opset
@@ -125,7 +125,7 @@ func ResolveOpset(m *compiler.Model, opts Options) (int, error) {
 	return 0, fmt.Errorf("opset %d is not supported: the exporter writes opsets %d to %d", v, SupportedOpsets[0], SupportedOpsets[len(SupportedOpsets)-1])
 }
 
-func build(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options, role string) ([]byte, error) {
+func build(m *ir.Model, w map[string]checkpoint.Tensor, opts Options, role string) ([]byte, error) {
 	if m == nil {
 		return nil, fmt.Errorf("export %s: no model", role)
 	}
@@ -133,7 +133,8 @@ func build(m *compiler.Model, w map[string]checkpoint.Tensor, opts Options, role
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", role, err)
 	}
-	if err := checkModel(m); err != nil {
+	// The lowering relies on a verified model and checks nothing itself.
+	if err := ir.VerifyArchitecture(m); err != nil {
 		return nil, fmt.Errorf("export %s: model %q: %w", role, m.Name, err)
 	}
 	b := newBuilder(m, w)
@@ -180,7 +181,7 @@ func (b *builder) model(role string, opset int, md Metadata) *onnxpb.ModelProto 
 	}
 }
 
-func graphName(m *compiler.Model, role string) string {
+func graphName(m *ir.Model, role string) string {
 	name := m.Name
 	if name == "" {
 		name = "vae"
@@ -189,20 +190,20 @@ func graphName(m *compiler.Model, role string) string {
 }
 
 // metadataProps returns the metadata sorted by key, so the bytes are stable.
-func metadataProps(m *compiler.Model, role string, md Metadata) []*onnxpb.StringStringEntryProto {
+func metadataProps(m *ir.Model, role string, md Metadata) []*onnxpb.StringStringEntryProto {
 	kv := map[string]string{
 		MetaRole:        role,
 		MetaModelName:   m.Name,
 		MetaSpecHash:    m.SpecHash,
 		MetaLatent:      strconv.Itoa(m.Latent),
-		MetaLikelihood:  string(m.Likelihood),
+		MetaLikelihood:  m.Likelihood.Kind.String(),
 		MetaInputShape:  shapeString(m.Input.Shape),
 		MetaInputScale:  formatFloat(m.Input.Scale),
 		MetaInputOffset: formatFloat(m.Input.Offset),
 		MetaEpochs:      strconv.Itoa(md.EpochsTrained),
 	}
-	if m.Likelihood == compiler.GaussianFixed {
-		kv[MetaSigma] = formatFloat(m.Sigma)
+	if m.Likelihood.Kind == ir.GaussianFixed {
+		kv[MetaSigma] = formatFloat(m.Likelihood.Sigma)
 	}
 	if md.ValELBO != nil {
 		kv[MetaValELBO] = formatFloat(*md.ValELBO)
@@ -220,7 +221,7 @@ func metadataProps(m *compiler.Model, role string, md Metadata) []*onnxpb.String
 }
 
 // docString says, in words, what the file computes and what it expects.
-func docString(m *compiler.Model, role string) string {
+func docString(m *ir.Model, role string) string {
 	var sb strings.Builder
 	name := m.Name
 	if name == "" {
@@ -241,15 +242,15 @@ func docString(m *compiler.Model, role string) string {
 	return sb.String()
 }
 
-func decoderOutputDocs(m *compiler.Model) string {
+func decoderOutputDocs(m *ir.Model) string {
 	shape := "[N, " + strings.ReplaceAll(shapeString(m.Input.Shape), ",", ", ") + "]"
-	switch m.Likelihood {
-	case compiler.Bernoulli:
+	switch m.Likelihood.Kind {
+	case ir.Bernoulli:
 		return "probs " + shape + ", the Bernoulli probabilities (sigmoid of the logits)"
-	case compiler.GaussianLearned:
+	case ir.GaussianLearned:
 		return fmt.Sprintf("mean %s, the Gaussian mean, and logvar [N, %d], its learned per-dimension log-variance", shape, m.Input.Size)
 	default:
-		return fmt.Sprintf("mean %s, the Gaussian mean (fixed sigma %s)", shape, formatFloat(m.Sigma))
+		return fmt.Sprintf("mean %s, the Gaussian mean (fixed sigma %s)", shape, formatFloat(m.Likelihood.Sigma))
 	}
 }
 

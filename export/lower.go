@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/internal/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -27,13 +27,13 @@ const (
 // (ONNX graphs are in SSA form); define enforces that, so a malformed IR
 // (two layers with one name) becomes an error instead of an invalid file.
 type builder struct {
-	m      *compiler.Model
+	m      *ir.Model
 	w      map[string]checkpoint.Tensor
 	g      *onnxpb.GraphProto
 	values map[string]bool
 }
 
-func newBuilder(m *compiler.Model, w map[string]checkpoint.Tensor) *builder {
+func newBuilder(m *ir.Model, w map[string]checkpoint.Tensor) *builder {
 	return &builder{m: m, w: w, g: &onnxpb.GraphProto{}, values: map[string]bool{}}
 }
 
@@ -50,23 +50,23 @@ func (b *builder) define(name string) error {
 
 // encoderGraph: x → mu, logvar.
 func (b *builder) encoderGraph() error {
-	if err := b.input(compiler.InputX, b.m.Input.Shape); err != nil {
+	if err := b.input(ir.InputX, b.m.Input.Shape); err != nil {
 		return err
 	}
-	if err := b.encoderBody(compiler.InputX, compiler.OutputMu, compiler.OutputLogvar); err != nil {
+	if err := b.encoderBody(ir.InputX, ir.OutputMu, ir.OutputLogvar); err != nil {
 		return err
 	}
-	b.output(compiler.OutputMu, []int{b.m.Latent})
-	b.output(compiler.OutputLogvar, []int{b.m.Latent})
+	b.output(ir.OutputMu, []int{b.m.Latent})
+	b.output(ir.OutputLogvar, []int{b.m.Latent})
 	return nil
 }
 
 // decoderGraph: z → the likelihood's parameters.
 func (b *builder) decoderGraph() error {
-	if err := b.input(compiler.InputZ, []int{b.m.Latent}); err != nil {
+	if err := b.input(ir.InputZ, []int{b.m.Latent}); err != nil {
 		return err
 	}
-	if err := b.decoderBody(compiler.InputZ); err != nil {
+	if err := b.decoderBody(ir.InputZ); err != nil {
 		return err
 	}
 	b.decoderOutputs()
@@ -75,13 +75,13 @@ func (b *builder) decoderGraph() error {
 
 // roundTripGraph: x, eps → the decoder's outputs at z = mu + exp(logvar/2)·eps.
 func (b *builder) roundTripGraph() error {
-	if err := b.input(compiler.InputX, b.m.Input.Shape); err != nil {
+	if err := b.input(ir.InputX, b.m.Input.Shape); err != nil {
 		return err
 	}
-	if err := b.input(compiler.InputEps, []int{b.m.Latent}); err != nil {
+	if err := b.input(ir.InputEps, []int{b.m.Latent}); err != nil {
 		return err
 	}
-	if err := b.encoderBody(compiler.InputX, rtMu, rtLogvar); err != nil {
+	if err := b.encoderBody(ir.InputX, rtMu, rtLogvar); err != nil {
 		return err
 	}
 	half, err := b.constant("reparam.half", scalarFloat(0.5))
@@ -94,7 +94,7 @@ func (b *builder) roundTripGraph() error {
 	}{
 		{"Mul", "reparam.half_logvar", []string{rtLogvar, half}},
 		{"Exp", "reparam.std", []string{"reparam.half_logvar"}},
-		{"Mul", "reparam.noise", []string{"reparam.std", compiler.InputEps}},
+		{"Mul", "reparam.noise", []string{"reparam.std", ir.InputEps}},
 		{"Add", rtZ, []string{rtMu, "reparam.noise"}},
 	}
 	for _, s := range steps {
@@ -109,78 +109,58 @@ func (b *builder) roundTripGraph() error {
 	return nil
 }
 
-// encoderBody flattens x when it is an image, runs the hidden layers and
-// writes the two heads to mu and logvar.
+// encoderBody lowers the encoder's nodes from x and writes the two heads
+// to mu and logvar.
 func (b *builder) encoderBody(x, mu, logvar string) error {
-	h := x
-	if len(b.m.Input.Shape) > 1 {
-		h = x + ".flat"
-		if err := b.node("Flatten", "input/Flatten", []string{x}, h, attrInt("axis", 1)); err != nil {
-			return err
-		}
-	}
-	for _, l := range b.m.Encoder {
-		var err error
-		if h, err = b.dense(l, h, l.Name); err != nil {
-			return err
-		}
-	}
-	if _, err := b.dense(b.m.Mu, h, mu); err != nil {
-		return err
-	}
-	_, err := b.dense(b.m.Logvar, h, logvar)
+	names := map[string]string{b.m.Mu().Name: mu, b.m.Logvar().Name: logvar}
+	_, err := b.lowerGraph(&b.m.Encoder, x, names)
 	return err
 }
 
-// decoderBody runs the decoder from z to the outputs named by
-// Model.DecoderOutputs, reshaping image outputs to [N, C, H, W].
+// decoderBody lowers the decoder from z, then the likelihood: the outputs
+// named by Model.DecoderOutputs, image outputs reshaped to [N, C, H, W].
 func (b *builder) decoderBody(z string) error {
 	m := b.m
-	h := z
-	for _, l := range m.Decoder {
-		var err error
-		if h, err = b.dense(l, h, l.Name); err != nil {
-			return err
-		}
-	}
-	image := len(m.Input.Shape) > 1
-	// flatName is the [N, D] value that becomes output name, directly or
-	// through a Reshape.
+	out := m.Output()
+	image := !out.Out.Equal(m.Input.Shape)
+	// flatName is the value that becomes output name, directly or through
+	// a Reshape to the input's shape.
 	flatName := func(name string) string {
 		if image {
 			return name + ".flat"
 		}
 		return name
 	}
-	var main, mainFlat string
-	switch m.Likelihood {
-	case compiler.Bernoulli:
-		main = compiler.OutputProbs
-		mainFlat = flatName(main)
-		logits, err := b.dense(m.Output, h, m.Output.Name)
-		if err != nil {
-			return err
-		}
-		if err := b.node("Sigmoid", "probs/Sigmoid", []string{logits}, mainFlat); err != nil {
-			return err
-		}
+	var main string
+	names := map[string]string{}
+	switch m.Likelihood.Kind {
+	case ir.Bernoulli:
+		main = ir.OutputProbs
 	default:
-		main = compiler.OutputMean
-		mainFlat = flatName(main)
-		if _, err := b.dense(m.Output, h, mainFlat); err != nil {
+		// The output node gives the mean itself.
+		main = ir.OutputMean
+		names[out.Name] = flatName(main)
+	}
+	vals, err := b.lowerGraph(&m.Decoder, z, names)
+	if err != nil {
+		return err
+	}
+	mainFlat := flatName(main)
+	if m.Likelihood.Kind == ir.Bernoulli {
+		if err := b.node("Sigmoid", "probs/Sigmoid", []string{vals[out.Name]}, mainFlat); err != nil {
 			return err
 		}
 	}
-	if m.Likelihood == compiler.GaussianLearned {
+	if m.Likelihood.Kind == ir.GaussianLearned {
 		// The log-variance does not depend on z: broadcast the [D]
 		// parameter to the batch with Expand to the flat mean's shape.
-		if err := b.param(m.OutputLogvar, []int{m.Input.Size}, "output log-variance"); err != nil {
+		if err := b.param(m.Likelihood.Logvar, "output log-variance"); err != nil {
 			return err
 		}
 		if err := b.node("Shape", "logvar/Shape", []string{mainFlat}, "logvar.shape"); err != nil {
 			return err
 		}
-		if err := b.node("Expand", "logvar/Expand", []string{m.OutputLogvar, "logvar.shape"}, compiler.OutputLogvar); err != nil {
+		if err := b.node("Expand", "logvar/Expand", []string{m.Likelihood.Logvar, "logvar.shape"}, ir.OutputLogvar); err != nil {
 			return err
 		}
 	}
@@ -199,73 +179,136 @@ func (b *builder) decoderBody(z string) error {
 	return nil
 }
 
+// lowerFunc lowers one node: in are the ONNX values of its inputs, out the
+// name its result must get. It returns that name.
+type lowerFunc func(b *builder, n *ir.Node, in []string, out string) (string, error)
+
+// lowerings holds export's lowering of every op: adding an op to the IR
+// means adding its function here.
+var lowerings = map[ir.Op]lowerFunc{
+	ir.Dense: (*builder).dense,
+}
+
+// lowerGraph lowers g's nodes in order, its input bound to the value in.
+// A node's result is named after the node, or rename[node] when given (the
+// heads become the outputs mu and logvar). It returns every node's value.
+func (b *builder) lowerGraph(g *ir.Graph, in string, rename map[string]string) (map[string]string, error) {
+	vals := map[string]string{g.Inputs[0].Name: in}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		f, ok := lowerings[n.Op]
+		if !ok {
+			return nil, n.Errorf("no ONNX lowering for op %s", n.Op)
+		}
+		args := make([]string, len(n.Inputs))
+		for j, name := range n.Inputs {
+			args[j] = vals[name]
+		}
+		out := n.Name
+		if r, ok := rename[n.Name]; ok {
+			out = r
+		}
+		y, err := f(b, n, args, out)
+		if err != nil {
+			return nil, err
+		}
+		vals[n.Name] = y
+	}
+	return vals, nil
+}
+
 func (b *builder) decoderOutputs() {
 	m := b.m
 	for _, name := range m.DecoderOutputs() {
 		shape := m.Input.Shape
-		if name == compiler.OutputLogvar {
+		if name == ir.OutputLogvar {
 			shape = []int{m.Input.Size}
 		}
 		b.output(name, shape)
 	}
 }
 
-// dense lowers y = act(x·W + b) and returns the name of y (out). W is
-// stored [In, Out], exactly Gemm's B with transB = 0, so the weights are
-// written as trained, without a transpose.
-func (b *builder) dense(l compiler.Layer, in, out string) (string, error) {
-	if err := b.param(l.Weight, []int{l.In, l.Out}, "layer "+l.Name+" weight"); err != nil {
+// onnxActivation is the one place export maps IR activations to ONNX
+// operators ("" for linear) and their attributes.
+func onnxActivation(n *ir.Node) (string, []*onnxpb.AttributeProto, error) {
+	switch n.Activation {
+	case ir.Linear:
+		return "", nil, nil
+	case ir.ReLU:
+		return "Relu", nil, nil
+	case ir.Tanh:
+		return "Tanh", nil, nil
+	case ir.Sigmoid:
+		return "Sigmoid", nil, nil
+	case ir.Softplus:
+		return "Softplus", nil, nil
+	case ir.ELU:
+		return "Elu", []*onnxpb.AttributeProto{attrFloat("alpha", float32(n.Alpha))}, nil
+	case ir.LeakyReLU:
+		return "LeakyRelu", []*onnxpb.AttributeProto{attrFloat("alpha", float32(n.Alpha))}, nil
+	}
+	return "", nil, n.Errorf("activation %s has no ONNX lowering", n.Activation)
+}
+
+// flatten returns in as [N, D]: an image input ([N, C, H, W]) goes
+// through a Flatten node first.
+func (b *builder) flatten(n *ir.Node, in string) (string, error) {
+	if len(n.In[0]) <= 1 {
+		return in, nil
+	}
+	out := in + ".flat"
+	if b.values[out] {
+		return out, nil // a sibling (the other head) flattened it already
+	}
+	name := in + "/Flatten"
+	if in == ir.InputX {
+		name = "input/Flatten"
+	}
+	return out, b.node("Flatten", name, []string{in}, out, attrInt("axis", 1))
+}
+
+// dense lowers y = act(flatten(x)·W + b) and returns the name of y (out).
+// W is stored [In, Out], exactly Gemm's B with transB = 0, so the weights
+// are written as trained, without a transpose.
+func (b *builder) dense(n *ir.Node, in []string, out string) (string, error) {
+	x, err := b.flatten(n, in[0])
+	if err != nil {
 		return "", err
 	}
-	if err := b.param(l.Bias, []int{l.Out}, "layer "+l.Name+" bias"); err != nil {
+	weight, bias := n.Params[0], n.Params[1]
+	if err := b.param(weight, "layer "+n.Name+" weight"); err != nil {
 		return "", err
 	}
-	var act string
-	var attrs []*onnxpb.AttributeProto
-	switch l.Activation {
-	case compiler.Linear, "":
-	case compiler.ReLU:
-		act = "Relu"
-	case compiler.Tanh:
-		act = "Tanh"
-	case compiler.Sigmoid:
-		act = "Sigmoid"
-	case compiler.Softplus:
-		act = "Softplus"
-	case compiler.ELU:
-		act = "Elu"
-		attrs = append(attrs, attrFloat("alpha", float32(l.Alpha)))
-	case compiler.LeakyReLU:
-		act = "LeakyRelu"
-		attrs = append(attrs, attrFloat("alpha", float32(l.Alpha)))
-	default:
-		return "", fmt.Errorf("layer %s%s: activation %q has no ONNX lowering", l.Name, at(l.Pos), l.Activation)
+	if err := b.param(bias, "layer "+n.Name+" bias"); err != nil {
+		return "", err
+	}
+	act, attrs, err := onnxActivation(n)
+	if err != nil {
+		return "", err
 	}
 	gemmOut := out
 	if act != "" {
-		gemmOut = l.Name + ".linear"
+		gemmOut = n.Name + ".linear"
 	}
-	if err := b.node("Gemm", l.Name+"/Gemm", []string{in, l.Weight, l.Bias}, gemmOut); err != nil {
-		return "", fmt.Errorf("layer %s: %w", l.Name, err)
+	if err := b.node("Gemm", n.Name+"/Gemm", []string{x, weight, bias}, gemmOut); err != nil {
+		return "", fmt.Errorf("layer %s: %w", n.Name, err)
 	}
 	if act != "" {
-		if err := b.node(act, l.Name+"/"+act, []string{gemmOut}, out, attrs...); err != nil {
-			return "", fmt.Errorf("layer %s: %w", l.Name, err)
+		if err := b.node(act, n.Name+"/"+act, []string{gemmOut}, out, attrs...); err != nil {
+			return "", fmt.Errorf("layer %s: %w", n.Name, err)
 		}
 	}
 	return out, nil
 }
 
 // param adds the weights of the IR parameter name as an initializer after
-// checking them against the IR's shape and the shape the layer needs.
-func (b *builder) param(name string, want []int, what string) error {
+// checking the checkpoint's tensor against the IR's shape.
+func (b *builder) param(name string, what string) error {
 	p, ok := b.m.Param(name)
 	if !ok {
 		return fmt.Errorf("%s: parameter %q is not declared in the model's params", what, name)
 	}
-	if !slices.Equal(p.Shape, want) {
-		return fmt.Errorf("%s: parameter %q has IR shape %v, the layer needs %v", what, name, p.Shape, want)
-	}
+	want := []int(p.Shape)
 	t, ok := b.w[name]
 	if !ok {
 		return fmt.Errorf("%s: no weights for parameter %q in the checkpoint", what, name)
@@ -379,13 +422,3 @@ func int64s(v []int) []int64 {
 	return out
 }
 
-// at renders a spec position for messages (" (spec.yaml:12:5)"), or "".
-func at(p compiler.Pos) string {
-	if p.Line == 0 {
-		return ""
-	}
-	if p.File == "" {
-		return fmt.Sprintf(" (line %d:%d)", p.Line, p.Col)
-	}
-	return fmt.Sprintf(" (%s:%d:%d)", p.File, p.Line, p.Col)
-}

@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/kernels"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -15,85 +14,12 @@ import (
 
 func errorf(format string, a ...any) error { return fmt.Errorf("graph: "+format, a...) }
 
-// checkModel verifies that the layers of m chain (each layer's In is the
-// previous Out) and that every layer's parameters are declared with the
-// shapes the layer needs, so graph building never meets a shape it cannot
-// handle (Gorgonia panics on some of those).
-func checkModel(m *compiler.Model) error {
-	if m == nil {
-		return errorf("nil model")
-	}
-	if m.Input.Size <= 0 || m.Latent <= 0 {
-		return errorf("model %q: input size %d and latent size %d must be positive", m.Name, m.Input.Size, m.Latent)
-	}
-	check := func(l compiler.Layer, in int) error {
-		if l.Op != compiler.Dense && l.Op != "" {
-			return errorf("layer %s: op %q is not supported", l.Name, l.Op)
-		}
-		if l.In != in {
-			return errorf("layer %s: takes %d features, its input has %d", l.Name, l.In, in)
-		}
-		if l.Out <= 0 {
-			return errorf("layer %s: %d outputs", l.Name, l.Out)
-		}
-		if _, err := activationFunc(l); err != nil {
-			return err
-		}
-		for _, pw := range []struct {
-			name  string
-			shape []int
-		}{{l.Weight, []int{l.In, l.Out}}, {l.Bias, []int{l.Out}}} {
-			p, ok := m.Param(pw.name)
-			if !ok {
-				return errorf("layer %s: parameter %q is not declared in the model's params", l.Name, pw.name)
-			}
-			if !slices.Equal(p.Shape, pw.shape) {
-				return errorf("layer %s: parameter %q has shape %v, the layer needs %v", l.Name, pw.name, p.Shape, pw.shape)
-			}
-		}
-		return nil
-	}
-	in := m.Input.Size
-	for _, l := range m.Encoder {
-		if err := check(l, in); err != nil {
-			return err
-		}
-		in = l.Out
-	}
-	for _, head := range []compiler.Layer{m.Mu, m.Logvar} {
-		if err := check(head, in); err != nil {
-			return err
-		}
-		if head.Out != m.Latent {
-			return errorf("layer %s: %d outputs, the latent size is %d", head.Name, head.Out, m.Latent)
-		}
-	}
-	in = m.Latent
-	for _, l := range m.DecoderLayers() {
-		if err := check(l, in); err != nil {
-			return err
-		}
-		in = l.Out
-	}
-	if m.Output.Out != m.Input.Size {
-		return errorf("layer %s: %d outputs, the input size is %d", m.Output.Name, m.Output.Out, m.Input.Size)
-	}
-	switch m.Likelihood {
-	case compiler.Bernoulli:
-	case compiler.GaussianFixed:
-		if !(m.Sigma > 0) || math.IsInf(m.Sigma, 0) {
-			return errorf("likelihood %s: sigma %v must be positive and finite", m.Likelihood, m.Sigma)
-		}
-	case compiler.GaussianLearned:
-		p, ok := m.Param(m.OutputLogvar)
-		if !ok {
-			return errorf("likelihood %s: output log-variance parameter %q is not declared", m.Likelihood, m.OutputLogvar)
-		}
-		if !slices.Equal(p.Shape, []int{m.Input.Size}) {
-			return errorf("likelihood %s: parameter %q has shape %v, needs [%d]", m.Likelihood, p.Name, p.Shape, m.Input.Size)
-		}
-	default:
-		return errorf("likelihood %q is not supported", m.Likelihood)
+// checkModel runs the IR's verifier: the lowering below relies on a
+// verified model (chained shapes, declared parameters) and checks nothing
+// itself; Gorgonia panics on some shapes it was not meant to see.
+func checkModel(m *ir.Model) error {
+	if err := ir.VerifyArchitecture(m); err != nil {
+		return errorf("%v", err)
 	}
 	return nil
 }
@@ -113,7 +39,7 @@ type params struct {
 // bindParams creates one node per parameter of m in g. Vectors (biases, the
 // Gaussian output log-variance) become [1, n] matrices because Gorgonia's
 // broadcasting wants operands of equal rank; the data is the same.
-func bindParams(g *G.ExprGraph, m *compiler.Model, w map[string]checkpoint.Tensor) (*params, error) {
+func bindParams(g *G.ExprGraph, m *ir.Model, w map[string]checkpoint.Tensor) (*params, error) {
 	if err := checkWeights(m, w); err != nil {
 		return nil, errorf("%v", err)
 	}
@@ -136,24 +62,25 @@ func bindParams(g *G.ExprGraph, m *compiler.Model, w map[string]checkpoint.Tenso
 	return p, nil
 }
 
-// activationFunc returns the lowering of l's activation.
-func activationFunc(l compiler.Layer) (func(*G.Node) (*G.Node, error), error) {
-	switch l.Activation {
-	case compiler.Linear, "":
+// activationFunc returns the primitive lowering of n's activation: the one
+// place graph maps IR activations to Gorgonia's ops.
+func activationFunc(n *ir.Node) (func(*G.Node) (*G.Node, error), error) {
+	switch n.Activation {
+	case ir.Linear:
 		return func(x *G.Node) (*G.Node, error) { return x, nil }, nil
-	case compiler.ReLU:
+	case ir.ReLU:
 		return G.Rectify, nil
-	case compiler.Tanh:
+	case ir.Tanh:
 		return G.Tanh, nil
-	case compiler.Sigmoid:
+	case ir.Sigmoid:
 		return G.Sigmoid, nil
-	case compiler.Softplus:
+	case ir.Softplus:
 		return G.Softplus, nil
-	case compiler.LeakyReLU:
-		alpha := l.Alpha
+	case ir.LeakyReLU:
+		alpha := n.Alpha
 		return func(x *G.Node) (*G.Node, error) { return G.LeakyRelu(x, alpha) }, nil
-	case compiler.ELU:
-		alpha := float32(l.Alpha)
+	case ir.ELU:
+		alpha := float32(n.Alpha)
 		// elu(x) = max(x, 0) + alpha·expm1(min(x, 0)), written so that exp
 		// only ever sees non-positive arguments.
 		return func(x *G.Node) (*G.Node, error) {
@@ -184,46 +111,58 @@ func activationFunc(l compiler.Layer) (func(*G.Node) (*G.Node, error), error) {
 			return G.Add(pos, ae)
 		}, nil
 	}
-	return nil, errorf("layer %s: activation %q is not supported", l.Name, l.Activation)
+	return nil, n.Errorf("activation %s has no Gorgonia lowering", n.Activation)
 }
 
-// fusedAct returns the kernels activation of l when the fused dense op
-// covers it: every activation, but ELU and leaky ReLU only with a positive
-// alpha (their derivative is then a function of the output alone).
-func fusedAct(l compiler.Layer) (kernels.Act, bool) {
-	name := string(l.Activation)
-	if name == "" {
-		name = string(compiler.Linear)
-	}
-	act, err := kernels.ParseAct(name)
-	if err != nil {
-		return 0, false
-	}
-	if (act == kernels.ELU || act == kernels.LeakyReLU) && !(l.Alpha > 0) {
+// fusedAct returns the kernels activation of n when the fused ops cover
+// it: every activation, but ELU and leaky ReLU only with a positive alpha
+// (their derivative is then a function of the output alone).
+func fusedAct(n *ir.Node) (kernels.Act, bool) {
+	act, ok := kernelActs[n.Activation]
+	if !ok || (n.Activation.HasAlpha() && !(n.Alpha > 0)) {
 		return 0, false
 	}
 	return act, true
 }
 
-// dense lowers one layer: act(x·W + b), as one fused op where it can.
-func dense(x *G.Node, l compiler.Layer, p *params) (*G.Node, error) {
-	wrap := func(err error) error { return errorf("layer %s: %v", l.Name, err) }
-	if act, ok := fusedAct(l); ok && !p.primitive {
-		y, err := G.ApplyOp(denseOp{layer: l.Name, act: act, alpha: float32(l.Alpha)}, x, p.named[l.Weight], p.named[l.Bias])
+// kernelActs maps IR activations to the fused kernels' ones.
+var kernelActs = map[ir.Activation]kernels.Act{
+	ir.Linear: kernels.Linear, ir.ReLU: kernels.ReLU, ir.Tanh: kernels.Tanh, ir.Sigmoid: kernels.Sigmoid,
+	ir.ELU: kernels.ELU, ir.LeakyReLU: kernels.LeakyReLU, ir.Softplus: kernels.Softplus,
+}
+
+// lowerFunc lowers one node given its inputs' Gorgonia nodes.
+type lowerFunc func(n *ir.Node, in []*G.Node, p *params) (*G.Node, error)
+
+// lowerings holds graph's lowering of every op: adding an op to the IR
+// means adding its function here.
+var lowerings = map[ir.Op]lowerFunc{
+	ir.Dense: dense,
+}
+
+// dense lowers y = act(x·W + b), as one fused op where it can.
+func dense(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) {
+	// Every value of this graph is a [rows, features] matrix, images
+	// flattened row-major ([C, H, W] → C·H·W), so flattening is free.
+	x := in[0]
+	w, b := p.named[n.Params[0]], p.named[n.Params[1]]
+	wrap := func(err error) error { return errorf("layer %s: %v", n.Name, err) }
+	if act, ok := fusedAct(n); ok && !p.primitive {
+		y, err := G.ApplyOp(denseOp{layer: n.Name, act: act, alpha: float32(n.Alpha)}, x, w, b)
 		if err != nil {
 			return nil, wrap(err)
 		}
 		return y, nil
 	}
-	xw, err := G.Mul(x, p.named[l.Weight])
+	xw, err := G.Mul(x, w)
 	if err != nil {
 		return nil, wrap(err)
 	}
-	y, err := G.BroadcastAdd(xw, p.named[l.Bias], nil, []byte{0})
+	y, err := G.BroadcastAdd(xw, b, nil, []byte{0})
 	if err != nil {
 		return nil, wrap(err)
 	}
-	act, err := activationFunc(l)
+	act, err := activationFunc(n)
 	if err != nil {
 		return nil, err
 	}
@@ -233,34 +172,46 @@ func dense(x *G.Node, l compiler.Layer, p *params) (*G.Node, error) {
 	return y, nil
 }
 
-// encoder lowers the encoder: hidden layers in order, then the two heads
-// reading the last hidden output.
-func encoder(m *compiler.Model, x *G.Node, p *params) (mu, logvar *G.Node, err error) {
-	h := x
-	for _, l := range m.Encoder {
-		if h, err = dense(h, l, p); err != nil {
-			return nil, nil, err
+// lowerGraph lowers the nodes of g in order, the graph input bound to in,
+// and returns every node's value by name.
+func lowerGraph(g *ir.Graph, in *G.Node, p *params) (map[string]*G.Node, error) {
+	vals := map[string]*G.Node{g.Inputs[0].Name: in}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		f, ok := lowerings[n.Op]
+		if !ok {
+			return nil, n.Errorf("no Gorgonia lowering for op %s", n.Op)
 		}
-	}
-	if mu, err = dense(h, m.Mu, p); err != nil {
-		return nil, nil, err
-	}
-	if logvar, err = dense(h, m.Logvar, p); err != nil {
-		return nil, nil, err
-	}
-	return mu, logvar, nil
-}
-
-// decoder lowers the decoder up to its output layer: Bernoulli logits or the
-// Gaussian mean (after the output activation).
-func decoder(m *compiler.Model, z *G.Node, p *params) (out *G.Node, err error) {
-	h := z
-	for _, l := range m.DecoderLayers() {
-		if h, err = dense(h, l, p); err != nil {
+		args := make([]*G.Node, len(n.Inputs))
+		for j, name := range n.Inputs {
+			args[j] = vals[name]
+		}
+		y, err := f(n, args, p)
+		if err != nil {
 			return nil, err
 		}
+		vals[n.Name] = y
 	}
-	return h, nil
+	return vals, nil
+}
+
+// encoder lowers the encoder and returns its two heads.
+func encoder(m *ir.Model, x *G.Node, p *params) (mu, logvar *G.Node, err error) {
+	vals, err := lowerGraph(&m.Encoder, x, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vals[m.Mu().Name], vals[m.Logvar().Name], nil
+}
+
+// decoder lowers the decoder up to its output node: Bernoulli logits or the
+// Gaussian mean (after the output activation).
+func decoder(m *ir.Model, z *G.Node, p *params) (out *G.Node, err error) {
+	vals, err := lowerGraph(&m.Decoder, z, p)
+	if err != nil {
+		return nil, err
+	}
+	return vals[m.Output().Name], nil
 }
 
 // reparameterize returns mu + exp(½·logvar)·eps.
@@ -398,14 +349,14 @@ func gaussianLearnedNLL(mean, x, lv *G.Node) (*G.Node, error) {
 
 // negLogLikelihood lowers −log p(x | decoder output) for m's likelihood,
 // summed over every element.
-func negLogLikelihood(m *compiler.Model, out, x *G.Node, p *params) (*G.Node, error) {
-	switch m.Likelihood {
-	case compiler.Bernoulli:
+func negLogLikelihood(m *ir.Model, out, x *G.Node, p *params) (*G.Node, error) {
+	switch m.Likelihood.Kind {
+	case ir.Bernoulli:
 		return bernoulliNLL(out, x)
-	case compiler.GaussianFixed:
-		return gaussianFixedNLL(out, x, m.Sigma)
-	case compiler.GaussianLearned:
-		return gaussianLearnedNLL(out, x, p.named[m.OutputLogvar])
+	case ir.GaussianFixed:
+		return gaussianFixedNLL(out, x, m.Likelihood.Sigma)
+	case ir.GaussianLearned:
+		return gaussianLearnedNLL(out, x, p.named[m.Likelihood.Logvar])
 	}
 	return nil, errorf("likelihood %q is not supported", m.Likelihood)
 }
@@ -448,13 +399,13 @@ type net struct {
 
 // buildNet lowers m for batch size batch with samples draws of z per input.
 // When train is set it adds the gradient graph.
-func buildNet(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples int, train bool) (n *net, err error) {
+func buildNet(m *ir.Model, w map[string]checkpoint.Tensor, batch, samples int, train bool) (n *net, err error) {
 	return buildNetLowering(m, w, batch, samples, train, false)
 }
 
 // buildNetLowering is buildNet with the choice of lowering: fused ops on a
 // tape, or (primitive set) Gorgonia's built-in ops on its TapeMachine.
-func buildNetLowering(m *compiler.Model, w map[string]checkpoint.Tensor, batch, samples int, train, primitive bool) (n *net, err error) {
+func buildNetLowering(m *ir.Model, w map[string]checkpoint.Tensor, batch, samples int, train, primitive bool) (n *net, err error) {
 	if err := checkModel(m); err != nil {
 		return nil, err
 	}
@@ -478,8 +429,8 @@ func buildNetLowering(m *compiler.Model, w map[string]checkpoint.Tensor, batch, 
 	n.xv = tensor.New(tensor.WithShape(batch, d), tensor.Of(tensor.Float32))
 	n.epsv = tensor.New(tensor.WithShape(samples*batch, l), tensor.Of(tensor.Float32))
 	n.klwv = G.NewF32(1)
-	n.x = G.NewMatrix(g, G.Float32, G.WithShape(batch, d), G.WithName(compiler.InputX), G.WithValue(n.xv))
-	n.eps = G.NewMatrix(g, G.Float32, G.WithShape(samples*batch, l), G.WithName(compiler.InputEps), G.WithValue(n.epsv))
+	n.x = G.NewMatrix(g, G.Float32, G.WithShape(batch, d), G.WithName(ir.InputX), G.WithValue(n.xv))
+	n.eps = G.NewMatrix(g, G.Float32, G.WithShape(samples*batch, l), G.WithName(ir.InputEps), G.WithValue(n.epsv))
 	n.klw = G.NewScalar(g, G.Float32, G.WithName("kl_weight"), G.WithValue(n.klwv))
 
 	mu, logvar, err := encoder(m, n.x, p)
@@ -513,7 +464,7 @@ func buildNetLowering(m *compiler.Model, w map[string]checkpoint.Tensor, batch, 
 // fusedObjective lowers sampling, decoder and objective with the fused ops:
 // z = reparameterize(mu, logvar, eps) for all S samples at once, the decoder
 // on z, and one op for the negative ELBO.
-func (n *net) fusedObjective(m *compiler.Model, mu, logvar *G.Node) error {
+func (n *net) fusedObjective(m *ir.Model, mu, logvar *G.Node) error {
 	z, err := G.ApplyOp(reparamOp{}, mu, logvar, n.eps)
 	if err != nil {
 		return errorf("reparameterization: %v", err)
@@ -522,10 +473,10 @@ func (n *net) fusedObjective(m *compiler.Model, mu, logvar *G.Node) error {
 	if err != nil {
 		return err
 	}
-	n.elbo = &elboOp{lik: m.Likelihood, sigma: m.Sigma}
+	n.elbo = &elboOp{lik: m.Likelihood.Kind, sigma: m.Likelihood.Sigma}
 	args := G.Nodes{out, n.x, mu, logvar, n.klw}
-	if m.Likelihood == compiler.GaussianLearned {
-		args = append(args, n.p.named[m.OutputLogvar])
+	if m.Likelihood.Kind == ir.GaussianLearned {
+		args = append(args, n.p.named[m.Likelihood.Logvar])
 	}
 	if n.loss, err = G.ApplyOpWithName(n.elbo, "loss", args...); err != nil {
 		return errorf("objective: %v", err)
@@ -541,7 +492,7 @@ func (n *net) fusedObjective(m *compiler.Model, mu, logvar *G.Node) error {
 
 // primitiveObjective lowers sampling, decoder and objective with Gorgonia's
 // built-in ops: the reference the fused ops are tested against.
-func (n *net) primitiveObjective(m *compiler.Model, mu, logvar *G.Node) error {
+func (n *net) primitiveObjective(m *ir.Model, mu, logvar *G.Node) error {
 	// Several samples per input: the encoder runs once, its outputs are
 	// stacked S times so that row s·B+i of z belongs to input i.
 	muT, err := tile(mu, n.samples)

@@ -1,4 +1,4 @@
-// Package graph lowers a compiled VAE (the compiler's IR, *compiler.Model) to
+// Package graph lowers a compiled VAE (the compiler's IR, *ir.Model) to
 // a Gorgonia expression graph and trains it.
 //
 // The lowering is the single place where the model's arithmetic is written

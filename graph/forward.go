@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/dataset"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -13,7 +13,7 @@ import (
 
 // forward builds a one-off graph with a [n, cols] input called name, lowers
 // body on it and returns the values of the nodes body returns, copied out.
-func forward(m *compiler.Model, w map[string]checkpoint.Tensor, name string, in []float32, n, cols int,
+func forward(m *ir.Model, w map[string]checkpoint.Tensor, name string, in []float32, n, cols int,
 	body func(g *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error)) (out [][]float32, err error) {
 	if err := checkModel(m); err != nil {
 		return nil, err
@@ -63,11 +63,11 @@ func forward(m *compiler.Model, w map[string]checkpoint.Tensor, name string, in 
 
 // Encode runs the encoder on x [n, m.Input.Size] (row-major, already scaled)
 // and returns mu and logvar [n, m.Latent].
-func Encode(m *compiler.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu, logvar []float32, err error) {
+func Encode(m *ir.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu, logvar []float32, err error) {
 	if m == nil {
 		return nil, nil, errorf("nil model")
 	}
-	out, err := forward(m, w, compiler.InputX, x, n, m.Input.Size, func(_ *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error) {
+	out, err := forward(m, w, ir.InputX, x, n, m.Input.Size, func(_ *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error) {
 		mu, lv, err := encoder(m, x, p)
 		return []*G.Node{mu, lv}, err
 	})
@@ -81,18 +81,18 @@ func Encode(m *compiler.Model, w map[string]checkpoint.Tensor, x []float32, n in
 // m.DecoderOutputs(): "probs" = sigmoid(logits) for Bernoulli, "mean" (after
 // the output activation) for the Gaussians, and for GaussianLearned "logvar",
 // the learned log-variance repeated for every row ([n, D]).
-func Decode(m *compiler.Model, w map[string]checkpoint.Tensor, z []float32, n int) (map[string][]float32, error) {
+func Decode(m *ir.Model, w map[string]checkpoint.Tensor, z []float32, n int) (map[string][]float32, error) {
 	if m == nil {
 		return nil, errorf("nil model")
 	}
-	out, err := forward(m, w, compiler.InputZ, z, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
+	out, err := forward(m, w, ir.InputZ, z, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
 		y, err := decoder(m, z, p)
 		if err != nil {
 			return nil, err
 		}
-		if m.Likelihood == compiler.Bernoulli {
+		if m.Likelihood.Kind == ir.Bernoulli {
 			if y, err = G.Sigmoid(y); err != nil {
-				return nil, errorf("layer %s: sigmoid: %v", m.Output.Name, err)
+				return nil, errorf("layer %s: sigmoid: %v", m.Output().Name, err)
 			}
 		}
 		return []*G.Node{y}, nil
@@ -101,19 +101,19 @@ func Decode(m *compiler.Model, w map[string]checkpoint.Tensor, z []float32, n in
 		return nil, err
 	}
 	res := map[string][]float32{}
-	switch m.Likelihood {
-	case compiler.Bernoulli:
-		res[compiler.OutputProbs] = out[0]
-	case compiler.GaussianLearned:
-		res[compiler.OutputMean] = out[0]
-		lv := w[m.OutputLogvar].Data
+	switch m.Likelihood.Kind {
+	case ir.Bernoulli:
+		res[ir.OutputProbs] = out[0]
+	case ir.GaussianLearned:
+		res[ir.OutputMean] = out[0]
+		lv := w[m.Likelihood.Logvar].Data
 		rep := make([]float32, 0, n*len(lv))
 		for range n {
 			rep = append(rep, lv...)
 		}
-		res[compiler.OutputLogvar] = rep
+		res[ir.OutputLogvar] = rep
 	default:
-		res[compiler.OutputMean] = out[0]
+		res[ir.OutputMean] = out[0]
 	}
 	return res, nil
 }
@@ -135,13 +135,13 @@ const evalBatch = 500
 // evaluator evaluates a model on data sets, reusing one graph per batch
 // size. Its nets share the weight arrays given at creation.
 type evaluator struct {
-	m       *compiler.Model
+	m       *ir.Model
 	w       map[string]checkpoint.Tensor
 	samples int
 	nets    map[int]*net
 }
 
-func newEvaluator(m *compiler.Model, w map[string]checkpoint.Tensor, samples int) *evaluator {
+func newEvaluator(m *ir.Model, w map[string]checkpoint.Tensor, samples int) *evaluator {
 	if samples < 1 {
 		samples = 1
 	}
@@ -200,7 +200,7 @@ func (e *evaluator) evaluate(set *dataset.Set, seed uint64) (Metrics, error) {
 // Evaluate computes the per-example ELBO and its terms of the model with
 // weights w on every example of set, drawing samples z per input (at least
 // one) with noise seeded by seed.
-func Evaluate(m *compiler.Model, w map[string]checkpoint.Tensor, set *dataset.Set, samples int, seed uint64) (Metrics, error) {
+func Evaluate(m *ir.Model, w map[string]checkpoint.Tensor, set *dataset.Set, samples int, seed uint64) (Metrics, error) {
 	if err := checkModel(m); err != nil {
 		return Metrics{}, err
 	}

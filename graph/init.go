@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // Streams of the PCG generator, so that initialisation, training noise and
@@ -22,12 +22,12 @@ const (
 // is U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's nn.Linear default), InitZeros
 // is zeros. Parameters are drawn in m.Params order from one generator seeded
 // with seed, so the same model and seed always give the same weights.
-func InitWeights(m *compiler.Model, seed uint64) map[string]checkpoint.Tensor {
+func InitWeights(m *ir.Model, seed uint64) map[string]checkpoint.Tensor {
 	rng := rand.New(rand.NewPCG(seed, streamInit))
 	w := make(map[string]checkpoint.Tensor, len(m.Params))
 	for _, p := range m.Params {
 		t := checkpoint.Tensor{Shape: append([]int(nil), p.Shape...), Data: make([]float32, p.Size())}
-		if p.Init == compiler.InitFanInUniform && p.FanIn > 0 {
+		if p.Init == ir.InitFanInUniform && p.FanIn > 0 {
 			bound := 1 / math.Sqrt(float64(p.FanIn))
 			for i := range t.Data {
 				t.Data[i] = float32((2*rng.Float64() - 1) * bound)
@@ -40,7 +40,7 @@ func InitWeights(m *compiler.Model, seed uint64) map[string]checkpoint.Tensor {
 
 // checkWeights reports the first parameter of m that w lacks or holds with
 // another shape.
-func checkWeights(m *compiler.Model, w map[string]checkpoint.Tensor) error {
+func checkWeights(m *ir.Model, w map[string]checkpoint.Tensor) error {
 	for _, p := range m.Params {
 		t, ok := w[p.Name]
 		if !ok {

@@ -2,7 +2,7 @@ package graph
 
 import (
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -12,14 +12,14 @@ import (
 // stays exact where sigmoid(l) rounds to 0 or 1 in float32 and log(probs)
 // would give −Inf. Gaussian models have no logits (Decode's mean and
 // log-variance are already what the likelihood needs); they get an error.
-func DecodeLogits(m *compiler.Model, w map[string]checkpoint.Tensor, z []float32, n int) ([]float32, error) {
+func DecodeLogits(m *ir.Model, w map[string]checkpoint.Tensor, z []float32, n int) ([]float32, error) {
 	if m == nil {
 		return nil, errorf("nil model")
 	}
-	if m.Likelihood != compiler.Bernoulli {
+	if m.Likelihood.Kind != ir.Bernoulli {
 		return nil, errorf("DecodeLogits: likelihood %s has no logits (use Decode)", m.Likelihood)
 	}
-	out, err := forward(m, w, compiler.InputZ, z, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
+	out, err := forward(m, w, ir.InputZ, z, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
 		y, err := decoder(m, z, p)
 		return []*G.Node{y}, err
 	})

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/kernels"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -33,7 +33,7 @@ import (
 // no second pass either. Sums are accumulated in float64 in a fixed order.
 type elboOp struct {
 	opBase
-	lik   compiler.Likelihood
+	lik   ir.LikelihoodKind
 	sigma float64 // GaussianFixed
 
 	grad bool // set by SymDiff: compute the gradients too
@@ -57,7 +57,7 @@ const (
 )
 
 func (op *elboOp) arity() int {
-	if op.lik == compiler.GaussianLearned {
+	if op.lik == ir.GaussianLearned {
 		return 6
 	}
 	return 5
@@ -66,7 +66,7 @@ func (op *elboOp) arity() int {
 func (op *elboOp) Arity() int { return op.arity() }
 func (op *elboOp) Type() hm.Type {
 	args := append(mats(4), hm.Type(G.Float32))
-	if op.lik == compiler.GaussianLearned {
+	if op.lik == ir.GaussianLearned {
 		args = append(args, matF32)
 	}
 	return fnType(G.Float32, args...)
@@ -157,7 +157,7 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 		return nil, err
 	}
 	var lvp []float32
-	if op.lik == compiler.GaussianLearned {
+	if op.lik == ir.GaussianLearned {
 		if lvp, err = data("output logvar", in[elboLvp], 1, d); err != nil {
 			return nil, err
 		}
@@ -175,15 +175,15 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	scale := float32(1 / float64(sb))
 	var nll float64
 	switch op.lik {
-	case compiler.Bernoulli:
+	case ir.Bernoulli:
 		op.scratch = resize(op.scratch, sb*d)
 		if cap(op.rowSum) < sb {
 			op.rowSum = make([]float64, sb)
 		}
 		nll = bernoulliRows(out, x, b, d, op.scratch, op.gradOrNil(op.dOut), op.rowSum[:sb], scale)
-	case compiler.GaussianFixed:
+	case ir.GaussianFixed:
 		nll = gaussianFixedRows(out, x, b, d, op.sigma, op.gradOrNil(op.dOut), scale)
-	case compiler.GaussianLearned:
+	case ir.GaussianLearned:
 		nll = gaussianLearnedRows(out, x, b, d, lvp, op.gradOrNil(op.dOut), op.gradOrNil(op.dLvp), scale)
 	default:
 		return nil, fmt.Errorf("%v: likelihood %q is not supported", op, op.lik)

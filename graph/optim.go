@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/kernels"
 )
 
@@ -21,7 +21,7 @@ import (
 // (the L2 form, as PyTorch's weight_decay), then the rule updates p. The
 // rules follow PyTorch's definitions so that runs compare with it.
 type optimizer struct {
-	cfg      compiler.Optimizer
+	cfg      ir.Optimizer
 	wd, clip float64
 	names    []string             // parameters, in m.Params order
 	slots    map[string][]float32 // "<slot>.<param name>" → state, shaped like the parameter
@@ -30,26 +30,26 @@ type optimizer struct {
 }
 
 // slotNames lists the state each optimizer keeps per parameter.
-var slotNames = map[string][]string{
-	compiler.Adam:    {"m", "v"},
-	compiler.Adagrad: {"sum"},
-	compiler.SGD:     {"momentum"},
-	compiler.RMSProp: {"square_avg"},
+var slotNames = map[ir.OptimizerKind][]string{
+	ir.Adam:    {"m", "v"},
+	ir.Adagrad: {"sum"},
+	ir.SGD:     {"momentum"},
+	ir.RMSProp: {"square_avg"},
 }
 
-func newOptimizer(m *compiler.Model) (*optimizer, error) {
+func newOptimizer(m *ir.Model) (*optimizer, error) {
 	c := m.Train.Optimizer
 	slots, ok := slotNames[c.Kind]
 	if !ok {
-		return nil, errorf("train.optimizer: unknown kind %q (want adam, adagrad, sgd or rmsprop)", c.Kind)
+		return nil, errorf("train.optimizer: unknown kind %v (want adam, adagrad, sgd or rmsprop)", c.Kind)
 	}
 	if !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0) {
 		return nil, errorf("train.optimizer.learning_rate: %v must be positive", c.LearningRate)
 	}
-	if c.Kind == compiler.Adam && (c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1) {
+	if c.Kind == ir.Adam && (c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1) {
 		return nil, errorf("train.optimizer: adam betas (%v, %v) must lie in [0, 1)", c.Beta1, c.Beta2)
 	}
-	if c.Kind != compiler.SGD && !(c.Epsilon > 0) {
+	if c.Kind != ir.SGD && !(c.Epsilon > 0) {
 		return nil, errorf("train.optimizer.epsilon: %v must be positive for %s", c.Epsilon, c.Kind)
 	}
 	o := &optimizer{cfg: c, wd: m.Train.WeightDecay, clip: m.Train.ClipNorm,
@@ -114,7 +114,7 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 	wd := float32(o.wd)
 	eps := float32(o.cfg.Epsilon)
 	var adam kernels.AdamParams
-	if o.cfg.Kind == compiler.Adam {
+	if o.cfg.Kind == ir.Adam {
 		adam = kernels.AdamParams{
 			GradScale: scale, WeightDecay: wd,
 			Beta1: float32(o.cfg.Beta1), Beta2: float32(o.cfg.Beta2),
@@ -134,11 +134,11 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 	for i := range o.names {
 		p, g, st := params[i], grads[i], o.perParam[i]
 		switch o.cfg.Kind {
-		case compiler.Adam:
+		case ir.Adam:
 			parallelFor(len(p), parallelMin, func(lo, hi int) {
 				kernels.AdamStep(p[lo:hi], g[lo:hi], st[0][lo:hi], st[1][lo:hi], adam)
 			})
-		case compiler.Adagrad:
+		case ir.Adagrad:
 			s := st[0]
 			parallelFor(len(p), parallelMin, func(lo, hi int) {
 				for j := lo; j < hi; j++ {
@@ -147,7 +147,7 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 					p[j] -= lr * gj / (sqrt32(s[j]) + eps)
 				}
 			})
-		case compiler.SGD:
+		case ir.SGD:
 			mu := float32(o.cfg.Momentum)
 			buf := st[0]
 			parallelFor(len(p), parallelMin, func(lo, hi int) {
@@ -157,7 +157,7 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 					p[j] -= lr * buf[j]
 				}
 			})
-		case compiler.RMSProp:
+		case ir.RMSProp:
 			rho := float32(o.cfg.Rho)
 			s := st[0]
 			parallelFor(len(p), parallelMin, func(lo, hi int) {

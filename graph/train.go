@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/dataset"
 )
 
@@ -81,7 +81,7 @@ type Result struct {
 
 // KLWeight is the weight of the KL term in epoch (1-based): β, ramped
 // linearly from 0 over the first warmup epochs (0, β/W, 2β/W, …, then β).
-func KLWeight(o compiler.Objective, epoch int) float64 {
+func KLWeight(o ir.Objective, epoch int) float64 {
 	if o.WarmupEpochs <= 0 || epoch > o.WarmupEpochs {
 		return o.Beta
 	}
@@ -90,7 +90,7 @@ func KLWeight(o compiler.Objective, epoch int) float64 {
 
 // trainer holds one training run's mutable state.
 type trainer struct {
-	m     *compiler.Model
+	m     *ir.Model
 	opts  TrainOptions
 	w     map[string]checkpoint.Tensor
 	names []string
@@ -117,7 +117,7 @@ type trainer struct {
 // completed epoch, and the error wraps ErrInterrupted. A NaN or infinite loss
 // stops training with an error naming epoch and batch; the checkpoint on
 // disk is the last good one.
-func Train(ctx context.Context, m *compiler.Model, opts TrainOptions) (*Result, error) {
+func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error) {
 	if err := checkModel(m); err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (t *trainer) close() {
 	}
 }
 
-func checkSet(what string, s *dataset.Set, m *compiler.Model) error {
+func checkSet(what string, s *dataset.Set, m *ir.Model) error {
 	if s == nil || s.N == 0 {
 		return errorf("%s data: no examples", what)
 	}
@@ -276,7 +276,7 @@ func (t *trainer) snapshot() (*checkpoint.Checkpoint, error) {
 	for k, v := range t.opt.state() {
 		c.Optimizer[k] = checkpoint.Tensor{Shape: v.Shape, Data: append([]float32(nil), v.Data...)}
 	}
-	c.State.Extra = map[string]string{"optimizer": t.m.Train.Optimizer.Kind}
+	c.State.Extra = map[string]string{"optimizer": t.m.Train.Optimizer.Kind.String()}
 	return c, nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Act is an element-wise activation. The names match compiler.Activation's
+// Act is an element-wise activation. The names match ir.Activation's
 // spellings (see ParseAct); this package does not import the compiler so
 // that it stays a leaf.
 type Act uint8

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io"
 	"io/fs"
 	"os"
@@ -69,7 +70,7 @@ func buildAction(c *cli.Context) error {
 }
 
 // writeBuild writes the model and a copy of its spec into dir.
-func writeBuild(dir string, m *compiler.Model, src []byte) error {
+func writeBuild(dir string, m *ir.Model, src []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func writeBuildFile(path string, b []byte) error {
 
 // loadModel reads the model of the build directory dir (defaultDir when
 // empty). Every verb that works on a build uses it.
-func loadModel(dir string) (*compiler.Model, error) {
+func loadModel(dir string) (*ir.Model, error) {
 	if dir == "" {
 		dir = defaultDir
 	}
@@ -118,30 +119,35 @@ type tableRow struct {
 
 // layerTable lists the model from input to output: what each layer
 // computes and produces, in the order data flows.
-func layerTable(m *compiler.Model) []tableRow {
-	rows := []tableRow{{Layer: compiler.InputX, Op: "input", Shape: m.Input.Shape}}
-	add := func(l compiler.Layer, shape []int) {
-		if shape == nil {
-			shape = []int{l.Out}
+func layerTable(m *ir.Model) []tableRow {
+	rows := []tableRow{{Layer: ir.InputX, Op: "input", Shape: m.Input.Shape}}
+	add := func(n *ir.Node, shape []int) {
+		act := n.Activation.String()
+		if n.Activation.HasAlpha() {
+			act += "(" + strconv.FormatFloat(n.Alpha, 'g', -1, 64) + ")"
 		}
-		act := string(l.Activation)
-		if l.Activation == compiler.LeakyReLU || l.Activation == compiler.ELU {
-			act += "(" + strconv.FormatFloat(l.Alpha, 'g', -1, 64) + ")"
+		params := 0
+		for _, name := range n.Params {
+			p, _ := m.Param(name)
+			params += p.Size()
 		}
-		rows = append(rows, tableRow{Layer: l.Name, Op: string(l.Op), Activation: act, Shape: shape,
-			Params: l.In*l.Out + l.Out, MACs: l.MACs()})
+		rows = append(rows, tableRow{Layer: n.Name, Op: n.Op.String(), Activation: act, Shape: shape,
+			Params: params, MACs: n.MACs()})
 	}
-	for _, l := range m.EncoderLayers() {
-		add(l, nil)
+	for i := range m.Encoder.Nodes {
+		add(&m.Encoder.Nodes[i], m.Encoder.Nodes[i].Out)
 	}
-	rows = append(rows, tableRow{Layer: compiler.InputZ, Op: "sample", Shape: []int{m.Latent}})
-	for _, l := range m.Decoder {
-		add(l, nil)
+	rows = append(rows, tableRow{Layer: ir.InputZ, Op: "sample", Shape: []int{m.Latent}})
+	for i := range m.Decoder.Nodes {
+		n := &m.Decoder.Nodes[i]
+		shape := []int(n.Out)
+		if n.Role == ir.RoleOutput {
+			shape = m.Input.Shape // the output is reshaped back to the input's shape
+		}
+		add(n, shape)
 	}
-	// The output is reshaped back to the input's shape.
-	add(m.Output, m.Input.Shape)
-	if m.OutputLogvar != "" {
-		p, _ := m.Param(m.OutputLogvar)
+	if m.Likelihood.Logvar != "" {
+		p, _ := m.Param(m.Likelihood.Logvar)
 		rows = append(rows, tableRow{Layer: p.Name, Op: "param", Shape: m.Input.Shape, Params: p.Size()})
 	}
 	return rows
@@ -174,17 +180,17 @@ func thousands(n int) string {
 	return b.String()
 }
 
-func likelihoodText(m *compiler.Model) string {
-	switch m.Likelihood {
-	case compiler.GaussianFixed:
-		return fmt.Sprintf("gaussian (sigma %g, mean %s)", m.Sigma, m.Output.Activation)
-	case compiler.GaussianLearned:
-		return fmt.Sprintf("gaussian (learned variance, mean %s)", m.Output.Activation)
+func likelihoodText(m *ir.Model) string {
+	switch m.Likelihood.Kind {
+	case ir.GaussianFixed:
+		return fmt.Sprintf("gaussian (sigma %g, mean %s)", m.Likelihood.Sigma, m.Output().Activation)
+	case ir.GaussianLearned:
+		return fmt.Sprintf("gaussian (learned variance, mean %s)", m.Output().Activation)
 	}
-	return string(m.Likelihood)
+	return m.Likelihood.Kind.String()
 }
 
-func printBuildTable(w io.Writer, m *compiler.Model, dir string) error {
+func printBuildTable(w io.Writer, m *ir.Model, dir string) error {
 	fmt.Fprintf(w, "%s: latent %d, likelihood %s, spec hash %.12s\n\n", m.Name, m.Latent, likelihoodText(m), m.SpecHash)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LAYER\tOP\tACTIVATION\tOUTPUT SHAPE\tPARAMS")
@@ -226,9 +232,9 @@ type buildSummary struct {
 	ModelFile     string     `json:"model_file"`
 }
 
-func printBuildJSON(w io.Writer, m *compiler.Model, dir string) error {
+func printBuildJSON(w io.Writer, m *ir.Model, dir string) error {
 	s := buildSummary{
-		Name: m.Name, SpecHash: m.SpecHash, Latent: m.Latent, Likelihood: string(m.Likelihood),
+		Name: m.Name, SpecHash: m.SpecHash, Latent: m.Latent, Likelihood: m.Likelihood.Kind.String(),
 		Layers: layerTable(m), TotalParams: m.ParamCount(), MACsPerSample: m.MACs(),
 		ModelFile: filepath.Join(dir, modelFile),
 	}

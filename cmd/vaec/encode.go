@@ -11,6 +11,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io/fs"
 	"math"
 	"os"
@@ -21,7 +22,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/evaluate"
 	"github.com/vaec/vaec/export"
@@ -150,9 +150,9 @@ func modelFlags() []cli.Flag {
 // vae is a trained model, from a checkpoint or from ONNX files, behind one
 // interface (it implements evaluate.Model).
 type vae struct {
-	origin string          // for messages: the checkpoint or the ONNX files
-	model  *compiler.Model // nil when only ONNX files and no build directory exist
-	input  compiler.Input
+	origin string    // for messages: the checkpoint or the ONNX files
+	model  *ir.Model // nil when only ONNX files and no build directory exist
+	input  ir.Input
 	latent int
 	lik    evaluate.Likelihood
 
@@ -221,7 +221,7 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae, error) {
 	}
 	return &vae{
 		origin: path, model: m, input: m.Input, latent: m.Latent,
-		lik:     evaluate.Likelihood{Kind: m.Likelihood, Sigma: m.Sigma},
+		lik:     evaluate.Likelihood{Kind: m.Likelihood.Kind, Sigma: m.Likelihood.Sigma},
 		weights: ck.Weights,
 	}, nil
 }
@@ -296,15 +296,16 @@ func openONNX(dir, encPath, decPath string) (*vae, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.lik.Kind = compiler.Likelihood(lik)
-	switch v.lik.Kind {
-	case compiler.Bernoulli, compiler.GaussianLearned:
-	case compiler.GaussianFixed:
+	kind, kerr := ir.ParseLikelihood(lik)
+	v.lik.Kind = kind
+	switch {
+	case kerr != nil:
+		return nil, fmt.Errorf("%s: metadata %s = %q is not a likelihood vaec knows", where, export.MetaLikelihood, lik)
+	case kind == ir.Bernoulli, kind == ir.GaussianLearned:
+	case kind == ir.GaussianFixed:
 		if v.lik.Sigma, err = num(export.MetaSigma); err != nil {
 			return nil, err
 		}
-	default:
-		return nil, fmt.Errorf("%s: metadata %s = %q is not a likelihood vaec knows", where, export.MetaLikelihood, lik)
 	}
 	shape, err := get(export.MetaInputShape)
 	if err != nil {
@@ -346,12 +347,12 @@ func (v *vae) Encode(x []float32, n int) (mu, logvar []float32, err error) {
 		return nil, nil, errors.New("no encoder loaded")
 	}
 	out, err := v.enc.Run(map[string]runtime.Tensor{
-		compiler.InputX: {Shape: append([]int{n}, v.input.Shape...), Data: x},
+		ir.InputX: {Shape: append([]int{n}, v.input.Shape...), Data: x},
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoder: %w", err)
 	}
-	mu, logvar = out[compiler.OutputMu].Data, out[compiler.OutputLogvar].Data
+	mu, logvar = out[ir.OutputMu].Data, out[ir.OutputLogvar].Data
 	if len(mu) != n*v.latent || len(logvar) != n*v.latent {
 		return nil, nil, fmt.Errorf("encoder returned %d means and %d log-variances for %d rows of latent size %d", len(mu), len(logvar), n, v.latent)
 	}
@@ -380,7 +381,7 @@ func (v *vae) decodeRaw(z []float32, n int) (map[string][]float32, error) {
 	if v.dec == nil {
 		return nil, errors.New("no decoder loaded")
 	}
-	out, err := v.dec.Run(map[string]runtime.Tensor{compiler.InputZ: {Shape: []int{n, v.latent}, Data: z}})
+	out, err := v.dec.Run(map[string]runtime.Tensor{ir.InputZ: {Shape: []int{n, v.latent}, Data: z}})
 	if err != nil {
 		return nil, fmt.Errorf("decoder: %w", err)
 	}
@@ -398,7 +399,7 @@ func (v *vae) decodeRaw(z []float32, n int) (map[string][]float32, error) {
 // understated; right pixels are unaffected to 1e-7 nats).
 func (v *vae) Decode(z []float32, n int) (evaluate.Decoded, error) {
 	d := v.input.Size
-	if v.weights != nil && v.lik.Kind == compiler.Bernoulli {
+	if v.weights != nil && v.lik.Kind == ir.Bernoulli {
 		l, err := graph.DecodeLogits(v.model, v.weights, z, n)
 		return evaluate.Decoded{Logits: l}, err
 	}
@@ -407,8 +408,8 @@ func (v *vae) Decode(z []float32, n int) (evaluate.Decoded, error) {
 		return evaluate.Decoded{}, err
 	}
 	switch v.lik.Kind {
-	case compiler.Bernoulli:
-		p := out[compiler.OutputProbs]
+	case ir.Bernoulli:
+		p := out[ir.OutputProbs]
 		if len(p) != n*d {
 			return evaluate.Decoded{}, fmt.Errorf("decoder returned %d probabilities for %d rows of %d", len(p), n, d)
 		}
@@ -420,7 +421,7 @@ func (v *vae) Decode(z []float32, n int) (evaluate.Decoded, error) {
 		}
 		return evaluate.Decoded{Logits: l}, nil
 	default:
-		return evaluate.Decoded{Mean: out[compiler.OutputMean], Logvar: out[compiler.OutputLogvar]}, nil
+		return evaluate.Decoded{Mean: out[ir.OutputMean], Logvar: out[ir.OutputLogvar]}, nil
 	}
 }
 
@@ -434,9 +435,9 @@ func (v *vae) expected(z []float32, n int) ([]float32, error) {
 		if err != nil {
 			return nil, err
 		}
-		name := compiler.OutputMean
-		if v.lik.Kind == compiler.Bernoulli {
-			name = compiler.OutputProbs
+		name := ir.OutputMean
+		if v.lik.Kind == ir.Bernoulli {
+			name = ir.OutputProbs
 		}
 		x, ok := out[name]
 		if !ok || len(x) != b*v.input.Size {
@@ -469,7 +470,7 @@ func loadData(c *cli.Context, v *vae) (*dataset.Set, string, error) {
 	var set *dataset.Set
 	var desc string
 	if p := c.String("data"); p != "" {
-		src := compiler.Source{Path: p, Format: dataset.InferFormat(p), Labels: c.String("labels")}
+		src := ir.Source{Path: p, Format: dataset.InferFormat(p), Labels: c.String("labels")}
 		if src.Labels != "" {
 			src.LabelFormat = dataset.InferFormat(src.Labels)
 		}

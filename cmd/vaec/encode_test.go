@@ -1,16 +1,16 @@
 package main
 
 import (
+	"github.com/vaec/vaec/ir"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
 )
 
-func testEncode(t *testing.T, dir string, m *compiler.Model, onnxEnc, data string) {
+func testEncode(t *testing.T, dir string, m *ir.Model, onnxEnc, data string) {
 	out := t.TempDir()
 	L := m.Latent
 	code, stdout, errOut := vaecCmd(t, "encode", "--dir", dir, "--out", filepath.Join(out, "mu.npy"),

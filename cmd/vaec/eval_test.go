@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/vaec/vaec/ir"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ import (
 // one epoch on 300 training images (enough for weights that depend on the
 // data, fast enough for a unit test), and encoder.onnx and decoder.onnx
 // exported from it. The validation source is cut to 100 images.
-func inferBuild(t *testing.T, spec string) (dir string, m *compiler.Model) {
+func inferBuild(t *testing.T, spec string) (dir string, m *ir.Model) {
 	t.Helper()
 	path, err := filepath.Abs(filepath.Join("..", "..", "testdata", "specs", spec))
 	if err != nil {
@@ -51,7 +52,7 @@ func inferBuild(t *testing.T, spec string) (dir string, m *compiler.Model) {
 	}
 	for _, f := range []struct {
 		name string
-		fn   func(*compiler.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
+		fn   func(*ir.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
 	}{{encoderFile, export.Encoder}, {decoderFile, export.Decoder}} {
 		b, err := f.fn(m, res.Weights, export.Options{})
 		if err != nil {
@@ -76,8 +77,8 @@ func vaecCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // the files the verbs write are checked by an independent parser.
 func loadMatrix(t *testing.T, path string, cols int, header bool) *dataset.Set {
 	t.Helper()
-	src := compiler.Source{Path: path, Format: dataset.InferFormat(path), CSVHeader: header}
-	set, err := dataset.Load(src, compiler.Input{Shape: []int{cols}, Size: cols, Scale: 1})
+	src := ir.Source{Path: path, Format: dataset.InferFormat(path), CSVHeader: header}
+	set, err := dataset.Load(src, ir.Input{Shape: []int{cols}, Size: cols, Scale: 1})
 	if err != nil {
 		t.Fatalf("reading %s: %v", path, err)
 	}
@@ -113,7 +114,7 @@ func TestInferenceVerbs(t *testing.T) {
 	}
 }
 
-func testEval(t *testing.T, dir string, m *compiler.Model) {
+func testEval(t *testing.T, dir string, m *ir.Model) {
 	var reps []evalReport
 	for _, src := range [][]string{{}, {"--onnx"}} {
 		args := append([]string{"eval", "--dir", dir, "--k", "20", "--n", "40", "--json", "-q"}, src...)
@@ -181,7 +182,7 @@ func TestDecodeLogits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	probs := out[compiler.OutputProbs]
+	probs := out[ir.OutputProbs]
 	if len(logits) != len(probs) {
 		t.Fatalf("%d logits, %d probabilities", len(logits), len(probs))
 	}

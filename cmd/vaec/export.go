@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io"
 	"io/fs"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/export"
 )
 
@@ -71,7 +71,7 @@ func exportAction(c *cli.Context) error {
 // exportFile is one file to write.
 type exportFile struct {
 	path string
-	fn   func(*compiler.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
+	fn   func(*ir.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
 	data []byte
 }
 
@@ -140,7 +140,7 @@ func runExport(cfg exportConfig, out io.Writer) error {
 
 // loadTrainedCheckpoint reads the checkpoint to export and refuses one that
 // is missing, untrained or trained for another spec.
-func loadTrainedCheckpoint(path string, isDefault bool, dir string, m *compiler.Model) (*checkpoint.Checkpoint, error) {
+func loadTrainedCheckpoint(path string, isDefault bool, dir string, m *ir.Model) (*checkpoint.Checkpoint, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		if isDefault {
 			return nil, fmt.Errorf("no trained checkpoint in %s/: run `vaec train` first", filepath.Clean(dir))

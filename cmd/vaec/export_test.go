@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +30,7 @@ func vaecExport(t *testing.T, args ...string) (code int, stdout, stderr string) 
 // leave it, inside a fresh working directory that becomes the current one:
 // model.json from testdata/specs/mnist-small.yaml and a checkpoint written
 // by the real trainer after one epoch on 500 images.
-func trainedBuild(t *testing.T) (m *compiler.Model, ck *checkpoint.Checkpoint) {
+func trainedBuild(t *testing.T) (m *ir.Model, ck *checkpoint.Checkpoint) {
 	t.Helper()
 	spec, err := filepath.Abs(filepath.Join("..", "..", "testdata", "specs", "mnist-small.yaml"))
 	if err != nil {
@@ -93,7 +94,7 @@ func TestExportCommand(t *testing.T) {
 	opts := export.Options{Metadata: export.Metadata{ProducerVersion: version, EpochsTrained: ck.State.Epoch, ValELBO: ck.State.ValELBO}}
 	for _, f := range []struct {
 		path string
-		fn   func(*compiler.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
+		fn   func(*ir.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
 	}{{enc, export.Encoder}, {dec, export.Decoder}} {
 		got, err := os.ReadFile(f.path)
 		if err != nil {

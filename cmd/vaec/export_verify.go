@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -11,7 +12,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/runtime"
@@ -31,7 +31,7 @@ const (
 // It returns an error when any output differs by more than tol. Inputs are
 // the first defaultVerifyN validation examples, or random ones when the
 // data cannot be read.
-func verifyExport(m *compiler.Model, w map[string]checkpoint.Tensor, encoderPath, decoderPath string, tol float64, out io.Writer) error {
+func verifyExport(m *ir.Model, w map[string]checkpoint.Tensor, encoderPath, decoderPath string, tol float64, out io.Writer) error {
 	in, err := verifyInputs(m, defaultVerifyN, false)
 	if err != nil {
 		fmt.Fprintf(out, "verify: %v; using random inputs\n", err)
@@ -57,7 +57,7 @@ type verifyIn struct {
 // training data when the spec has no validation source), or n random
 // inputs uniform in the range the scaling maps [0, 255]-valued raw data
 // to, so that random inputs look like real ones to the model.
-func verifyInputs(m *compiler.Model, n int, random bool) (verifyIn, error) {
+func verifyInputs(m *ir.Model, n int, random bool) (verifyIn, error) {
 	if n <= 0 {
 		return verifyIn{}, usagef("--n must be positive, got %d", n)
 	}
@@ -87,7 +87,7 @@ func verifyInputs(m *compiler.Model, n int, random bool) (verifyIn, error) {
 
 // verifyConfig is one verification run.
 type verifyConfig struct {
-	model                    *compiler.Model
+	model                    *ir.Model
 	weights                  map[string]checkpoint.Tensor
 	encoderPath, decoderPath string
 	in                       verifyIn
@@ -136,12 +136,12 @@ func runVerify(cfg verifyConfig, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reference decoder: %w", err)
 	}
-	encRef := map[string][]float32{compiler.OutputMu: mu, compiler.OutputLogvar: logvar}
+	encRef := map[string][]float32{ir.OutputMu: mu, ir.OutputLogvar: logvar}
 
 	xShape := append([]int{n}, m.Input.Shape...)
-	encIn := map[string]runtime.Tensor{compiler.InputX: {Shape: xShape, Data: cfg.in.x}}
-	decIn := map[string]runtime.Tensor{compiler.InputZ: {Shape: []int{n, m.Latent}, Data: z}}
-	encNames := []string{compiler.OutputMu, compiler.OutputLogvar}
+	encIn := map[string]runtime.Tensor{ir.InputX: {Shape: xShape, Data: cfg.in.x}}
+	decIn := map[string]runtime.Tensor{ir.InputZ: {Shape: []int{n, m.Latent}, Data: z}}
+	encNames := []string{ir.OutputMu, ir.OutputLogvar}
 	decNames := m.DecoderOutputs()
 
 	var rows []verifyRow
@@ -188,8 +188,8 @@ func runVerify(cfg verifyConfig, out io.Writer) error {
 				names      []string
 				ref        map[string][]float32
 			}{
-				{"encoder", cfg.encoderPath, encIn, compiler.InputX, encNames, encRef},
-				{"decoder", cfg.decoderPath, decIn, compiler.InputZ, decNames, decRef},
+				{"encoder", cfg.encoderPath, encIn, ir.InputX, encNames, encRef},
+				{"decoder", cfg.decoderPath, decIn, ir.InputZ, decNames, decRef},
 			} {
 				got, err := runORT(f.path, f.inName, f.names, f.in)
 				judge(f.file, "onnxruntime "+ort.Version(), f.names, got, f.ref, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 // inspectFixture exports testdata/specs/gaussian.yaml (image input, learned
 // variance) with initial weights and returns the two files' paths.
-func inspectFixture(t *testing.T) (m *compiler.Model, enc, dec string) {
+func inspectFixture(t *testing.T) (m *ir.Model, enc, dec string) {
 	t.Helper()
 	m, err := compiler.CompileFile(filepath.Join("..", "..", "testdata", "specs", "gaussian.yaml"))
 	if err != nil {

@@ -29,7 +29,7 @@ const defaultDir = "vaec-build"
 
 // Files in the build directory.
 const (
-	modelFile      = "model.json"             // the IR (compiler.Model as JSON)
+	modelFile      = "model.json"             // the IR (ir.Model as JSON)
 	specCopy       = "spec.yaml"              // the spec as compiled
 	lastCheckpoint = "checkpoint.safetensors" // written after every epoch
 	bestCheckpoint = "best.safetensors"       // best validation ELBO so far

@@ -1,14 +1,14 @@
 package main
 
 import (
+	"github.com/vaec/vaec/ir"
 	"math"
 	"path/filepath"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
 )
 
-func testReconstruct(t *testing.T, dir string, m *compiler.Model, onnxEnc, onnxDec, data string) {
+func testReconstruct(t *testing.T, dir string, m *ir.Model, onnxEnc, onnxDec, data string) {
 	out := t.TempDir()
 	code, _, errOut := vaecCmd(t, "reconstruct", "--dir", dir, "--n", "6", "--pairs", "3", "--out", filepath.Join(out, "r.png"))
 	if code != 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io"
 	"os"
 	"os/signal"
@@ -87,14 +88,14 @@ func section(w io.Writer, name string) {
 
 // printServingHint tells the user where the files are and how to load them
 // outside vaec.
-func printServingHint(w io.Writer, m *compiler.Model, dir string) {
+func printServingHint(w io.Writer, m *ir.Model, dir string) {
 	enc, dec := filepath.Join(dir, encoderFile), filepath.Join(dir, decoderFile)
 	fmt.Fprintf(w, "\nThe model is ready:\n  %s  x [N, %s] -> mu, logvar [N, %d]\n  %s  z [N, %d] -> %v\n",
 		enc, dimsText(m.Input.Shape), m.Latent, dec, m.Latent, m.DecoderOutputs())
 	fmt.Fprintf(w, "Inputs are scaled as x = raw*%g + %g. Load them in ONNX Runtime, for example from Python:\n", m.Input.Scale, m.Input.Offset)
 	fmt.Fprintf(w, "  import onnxruntime as ort, numpy as np\n")
 	fmt.Fprintf(w, "  dec = ort.InferenceSession(%q)\n", dec)
-	fmt.Fprintf(w, "  out = dec.run(None, {%q: np.random.randn(16, %d).astype(np.float32)})\n", compiler.InputZ, m.Latent)
+	fmt.Fprintf(w, "  out = dec.run(None, {%q: np.random.randn(16, %d).astype(np.float32)})\n", ir.InputZ, m.Latent)
 	fmt.Fprintf(w, "More: vaec sample, vaec reconstruct, vaec encode, vaec eval, vaec inspect %s\n", dec)
 }
 

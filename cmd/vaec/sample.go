@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/viz"
 )
 
@@ -146,7 +146,7 @@ func writeGrid(path string, imgs [][]float32, c, h, w, cols, zoom int) error {
 
 // writeExamples writes n decoded examples x [n, D]: a PNG grid for .png
 // paths (the examples must be images), a matrix otherwise.
-func writeExamples(path string, x []float32, n int, in compiler.Input, shape string, cols, zoom int) error {
+func writeExamples(path string, x []float32, n int, in ir.Input, shape string, cols, zoom int) error {
 	if matrixFormat(path) != "" {
 		return writeMatrix(path, x, n, in.Size, "x")
 	}
@@ -168,7 +168,7 @@ func writeExamples(path string, x []float32, n int, in compiler.Input, shape str
 // CxHxW), else the input shape when it is [C, H, W] with 1 or 3 channels or
 // [H, W], else a square for a flat input whose size is a perfect square
 // (MNIST's 784 = 28×28, stored flat by the usual specs).
-func imageShape(in compiler.Input, flag string) (c, h, w int, err error) {
+func imageShape(in ir.Input, flag string) (c, h, w int, err error) {
 	if flag != "" {
 		var dims []int
 		for _, p := range strings.Split(strings.ToLower(flag), "x") {

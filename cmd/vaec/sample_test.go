@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/vaec/vaec/ir"
 	"image/png"
 	"math"
 	"os"
@@ -8,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/viz"
 )
 
@@ -33,7 +33,7 @@ func gridSize(n, cols int) (w, h int) {
 	return viz.Pad + cols*(28+viz.Pad), viz.Pad + rows*(28+viz.Pad)
 }
 
-func testSample(t *testing.T, dir string, m *compiler.Model, onnxDec string) {
+func testSample(t *testing.T, dir string, m *ir.Model, onnxDec string) {
 	out := t.TempDir()
 	code, stdout, errOut := vaecCmd(t, "sample", "--dir", dir, "--n", "10", "--cols", "4",
 		"--out", filepath.Join(out, "s.png"), "--traversal", filepath.Join(out, "t.png"), "--steps", "5")
@@ -98,7 +98,7 @@ func TestImageShape(t *testing.T) {
 		for _, d := range tc.shape {
 			size *= d
 		}
-		c, h, w, err := imageShape(compiler.Input{Shape: tc.shape, Size: size}, tc.flag)
+		c, h, w, err := imageShape(ir.Input{Shape: tc.shape, Size: size}, tc.flag)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%v %q: got %v, want error %q", tc.shape, tc.flag, err, tc.err)

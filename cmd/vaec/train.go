@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"io"
 	"os"
 	"os/signal"
@@ -16,7 +17,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/viz"
@@ -90,7 +90,7 @@ type trainFlags struct {
 // loadTrainingData reads the training and validation sets the model names.
 // Without a validation source, train.validation_split holds out a seeded
 // fraction of the training data.
-func loadTrainingData(m *compiler.Model) (train, val *dataset.Set, err error) {
+func loadTrainingData(m *ir.Model) (train, val *dataset.Set, err error) {
 	if train, err = dataset.Load(m.Data.Train, m.Input); err != nil {
 		return nil, nil, fmt.Errorf("training data: %w", err)
 	}
@@ -112,7 +112,7 @@ func loadTrainingData(m *compiler.Model) (train, val *dataset.Set, err error) {
 }
 
 // trainBuild trains m in the build directory dir (also used by `vaec run`).
-func trainBuild(ctx context.Context, m *compiler.Model, dir string, f trainFlags) error {
+func trainBuild(ctx context.Context, m *ir.Model, dir string, f trainFlags) error {
 	train, val, err := loadTrainingData(m)
 	if err != nil {
 		return err

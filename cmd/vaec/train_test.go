@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,7 @@ import (
 
 // trainBuildDir writes a build directory for a cut-down mnist-small model
 // (300 training, 100 validation images) so that training takes a moment.
-func trainBuildDir(t *testing.T, mutate func(*compiler.Model)) string {
+func trainBuildDir(t *testing.T, mutate func(*ir.Model)) string {
 	t.Helper()
 	m, err := compiler.CompileFile(filepath.Join("..", "..", "testdata", "specs", "mnist-small.yaml"))
 	if err != nil {
@@ -130,7 +131,7 @@ func TestTrainCommandErrors(t *testing.T) {
 }
 
 func TestTrainCommandValidationSplit(t *testing.T) {
-	dir := trainBuildDir(t, func(m *compiler.Model) {
+	dir := trainBuildDir(t, func(m *ir.Model) {
 		m.Data.Validation = nil
 		m.Train.ValidationSplit = 0.2
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/vaec/vaec/ir"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 // as build, train and export would leave it: model.json, a checkpoint
 // (initial weights: training is not what is under test) and the two ONNX
 // files.
-func verifyBuild(t *testing.T, spec string) (dir string, m *compiler.Model, w map[string]checkpoint.Tensor) {
+func verifyBuild(t *testing.T, spec string) (dir string, m *ir.Model, w map[string]checkpoint.Tensor) {
 	t.Helper()
 	m, err := compiler.CompileFile(filepath.Join("..", "..", "testdata", "specs", spec))
 	if err != nil {
@@ -35,7 +36,7 @@ func verifyBuild(t *testing.T, spec string) (dir string, m *compiler.Model, w ma
 	}
 	for _, f := range []struct {
 		name string
-		fn   func(*compiler.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
+		fn   func(*ir.Model, map[string]checkpoint.Tensor, export.Options) ([]byte, error)
 	}{{encoderFile, export.Encoder}, {decoderFile, export.Decoder}} {
 		b, err := f.fn(m, w, export.Options{})
 		if err != nil {
@@ -88,9 +89,9 @@ func TestVerifyDetectsFlippedWeight(t *testing.T) {
 		file, param string
 		bad, good   []string // outputs that must FAIL, and must PASS
 	}{
-		{encoderFile, m.Mu.Weight, []string{"encoder  mu"}, []string{"encoder  logvar", "decoder  probs"}},
-		{encoderFile, m.Logvar.Bias, []string{"encoder  logvar"}, []string{"encoder  mu", "decoder  probs"}},
-		{decoderFile, m.Output.Weight, []string{"decoder  probs"}, []string{"encoder  mu", "encoder  logvar"}},
+		{encoderFile, m.Mu().Params[0], []string{"encoder  mu"}, []string{"encoder  logvar", "decoder  probs"}},
+		{encoderFile, m.Logvar().Params[1], []string{"encoder  logvar"}, []string{"encoder  mu", "decoder  probs"}},
+		{decoderFile, m.Output().Params[0], []string{"decoder  probs"}, []string{"encoder  mu", "encoder  logvar"}},
 	}
 	for _, c := range cases {
 		t.Run(c.param, func(t *testing.T) {
@@ -192,7 +193,7 @@ func TestVerifyExportSeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dec, flipWeight(t, b, w[m.Output.Bias].Data, 0), 0o644); err != nil {
+	if err := os.WriteFile(dec, flipWeight(t, b, w[m.Output().Params[1]].Data, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
