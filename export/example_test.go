@@ -8,6 +8,7 @@ import (
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/ir"
 )
 
 // A small VAE spec. Export never reads the data it names, but the compiler
@@ -25,7 +26,7 @@ data: {train: ../testdata/mnist/t10k-images-idx3-ubyte.gz}
 
 // weights returns constant weights of the right shapes (a checkpoint's
 // Weights in real use).
-func weights(m *compiler.Model) map[string]checkpoint.Tensor {
+func weights(m *ir.Model) map[string]checkpoint.Tensor {
 	w := map[string]checkpoint.Tensor{}
 	for _, p := range m.Params {
 		t := checkpoint.Tensor{Shape: p.Shape, Data: make([]float32, p.Size())}

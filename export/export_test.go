@@ -9,11 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/conformance"
+	"github.com/vaec/vaec/ir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/")
@@ -21,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/")
 // exporters lists the three lowerings with their names, for table tests.
 var exporters = []struct {
 	role string
-	fn   func(*compiler.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)
+	fn   func(*ir.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)
 }{
 	{RoleEncoder, Encoder},
 	{RoleDecoder, Decoder},
@@ -31,19 +32,19 @@ var exporters = []struct {
 // variants covers every likelihood, both input layouts and every activation.
 var variants = []struct {
 	name  string
-	model func() *compiler.Model
+	model func() *ir.Model
 }{
-	{"bernoulli_flat_relu", func() *compiler.Model { return testModel([]int{6}, 2, []int{5}, compiler.ReLU, compiler.Bernoulli) }},
-	{"gaussian_learned_image_leaky", func() *compiler.Model {
-		return testModel([]int{1, 2, 3}, 2, []int{5, 4}, compiler.LeakyReLU, compiler.GaussianLearned)
+	{"bernoulli_flat_relu", func() *ir.Model { return testModel([]int{6}, 2, []int{5}, ir.ReLU, ir.Bernoulli) }},
+	{"gaussian_learned_image_leaky", func() *ir.Model {
+		return testModel([]int{1, 2, 3}, 2, []int{5, 4}, ir.LeakyReLU, ir.GaussianLearned)
 	}},
-	{"gaussian_fixed_flat_elu", func() *compiler.Model { return testModel([]int{4}, 3, []int{4}, compiler.ELU, compiler.GaussianFixed) }},
-	{"bernoulli_image_tanh", func() *compiler.Model { return testModel([]int{2, 2}, 2, []int{3}, compiler.Tanh, compiler.Bernoulli) }},
-	{"bernoulli_flat_softplus", func() *compiler.Model {
-		return testModel([]int{5}, 2, []int{3}, compiler.Softplus, compiler.Bernoulli)
+	{"gaussian_fixed_flat_elu", func() *ir.Model { return testModel([]int{4}, 3, []int{4}, ir.ELU, ir.GaussianFixed) }},
+	{"bernoulli_image_tanh", func() *ir.Model { return testModel([]int{1, 2, 2}, 2, []int{3}, ir.Tanh, ir.Bernoulli) }},
+	{"bernoulli_flat_softplus", func() *ir.Model {
+		return testModel([]int{5}, 2, []int{3}, ir.Softplus, ir.Bernoulli)
 	}},
-	{"bernoulli_flat_sigmoid_nohidden", func() *compiler.Model {
-		return testModel([]int{5}, 2, nil, compiler.Sigmoid, compiler.Bernoulli)
+	{"bernoulli_flat_sigmoid_nohidden", func() *ir.Model {
+		return testModel([]int{5}, 2, nil, ir.Sigmoid, ir.Bernoulli)
 	}},
 }
 
@@ -96,11 +97,11 @@ func TestChecker(t *testing.T) {
 }
 
 func TestInspectExport(t *testing.T) {
-	m := testModel([]int{1, 2, 3}, 2, []int{5, 4}, compiler.LeakyReLU, compiler.GaussianLearned)
+	m := testModel([]int{1, 2, 3}, 2, []int{5, 4}, ir.LeakyReLU, ir.GaussianLearned)
 	w := testWeights(m)
 	tests := []struct {
 		role    string
-		fn      func(*compiler.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)
+		fn      func(*ir.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)
 		inputs  []Value
 		outputs []Value
 		params  int64
@@ -164,7 +165,7 @@ func TestInspectExport(t *testing.T) {
 }
 
 func TestOpsets(t *testing.T) {
-	m := testModel([]int{4}, 2, []int{3}, compiler.ReLU, compiler.Bernoulli)
+	m := testModel([]int{4}, 2, []int{3}, ir.ReLU, ir.Bernoulli)
 	w := testWeights(m)
 	for _, v := range SupportedOpsets {
 		data, err := Decoder(m, w, Options{Opset: v})
@@ -197,54 +198,58 @@ func TestOpsets(t *testing.T) {
 }
 
 func TestExportErrors(t *testing.T) {
-	base := func() *compiler.Model { return testModel([]int{4}, 2, []int{3}, compiler.ReLU, compiler.Bernoulli) }
+	base := func() *ir.Model { return testModel([]int{4}, 2, []int{3}, ir.ReLU, ir.Bernoulli) }
 	tests := []struct {
 		name string
-		edit func(m *compiler.Model, w map[string]checkpoint.Tensor)
+		edit func(m *ir.Model, w map[string]checkpoint.Tensor)
 		want string
 	}{
-		{"missing weight", func(m *compiler.Model, w map[string]checkpoint.Tensor) { delete(w, "encoder.0.weight") },
+		{"missing weight", func(m *ir.Model, w map[string]checkpoint.Tensor) { delete(w, "encoder.0.weight") },
 			`layer encoder.0 weight: no weights for parameter "encoder.0.weight"`},
-		{"wrong shape", func(m *compiler.Model, w map[string]checkpoint.Tensor) {
+		{"wrong shape", func(m *ir.Model, w map[string]checkpoint.Tensor) {
 			w["encoder.mu.weight"] = checkpoint.Tensor{Shape: []int{2, 3}, Data: make([]float32, 6)}
 		}, `checkpoint tensor "encoder.mu.weight" has shape [2 3], the model needs [3 2]`},
-		{"short data", func(m *compiler.Model, w map[string]checkpoint.Tensor) {
+		{"short data", func(m *ir.Model, w map[string]checkpoint.Tensor) {
 			w["encoder.mu.bias"] = checkpoint.Tensor{Shape: []int{2}, Data: make([]float32, 1)}
 		}, `has 1 values, shape [2] needs 2`},
-		{"nan", func(m *compiler.Model, w map[string]checkpoint.Tensor) {
+		{"nan", func(m *ir.Model, w map[string]checkpoint.Tensor) {
 			w["decoder.out.bias"].Data[2] = float32(math.NaN())
 		}, `"decoder.out.bias" holds NaN at index 2`},
-		{"undeclared param", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Params = m.Params[2:] },
-			`parameter "encoder.0.weight" is not declared`},
-		{"broken chain", func(m *compiler.Model, w map[string]checkpoint.Tensor) {
-			m.Mu.In = 7
-			m.Mu.Pos = compiler.Pos{File: "spec.yaml", Line: 9, Col: 3}
-		}, `layer encoder.mu (spec.yaml:9:3) takes 7 features, the previous layer gives 3`},
-		{"head size", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Latent = 5 },
-			`encoder head encoder.mu gives 2 features, the latent size is 5`},
-		{"output size", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Input.Shape, m.Input.Size = []int{5}, 5 },
-			`layer encoder.0 takes 4 features, the previous layer gives 5`},
-		{"input size", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Input.Size = 3 },
-			`input size 3 does not match the product 4`},
-		{"negative dim", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Input.Shape = []int{-4} },
-			`dimensions must be positive`},
-		{"huge dims", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Input.Shape = []int{1 << 20, 1 << 20} },
-			`dimensions must be positive and the product at most`},
-		{"no input", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Input.Shape = nil },
-			`input shape is empty`},
-		{"activation", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Encoder[0].Activation = "rleu" },
-			`layer encoder.0: activation "rleu" has no ONNX lowering`},
-		{"op", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Decoder[0].Op = "conv" },
-			`layer decoder.0: op "conv" has no ONNX lowering`},
-		{"likelihood", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Likelihood = "poisson" },
-			`likelihood "poisson" has no ONNX lowering`},
-		{"learned without param", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Likelihood = compiler.GaussianLearned },
-			`needs the output log-variance parameter`},
-		{"duplicate layer", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Decoder[0].Name = "encoder.0" },
-			`"encoder.0.linear" defined twice`},
-		{"layer named like input", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Encoder[0].Name = "x" },
-			`value "x" defined twice`},
-		{"opset", func(m *compiler.Model, w map[string]checkpoint.Tensor) { m.Export.Opset = 9 },
+		{"undeclared param", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Params = m.Params[2:] },
+			`ir: 8 parameters, the nodes imply 10`},
+		{"broken chain", func(m *ir.Model, w map[string]checkpoint.Tensor) {
+			m.Mu().In[0] = ir.Shape{7}
+			m.Mu().Pos = ir.Pos{File: "spec.yaml", Line: 9, Col: 3}
+		}, `ir: spec.yaml:9:3: encoder.mu: input "encoder.0" has shape [3], the node records [7]`},
+		{"head size", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Latent = 5 },
+			`ir: encoder.mu: the mu head gives [2], the latent is [5]`},
+		{"output size", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Input.Shape, m.Input.Size = []int{5}, 5 },
+			`ir: decoder.out: the output node gives [4], the input is [5]`},
+		{"input size", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Input.Size = 3 },
+			`ir: input size 3, want 4 (the product of shape [4])`},
+		{"negative dim", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Input.Shape = []int{-4} },
+			`ir: input shape [-4]: dimensions must be positive`},
+		{"huge dims", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Input.Shape = []int{1 << 10, 1 << 10, 1 << 10} },
+			`ir: input shape [1024, 1024, 1024]: dimensions must be positive, at most 16777216 features`},
+		{"rank", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Input.Shape, m.Input.Size = []int{2, 2}, 4 },
+			`ir: input shape [2, 2]: want [D] or [C, H, W]`},
+		{"no input", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Input.Shape = nil },
+			`ir: input shape []: want [D] or [C, H, W]`},
+		{"activation", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Encoder.Nodes[0].Activation = ir.Activation(99) },
+			`ir: encoder.0: unknown activation`},
+		{"op", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Decoder.Nodes[0].Op = ir.Op(99) },
+			`ir: decoder.0: unknown op op(99)`},
+		{"op without ONNX lowering", func(m *ir.Model, w map[string]checkpoint.Tensor) { insertIdentity(m) },
+			`decoder.id: no ONNX lowering for op test_identity`},
+		{"likelihood", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Likelihood.Kind = ir.LikelihoodKind(99) },
+			`ir: unknown likelihood`},
+		{"learned without param", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Likelihood.Kind = ir.GaussianLearned },
+			`ir: likelihood logvar "", want "decoder.logvar"`},
+		{"duplicate layer", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Decoder.Nodes[0].Name = "encoder.0" },
+			`ir: name "encoder.0" is used by encoder node encoder.0 and by decoder node encoder.0`},
+		{"layer named like input", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Encoder.Nodes[0].Name = "x" },
+			`ir: name "x" is used by encoder input and by encoder node x`},
+		{"opset", func(m *ir.Model, w map[string]checkpoint.Tensor) { m.Export.Opset = 9 },
 			`opset 9 is not supported: the exporter writes opsets 13 to 17`},
 	}
 	for _, tt := range tests {
@@ -266,10 +271,52 @@ func TestExportErrors(t *testing.T) {
 	}
 }
 
+// testIdentity is an op known to the IR but lowered by neither graph nor
+// export: y = x, no parameters. RegisterOp is global, so it runs once.
+var testIdentity = sync.OnceValues(func() (ir.Op, error) {
+	return ir.RegisterOp(ir.OpInfo{
+		Name: "test_identity", Form: "y = x", Arity: 1,
+		Params: func(*ir.Node) []ir.ParamSpec { return nil },
+		Infer:  func(_ *ir.Node, in []ir.Shape) (ir.Shape, error) { return in[0].Clone(), nil },
+		MACs:   func(*ir.Node) int { return 0 },
+	})
+})
+
+// insertIdentity rebuilds m's decoder with a test_identity node on z
+// before its layers; parameter names and shapes stay the same, so the
+// model still verifies and the weights still fit. It panics on failure.
+func insertIdentity(m *ir.Model) {
+	op, err := testIdentity()
+	if err != nil {
+		panic(err)
+	}
+	old := m.Decoder.Nodes
+	var params []ir.Param
+	for _, p := range m.Params {
+		if strings.HasPrefix(p.Name, "encoder.") {
+			params = append(params, p)
+		}
+	}
+	m.Params = params
+	d := m.DecoderBuilder()
+	if _, err := d.Add(ir.Node{Name: "decoder.id", Op: op}); err != nil {
+		panic(err)
+	}
+	for _, n := range old {
+		if _, err := d.Add(ir.Node{Name: n.Name, Op: n.Op, Role: n.Role, Attrs: n.Attrs}); err != nil {
+			panic(err)
+		}
+	}
+	m.AddLikelihoodParams()
+	if err := ir.VerifyArchitecture(m); err != nil {
+		panic(fmt.Sprintf("the model with test_identity does not verify: %v", err))
+	}
+}
+
 // TestFileSize: the files are their weights plus a small, bounded overhead
 // (within 1% of 4 bytes per parameter at MNIST size).
 func TestFileSize(t *testing.T) {
-	m := testModel([]int{1, 28, 28}, 20, []int{400}, compiler.ReLU, compiler.Bernoulli)
+	m := testModel([]int{1, 28, 28}, 20, []int{400}, ir.ReLU, ir.Bernoulli)
 	w := testWeights(m)
 	for _, e := range exporters[:2] {
 		data, err := e.fn(m, w, testOptions())
@@ -349,7 +396,7 @@ func lineDiff(want, got string) string {
 }
 
 func TestInspectMalformed(t *testing.T) {
-	m := testModel([]int{4}, 2, []int{3}, compiler.ReLU, compiler.Bernoulli)
+	m := testModel([]int{4}, 2, []int{3}, ir.ReLU, ir.Bernoulli)
 	good, err := Decoder(m, testWeights(m), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +424,7 @@ func TestInspectMalformed(t *testing.T) {
 }
 
 func FuzzInspect(f *testing.F) {
-	m := testModel([]int{1, 2, 2}, 2, []int{3}, compiler.ELU, compiler.GaussianLearned)
+	m := testModel([]int{1, 2, 2}, 2, []int{3}, ir.ELU, ir.GaussianLearned)
 	for _, e := range exporters {
 		data, err := e.fn(m, testWeights(m), testOptions())
 		if err != nil {
@@ -402,8 +449,8 @@ func FuzzInspect(f *testing.F) {
 
 // benchmarkExport measures one export of the PyTorch example's model
 // (784-400-20), dominated by encoding 330k weights.
-func benchmarkExport(b *testing.B, fn func(*compiler.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)) {
-	m := testModel([]int{784}, 20, []int{400}, compiler.ReLU, compiler.Bernoulli)
+func benchmarkExport(b *testing.B, fn func(*ir.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)) {
+	m := testModel([]int{784}, 20, []int{400}, ir.ReLU, ir.Bernoulli)
 	w := testWeights(m)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
