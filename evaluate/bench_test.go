@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // BenchmarkOverhead784 measures what Run adds to the encoder and decoder
@@ -28,7 +28,7 @@ func BenchmarkOverhead784(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Run(context.Background(), m, Likelihood{Kind: compiler.Bernoulli}, x, 10, D, Options{K: K}); err != nil {
+		if _, err := Run(context.Background(), m, Likelihood{Kind: ir.Bernoulli}, x, 10, D, Options{K: K}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // funcModel plugs plain Go functions in as a Model.
@@ -95,7 +95,7 @@ func TestImportanceSamplingMatchesQuadrature(t *testing.T) {
 	for i := 0; i < n; i++ {
 		exact += m.exactLogPx(x[i*D:(i+1)*D]) / float64(n)
 	}
-	res, err := Run(context.Background(), m.model(), Likelihood{Kind: compiler.Bernoulli}, x, n, D, Options{K: 20000, Seed: 7})
+	res, err := Run(context.Background(), m.model(), Likelihood{Kind: ir.Bernoulli}, x, n, D, Options{K: 20000, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestImportanceSamplingMatchesQuadrature(t *testing.T) {
 		t.Errorf("ELBO %.9f ≠ −(Recon + KL) = %.9f", res.ELBO, got)
 	}
 	// One sample: the estimate is an unbiased ELBO estimate, well below the truth.
-	one, err := Run(context.Background(), m.model(), Likelihood{Kind: compiler.Bernoulli}, x, n, D, Options{K: 1, Seed: 7})
+	one, err := Run(context.Background(), m.model(), Likelihood{Kind: ir.Bernoulli}, x, n, D, Options{K: 1, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestExactPosterior(t *testing.T) {
 		want += -0.5 * (3*math.Log(2*math.Pi) + logdet + q) / 2
 	}
 	for _, lk := range []Likelihood{
-		{Kind: compiler.GaussianFixed, Sigma: sigma},
+		{Kind: ir.GaussianFixed, Sigma: sigma},
 	} {
 		for _, k := range []int{1, 5, 200} {
 			res, err := Run(context.Background(), funcModel{enc, dec}, lk, x, 2, 3, Options{K: k, Seed: 1})
@@ -217,7 +217,7 @@ func TestExactPosterior(t *testing.T) {
 		o.Logvar = lv
 		return o, err
 	}
-	res, err := Run(context.Background(), funcModel{enc, learned}, Likelihood{Kind: compiler.GaussianLearned}, x, 2, 3, Options{K: 50, Seed: 1})
+	res, err := Run(context.Background(), funcModel{enc, learned}, Likelihood{Kind: ir.GaussianLearned}, x, 2, 3, Options{K: 50, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestRowsDoNotChangeFigures(t *testing.T) {
 	x := []float32{1, 0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 0}
 	var first *Result
 	for _, rows := range []int{1, 3, 7, 64, 1024} {
-		res, err := Run(context.Background(), m.model(), Likelihood{Kind: compiler.Bernoulli}, x, 4, 3, Options{K: 10, Seed: 3, Rows: rows})
+		res, err := Run(context.Background(), m.model(), Likelihood{Kind: ir.Bernoulli}, x, 4, 3, Options{K: 10, Seed: 3, Rows: rows})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,14 +275,14 @@ func TestRunErrors(t *testing.T) {
 		k    int
 		want string
 	}{
-		{"no samples", good, Likelihood{Kind: compiler.Bernoulli}, x, 2, 2, 0, "need at least 1"},
-		{"shape", good, Likelihood{Kind: compiler.Bernoulli}, x, 3, 2, 1, "are not 3 examples"},
-		{"decoder error", bad, Likelihood{Kind: compiler.Bernoulli}, x, 2, 2, 1, "boom"},
-		{"encoder short", short, Likelihood{Kind: compiler.Bernoulli}, x, 2, 2, 1, "encoder returned"},
-		{"wrong likelihood", good, Likelihood{Kind: compiler.GaussianFixed, Sigma: 1}, x, 2, 2, 1, "means for"},
-		{"bad sigma", good, Likelihood{Kind: compiler.GaussianFixed}, x, 2, 2, 1, "sigma"},
-		{"unknown likelihood", good, Likelihood{Kind: "poisson"}, x, 2, 2, 1, "not supported"},
-		{"nan", nanDec, Likelihood{Kind: compiler.Bernoulli}, x, 2, 2, 1, "not finite"},
+		{"no samples", good, Likelihood{Kind: ir.Bernoulli}, x, 2, 2, 0, "need at least 1"},
+		{"shape", good, Likelihood{Kind: ir.Bernoulli}, x, 3, 2, 1, "are not 3 examples"},
+		{"decoder error", bad, Likelihood{Kind: ir.Bernoulli}, x, 2, 2, 1, "boom"},
+		{"encoder short", short, Likelihood{Kind: ir.Bernoulli}, x, 2, 2, 1, "encoder returned"},
+		{"wrong likelihood", good, Likelihood{Kind: ir.GaussianFixed, Sigma: 1}, x, 2, 2, 1, "means for"},
+		{"bad sigma", good, Likelihood{Kind: ir.GaussianFixed}, x, 2, 2, 1, "sigma"},
+		{"unknown likelihood", good, Likelihood{Kind: ir.LikelihoodKind(99)}, x, 2, 2, 1, "not supported"},
+		{"nan", nanDec, Likelihood{Kind: ir.Bernoulli}, x, 2, 2, 1, "not finite"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,7 +294,7 @@ func TestRunErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Run(ctx, good, Likelihood{Kind: compiler.Bernoulli}, x, 2, 2, Options{K: 1}); !errors.Is(err, context.Canceled) {
+	if _, err := Run(ctx, good, Likelihood{Kind: ir.Bernoulli}, x, 2, 2, Options{K: 1}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: got %v", err)
 	}
 }
@@ -327,6 +327,15 @@ func TestLogMeanExp(t *testing.T) {
 	}
 }
 
+// must returns v, failing loudly on err (the prior's densities return one
+// for kinds they do not know).
+func must(v float64, err error) float64 {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func TestDensities(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -335,12 +344,12 @@ func TestDensities(t *testing.T) {
 		{"bernoulli", LogBernoulli([]float32{1, 0}, []float32{0, 0}), 2 * math.Log(0.5)},
 		{"bernoulli saturated", LogBernoulli([]float32{1, 0}, []float32{100, -100}), -2 * math.Log1p(math.Exp(-100))},
 		{"bernoulli wrong and saturated", LogBernoulli([]float32{0}, []float32{60}), -60 - math.Log1p(math.Exp(-60))},
-		{"std normal", LogStdNormal([]float32{0, 1}), -math.Log(2*math.Pi) - 0.5},
+		{"std normal", must(ir.Prior{}.LogDensity([]float32{0, 1})), -math.Log(2*math.Pi) - 0.5},
 		{"normal", LogNormal([]float32{1}, []float32{1}, []float32{float32(math.Log(4))}), -0.5*math.Log(2*math.Pi) - math.Log(2)},
 		{"gaussian fixed", LogGaussianFixed([]float32{1}, []float32{0}, 2), -0.5*math.Log(2*math.Pi) - math.Log(2) - 0.125},
 		{"gaussian", LogGaussian([]float32{1}, []float32{0}, []float32{0}), -0.5*math.Log(2*math.Pi) - 0.5},
-		{"kl zero", KL([]float32{0, 0}, []float32{0, 0}), 0},
-		{"kl", KL([]float32{1}, []float32{0}), 0.5},
+		{"kl zero", must(ir.Prior{}.KL([]float32{0, 0}, []float32{0, 0})), 0},
+		{"kl", must(ir.Prior{}.KL([]float32{1}, []float32{0})), 0.5},
 	}
 	for _, tc := range tests {
 		if math.Abs(tc.got-tc.want) > 1e-6 {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/evaluate"
+	"github.com/vaec/vaec/ir"
 )
 
 // coin is a one-pixel "VAE" whose decoder ignores z: p(x=1|z) = 0.8.
@@ -26,7 +26,7 @@ func (coin) Decode(z []float32, n int) (evaluate.Decoded, error) {
 
 func ExampleRun() {
 	x := []float32{1, 1, 1, 0} // four one-pixel examples
-	res, err := evaluate.Run(context.Background(), coin{}, evaluate.Likelihood{Kind: compiler.Bernoulli}, x, 4, 1, evaluate.Options{K: 100, Seed: 1})
+	res, err := evaluate.Run(context.Background(), coin{}, evaluate.Likelihood{Kind: ir.Bernoulli}, x, 4, 1, evaluate.Options{K: 100, Seed: 1})
 	if err != nil {
 		fmt.Println(err)
 		return
