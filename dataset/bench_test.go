@@ -5,17 +5,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // benchLoad writes data to a file once and times loading its n records of 784 values.
 func benchLoad(b *testing.B, name string, data []byte, n int) {
 	path := writeFile(b, name, data)
-	in := compiler.Input{Shape: []int{784}, Size: 784, Scale: 1.0 / 255}
+	in := ir.Input{Shape: []int{784}, Size: 784, Scale: 1.0 / 255}
 	b.SetBytes(int64(n * 784 * 4))
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := Load(compiler.Source{Path: path}, in); err != nil {
+		if _, err := Load(ir.Source{Path: path}, in); err != nil {
 			b.Fatal(err)
 		}
 	}

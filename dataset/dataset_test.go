@@ -9,15 +9,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
-func input(shape ...int) compiler.Input {
+func input(shape ...int) ir.Input {
 	n := 1
 	for _, d := range shape {
 		n *= d
 	}
-	return compiler.Input{Shape: shape, Size: n, Scale: 1}
+	return ir.Input{Shape: shape, Size: n, Scale: 1}
 }
 
 // scaled is what Load must return for raw values: float32(v*scale + offset).
@@ -33,7 +33,7 @@ func TestLoadFormats(t *testing.T) {
 	type tc struct {
 		name   string
 		file   string // name, which may set the format by inference
-		format string
+		format ir.Format
 		data   []byte
 		vals   []float64 // raw values of the whole file
 		d      int
@@ -51,8 +51,8 @@ func TestLoadFormats(t *testing.T) {
 		vals := ramp(12, from(kind))
 		raw := encodeIDX(kind, []int{3, 2, 2}, vals)
 		cases = append(cases,
-			tc{"idx/" + kind, "x.idx", compiler.FormatIDX, raw, vals, 4},
-			tc{"idx.gz/" + kind, "x-idx3-ubyte.gz", "", gzipped(raw), vals, 4})
+			tc{"idx/" + kind, "x.idx", ir.FormatIDX, raw, vals, 4},
+			tc{"idx.gz/" + kind, "x-idx3-ubyte.gz", ir.FormatNone, gzipped(raw), vals, 4})
 	}
 	// NPY: every element type, both byte orders, versions 1 to 3, and gzip.
 	for _, kind := range []string{"u1", "i1", "b1", "u2", "i2", "u4", "i4", "u8", "i8", "f2", "f4", "f8"} {
@@ -67,20 +67,20 @@ func TestLoadFormats(t *testing.T) {
 		for _, o := range orders {
 			for major := 1; major <= 3; major++ {
 				raw := encodeNPY(major, o+kind, false, []int{3, 4}, vals)
-				cases = append(cases, tc{fmt.Sprintf("npy%d/%s%s", major, o, kind), "x.npy", compiler.FormatNPY, raw, vals, 4})
+				cases = append(cases, tc{fmt.Sprintf("npy%d/%s%s", major, o, kind), "x.npy", ir.FormatNPY, raw, vals, 4})
 			}
 		}
 	}
 	f4 := ramp(12, -3)
 	cases = append(cases,
-		tc{"npy.gz", "x.npy.gz", "", gzipped(encodeNPY(1, "<f4", false, []int{3, 2, 2}, f4)), f4, 4},
-		tc{"npy/1-d", "x.npy", "", encodeNPY(1, "<f8", false, []int{5}, ramp(5, 0)), ramp(5, 0), 1},
-		tc{"npy/long suffix", "x.npy", "", rawNPY("{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 1L), }\n", encodeNPY(1, "<f8", false, []int{2}, []float64{1, 2})[128:]), []float64{1, 2}, 1},
-		tc{"npy/double quotes, no spaces", "x.npy", "", rawNPY(`{"shape":(2,),"fortran_order":False,"descr":"<f8"}`, encodeNPY(1, "<f8", false, []int{2}, []float64{1, 2})[128:]), []float64{1, 2}, 1},
-		tc{"csv", "x.csv", "", []byte("1,2,3,4\n5,6,7,8\n-1.5,2e3,0,.25\n"), []float64{1, 2, 3, 4, 5, 6, 7, 8, -1.5, 2000, 0, .25}, 4},
-		tc{"csv/spaces crlf blank bom", "x.txt", compiler.FormatCSV, []byte("\ufeff 1, 2 ,3,4\r\n\r\n5,6,7,8\r\n"), ramp(8, 1), 4},
-		tc{"csv/no final newline", "x.csv", "", []byte("1\n2\n3"), ramp(3, 1), 1},
-		tc{"csv.gz", "x.csv.gz", "", gzipped([]byte("0,1\n2,3\n")), ramp(4, 0), 2},
+		tc{"npy.gz", "x.npy.gz", ir.FormatNone, gzipped(encodeNPY(1, "<f4", false, []int{3, 2, 2}, f4)), f4, 4},
+		tc{"npy/1-d", "x.npy", ir.FormatNone, encodeNPY(1, "<f8", false, []int{5}, ramp(5, 0)), ramp(5, 0), 1},
+		tc{"npy/long suffix", "x.npy", ir.FormatNone, rawNPY("{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 1L), }\n", encodeNPY(1, "<f8", false, []int{2}, []float64{1, 2})[128:]), []float64{1, 2}, 1},
+		tc{"npy/double quotes, no spaces", "x.npy", ir.FormatNone, rawNPY(`{"shape":(2,),"fortran_order":False,"descr":"<f8"}`, encodeNPY(1, "<f8", false, []int{2}, []float64{1, 2})[128:]), []float64{1, 2}, 1},
+		tc{"csv", "x.csv", ir.FormatNone, []byte("1,2,3,4\n5,6,7,8\n-1.5,2e3,0,.25\n"), []float64{1, 2, 3, 4, 5, 6, 7, 8, -1.5, 2000, 0, .25}, 4},
+		tc{"csv/spaces crlf blank bom", "x.txt", ir.FormatCSV, []byte("\ufeff 1, 2 ,3,4\r\n\r\n5,6,7,8\r\n"), ramp(8, 1), 4},
+		tc{"csv/no final newline", "x.csv", ir.FormatNone, []byte("1\n2\n3"), ramp(3, 1), 1},
+		tc{"csv.gz", "x.csv.gz", ir.FormatNone, gzipped([]byte("0,1\n2,3\n")), ramp(4, 0), 2},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -88,8 +88,8 @@ func TestLoadFormats(t *testing.T) {
 			n := len(c.vals) / c.d
 			for _, r := range []struct{ start, limit int }{{0, 0}, {1, 0}, {0, 1}, {n - 1, 1}} {
 				for _, sc := range []struct{ scale, offset float64 }{{1, 0}, {0.5, -1}} {
-					in := compiler.Input{Shape: []int{c.d}, Size: c.d, Scale: sc.scale, Offset: sc.offset}
-					set, err := Load(compiler.Source{Path: path, Format: c.format, Start: r.start, Limit: r.limit}, in)
+					in := ir.Input{Shape: []int{c.d}, Size: c.d, Scale: sc.scale, Offset: sc.offset}
+					set, err := Load(ir.Source{Path: path, Format: c.format, Start: r.start, Limit: r.limit}, in)
 					if err != nil {
 						t.Fatalf("range %v: %v", r, err)
 					}
@@ -110,19 +110,20 @@ func TestLoadFormats(t *testing.T) {
 func TestLoadLabels(t *testing.T) {
 	data := writeFile(t, "x.npy", encodeNPY(1, "<f4", false, []int{4, 2}, ramp(8, 0)))
 	for _, c := range []struct {
-		name, file, format string
-		data               []byte
+		name, file string
+		format     ir.Format
+		data       []byte
 	}{
-		{"idx u1", "y-idx1-ubyte", "", encodeIDX("u1", []int{4}, []float64{3, 1, 4, 1})},
-		{"idx i4 gz", "y.idx.gz", "", gzipped(encodeIDX("i4", []int{4}, []float64{3, 1, 4, 1}))},
-		{"idx f8 integral", "y.idx", "", encodeIDX("f8", []int{4}, []float64{3, 1, 4, 1})},
-		{"npy i8 [N,1]", "y.npy", "", encodeNPY(1, "<i8", false, []int{4, 1}, []float64{3, 1, 4, 1})},
-		{"npy >u8", "y.npy", "", encodeNPY(2, ">u8", false, []int{4}, []float64{3, 1, 4, 1})},
-		{"csv", "labels", compiler.FormatCSV, []byte("3\n1\n4\n1\n")},
+		{"idx u1", "y-idx1-ubyte", ir.FormatNone, encodeIDX("u1", []int{4}, []float64{3, 1, 4, 1})},
+		{"idx i4 gz", "y.idx.gz", ir.FormatNone, gzipped(encodeIDX("i4", []int{4}, []float64{3, 1, 4, 1}))},
+		{"idx f8 integral", "y.idx", ir.FormatNone, encodeIDX("f8", []int{4}, []float64{3, 1, 4, 1})},
+		{"npy i8 [N,1]", "y.npy", ir.FormatNone, encodeNPY(1, "<i8", false, []int{4, 1}, []float64{3, 1, 4, 1})},
+		{"npy >u8", "y.npy", ir.FormatNone, encodeNPY(2, ">u8", false, []int{4}, []float64{3, 1, 4, 1})},
+		{"csv", "labels", ir.FormatCSV, []byte("3\n1\n4\n1\n")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lab := writeFile(t, c.file, c.data)
-			set, err := Load(compiler.Source{Path: data, Labels: lab, LabelFormat: c.format, Start: 1, Limit: 2}, input(2))
+			set, err := Load(ir.Source{Path: data, Labels: lab, LabelFormat: c.format, Start: 1, Limit: 2}, input(2))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +135,7 @@ func TestLoadLabels(t *testing.T) {
 	// Both CSV with a header: CSVHeader applies to both files.
 	x := writeFile(t, "x.csv", []byte("a,b\n1,2\n3,4\n"))
 	y := writeFile(t, "y.csv", []byte("label\n7\n8\n"))
-	set, err := Load(compiler.Source{Path: x, Labels: y, CSVHeader: true}, input(2))
+	set, err := Load(ir.Source{Path: x, Labels: y, CSVHeader: true}, input(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestLoadErrors(t *testing.T) {
 		name   string
 		file   string
 		data   []byte
-		src    compiler.Source // Path filled in; Labels names a second file
+		src    ir.Source // Path filled in; Labels names a second file
 		labels []byte
 		d      int
 		want   []string // substrings of the message
@@ -167,7 +168,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "idx empty", file: "x.idx", data: nil, d: 4, want: []string{"truncated", "magic"}, offset: 0},
 		{name: "idx trailing", file: "x.idx", data: append(slices.Clip(u1), 9, 9), d: 4, want: []string{"2 bytes of trailing data"}, offset: int64(len(u1))},
 		{name: "idx bad magic", file: "x.idx", data: append([]byte{1}, u1[1:]...), d: 4, want: []string{"not an IDX file"}, offset: 0},
-		{name: "npy read as idx", file: "x.npy.gz", data: gzipped(npy), src: compiler.Source{Format: compiler.FormatIDXGz}, d: 4, want: []string{"not an IDX file", "give its format as npy"}, offset: 0},
+		{name: "npy read as idx", file: "x.npy.gz", data: gzipped(npy), src: ir.Source{Format: ir.FormatIDXGz}, d: 4, want: []string{"not an IDX file", "give its format as npy"}, offset: 0},
 		{name: "idx bad type", file: "x.idx", data: append([]byte{0, 0, 7}, u1[3:]...), d: 4, want: []string{"type code 0x07"}, offset: 2},
 		{name: "idx zero dims", file: "x.idx", data: []byte{0, 0, 8, 0}, d: 4, want: []string{"0 dimensions"}, offset: 3},
 		{name: "idx huge header", file: "x.idx", data: hugeIDX, d: 784, want: []string{"truncated", "the file holds 3"}, offset: int64(len(hugeIDX))},
@@ -176,9 +177,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "idx gz truncated", file: "x.idx.gz", data: gzipped(u1)[:20], d: 4, want: []string{"uncompressed offset"}, offset: -2},
 		{name: "idx gz corrupt", file: "x.idx.gz", data: slices.Concat(gzipped(u1)[:len(gzipped(u1))-8], []byte{1, 2, 3, 4, 5, 6, 7, 8}), d: 4, want: []string{"gzip", "checksum"}, offset: -2},
 		{name: "wrong size", file: "x.idx", data: u1, d: 784, want: []string{"x.idx", "records have 4 values, the spec's input shape [784] needs 784"}, offset: -1},
-		{name: "out of range", file: "x.idx", data: u1, src: compiler.Source{Start: 2, Limit: 2}, d: 4, want: []string{"records [2, 4) are out of range: the file has 3 records"}, offset: -1},
-		{name: "start past end", file: "x.idx", data: u1, src: compiler.Source{Start: 3}, d: 4, want: []string{"no records selected"}, offset: -1},
-		{name: "negative start", file: "x.idx", data: u1, src: compiler.Source{Start: -1}, d: 4, want: []string{"out of range"}, offset: -1},
+		{name: "out of range", file: "x.idx", data: u1, src: ir.Source{Start: 2, Limit: 2}, d: 4, want: []string{"records [2, 4) are out of range: the file has 3 records"}, offset: -1},
+		{name: "start past end", file: "x.idx", data: u1, src: ir.Source{Start: 3}, d: 4, want: []string{"no records selected"}, offset: -1},
+		{name: "negative start", file: "x.idx", data: u1, src: ir.Source{Start: -1}, d: 4, want: []string{"out of range"}, offset: -1},
 		{name: "npy bad magic", file: "x.npy", data: append([]byte("\x93NUMPZ"), npy[6:]...), d: 4, want: []string{"not an NPY file"}, offset: 0},
 		{name: "npy version", file: "x.npy", data: slices.Concat([]byte("\x93NUMPY\x04\x00"), npy[8:]), d: 4, want: []string{"version 4.0"}, offset: 6},
 		{name: "npy fortran", file: "x.npy", data: encodeNPY(1, "<f4", true, []int{3, 4}, ramp(12, 0)), d: 4, want: []string{"fortran_order is True"}, offset: -2},
@@ -198,17 +199,17 @@ func TestLoadErrors(t *testing.T) {
 		{name: "csv not a number", file: "x.csv", data: []byte("1,2\n3,x4\n"), d: 2, want: []string{"line 2, column 2", `"x4" is not a number`}, line: 2, column: 2},
 		{name: "csv empty field", file: "x.csv", data: []byte("1,2,\n"), d: 3, want: []string{"line 1, column 3"}, line: 1, column: 3},
 		{name: "csv header not skipped", file: "x.csv", data: []byte("a,b\n1,2\n"), d: 2, want: []string{"line 1, column 1", `"a" is not a number`}, line: 1, column: 1},
-		{name: "csv header only", file: "x.csv", data: []byte("a,b\n"), src: compiler.Source{CSVHeader: true}, d: 2, want: []string{"no records"}, offset: -1},
+		{name: "csv header only", file: "x.csv", data: []byte("a,b\n"), src: ir.Source{CSVHeader: true}, d: 2, want: []string{"no records"}, offset: -1},
 		{name: "csv bad quote", file: "x.csv", data: []byte("1,2\n\"3,4\n"), d: 2, want: []string{"line 2"}, line: 2},
 		{name: "csv wrong size", file: "x.csv", data: []byte("1,2\n"), d: 3, want: []string{"line 1", "records have 2 values"}, line: 1},
 		{name: "csv inf", file: "x.csv", data: []byte("1,2\n3,inf\n"), d: 2, want: []string{"line 2, column 2", "+Inf"}, line: 2, column: 2},
 		{name: "csv float range", file: "x.csv", data: []byte("1,2\n3,1e999\n"), d: 2, want: []string{"line 2, column 2", "out of the float64 range"}, line: 2, column: 2},
 		{name: "unknown format", file: "x.bin", data: u1, d: 4, want: []string{"cannot tell the format"}, offset: -1},
-		{name: "labels count", file: "x.idx", data: u1, src: compiler.Source{Labels: "y.idx"}, labels: encodeIDX("u1", []int{4}, ramp(4, 0)), d: 4, want: []string{"y.idx", "has 4 records, but data file", "x.idx has 3"}, offset: -1},
-		{name: "labels width", file: "x.idx", data: u1, src: compiler.Source{Labels: "y.idx"}, labels: encodeIDX("u1", []int{3, 2}, ramp(6, 0)), d: 4, want: []string{"labels have 2 values per record"}, offset: -1},
-		{name: "labels fractional", file: "x.idx", data: u1, src: compiler.Source{Labels: "y.npy"}, labels: encodeNPY(1, "<f4", false, []int{3}, []float64{1, 2.5, 3}), d: 4, want: []string{"y.npy", "label of record 1 is 2.5"}, offset: 128 + 4},
-		{name: "labels int64 range", file: "x.idx", data: u1, src: compiler.Source{Labels: "y.npy"}, labels: encodeNPY(1, "<i8", false, []int{3}, []float64{1, 1 << 40, 3}), d: 4, want: []string{"out of the int32 range"}, offset: 128 + 8},
-		{name: "labels csv", file: "x.idx", data: u1, src: compiler.Source{Labels: "y.csv"}, labels: []byte("1\n2\nthree\n"), d: 4, want: []string{"y.csv: line 3, column 1"}, line: 3, column: 1},
+		{name: "labels count", file: "x.idx", data: u1, src: ir.Source{Labels: "y.idx"}, labels: encodeIDX("u1", []int{4}, ramp(4, 0)), d: 4, want: []string{"y.idx", "has 4 records, but data file", "x.idx has 3"}, offset: -1},
+		{name: "labels width", file: "x.idx", data: u1, src: ir.Source{Labels: "y.idx"}, labels: encodeIDX("u1", []int{3, 2}, ramp(6, 0)), d: 4, want: []string{"labels have 2 values per record"}, offset: -1},
+		{name: "labels fractional", file: "x.idx", data: u1, src: ir.Source{Labels: "y.npy"}, labels: encodeNPY(1, "<f4", false, []int{3}, []float64{1, 2.5, 3}), d: 4, want: []string{"y.npy", "label of record 1 is 2.5"}, offset: 128 + 4},
+		{name: "labels int64 range", file: "x.idx", data: u1, src: ir.Source{Labels: "y.npy"}, labels: encodeNPY(1, "<i8", false, []int{3}, []float64{1, 1 << 40, 3}), d: 4, want: []string{"out of the int32 range"}, offset: 128 + 8},
+		{name: "labels csv", file: "x.idx", data: u1, src: ir.Source{Labels: "y.csv"}, labels: []byte("1\n2\nthree\n"), d: 4, want: []string{"y.csv: line 3, column 1"}, line: 3, column: 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -249,33 +250,36 @@ func rawNPY(header string, data []byte) []byte {
 
 func TestLoadBadInput(t *testing.T) {
 	path := writeFile(t, "x.idx", encodeIDX("u1", []int{1, 1}, []float64{1}))
-	if _, err := Load(compiler.Source{Path: path}, compiler.Input{}); err == nil || !strings.Contains(err.Error(), "input size 0") {
+	if _, err := Load(ir.Source{Path: path}, ir.Input{}); err == nil || !strings.Contains(err.Error(), "input size 0") {
 		t.Errorf("zero input size: got %v", err)
 	}
-	if _, err := Load(compiler.Source{Path: path + ".missing"}, input(1)); err == nil || !strings.Contains(err.Error(), "x.idx.missing") {
+	if _, err := Load(ir.Source{Path: path + ".missing"}, input(1)); err == nil || !strings.Contains(err.Error(), "x.idx.missing") {
 		t.Errorf("missing file: got %v", err)
 	}
-	if _, err := Load(compiler.Source{Path: t.TempDir(), Format: compiler.FormatIDX}, input(1)); err == nil || !strings.Contains(err.Error(), "directory") {
+	if _, err := Load(ir.Source{Path: t.TempDir(), Format: ir.FormatIDX}, input(1)); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("directory: got %v", err)
 	}
-	if _, err := Load(compiler.Source{Path: path, Format: "hdf5"}, input(1)); err == nil || !strings.Contains(err.Error(), `unknown format "hdf5"`) {
+	if _, err := Load(ir.Source{Path: path, Format: ir.Format(99)}, input(1)); err == nil || !strings.Contains(err.Error(), `unknown format`) {
 		t.Errorf("bad format: got %v", err)
 	}
 }
 
 func TestInferFormat(t *testing.T) {
-	for _, c := range []struct{ path, want string }{
-		{"data/train-images-idx3-ubyte", compiler.FormatIDX},
-		{"t10k-images-idx3-ubyte.gz", compiler.FormatIDXGz},
-		{"x.idx", compiler.FormatIDX},
-		{"X.IDX.GZ", compiler.FormatIDXGz},
-		{"a/b/x.npy", compiler.FormatNPY},
-		{"x.npy.gz", compiler.FormatNPY},
-		{"x.csv", compiler.FormatCSV},
-		{"x.txt", compiler.FormatCSV},
-		{"x.csv.gz", compiler.FormatCSV},
-		{"x.bin", ""},
-		{"", ""},
+	for _, c := range []struct {
+		path string
+		want ir.Format
+	}{
+		{"data/train-images-idx3-ubyte", ir.FormatIDX},
+		{"t10k-images-idx3-ubyte.gz", ir.FormatIDXGz},
+		{"x.idx", ir.FormatIDX},
+		{"X.IDX.GZ", ir.FormatIDXGz},
+		{"a/b/x.npy", ir.FormatNPY},
+		{"x.npy.gz", ir.FormatNPYGz},
+		{"x.csv", ir.FormatCSV},
+		{"x.txt", ir.FormatCSV},
+		{"x.csv.gz", ir.FormatCSVGz},
+		{"x.bin", ir.FormatNone},
+		{"", ir.FormatNone},
 	} {
 		if got := InferFormat(c.path); got != c.want {
 			t.Errorf("InferFormat(%q) = %q, want %q", c.path, got, c.want)
@@ -361,5 +365,45 @@ func TestSplit(t *testing.T) {
 	// silently change every experiment's validation set) is noticed.
 	if want := []int{4, 5, 13, 17, 23, 27, 32, 51, 58, 68, 69, 71, 74, 75, 85, 88, 93, 94, 96, 99}; !slices.Equal(a.Labels, want) {
 		t.Errorf("seed 42 validation examples %v, want %v", a.Labels, want)
+	}
+}
+
+// TestReadHeader: the header reader the compiler checks specs with reads
+// the same files as Load, through the same code.
+func TestReadHeader(t *testing.T) {
+	for _, c := range []struct {
+		name, file string
+		format     ir.Format
+		csvHeader  bool
+		data       []byte
+		want       Header
+	}{
+		{"idx u1", "x.idx", ir.FormatNone, false, encodeIDX("u1", []int{3, 2, 2}, ramp(12, 0)), Header{Records: 3, Features: 4, Bytes: true}},
+		{"idx f4 gz", "x-idx3-ubyte.gz", ir.FormatNone, false, gzipped(encodeIDX("f4", []int{3, 2}, ramp(6, 0))), Header{Records: 3, Features: 2}},
+		{"npy u1", "x.npy", ir.FormatNone, false, encodeNPY(1, "|u1", false, []int{2, 5}, ramp(10, 0)), Header{Records: 2, Features: 5, Bytes: true}},
+		{"npy f8 gz named", "data", ir.FormatNPYGz, false, gzipped(encodeNPY(1, "<f8", false, []int{4, 3}, ramp(12, 0))), Header{Records: 4, Features: 3}},
+		{"csv header", "x.csv", ir.FormatNone, true, []byte("a,b\n1,2\n3,4\n5,6\n"), Header{Records: 3, Features: 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ReadHeader(writeFile(t, c.file, c.data), c.format, c.csvHeader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+	path := writeFile(t, "x.csv", []byte("1,2\n3,x\n"))
+	_, err := ReadHeader(path, ir.FormatNone, false)
+	var de *Error
+	if !errors.As(err, &de) {
+		t.Fatalf("bad CSV: got %v, want a *Error", err)
+	}
+	if d := de.Detail(); !strings.HasPrefix(d, "line 2, column 2: ") || strings.Contains(d, path) {
+		t.Errorf("Detail() = %q, want the place without the file name", d)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("Error() = %q, want it to name %s", err, path)
 	}
 }

@@ -4,20 +4,20 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 )
 
 // Load the MNIST test images as the spec's input describes them: 28x28
 // pixels scaled from [0, 255] to [0, 1], with their labels.
 func ExampleLoad() {
-	src := compiler.Source{
+	src := ir.Source{
 		Path:   "../testdata/mnist/t10k-images-idx3-ubyte.gz",
-		Format: compiler.FormatIDXGz,
+		Format: ir.FormatIDXGz,
 		Labels: "../testdata/mnist/t10k-labels-idx1-ubyte.gz",
 		Start:  9000, // the project's held-out split: the last 1,000 images
 	}
-	in := compiler.Input{Shape: []int{1, 28, 28}, Size: 784, Scale: 1.0 / 255}
+	in := ir.Input{Shape: []int{1, 28, 28}, Size: 784, Scale: 1.0 / 255}
 	set, err := dataset.Load(src, in)
 	if err != nil {
 		log.Fatal(err)

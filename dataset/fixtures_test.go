@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // The committed fixtures (testdata/data, written by gen.py without the Go
@@ -15,8 +15,8 @@ func TestFixtures(t *testing.T) {
 	for i := range want.X {
 		want.X[i] = float32(float64(i)/2 - 1)
 	}
-	in := compiler.Input{Shape: []int{2, 2}, Size: 4, Scale: 0.5, Offset: -1}
-	for _, src := range []compiler.Source{
+	in := ir.Input{Shape: []int{2, 2}, Size: 4, Scale: 0.5, Offset: -1}
+	for _, src := range []ir.Source{
 		{Path: dir + "tiny-idx3-ubyte.gz", Labels: dir + "tiny-idx1-ubyte"},
 		{Path: dir + "tiny-f8-idx3.idx", Labels: dir + "tiny-labels.npy"},
 		{Path: dir + "tiny-f4.npy", Labels: dir + "tiny-labels.npy"},

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // fuzzRead runs one reader on data from memory and checks that it either
 // fails with a located *Error or returns a consistent table.
-func fuzzRead(t *testing.T, format string, data []byte, start, limit uint16, header bool) {
+func fuzzRead(t *testing.T, format ir.Format, data []byte, start, limit uint16, header bool) {
 	q := &request{start: int(start % 8), limit: int(limit % 8), csvHeader: header, records: -1}
 	s, err := newStream("fuzz", bytes.NewReader(data), int64(len(data)))
 	if err == nil {
@@ -60,7 +60,7 @@ func FuzzIDX(f *testing.F) {
 	f.Add(encodeIDX("u1", []int{4}, ramp(4, 0)), uint16(2), uint16(0))
 	f.Add([]byte{0, 0, 8, 2, 0x00, 0x1e, 0x84, 0x80, 0, 0, 0x03, 0x10, 1, 2, 3}, uint16(0), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, start, limit uint16) {
-		fuzzRead(t, compiler.FormatIDX, data, start, limit, false)
+		fuzzRead(t, ir.FormatIDX, data, start, limit, false)
 	})
 }
 
@@ -74,7 +74,7 @@ func FuzzNPY(f *testing.F) {
 	f.Add(rawNPY("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (0,)}", nil), uint16(0), uint16(0))
 	f.Add(rawNPY("{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 1L), }\n", make([]byte, 16)), uint16(0), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, start, limit uint16) {
-		fuzzRead(t, compiler.FormatNPY, data, start, limit, false)
+		fuzzRead(t, ir.FormatNPY, data, start, limit, false)
 	})
 }
 
@@ -85,6 +85,6 @@ func FuzzCSV(f *testing.F) {
 	f.Add([]byte("1\n2\n3"), uint16(2), uint16(0), false)
 	f.Add(gzipped([]byte("0,1\n2,3\n")), uint16(0), uint16(0), false)
 	f.Fuzz(func(t *testing.T, data []byte, start, limit uint16, header bool) {
-		fuzzRead(t, compiler.FormatCSV, data, start, limit, header)
+		fuzzRead(t, ir.FormatCSV, data, start, limit, header)
 	})
 }

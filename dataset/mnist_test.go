@@ -8,7 +8,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 const (
@@ -16,10 +16,10 @@ const (
 	mnistLabels = "../testdata/mnist/t10k-labels-idx1-ubyte.gz"
 )
 
-var mnistInput = compiler.Input{Shape: []int{1, 28, 28}, Size: 784, Scale: 1.0 / 255}
+var mnistInput = ir.Input{Shape: []int{1, 28, 28}, Size: 784, Scale: 1.0 / 255}
 
 func TestMNIST(t *testing.T) {
-	set, err := Load(compiler.Source{Path: mnistImages, Format: compiler.FormatIDXGz, Labels: mnistLabels}, mnistInput)
+	set, err := Load(ir.Source{Path: mnistImages, Format: ir.FormatIDXGz, Labels: mnistLabels}, mnistInput)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,12 @@ func TestMNISTChecksum(t *testing.T) {
 
 // The project's standard split: first 9,000 for training, last 1,000 held out.
 func TestMNISTRange(t *testing.T) {
-	all, err := Load(compiler.Source{Path: mnistImages, Labels: mnistLabels}, mnistInput)
+	all, err := Load(ir.Source{Path: mnistImages, Labels: mnistLabels}, mnistInput)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ start, limit, n int }{{0, 9000, 9000}, {9000, 0, 1000}, {9000, 1000, 1000}, {9999, 1, 1}} {
-		set, err := Load(compiler.Source{Path: mnistImages, Labels: mnistLabels, Start: tc.start, Limit: tc.limit}, mnistInput)
+		set, err := Load(ir.Source{Path: mnistImages, Labels: mnistLabels, Start: tc.start, Limit: tc.limit}, mnistInput)
 		if err != nil {
 			t.Fatalf("start %d limit %d: %v", tc.start, tc.limit, err)
 		}
@@ -95,7 +95,7 @@ func TestMNISTRange(t *testing.T) {
 }
 
 func BenchmarkLoadMNIST(b *testing.B) {
-	src := compiler.Source{Path: mnistImages, Format: compiler.FormatIDXGz, Labels: mnistLabels}
+	src := ir.Source{Path: mnistImages, Format: ir.FormatIDXGz, Labels: mnistLabels}
 	for b.Loop() {
 		if _, err := Load(src, mnistInput); err != nil {
 			b.Fatal(err)
