@@ -388,6 +388,16 @@ func FuzzLoad(f *testing.F) {
 		Inputs:  []ow.PB{ow.ValueInfo("x", "N", 2, 2)},
 		Outputs: []ow.PB{ow.ValueInfo("y", "N", 4)},
 	}.Bytes())
+	for _, g := range opSeeds() {
+		f.Add(g.Bytes())
+	}
+	if torch, err := filepath.Glob(filepath.Join("..", "testdata", "foreign", "torch", "*_opset17.onnx")); err == nil {
+		for _, p := range torch {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Load(data)
 		if err != nil {
@@ -405,7 +415,11 @@ func FuzzLoad(f *testing.F) {
 			if n, err := checkedSize(shape); err != nil || n > 1<<16 {
 				return
 			}
-			in[io.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}
+			if io.Type == Int64 {
+				in[io.Name] = Tensor{Shape: shape, Int64: make([]int64, shapeSize(shape))}
+			} else {
+				in[io.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}
+			}
 		}
 		_, _ = m.Run(in)
 	})
@@ -451,6 +465,85 @@ func TestConcurrentRun(t *testing.T) {
 	for g := 0; g < 8; g++ {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// opSeeds are small graphs of the operators beyond dense layers, with
+// their attributes, for FuzzLoad to mutate.
+func opSeeds() []ow.Graph {
+	one := func(op string, in []string, inits []ow.PB, x, y ow.PB, attrs ...ow.Attr) ow.Graph {
+		return ow.Graph{Nodes: []ow.PB{ow.Node("n", op, in, []string{"y"}, attrs...)}, Inits: inits,
+			Inputs: []ow.PB{x}, Outputs: []ow.PB{y}}
+	}
+	w := func(name string, dims ...int64) ow.PB {
+		n := int64(1)
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(i%5-2) / 4
+		}
+		return ow.Tensor(name, dims, v)
+	}
+	img := ow.ValueInfo("x", "N", 2, 6, 6)
+	return []ow.Graph{
+		one("Conv", []string{"x", "W", "B"}, []ow.PB{w("W", 3, 2, 3, 3), w("B", 3)}, img, ow.ValueInfo("y", "N", 3, 3, 3),
+			ow.IntsAttr("strides", 2, 2), ow.IntsAttr("pads", 1, 1, 1, 1), ow.IntsAttr("kernel_shape", 3, 3)),
+		one("Conv", []string{"x", "W"}, []ow.PB{w("W", 2, 1, 2, 2)}, img, ow.ValueInfo("y", "N", 2, 3, 3),
+			ow.IntAttr("group", 2), ow.IntsAttr("dilations", 2, 2), ow.StrAttr("auto_pad", "SAME_UPPER"), ow.IntsAttr("strides", 2, 2)),
+		one("ConvTranspose", []string{"x", "W", "B"}, []ow.PB{w("W", 2, 3, 4, 4), w("B", 3)}, img, ow.ValueInfo("y", "N", 3, 12, 12),
+			ow.IntsAttr("strides", 2, 2), ow.IntsAttr("pads", 1, 1, 1, 1)),
+		one("ConvTranspose", []string{"x", "W"}, []ow.PB{w("W", 2, 1, 3, 3)}, img, ow.ValueInfo("y", "N", 1, 14, 14),
+			ow.IntsAttr("strides", 2, 2), ow.IntsAttr("output_padding", 1, 1)),
+		one("MaxPool", []string{"x"}, nil, img, ow.ValueInfo("y", "N", 2, 3, 3), ow.IntsAttr("kernel_shape", 2, 2), ow.IntsAttr("strides", 2, 2)),
+		one("AveragePool", []string{"x"}, nil, img, ow.ValueInfo("y", "N", 2, 3, 3), ow.IntsAttr("kernel_shape", 3, 3),
+			ow.IntsAttr("strides", 2, 2), ow.IntAttr("ceil_mode", 1), ow.IntAttr("count_include_pad", 1), ow.IntsAttr("pads", 1, 1, 0, 0)),
+		one("BatchNormalization", []string{"x", "s", "b", "m", "v"}, []ow.PB{w("s", 2), w("b", 2), w("m", 2), ow.Tensor("v", []int64{2}, []float32{1, 2})},
+			img, ow.ValueInfo("y", "N", 2, 6, 6), ow.FloatAttr("epsilon", 1e-3)),
+		one("Pad", []string{"x", "p"}, []ow.PB{ow.Int64Tensor("p", []int64{0, 0, 1, -1, 0, 0, 2, 1})}, img, ow.ValueInfo("y", "N", 2, 9, 6),
+			ow.StrAttr("mode", "reflect")),
+		one("Resize", []string{"x", "", "s"}, []ow.PB{ow.Tensor("s", []int64{4}, []float32{1, 1, 2, 1.5})}, img, ow.ValueInfo("y", "N", 2, 12, 9),
+			ow.StrAttr("mode", "linear"), ow.StrAttr("coordinate_transformation_mode", "align_corners")),
+		one("Slice", []string{"x", "st", "en", "ax", "sp"}, []ow.PB{ow.Int64Tensor("st", []int64{-1, 0}), ow.Int64Tensor("en", []int64{-1 << 62, 6}),
+			ow.Int64Tensor("ax", []int64{2, 3}), ow.Int64Tensor("sp", []int64{-2, 3})}, img, ow.ValueInfo("y", "N", 2, 3, 2)),
+		one("Gather", []string{"x", "i"}, []ow.PB{ow.Int64Tensor("i", []int64{-1, 0, 3})}, img, ow.ValueInfo("y", "N", 2, 6, 3), ow.IntAttr("axis", 3)),
+		one("Transpose", []string{"x"}, nil, img, ow.ValueInfo("y", 6, 2, "N", 6), ow.IntsAttr("perm", 2, 1, 0, 3)),
+		one("Softmax", []string{"x"}, nil, img, ow.ValueInfo("y", "N", 2, 6, 6), ow.IntAttr("axis", 1)),
+		one("ReduceMean", []string{"x"}, nil, img, ow.ValueInfo("y", "N", 1, 6, 1), ow.IntsAttr("axes", 1, -1)),
+		one("Unsqueeze", []string{"x", "a"}, []ow.PB{ow.Int64Tensor("a", []int64{0, -1})}, img, ow.ValueInfo("y", 1, "N", 2, 6, 6, 1)),
+	}
+}
+
+// TestOpSeeds: every fuzz seed of opSeeds loads, runs at two batch sizes,
+// and gives rows that do not depend on the batch they are in.
+func TestOpSeeds(t *testing.T) {
+	for i, g := range opSeeds() {
+		m, err := Load(g.Bytes())
+		if err != nil {
+			t.Errorf("seed %d: %v", i, err)
+			continue
+		}
+		var first []float32
+		for _, n := range []int{1, 3} {
+			x := make([]float32, n*72)
+			for j := range x {
+				x[j] = float32(j%72%11-5) / 3
+			}
+			out, err := m.Run(map[string]Tensor{"x": {Shape: []int{n, 2, 6, 6}, Data: x}})
+			if err != nil {
+				t.Errorf("seed %d (%s) batch %d: %v", i, m.Ops()[0], n, err)
+				continue
+			}
+			y := out["y"]
+			if n == 1 {
+				first = y.Data
+			} else if m.Ops()[0] != "Transpose" && m.Ops()[0] != "Unsqueeze" {
+				if ok, worst := Within(y.Data[:len(first)], first, 1e-6); !ok {
+					t.Errorf("seed %d (%s): row 0 of batch 3 differs from batch 1 at %d", i, m.Ops()[0], worst)
+				}
+			}
 		}
 	}
 }

@@ -17,7 +17,8 @@ const (
 	dtInt64 = 7 // TensorProto.INT64
 	atFloat = 1 // AttributeProto.FLOAT
 	atInt   = 2 // AttributeProto.INT
-	atInts  = 7 // AttributeProto.INTS
+	atString = 3 // AttributeProto.STRING
+	atInts   = 7 // AttributeProto.INTS
 )
 
 // PB is a protobuf message under construction.
@@ -91,12 +92,14 @@ type Attr struct {
 	Name string
 	F    *float32
 	I    *int64
+	S    *string
 	Ints []int64
 }
 
-// FloatAttr, IntAttr and IntsAttr make attributes.
+// FloatAttr, IntAttr, StrAttr and IntsAttr make attributes.
 func FloatAttr(name string, v float32) Attr { return Attr{Name: name, F: &v} }
 func IntAttr(name string, v int64) Attr     { return Attr{Name: name, I: &v} }
+func StrAttr(name, v string) Attr           { return Attr{Name: name, S: &v} }
 func IntsAttr(name string, v ...int64) Attr {
 	return Attr{Name: name, Ints: v}
 }
@@ -118,6 +121,8 @@ func Node(name, op string, in, out []string, attrs ...Attr) PB {
 			ap = ap.F32(2, *a.F).Int(20, atFloat)
 		case a.I != nil:
 			ap = ap.Int(3, *a.I).Int(20, atInt)
+		case a.S != nil:
+			ap = ap.Str(4, *a.S).Int(20, atString)
 		default:
 			for _, v := range a.Ints {
 				ap = ap.Int(8, v)
