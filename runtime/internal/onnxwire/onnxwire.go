@@ -13,10 +13,10 @@ import (
 
 // ONNX enum values used here.
 const (
-	dtFloat = 1 // TensorProto.FLOAT
-	dtInt64 = 7 // TensorProto.INT64
-	atFloat = 1 // AttributeProto.FLOAT
-	atInt   = 2 // AttributeProto.INT
+	dtFloat  = 1 // TensorProto.FLOAT
+	dtInt64  = 7 // TensorProto.INT64
+	atFloat  = 1 // AttributeProto.FLOAT
+	atInt    = 2 // AttributeProto.INT
 	atString = 3 // AttributeProto.STRING
 	atInts   = 7 // AttributeProto.INTS
 )
