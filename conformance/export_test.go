@@ -7,9 +7,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/ir"
 )
 
 // nImages is the number of MNIST test images every comparison runs.
@@ -54,9 +54,9 @@ func TestCheckerAcceptsEveryExport(t *testing.T) {
 }
 
 // mnist loads the first nImages test images scaled for m.
-func mnist(t *testing.T, m *compiler.Model) []float32 {
+func mnist(t *testing.T, m *ir.Model) []float32 {
 	t.Helper()
-	set, err := dataset.Load(compiler.Source{Path: mnistImages, Limit: nImages}, m.Input)
+	set, err := dataset.Load(ir.Source{Path: mnistImages, Limit: nImages}, m.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +111,8 @@ func compare[T float32 | float64](t *testing.T, what string, got []float32, shap
 }
 
 // outputShape is the ONNX shape of a decoder output for n samples.
-func outputShape(m *compiler.Model, name string, n int) []int64 {
-	if name == compiler.OutputLogvar {
+func outputShape(m *ir.Model, name string, n int) []int64 {
+	if name == ir.OutputLogvar {
 		return []int64{int64(n), int64(m.Input.Size)}
 	}
 	s := []int64{int64(n)}
@@ -122,7 +122,7 @@ func outputShape(m *compiler.Model, name string, n int) []int64 {
 	return s
 }
 
-func inputShape(m *compiler.Model, n int) []int64 { return outputShape(m, compiler.OutputMean, n) }
+func inputShape(m *ir.Model, n int) []int64 { return outputShape(m, ir.OutputMean, n) }
 
 // refImages is how many images the float64 reference checks: it is slow, and
 // the 1,000-image comparison is the one against the training graph.
@@ -146,24 +146,24 @@ func TestORTMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, shapes, err := runORT(enc, []feed{{compiler.InputX, inputShape(m, n), x}}, []string{compiler.OutputMu, compiler.OutputLogvar})
+			got, shapes, err := runORT(enc, []feed{{ir.InputX, inputShape(m, n), x}}, []string{ir.OutputMu, ir.OutputLogvar})
 			if err != nil {
 				t.Fatal(err)
 			}
 			mu, logvar := refEncode(m, w, x, n)
 			latent := []int64{int64(n), int64(m.Latent)}
-			compare(t, "encoder mu", got[compiler.OutputMu], shapes[compiler.OutputMu], mu, latent, tol)
-			compare(t, "encoder logvar", got[compiler.OutputLogvar], shapes[compiler.OutputLogvar], logvar, latent, tol)
+			compare(t, "encoder mu", got[ir.OutputMu], shapes[ir.OutputMu], mu, latent, tol)
+			compare(t, "encoder logvar", got[ir.OutputLogvar], shapes[ir.OutputLogvar], logvar, latent, tol)
 
 			// Decode the encoder's means, so that z is in the region the
 			// data maps to.
-			z := got[compiler.OutputMu]
+			z := got[ir.OutputMu]
 			dec, err := export.Decoder(m, w, testOptions())
 			if err != nil {
 				t.Fatal(err)
 			}
 			outs := m.DecoderOutputs()
-			dgot, dshapes, err := runORT(dec, []feed{{compiler.InputZ, latent, z}}, outs)
+			dgot, dshapes, err := runORT(dec, []feed{{ir.InputZ, latent, z}}, outs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func TestORTMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rgot, rshapes, err := runORT(rt, []feed{{compiler.InputX, inputShape(m, n), x}, {compiler.InputEps, latent, eps}}, outs)
+			rgot, rshapes, err := runORT(rt, []feed{{ir.InputX, inputShape(m, n), x}, {ir.InputEps, latent, eps}}, outs)
 			if err != nil {
 				t.Fatal(err)
 			}

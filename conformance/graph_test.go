@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/ir"
 )
 
 // TestORTMatchesGraph is the acceptance check of the exporter: encoder.onnx
@@ -44,9 +44,9 @@ func TestORTMatchesGraph(t *testing.T) {
 }
 
 // trainBriefly trains m for one epoch on 1,000 MNIST images.
-func trainBriefly(t *testing.T, m *compiler.Model) map[string]checkpoint.Tensor {
+func trainBriefly(t *testing.T, m *ir.Model) map[string]checkpoint.Tensor {
 	t.Helper()
-	set, err := dataset.Load(compiler.Source{Path: mnistImages, Start: 5000, Limit: nImages}, m.Input)
+	set, err := dataset.Load(ir.Source{Path: mnistImages, Start: 5000, Limit: nImages}, m.Input)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func trainBriefly(t *testing.T, m *compiler.Model) map[string]checkpoint.Tensor 
 // compareWithGraph exports m with w and compares ONNX Runtime with graph on
 // nImages MNIST images: the encoder on the images, the decoder on the
 // graph's mu for them.
-func compareWithGraph(t *testing.T, m *compiler.Model, w map[string]checkpoint.Tensor) {
+func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor) {
 	t.Helper()
 	n := nImages
 	x := mnist(t, m)
@@ -75,7 +75,7 @@ func compareWithGraph(t *testing.T, m *compiler.Model, w map[string]checkpoint.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, shapes, err := runORT(enc, []feed{{compiler.InputX, inputShape(m, n), x}}, []string{compiler.OutputMu, compiler.OutputLogvar})
+	got, shapes, err := runORT(enc, []feed{{ir.InputX, inputShape(m, n), x}}, []string{ir.OutputMu, ir.OutputLogvar})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,11 +84,11 @@ func compareWithGraph(t *testing.T, m *compiler.Model, w map[string]checkpoint.T
 		t.Fatal(err)
 	}
 	latent := []int64{int64(n), int64(m.Latent)}
-	compare(t, "encoder mu", got[compiler.OutputMu], shapes[compiler.OutputMu], mu, latent, tol)
-	compare(t, "encoder logvar", got[compiler.OutputLogvar], shapes[compiler.OutputLogvar], logvar, latent, tol)
+	compare(t, "encoder mu", got[ir.OutputMu], shapes[ir.OutputMu], mu, latent, tol)
+	compare(t, "encoder logvar", got[ir.OutputLogvar], shapes[ir.OutputLogvar], logvar, latent, tol)
 
 	outs := m.DecoderOutputs()
-	dgot, dshapes, err := runORT(dec, []feed{{compiler.InputZ, latent, mu}}, outs)
+	dgot, dshapes, err := runORT(dec, []feed{{ir.InputZ, latent, mu}}, outs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func compareWithGraph(t *testing.T, m *compiler.Model, w map[string]checkpoint.T
 		t.Fatal(err)
 	}
 	eps := normals(n*m.Latent, 9)
-	rgot, rshapes, err := runORT(rt, []feed{{compiler.InputX, inputShape(m, n), x}, {compiler.InputEps, latent, eps}}, outs)
+	rgot, rshapes, err := runORT(rt, []feed{{ir.InputX, inputShape(m, n), x}, {ir.InputEps, latent, eps}}, outs)
 	if err != nil {
 		t.Fatal(err)
 	}

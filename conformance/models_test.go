@@ -9,6 +9,7 @@ import (
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 // mnistImages is the MNIST test set, relative to this package's directory.
@@ -57,9 +58,9 @@ data: {train: ` + mnistImages + `}
 }
 
 // testModels compiles testdata/specs/*.yaml and the inline specs.
-func testModels(t *testing.T) map[string]*compiler.Model {
+func testModels(t *testing.T) map[string]*ir.Model {
 	t.Helper()
-	models := map[string]*compiler.Model{}
+	models := map[string]*ir.Model{}
 	files, err := filepath.Glob("../testdata/specs/*.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func sortedNames[V any](models map[string]V) []string {
 // randomWeights draws every parameter, biases and log-variances included,
 // from U(-1/sqrt(fanIn), 1/sqrt(fanIn)) so that no term of the exported
 // graph is trivially zero.
-func randomWeights(m *compiler.Model, seed uint64) map[string]checkpoint.Tensor {
+func randomWeights(m *ir.Model, seed uint64) map[string]checkpoint.Tensor {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	w := map[string]checkpoint.Tensor{}
 	for _, p := range m.Params {
@@ -120,47 +121,48 @@ func randomWeights(m *compiler.Model, seed uint64) map[string]checkpoint.Tensor 
 // float64, independently of both the exporter and the training graph: a
 // third opinion when ONNX Runtime and graph disagree.
 
-func refActivate(a compiler.Activation, alpha, x float64) float64 {
+func refActivate(a ir.Activation, alpha, x float64) float64 {
 	switch a {
-	case compiler.ReLU:
+	case ir.ReLU:
 		return math.Max(0, x)
-	case compiler.Tanh:
+	case ir.Tanh:
 		return math.Tanh(x)
-	case compiler.Sigmoid:
+	case ir.Sigmoid:
 		return 1 / (1 + math.Exp(-x))
-	case compiler.ELU:
+	case ir.ELU:
 		if x > 0 {
 			return x
 		}
 		return alpha * math.Expm1(x)
-	case compiler.LeakyReLU:
+	case ir.LeakyReLU:
 		if x > 0 {
 			return x
 		}
 		return alpha * x
-	case compiler.Softplus:
+	case ir.Softplus:
 		return math.Max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
 	}
 	return x
 }
 
 // refDense applies layer l to n rows of x.
-func refDense(l compiler.Layer, w map[string]checkpoint.Tensor, x []float64, n int) []float64 {
-	W, b := w[l.Weight].Data, w[l.Bias].Data
-	y := make([]float64, n*l.Out)
+func refDense(l *ir.Node, w map[string]checkpoint.Tensor, x []float64, n int) []float64 {
+	W, b := w[l.Params[0]].Data, w[l.Params[1]].Data
+	in, out := l.In[0].Size(), l.Units
+	y := make([]float64, n*out)
 	alpha := float64(float32(l.Alpha)) // ONNX attributes are float32
 	for r := 0; r < n; r++ {
-		row := y[r*l.Out : (r+1)*l.Out]
+		row := y[r*out : (r+1)*out]
 		for j := range row {
 			row[j] = float64(b[j])
 		}
 		// Row-major W [In, Out]: walk it in memory order.
-		for k := 0; k < l.In; k++ {
-			xv := x[r*l.In+k]
+		for k := 0; k < in; k++ {
+			xv := x[r*in+k]
 			if xv == 0 {
 				continue
 			}
-			wk := W[k*l.Out : (k+1)*l.Out]
+			wk := W[k*out : (k+1)*out]
 			for j, wv := range wk {
 				row[j] += xv * float64(wv)
 			}
@@ -172,36 +174,36 @@ func refDense(l compiler.Layer, w map[string]checkpoint.Tensor, x []float64, n i
 	return y
 }
 
-func refEncode(m *compiler.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu, logvar []float64) {
+func refEncode(m *ir.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu, logvar []float64) {
 	h := make([]float64, len(x))
 	for i, v := range x {
 		h[i] = float64(v)
 	}
-	for _, l := range m.Encoder {
-		h = refDense(l, w, h, n)
+	for _, l := range m.Encoder.Hidden() {
+		h = refDense(&l, w, h, n)
 	}
-	return refDense(m.Mu, w, h, n), refDense(m.Logvar, w, h, n)
+	return refDense(m.Mu(), w, h, n), refDense(m.Logvar(), w, h, n)
 }
 
-func refDecode(m *compiler.Model, w map[string]checkpoint.Tensor, z []float64, n int) map[string][]float64 {
+func refDecode(m *ir.Model, w map[string]checkpoint.Tensor, z []float64, n int) map[string][]float64 {
 	h := z
-	for _, l := range m.Decoder {
-		h = refDense(l, w, h, n)
+	for _, l := range m.Decoder.Hidden() {
+		h = refDense(&l, w, h, n)
 	}
-	out := refDense(m.Output, w, h, n)
-	switch m.Likelihood {
-	case compiler.Bernoulli:
+	out := refDense(m.Output(), w, h, n)
+	switch m.Likelihood.Kind {
+	case ir.Bernoulli:
 		for i, v := range out {
 			out[i] = 1 / (1 + math.Exp(-v))
 		}
-		return map[string][]float64{compiler.OutputProbs: out}
-	case compiler.GaussianLearned:
-		lv := w[m.OutputLogvar].Data
+		return map[string][]float64{ir.OutputProbs: out}
+	case ir.GaussianLearned:
+		lv := w[m.Likelihood.Logvar].Data
 		logvar := make([]float64, len(out))
 		for i := range logvar {
 			logvar[i] = float64(lv[i%len(lv)])
 		}
-		return map[string][]float64{compiler.OutputMean: out, compiler.OutputLogvar: logvar}
+		return map[string][]float64{ir.OutputMean: out, ir.OutputLogvar: logvar}
 	}
-	return map[string][]float64{compiler.OutputMean: out}
+	return map[string][]float64{ir.OutputMean: out}
 }
