@@ -12,7 +12,10 @@
 //     declared dimension, initializer size, name length and rank is checked
 //     against fixed limits and against the bytes actually present, before
 //     anything is allocated from those numbers. It also keeps what onnx-go
-//     drops: opset imports, node names and symbolic dimension names ("N").
+//     drops: opset imports, node names, symbolic dimension names ("N"),
+//     the element types of graph inputs and outputs, the model's
+//     doc_string and its metadata_props (Model.Metadata; at most 1024
+//     entries, values up to 1 MiB, duplicate keys refused).
 //  2. onnx-go's decoder (onnx.NewModel(backend).UnmarshalBinary), under a
 //     recover, builds the graph into a backend of this package: a
 //     collector implementing onnx-go's Backend interface (gonum's directed
@@ -23,8 +26,27 @@
 //     naming the node and operator), names must be defined once, nodes are
 //     sorted topologically (a cycle is reported with the nodes on it), and
 //     the shapes are propagated once with every symbolic dimension at 1, so
-//     that shape mismatches are load errors. The propagation does no float
-//     arithmetic, so a hostile file cannot make Load compute.
+//     that shape mismatches, and a declared output type the graph does not
+//     compute, are load errors. The propagation does no float arithmetic,
+//     so a hostile file cannot make Load compute. A shape that depends on
+//     data the check does not have (a Reshape target or Resize sizes fed
+//     as graph inputs) stays unknown, and what depends on it is checked
+//     at Run.
+//
+// Check reports, for vaec inspect, the operators a file uses and what the
+// runtime lacks to run it (every unimplemented operator, else Load's
+// reason).
+//
+// What onnx-go v0.5.0's decoder gives and what it does not: it decodes
+// initializers, attributes of every kind the runtime uses (ints, floats,
+// strings, tensors) and the edges, including graph inputs of type INT64
+// and absent optional inputs (named ""), which it maps to one shared
+// node; the collector keeps edges as a list, so the order and the
+// repeated "" survive, and the plan checks them against the pre-pass's
+// reading of the same node. It drops the element types of graph inputs
+// and outputs, symbolic dimensions and metadata, which the pre-pass
+// reads. It would build a tensor for a declared empty initializer from
+// nil backing (a panic), so the pre-pass refuses empty tensors.
 //
 // Hostile or broken files get an error, never a panic (FuzzLoad).
 //
@@ -43,17 +65,62 @@
 //
 // # Operators
 //
-// Default domain, opsets 11 to 21 (vaec emits 13 to 17): Gemm (alpha, beta,
-// transA, transB, optional and broadcast C), MatMul (numpy semantics), Add,
-// Sub, Mul, Div (multidirectional broadcasting), Relu, Tanh, Sigmoid,
-// Softplus, Exp, Log, Neg, Elu (alpha), LeakyRelu (alpha), Identity,
-// Flatten (axis), Reshape (0 and -1, allowzero), Expand, Shape (start,
-// end), Constant (value, value_float(s), value_int(s)). Graph inputs and
-// outputs are float32; int64 tensors flow only as shape arguments.
+// Default domain, model opsets up to 21 (vaec emits 13 to 17); each
+// operator from the first version whose definition the runtime implements
+// (Elu-6, Softplus-1, Upsample-9, Gemm-7, ...), reading the model's opset
+// where a later version moved an attribute to an input (Squeeze,
+// Unsqueeze and ReduceSum at 13, ReduceMean at 18, Slice at 10, Pad and
+// Clip at 11) or changed the meaning (Softmax before 13 normalises the
+// flattened trailing axes):
+//
+//   - Dense: Gemm (alpha, beta, transA, transB, optional and broadcast C),
+//     MatMul (numpy semantics).
+//   - Elementwise: Add, Sub, Mul, Div (multidirectional broadcasting), Pow
+//     (float32 or int64 base and exponent), Relu, Tanh, Sigmoid, Softplus,
+//     Exp, Log, Neg, Sqrt, Elu, LeakyRelu, Clip.
+//   - Convolution: Conv and ConvTranspose (N-D: pads, auto_pad, strides,
+//     dilations, group; ConvTranspose's output_padding and output_shape),
+//     MaxPool and AveragePool (ceil_mode, count_include_pad, dilations),
+//     BatchNormalization (inference; training mode is refused: a
+//     training_mode attribute or the running-statistics outputs).
+//   - Layout: Identity, Flatten, Reshape (0, -1, allowzero), Expand,
+//     Shape (start, end), Constant, Transpose, Concat, Squeeze, Unsqueeze,
+//     Slice (negative steps and bounds), Gather, Pad (constant, reflect,
+//     edge; negative pads crop).
+//   - Resize (nearest with its four nearest_mode roundings, linear; the
+//     coordinate modes half_pixel, pytorch_half_pixel, align_corners,
+//     asymmetric, tf_half_pixel_for_nearest) and Upsample. Cubic
+//     interpolation, tf_crop_and_resize, antialias and axes are refused.
+//   - Softmax, ReduceSum, ReduceMean (keepdims, noop_with_empty_axes).
+//
+// Tensors are float32, or int64 for shapes and indices: an int64 graph
+// input or output has IOInfo.Type Int64 and its values in Tensor.Int64.
+// Other element types, sequences and optionals, nodes with a second
+// output (MaxPool's Indices) and unknown attributes are refused at load,
+// naming the node, operator and attribute.
+//
+// ONNX's backend node tests (scripts/gen_node_tests.py writes them from
+// Debian's python3-onnx 1.12; runtime/nodesuite runs them, CI requires
+// them) check these definitions: of the 922 tests, the 216 whose
+// operators and types the runtime implements load and pass at 1e-5
+// absolute plus 1e-5 relative; the 31 others of its operators are refused
+// for the reasons listed in runtime/nodesuite/testdata/refused.tsv (other
+// element types, training-mode BatchNormalization, MaxPool's Indices,
+// cubic Resize, sequences and optionals); the 675 left use other
+// operators. PyTorch 1.13's exports of MLP and conv VAEs
+// (testdata/foreign/torch) match PyTorch at batch 1 and 7.
 //
 // Numerics: float32 throughout. Sigmoid uses a float32 exp accurate to a
 // few ulp (it covers a whole decoder output); the other transcendental
-// functions compute in float64 and round once.
+// functions, Softmax, the reductions, the direct convolution loops and
+// Resize's coordinates compute in float64 and round once.
+//
+// Convolutions: a 2-D Conv or ConvTranspose with group 1, no dilation and
+// the same padding at both ends of each axis (every VAE layer PyTorch
+// exports) runs through package kernels: im2col (col2im for the
+// transposed one) and one blocked matrix product per chunk of images,
+// chunks on all cores, bias added while the block is in cache. Other
+// geometries run a direct loop that follows the ONNX definition.
 //
 // # Execution
 //
@@ -79,6 +146,15 @@
 // matrix multiply over pre-packed panels on all cores. The parallel parts
 // go to a pool of workers that spin briefly between tasks, since a batch-1
 // layer takes about 10 µs, less than waking a parked thread.
+//
+// Memory: Load plans the lifetime of every intermediate value. After a
+// step, the values no later step reads are dropped (graph inputs,
+// constants and outputs never are), so the memory of a call is that of
+// the values alive together: a 60,000-node chain of Relus keeps two
+// tensors, not 60,000. Load measures the plan's peak at batch size 1 and
+// refuses graphs above maxLiveElems (2^28 values, 1 GiB of float32); Run
+// refuses a call whose peak, scaled by the sizes of the symbolic
+// dimensions, would exceed it. Outputs are never buffers that are reused.
 //
 // A call's working memory (slot table, input list, the buffers of
 // intermediate values that only dense layers read) is recycled through a
