@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/runtime"
 	ow "github.com/vaec/vaec/runtime/internal/onnxwire"
 )
@@ -20,7 +20,7 @@ const tol = 1e-5
 // lowerings express it. onnxOp is the ONNX operator the exporter emits for
 // the activation ("" for linear: the Gemm alone).
 type opCase struct {
-	act    compiler.Activation
+	act    ir.Activation
 	alpha  float64
 	onnxOp string
 	attrs  []ow.Attr
@@ -45,15 +45,15 @@ func cases() []opCase {
 		}
 	}
 	return []opCase{
-		{compiler.Linear, 0, "", nil, func(x float64) float64 { return x }},
-		{compiler.ReLU, 0, "Relu", nil, func(x float64) float64 { return math.Max(0, x) }},
-		{compiler.Tanh, 0, "Tanh", nil, math.Tanh},
-		{compiler.Sigmoid, 0, "Sigmoid", nil, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }},
-		{compiler.Softplus, 0, "Softplus", nil, func(x float64) float64 { return math.Log1p(math.Exp(x)) }},
-		{compiler.ELU, 1, "Elu", []ow.Attr{ow.FloatAttr("alpha", 1)}, elu(1)},
-		{compiler.ELU, 0.5, "Elu", []ow.Attr{ow.FloatAttr("alpha", 0.5)}, elu(0.5)},
-		{compiler.LeakyReLU, 0.01, "LeakyRelu", []ow.Attr{ow.FloatAttr("alpha", 0.01)}, leaky(0.01)},
-		{compiler.LeakyReLU, 0.2, "LeakyRelu", []ow.Attr{ow.FloatAttr("alpha", 0.2)}, leaky(0.2)},
+		{ir.Linear, 0, "", nil, func(x float64) float64 { return x }},
+		{ir.ReLU, 0, "Relu", nil, func(x float64) float64 { return math.Max(0, x) }},
+		{ir.Tanh, 0, "Tanh", nil, math.Tanh},
+		{ir.Sigmoid, 0, "Sigmoid", nil, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }},
+		{ir.Softplus, 0, "Softplus", nil, func(x float64) float64 { return math.Log1p(math.Exp(x)) }},
+		{ir.ELU, 1, "Elu", []ow.Attr{ow.FloatAttr("alpha", 1)}, elu(1)},
+		{ir.ELU, 0.5, "Elu", []ow.Attr{ow.FloatAttr("alpha", 0.5)}, elu(0.5)},
+		{ir.LeakyReLU, 0.01, "LeakyRelu", []ow.Attr{ow.FloatAttr("alpha", 0.01)}, leaky(0.01)},
+		{ir.LeakyReLU, 0.2, "LeakyRelu", []ow.Attr{ow.FloatAttr("alpha", 0.2)}, leaky(0.2)},
 	}
 }
 
@@ -140,29 +140,20 @@ func viaGraph(t *testing.T, c opCase, x, w, b []float32) []float32 {
 	return mu
 }
 
-func dense(name string, in, out int, act compiler.Activation, alpha float64) (compiler.Layer, []compiler.Param) {
-	l := compiler.Layer{Name: name, Op: compiler.Dense, In: in, Out: out, Activation: act, Alpha: alpha,
-		Weight: name + ".weight", Bias: name + ".bias"}
-	return l, []compiler.Param{
-		{Name: l.Weight, Shape: []int{in, out}, Init: compiler.InitFanInUniform, FanIn: in},
-		{Name: l.Bias, Shape: []int{out}, Init: compiler.InitFanInUniform, FanIn: in},
+// mustMLP is ir.NewMLP for models the suite knows to be well formed.
+func mustMLP(name string, shape ir.Shape, latent int, enc, dec []ir.DenseLayer, lik ir.Likelihood, outAct ir.Activation) *ir.Model {
+	m, err := ir.NewMLP(name, shape, latent, enc, dec, lik, outAct)
+	if err != nil {
+		panic(err)
 	}
+	return m
 }
 
 // oneLayerModel: x[nIn] → encoder.0 (the layer under test) → mu, logvar
 // heads of width nOut; a linear decoder back to nIn.
-func oneLayerModel(act compiler.Activation, alpha float64) *compiler.Model {
-	m := &compiler.Model{Version: 1, Name: "op", Input: compiler.Input{Shape: []int{nIn}, Size: nIn, Scale: 1},
-		Latent: nOut, Likelihood: compiler.Bernoulli}
-	add := func(l compiler.Layer, ps []compiler.Param) compiler.Layer {
-		m.Params = append(m.Params, ps...)
-		return l
-	}
-	m.Encoder = []compiler.Layer{add(dense("encoder.0", nIn, nOut, act, alpha))}
-	m.Mu = add(dense("encoder.mu", nOut, nOut, compiler.Linear, 0))
-	m.Logvar = add(dense("encoder.logvar", nOut, nOut, compiler.Linear, 0))
-	m.Output = add(dense("decoder.out", nOut, nIn, compiler.Linear, 0))
-	return m
+func oneLayerModel(act ir.Activation, alpha float64) *ir.Model {
+	return mustMLP("op", ir.Shape{nIn}, nOut, []ir.DenseLayer{{Units: nOut, Activation: act, Alpha: alpha}}, nil,
+		ir.Likelihood{Kind: ir.Bernoulli}, ir.Linear)
 }
 
 // TestOperators is the shared suite: each operator through the runtime and
@@ -171,7 +162,7 @@ func oneLayerModel(act compiler.Activation, alpha float64) *compiler.Model {
 func TestOperators(t *testing.T) {
 	x, w, b := data()
 	for _, c := range cases() {
-		name := string(c.act)
+		name := c.act.String()
 		if c.alpha != 0 {
 			name += fmt.Sprintf("(alpha=%g)", c.alpha)
 		}
@@ -200,11 +191,11 @@ func TestOperators(t *testing.T) {
 // Constant, and the decoder's Sigmoid).
 func TestExportedModels(t *testing.T) {
 	shapes := [][]int{{12}, {1, 3, 4}}
-	liks := []compiler.Likelihood{compiler.Bernoulli, compiler.GaussianFixed, compiler.GaussianLearned}
+	liks := []ir.LikelihoodKind{ir.Bernoulli, ir.GaussianFixed, ir.GaussianLearned}
 	for _, opset := range export.SupportedOpsets {
 		for si, shape := range shapes {
 			for li, lik := range liks {
-				act := compiler.Activations[(si*len(liks)+li+opset)%len(compiler.Activations)]
+				act := ir.Activations[(si*len(liks)+li+opset)%len(ir.Activations)]
 				name := fmt.Sprintf("opset%d/%v/%s/%s", opset, shape, lik, act)
 				t.Run(name, func(t *testing.T) {
 					m := smallModel(shape, lik, act)
@@ -215,48 +206,31 @@ func TestExportedModels(t *testing.T) {
 	}
 }
 
-func smallModel(shape []int, lik compiler.Likelihood, act compiler.Activation) *compiler.Model {
-	size := 1
-	for _, d := range shape {
-		size *= d
-	}
+func smallModel(shape []int, lik ir.LikelihoodKind, act ir.Activation) *ir.Model {
 	alpha := 0.0
 	switch act {
-	case compiler.ELU:
+	case ir.ELU:
 		alpha = 1
-	case compiler.LeakyReLU:
+	case ir.LeakyReLU:
 		alpha = 0.1
 	}
-	m := &compiler.Model{Version: 1, Name: "small", Input: compiler.Input{Shape: shape, Size: size, Scale: 1},
-		Latent: 3, Likelihood: lik}
-	add := func(l compiler.Layer, ps []compiler.Param) compiler.Layer {
-		m.Params = append(m.Params, ps...)
-		return l
+	outAct := ir.Linear
+	if lik != ir.Bernoulli {
+		outAct = ir.Sigmoid
 	}
-	m.Encoder = []compiler.Layer{add(dense("encoder.0", size, 7, act, alpha))}
-	m.Mu = add(dense("encoder.mu", 7, 3, compiler.Linear, 0))
-	m.Logvar = add(dense("encoder.logvar", 7, 3, compiler.Linear, 0))
-	m.Decoder = []compiler.Layer{add(dense("decoder.0", 3, 7, act, alpha))}
-	outAct := compiler.Linear
-	if lik != compiler.Bernoulli {
-		outAct = compiler.Sigmoid
+	l := ir.Likelihood{Kind: lik}
+	if lik == ir.GaussianFixed {
+		l.Sigma = 0.5
 	}
-	m.Output = add(dense("decoder.out", 7, size, outAct, 0))
-	switch lik {
-	case compiler.GaussianLearned:
-		m.OutputLogvar = "decoder.logvar"
-		m.Params = append(m.Params, compiler.Param{Name: m.OutputLogvar, Shape: []int{size}, Init: compiler.InitZeros})
-	case compiler.GaussianFixed:
-		m.Sigma = 0.5
-	}
-	return m
+	hidden := []ir.DenseLayer{{Units: 7, Activation: act, Alpha: alpha}}
+	return mustMLP("small", ir.Shape(shape), 3, hidden, hidden, l, outAct)
 }
 
 // checkExport exports m, runs encoder and decoder in the runtime on n
 // inputs, and compares every output with graph.Encode/Decode.
-func checkExport(t *testing.T, m *compiler.Model, w map[string]checkpoint.Tensor, opset, n int) {
+func checkExport(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor, opset, n int) {
 	t.Helper()
-	if lv, ok := w[m.OutputLogvar]; ok { // make the learned variance non-trivial
+	if lv, ok := w[m.Likelihood.Logvar]; ok { // make the learned variance non-trivial
 		for i := range lv.Data {
 			lv.Data[i] = float32(i%5-2) * 0.3
 		}
