@@ -277,7 +277,10 @@ func (d *decoder) typeError(what, want string) error {
 
 // str reads a JSON string.
 func (d *decoder) str() (string, error) {
-	if d.peek() != '"' {
+	if c := d.peek(); c != '"' {
+		if c == 0 {
+			return "", d.errorf("unexpected end, want a string")
+		}
 		return "", d.errorf("want a string")
 	}
 	d.i++
