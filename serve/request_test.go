@@ -31,7 +31,9 @@ func TestDecodeRequest(t *testing.T) {
 		{"NaN is kept for the error", `{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[0,NaN]}]}`,
 			func(r *inferRequest) bool { return r.Inputs[0].bad == 1 && r.Inputs[0].badValue == "NaN" }},
 		{"float32 overflow", `{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[-3.5e38,0]}]}`,
-			func(r *inferRequest) bool { return r.Inputs[0].bad == 0 && math.IsInf(float64(r.Inputs[0].Data[0]), -1) }},
+			func(r *inferRequest) bool {
+				return r.Inputs[0].bad == 0 && math.IsInf(float64(r.Inputs[0].Data[0]), -1)
+			}},
 		{"float32 underflow rounds to 0", `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1e-50]}]}`,
 			func(r *inferRequest) bool { return r.Inputs[0].bad < 0 && r.Inputs[0].Data[0] == 0 }},
 		{"binary input", "{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size\":4}}]}\x00\x00\x80\x3f",
