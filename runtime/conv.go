@@ -168,7 +168,12 @@ func forEachPos(sizes []int, f func(pos []int, flat int)) {
 	}
 }
 
-func buildConv(a attrs, consts []*value) (kernel, error) {
+func buildConv(a attrs, _ []*value) (kernel, error) { return convKernel(a, kernels.Linear, 0), nil }
+
+// convKernel is Conv followed by the activation act (fuse merges a Conv
+// with the activation that is its only consumer): the fast path applies
+// it while each block is in cache, the direct loop afterwards.
+func convKernel(a attrs, act kernels.Act, alpha float32) kernel {
 	return func(in []*value) (*value, error) {
 		x, w, b := in[0], in[1], in[2]
 		if err := spatialShape(x, "input X"); err != nil {
@@ -214,14 +219,15 @@ func buildConv(a attrs, consts []*value) (kernel, error) {
 			bias = b.f
 		}
 		if g, ok := kernelsGeom(ws, c, m, p.group); ok {
-			if err := kernels.Conv(g, n, x.f, w.f, bias, kernels.Linear, 0, y.f); err != nil {
+			if err := kernels.Conv(g, n, x.f, w.f, bias, act, alpha, y.f); err != nil {
 				return nil, err
 			}
 			return y, nil
 		}
 		convDirect(x, w, bias, y, ws, p.group)
+		kernels.AddBiasAct(y.f, 1, len(y.f), nil, act, alpha)
 		return y, nil
-	}, nil
+	}
 }
 
 // kernelsGeom returns the package-kernels geometry of a 2-D convolution
@@ -300,7 +306,12 @@ func convDirect(x, w *value, bias []float32, y *value, ws []window, group int) {
 // output size per axis is stride·(in−1) + output_padding + span − padB −
 // padE, or output_shape when given (the pads then follow from it, split
 // as auto_pad says: SAME_UPPER puts the odd one at the end).
-func buildConvTranspose(a attrs, consts []*value) (kernel, error) {
+func buildConvTranspose(a attrs, _ []*value) (kernel, error) {
+	return convTransposeKernel(a, kernels.Linear, 0), nil
+}
+
+// convTransposeKernel is ConvTranspose followed by the activation act.
+func convTransposeKernel(a attrs, act kernels.Act, alpha float32) kernel {
 	return func(in []*value) (*value, error) {
 		x, w, b := in[0], in[1], in[2]
 		if err := spatialShape(x, "input X"); err != nil {
@@ -398,14 +409,15 @@ func buildConvTranspose(a attrs, consts []*value) (kernel, error) {
 			bias = b.f
 		}
 		if g, ok := kernelsGeom(ws, m, c, p.group); ok && g.OutH() == ws[0].out && g.OutW() == ws[1].out {
-			if err := kernels.ConvAdjoint(g, n, x.f, w.f, bias, kernels.Linear, 0, y.f); err != nil {
+			if err := kernels.ConvAdjoint(g, n, x.f, w.f, bias, act, alpha, y.f); err != nil {
 				return nil, err
 			}
 			return y, nil
 		}
 		convTransposeDirect(x, w, bias, y, ws, p.group)
+		kernels.AddBiasAct(y.f, 1, len(y.f), nil, act, alpha)
 		return y, nil
-	}, nil
+	}
 }
 
 // convTransposeDirect scatters every input value through the kernel:

@@ -1,7 +1,8 @@
 package runtime
 
-// fuse merges each Gemm with the activation that is its only consumer
-// (Gemm→Relu, Gemm→Sigmoid, …: every dense layer an exporter writes) into
+// fuse merges each Gemm, Conv or ConvTranspose with the activation that is
+// its only consumer (Gemm→Relu, Conv→Relu, …: every layer an exporter
+// writes) into
 // one step that adds the bias and applies the activation while the
 // product's rows are still in cache, and saves a tensor per layer. The
 // fused step keeps both node names for error messages. Results are those
@@ -30,20 +31,29 @@ func (m *Model) fuse() {
 			continue
 		}
 		i, ok := producer[s.in[0]]
-		if !ok || m.steps[i].op != "Gemm" {
+		if !ok {
 			continue
 		}
 		alpha, err := actAlpha(s.op, s.attrs)
 		if err != nil {
 			continue // not reached: the activation was built with these attributes
 		}
-		run, err := gemmKernel(m.steps[i].attrs, act, alpha)
-		if err != nil {
+		g := &m.steps[i]
+		var run kernel
+		switch g.op {
+		case "Gemm":
+			if run, err = gemmKernel(g.attrs, act, alpha); err != nil {
+				continue
+			}
+			g.gemm = &gemmAct{act: act, alpha: alpha}
+		case "Conv":
+			run = convKernel(g.attrs, act, alpha)
+		case "ConvTranspose":
+			run = convTransposeKernel(g.attrs, act, alpha)
+		default:
 			continue
 		}
-		g := &m.steps[i]
 		g.run, g.out = run, s.out
-		g.gemm = &gemmAct{act: act, alpha: alpha}
 		g.name, g.op = g.name+"+"+s.name, g.op+"+"+s.op
 		drop[j] = true
 	}
