@@ -148,3 +148,8 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// Suggest returns the candidate closest to word when it is close enough to
+// be a likely typo, else "": the rule spec keys use, for the command line
+// to reuse on flags.
+func Suggest(word string, candidates []string) string { return suggest(word, candidates) }

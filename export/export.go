@@ -33,8 +33,8 @@ import (
 	"strings"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/internal/onnxpb"
+	"github.com/vaec/vaec/ir"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -228,7 +228,7 @@ func docString(m *ir.Model, role string) string {
 		name = "unnamed"
 	}
 	in := "x [N, " + strings.ReplaceAll(shapeString(m.Input.Shape), ",", ", ") + "] float32"
-	fmt.Fprintf(&sb, "vaec %s of the variational autoencoder %q (latent size %d, %s likelihood). ", role, name, m.Latent, m.Likelihood)
+	fmt.Fprintf(&sb, "vaec %s of the variational autoencoder %q (latent size %d, %s likelihood). ", role, name, m.Latent, m.Likelihood.Kind)
 	outs := decoderOutputDocs(m)
 	switch role {
 	case RoleEncoder:

@@ -7,8 +7,8 @@ import (
 	"slices"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/internal/onnxpb"
+	"github.com/vaec/vaec/ir"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -421,4 +421,3 @@ func int64s(v []int) []int64 {
 	}
 	return out
 }
-

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/vaec/vaec/checkpoint"
-	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 )
 
 // ErrInterrupted is returned (wrapped) by Train when its context is

@@ -24,9 +24,7 @@ import (
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/evaluate"
-	"github.com/vaec/vaec/export"
-	"github.com/vaec/vaec/graph"
-	"github.com/vaec/vaec/runtime"
+	"github.com/vaec/vaec/vae"
 	"github.com/vaec/vaec/viz"
 )
 
@@ -74,22 +72,22 @@ func encodeAction(c *cli.Context) error {
 	if p := c.String("scatter"); p != "" && !strings.EqualFold(filepath.Ext(p), ".png") {
 		return usagef("encode: --scatter %s: want a .png file", p)
 	}
-	mu, logvar, err := v.encodeAll(set.X, set.N)
+	mu, logvar, err := v.EncodeAll(set.X, set.N)
 	if err != nil {
 		return err
 	}
-	if err := writeMatrix(out, mu, set.N, v.latent, "mu"); err != nil {
+	if err := writeMatrix(out, mu, set.N, v.Latent, "mu"); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "encoded %s with %s: posterior means [%d, %d] → %s\n", desc, v.origin, set.N, v.latent, out)
+	fmt.Fprintf(c.App.Writer, "encoded %s with %s: posterior means [%d, %d] → %s\n", desc, v.Origin, set.N, v.Latent, out)
 	if p := c.String("logvar-out"); p != "" {
-		if err := writeMatrix(p, logvar, set.N, v.latent, "logvar"); err != nil {
+		if err := writeMatrix(p, logvar, set.N, v.Latent, "logvar"); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.App.Writer, "log-variances [%d, %d] → %s\n", set.N, v.latent, p)
+		fmt.Fprintf(c.App.Writer, "log-variances [%d, %d] → %s\n", set.N, v.Latent, p)
 	}
 	if p := c.String("scatter"); p != "" {
-		xy, xl, yl, err := scatterPoints(mu, set.N, v.latent)
+		xy, xl, yl, err := scatterPoints(mu, set.N, v.Latent)
 		if err != nil {
 			return err
 		}
@@ -147,22 +145,9 @@ func modelFlags() []cli.Flag {
 	}
 }
 
-// vae is a trained model, from a checkpoint or from ONNX files, behind one
-// interface (it implements evaluate.Model).
-type vae struct {
-	origin string    // for messages: the checkpoint or the ONNX files
-	model  *ir.Model // nil when only ONNX files and no build directory exist
-	input  ir.Input
-	latent int
-	lik    evaluate.Likelihood
-
-	weights  map[string]checkpoint.Tensor // checkpoint mode
-	enc, dec *runtime.Model               // ONNX mode
-}
-
 // openVAE loads the model the flags name. needEnc and needDec say which
 // halves the verb uses; in ONNX mode only those files are required.
-func openVAE(c *cli.Context, needEnc, needDec bool) (*vae, error) {
+func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 	dir := c.String("dir")
 	encPath, decPath := c.String("encoder"), c.String("decoder")
 	if c.Bool("onnx") {
@@ -187,7 +172,16 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae, error) {
 		if !needDec {
 			decPath = ""
 		}
-		return openONNX(dir, encPath, decPath)
+		v, err := vae.FromONNX(encPath, decPath)
+		if err != nil {
+			return nil, err
+		}
+		// The build's model, if any, supplies the default data sources, and
+		// only when it is the model the files were exported from.
+		if m, err := loadModel(dir); err == nil && m.SpecHash == v.SpecHash {
+			v.IR = m
+		}
+		return v, nil
 	}
 	m, err := loadModel(dir)
 	if err != nil {
@@ -200,252 +194,14 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae, error) {
 			path = filepath.Join(dir, lastCheckpoint)
 		}
 	}
-	ck, err := checkpoint.Load(path)
+	v, err := vae.FromCheckpoint(m, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no checkpoint %s: run `vaec train` first (or give --checkpoint, or ONNX files with --encoder/--decoder)", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the checkpoint: %w", err)
 	}
-	if h := ck.State.SpecHash; h != "" && h != m.SpecHash {
-		return nil, fmt.Errorf("%s was trained from another spec (hash %.12s, the build has %.12s): rebuild, or point --dir at its build", path, h, m.SpecHash)
-	}
-	for _, p := range m.Params {
-		t, ok := ck.Weights[p.Name]
-		if !ok {
-			return nil, fmt.Errorf("%s: parameter %q is missing", path, p.Name)
-		}
-		if t.Size() != p.Size() || len(t.Data) != p.Size() {
-			return nil, fmt.Errorf("%s: parameter %q has shape %v, the model needs %v", path, p.Name, t.Shape, p.Shape)
-		}
-	}
-	return &vae{
-		origin: path, model: m, input: m.Input, latent: m.Latent,
-		lik:     evaluate.Likelihood{Kind: m.Likelihood.Kind, Sigma: m.Likelihood.Sigma},
-		weights: ck.Weights,
-	}, nil
-}
-
-// openONNX loads the given ONNX files ("" = not needed) and reads what the
-// verbs need from their metadata (written by `vaec export`): latent size,
-// likelihood, input shape and scaling. The build directory's model, when
-// there is one, only supplies the default data sources.
-func openONNX(dir, encPath, decPath string) (*vae, error) {
-	v := &vae{}
-	var names []string
-	var meta map[string]string
-	for _, f := range []struct {
-		path string
-		dst  **runtime.Model
-	}{{encPath, &v.enc}, {decPath, &v.dec}} {
-		if f.path == "" {
-			continue
-		}
-		data, err := os.ReadFile(f.path)
-		if err != nil {
-			return nil, err
-		}
-		info, err := export.Inspect(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.path, err)
-		}
-		md := map[string]string{}
-		for _, p := range info.Metadata {
-			md[p.Key] = p.Value
-		}
-		if meta == nil {
-			meta = md
-		}
-		if md[export.MetaSpecHash] != meta[export.MetaSpecHash] {
-			return nil, fmt.Errorf("%s and %s come from different specs (%s %q and %q)", encPath, decPath, export.MetaSpecHash, meta[export.MetaSpecHash], md[export.MetaSpecHash])
-		}
-		if *f.dst, err = runtime.Load(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", f.path, err)
-		}
-		names = append(names, f.path)
-	}
-	v.origin = strings.Join(names, " + ")
-	where := names[0]
-	get := func(key string) (string, error) {
-		s, ok := meta[key]
-		if !ok {
-			return "", fmt.Errorf("%s: metadata %q is missing: was the file written by `vaec export`?", where, key)
-		}
-		return s, nil
-	}
-	num := func(key string) (float64, error) {
-		s, err := get(key)
-		if err != nil {
-			return 0, err
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return 0, fmt.Errorf("%s: metadata %s = %q is not a finite number", where, key, s)
-		}
-		return f, nil
-	}
-	lat, err := num(export.MetaLatent)
-	if err != nil {
-		return nil, err
-	}
-	if lat < 1 || lat > 1<<20 || lat != math.Trunc(lat) {
-		return nil, fmt.Errorf("%s: metadata %s = %v is not a latent size", where, export.MetaLatent, lat)
-	}
-	v.latent = int(lat)
-	lik, err := get(export.MetaLikelihood)
-	if err != nil {
-		return nil, err
-	}
-	kind, kerr := ir.ParseLikelihood(lik)
-	v.lik.Kind = kind
-	switch {
-	case kerr != nil:
-		return nil, fmt.Errorf("%s: metadata %s = %q is not a likelihood vaec knows", where, export.MetaLikelihood, lik)
-	case kind == ir.Bernoulli, kind == ir.GaussianLearned:
-	case kind == ir.GaussianFixed:
-		if v.lik.Sigma, err = num(export.MetaSigma); err != nil {
-			return nil, err
-		}
-	}
-	shape, err := get(export.MetaInputShape)
-	if err != nil {
-		return nil, err
-	}
-	v.input.Size = 1
-	for _, p := range strings.Split(shape, ",") {
-		d, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || d <= 0 || d > 1<<24 || v.input.Size > (1<<30)/d {
-			return nil, fmt.Errorf("%s: metadata %s = %q is not a shape", where, export.MetaInputShape, shape)
-		}
-		v.input.Shape = append(v.input.Shape, d)
-		v.input.Size *= d
-	}
-	if v.input.Scale, err = num(export.MetaInputScale); err != nil {
-		return nil, err
-	}
-	if v.input.Offset, err = num(export.MetaInputOffset); err != nil {
-		return nil, err
-	}
-	// The build's model, if any, is used for its data sources only, and only
-	// when it is the model the files were exported from.
-	if m, err := loadModel(dir); err == nil && m.SpecHash == meta[export.MetaSpecHash] {
-		v.model = m
-	}
 	return v, nil
-}
-
-// rowsPerCall bounds the rows of one encoder or decoder call: large enough
-// for efficient matrix products, small enough to keep memory modest.
-const rowsPerCall = 1000
-
-// Encode returns mu and logvar [n, latent] for x [n, D].
-func (v *vae) Encode(x []float32, n int) (mu, logvar []float32, err error) {
-	if v.weights != nil {
-		return graph.Encode(v.model, v.weights, x, n)
-	}
-	if v.enc == nil {
-		return nil, nil, errors.New("no encoder loaded")
-	}
-	out, err := v.enc.Run(map[string]runtime.Tensor{
-		ir.InputX: {Shape: append([]int{n}, v.input.Shape...), Data: x},
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoder: %w", err)
-	}
-	mu, logvar = out[ir.OutputMu].Data, out[ir.OutputLogvar].Data
-	if len(mu) != n*v.latent || len(logvar) != n*v.latent {
-		return nil, nil, fmt.Errorf("encoder returned %d means and %d log-variances for %d rows of latent size %d", len(mu), len(logvar), n, v.latent)
-	}
-	return mu, logvar, nil
-}
-
-// encodeAll encodes every row of x in calls of rowsPerCall.
-func (v *vae) encodeAll(x []float32, n int) (mu, logvar []float32, err error) {
-	d := v.input.Size
-	for s := 0; s < n; s += rowsPerCall {
-		b := min(rowsPerCall, n-s)
-		m, l, err := v.Encode(x[s*d:(s+b)*d], b)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encoding examples %d to %d: %w", s, s+b-1, err)
-		}
-		mu, logvar = append(mu, m...), append(logvar, l...)
-	}
-	return mu, logvar, nil
-}
-
-// decodeRaw runs the decoder and returns its outputs by name.
-func (v *vae) decodeRaw(z []float32, n int) (map[string][]float32, error) {
-	if v.weights != nil {
-		return graph.Decode(v.model, v.weights, z, n)
-	}
-	if v.dec == nil {
-		return nil, errors.New("no decoder loaded")
-	}
-	out, err := v.dec.Run(map[string]runtime.Tensor{ir.InputZ: {Shape: []int{n, v.latent}, Data: z}})
-	if err != nil {
-		return nil, fmt.Errorf("decoder: %w", err)
-	}
-	res := map[string][]float32{}
-	for k, t := range out {
-		res[k] = t.Data
-	}
-	return res, nil
-}
-
-// Decode returns what the likelihood needs (evaluate.Model). From ONNX,
-// Bernoulli logits are recovered from the probabilities: exact except
-// where a float32 probability has saturated to 0 or 1, where the logit is
-// clamped to about ±16 (the cost of a confidently wrong pixel is then
-// understated; right pixels are unaffected to 1e-7 nats).
-func (v *vae) Decode(z []float32, n int) (evaluate.Decoded, error) {
-	d := v.input.Size
-	if v.weights != nil && v.lik.Kind == ir.Bernoulli {
-		l, err := graph.DecodeLogits(v.model, v.weights, z, n)
-		return evaluate.Decoded{Logits: l}, err
-	}
-	out, err := v.decodeRaw(z, n)
-	if err != nil {
-		return evaluate.Decoded{}, err
-	}
-	switch v.lik.Kind {
-	case ir.Bernoulli:
-		p := out[ir.OutputProbs]
-		if len(p) != n*d {
-			return evaluate.Decoded{}, fmt.Errorf("decoder returned %d probabilities for %d rows of %d", len(p), n, d)
-		}
-		const eps = 1e-7
-		l := make([]float32, len(p))
-		for i, pv := range p {
-			q := math.Min(math.Max(float64(pv), eps), 1-eps)
-			l[i] = float32(math.Log(q) - math.Log1p(-q))
-		}
-		return evaluate.Decoded{Logits: l}, nil
-	default:
-		return evaluate.Decoded{Mean: out[ir.OutputMean], Logvar: out[ir.OutputLogvar]}, nil
-	}
-}
-
-// expected returns E[x|z] for z [n, latent] (Bernoulli probabilities or the
-// Gaussian mean): what the pictures show.
-func (v *vae) expected(z []float32, n int) ([]float32, error) {
-	var res []float32
-	for s := 0; s < n; s += rowsPerCall {
-		b := min(rowsPerCall, n-s)
-		out, err := v.decodeRaw(z[s*v.latent:(s+b)*v.latent], b)
-		if err != nil {
-			return nil, err
-		}
-		name := ir.OutputMean
-		if v.lik.Kind == ir.Bernoulli {
-			name = ir.OutputProbs
-		}
-		x, ok := out[name]
-		if !ok || len(x) != b*v.input.Size {
-			return nil, fmt.Errorf("decoder output %q: got %d values for %d rows of %d", name, len(x), b, v.input.Size)
-		}
-		res = append(res, x...)
-	}
-	return res, nil
 }
 
 // ---- Which data ----
@@ -462,7 +218,7 @@ func dataFlags(n int) []cli.Flag {
 }
 
 // loadData reads the data the flags name and describes it for messages.
-func loadData(c *cli.Context, v *vae) (*dataset.Set, string, error) {
+func loadData(c *cli.Context, v *vae.Model) (*dataset.Set, string, error) {
 	n := c.Int("n")
 	if n < 0 {
 		return nil, "", usagef("--n %d must not be negative", n)
@@ -475,7 +231,7 @@ func loadData(c *cli.Context, v *vae) (*dataset.Set, string, error) {
 			src.LabelFormat = dataset.InferFormat(src.Labels)
 		}
 		var err error
-		if set, err = dataset.Load(src, v.input); err != nil {
+		if set, err = dataset.Load(src, v.Input); err != nil {
 			return nil, "", err
 		}
 		desc = p
@@ -487,10 +243,10 @@ func loadData(c *cli.Context, v *vae) (*dataset.Set, string, error) {
 		if split != "validation" && split != "train" {
 			return nil, "", usagef("--split %q: want validation or train", split)
 		}
-		if v.model == nil {
+		if v.IR == nil {
 			return nil, "", usagef("no build directory %s/ with the model these ONNX files come from: give the data with --data FILE", c.String("dir"))
 		}
-		train, val, err := loadTrainingData(v.model)
+		train, val, err := loadTrainingData(v.IR)
 		if err != nil {
 			return nil, "", err
 		}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 func testEncode(t *testing.T, dir string, m *ir.Model, onnxEnc, data string) {

@@ -79,12 +79,12 @@ func evalAction(c *cli.Context) error {
 			}
 		}
 	}
-	res, err := evaluate.Run(c.Context, v, v.lik, set.X, set.N, set.D, opts)
+	res, err := evaluate.Run(c.Context, v, v.Likelihood, set.X, set.N, set.D, opts)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	rep := evalReport{
-		Model: v.origin, Data: desc, Seed: opts.Seed, Result: res,
+		Model: v.Origin, Data: desc, Seed: opts.Seed, Result: res,
 		Gap: res.LogPx - res.ELBO, Seconds: time.Since(start).Seconds(),
 	}
 	if c.Bool("json") {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/verify"
 )
 
 // roundTripFile is the optional single model x, eps → reconstruction.
@@ -135,7 +136,7 @@ func runExport(cfg exportConfig, out io.Writer) error {
 	if !cfg.verify {
 		return nil
 	}
-	return verifyExport(m, ck.Weights, files[0].path, files[1].path, defaultVerifyTol, out)
+	return verifyExport(m, ck.Weights, files[0].path, files[1].path, verify.DefaultTol, out)
 }
 
 // loadTrainedCheckpoint reads the checkpoint to export and refuses one that

@@ -77,13 +77,35 @@ func newApp() *cli.App {
 	// a command would otherwise print its whole help to stdout and exit 1.
 	for _, cmd := range app.Commands {
 		if cmd.OnUsageError == nil {
-			name := cmd.Name
+			cmd := cmd
 			cmd.OnUsageError = func(c *cli.Context, err error, isSub bool) error {
-				return usagef("%s: %v (see 'vaec %s --help')", name, err, name)
+				return usagef("%s: %s (see 'vaec %s --help')", cmd.Name, flagError(cmd, err), cmd.Name)
 			}
 		}
 	}
 	return app
+}
+
+// flagError rewords the flag package's "flag provided but not defined: -x"
+// as vaec spells flags (--x) with the closest flag of the command.
+func flagError(cmd *cli.Command, err error) string {
+	const undefined = "flag provided but not defined: "
+	msg := err.Error()
+	name, ok := strings.CutPrefix(msg, undefined)
+	if !ok {
+		return msg
+	}
+	name = strings.TrimLeft(name, "-")
+	var names []string
+	for _, f := range cmd.Flags {
+		names = append(names, f.Names()...)
+	}
+	names = append(names, "help")
+	msg = fmt.Sprintf("unknown flag --%s", name)
+	if s := compiler.Suggest(name, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean --%s?)", s)
+	}
+	return msg
 }
 
 // rootAction handles `vaec` alone and `vaec <unknown>`: both are usage

@@ -58,7 +58,7 @@ func reconstructAction(c *cli.Context) error {
 	}
 	if isPNG {
 		// Fail before the work when the examples cannot be drawn.
-		if _, _, _, err := imageShape(v.input, c.String("shape")); err != nil {
+		if _, _, _, err := imageShape(v.Input, c.String("shape")); err != nil {
 			return err
 		}
 	}
@@ -66,7 +66,7 @@ func reconstructAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	mu, logvar, err := v.encodeAll(set.X, set.N)
+	mu, logvar, err := v.EncodeAll(set.X, set.N)
 	if err != nil {
 		return err
 	}
@@ -80,12 +80,12 @@ func reconstructAction(c *cli.Context) error {
 		}
 		how = fmt.Sprintf("one draw from q(z|x) each, seed %d", c.Uint64("seed"))
 	}
-	rec, err := v.expected(z, set.N)
+	rec, err := v.Expected(z, set.N)
 	if err != nil {
 		return err
 	}
 	if !isPNG {
-		if err := writeMatrix(out, rec, set.N, v.input.Size, "x"); err != nil {
+		if err := writeMatrix(out, rec, set.N, v.Input.Size, "x"); err != nil {
 			return err
 		}
 	} else {
@@ -93,7 +93,7 @@ func reconstructAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		recs, err := viz.Split(rec, set.N, v.input.Size)
+		recs, err := viz.Split(rec, set.N, v.Input.Size)
 		if err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func reconstructAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		ch, h, w, err := imageShape(v.input, c.String("shape"))
+		ch, h, w, err := imageShape(v.Input, c.String("shape"))
 		if err != nil {
 			return err
 		}
@@ -109,6 +109,6 @@ func reconstructAction(c *cli.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(c.App.Writer, "reconstructed %s with %s (%s) → %s\n", desc, v.origin, how, out)
+	fmt.Fprintf(c.App.Writer, "reconstructed %s with %s (%s) → %s\n", desc, v.Origin, how, out)
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
-
 )
 
 func testReconstruct(t *testing.T, dir string, m *ir.Model, onnxEnc, onnxDec, data string) {

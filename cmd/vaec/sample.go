@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vaec/vaec/vae"
 	"github.com/vaec/vaec/viz"
 )
 
@@ -70,38 +71,38 @@ func sampleAction(c *cli.Context) error {
 	out := c.String("out")
 	if out == "" {
 		out = filepath.Join(c.String("dir"), "samples.npy")
-		if _, _, _, err := imageShape(v.input, c.String("shape")); err == nil {
+		if _, _, _, err := imageShape(v.Input, c.String("shape")); err == nil {
 			out = filepath.Join(c.String("dir"), "samples.png")
 		}
 	}
 	rng := rand.New(rand.NewPCG(c.Uint64("seed"), sampleStream))
-	z := make([]float32, n*v.latent)
+	z := make([]float32, n*v.Latent)
 	for i := range z {
 		z[i] = float32(rng.NormFloat64())
 	}
-	x, err := v.expected(z, n)
+	x, err := v.Expected(z, n)
 	if err != nil {
 		return err
 	}
-	if err := writeExamples(out, x, n, v.input, c.String("shape"), cols, c.Int("zoom")); err != nil {
+	if err := writeExamples(out, x, n, v.Input, c.String("shape"), cols, c.Int("zoom")); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "%d samples from %s (seed %d) → %s\n", n, v.origin, c.Uint64("seed"), out)
+	fmt.Fprintf(c.App.Writer, "%d samples from %s (seed %d) → %s\n", n, v.Origin, c.Uint64("seed"), out)
 
 	steps, span := c.Int("steps"), c.Float64("span")
 	if p := c.String("traversal"); p != "" {
-		zt, err := viz.TraversalZ(make([]float32, v.latent), steps, span)
+		zt, err := viz.TraversalZ(make([]float32, v.Latent), steps, span)
 		if err != nil {
 			return usagef("--traversal: %v", err)
 		}
 		if err := decodeGrid(v, zt, p, c.String("shape"), steps, c.Int("zoom")); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.App.Writer, "traversals of %d latent units over [-%g, %g] → %s\n", v.latent, span, span, p)
+		fmt.Fprintf(c.App.Writer, "traversals of %d latent units over [-%g, %g] → %s\n", v.Latent, span, span, p)
 	}
 	if p := c.String("manifold"); p != "" {
-		if v.latent != 2 {
-			return fmt.Errorf("--manifold: the latent space has %d dimensions; the manifold picture needs 2 (use --traversal)", v.latent)
+		if v.Latent != 2 {
+			return fmt.Errorf("--manifold: the latent space has %d dimensions; the manifold picture needs 2 (use --traversal)", v.Latent)
 		}
 		zm, err := viz.ManifoldZ(steps)
 		if err != nil {
@@ -116,13 +117,13 @@ func sampleAction(c *cli.Context) error {
 }
 
 // decodeGrid decodes latent points and writes them as a PNG grid.
-func decodeGrid(v *vae, z []float32, path, shape string, cols, zoom int) error {
-	n := len(z) / v.latent
-	x, err := v.expected(z, n)
+func decodeGrid(v *vae.Model, z []float32, path, shape string, cols, zoom int) error {
+	n := len(z) / v.Latent
+	x, err := v.Expected(z, n)
 	if err != nil {
 		return err
 	}
-	return writeExamples(path, x, n, v.input, shape, cols, zoom)
+	return writeExamples(path, x, n, v.Input, shape, cols, zoom)
 }
 
 // zoomFlag enlarges the pictures, for documents that show them large.

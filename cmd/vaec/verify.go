@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/runtime/ort"
+	"github.com/vaec/vaec/verify"
 )
 
 // verifyCommand checks the exported ONNX files against the training graph.
@@ -26,9 +28,9 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to compare with (default: DIR/" + lastCheckpoint + ")"},
 			&cli.StringFlag{Name: "encoder", Usage: "encoder file (default: DIR/" + encoderFile + ")"},
 			&cli.StringFlag{Name: "decoder", Usage: "decoder file (default: DIR/" + decoderFile + ")"},
-			&cli.IntFlag{Name: "n", Value: defaultVerifyN, Usage: "number of inputs"},
+			&cli.IntFlag{Name: "n", Value: verify.DefaultN, Usage: "number of inputs"},
 			&cli.BoolFlag{Name: "random", Usage: "use random inputs instead of validation data"},
-			&cli.Float64Flag{Name: "tol", Value: defaultVerifyTol, Usage: "tolerance: PASS when |got-want| <= tol*max(1,|want|) everywhere"},
+			&cli.Float64Flag{Name: "tol", Value: verify.DefaultTol, Usage: "tolerance: PASS when |got-want| <= tol*max(1,|want|) everywhere"},
 			&cli.BoolFlag{Name: "onnxruntime", Usage: "also run ONNX Runtime and compare it with the graph"},
 			&cli.StringFlag{Name: "ort-lib", Usage: "path of libonnxruntime.so (implies --onnxruntime)"},
 		},
@@ -55,21 +57,39 @@ func verifyAction(c *cli.Context) error {
 		return filepath.Join(dir, file)
 	}
 	ckPath := or("checkpoint", lastCheckpoint)
+	if !c.IsSet("checkpoint") && !exists(ckPath) {
+		return fmt.Errorf("no trained checkpoint in %s/: run `vaec train` (then `vaec export`) first", filepath.Clean(dir))
+	}
+	cfg := verify.Config{
+		EncoderPath: or("encoder", encoderFile), DecoderPath: or("decoder", decoderFile),
+		Model: m, Tol: c.Float64("tol"),
+	}
+	for _, f := range []struct{ flag, path string }{{"encoder", cfg.EncoderPath}, {"decoder", cfg.DecoderPath}} {
+		if !c.IsSet(f.flag) && !exists(f.path) {
+			return fmt.Errorf("no %s in %s/: run `vaec export` first", filepath.Base(f.path), filepath.Clean(dir))
+		}
+	}
 	ck, err := checkpoint.Load(ckPath)
 	if err != nil {
 		return fmt.Errorf("reading the checkpoint: %w", err)
 	}
-	in, err := verifyInputs(m, c.Int("n"), c.Bool("random"))
-	if err != nil {
+	cfg.Weights = ck.Weights
+	if n := c.Int("n"); n <= 0 {
+		return usagef("--n must be positive, got %d", n)
+	}
+	if c.Bool("random") {
+		cfg.In = verify.RandomInputs(m, c.Int("n"))
+	} else if cfg.In, err = verify.DataInputs(m, c.Int("n")); err != nil {
 		return err
 	}
-	cfg := verifyConfig{
-		model: m, weights: ck.Weights,
-		encoderPath: or("encoder", encoderFile), decoderPath: or("decoder", decoderFile),
-		in: in, tol: c.Float64("tol"),
-	}
 	if c.Bool("onnxruntime") || c.String("ort-lib") != "" {
-		cfg.useORT, cfg.ortLib = true, ort.FindLibrary(c.String("ort-lib"))
+		cfg.ORT, cfg.ORTLib = true, ort.FindLibrary(c.String("ort-lib"))
 	}
 	return runVerify(cfg, c.App.Writer)
+}
+
+// exists reports whether path names an existing file.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

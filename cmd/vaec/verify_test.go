@@ -14,6 +14,7 @@ import (
 	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/verify"
 )
 
 // verifyBuild writes a build directory for spec (under testdata/specs)
@@ -186,7 +187,7 @@ func TestVerifyExportSeam(t *testing.T) {
 	dir, m, w := verifyBuild(t, "mnist-small.yaml")
 	enc, dec := filepath.Join(dir, encoderFile), filepath.Join(dir, decoderFile)
 	var out bytes.Buffer
-	if err := verifyExport(m, w, enc, dec, defaultVerifyTol, &out); err != nil {
+	if err := verifyExport(m, w, enc, dec, verify.DefaultTol, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	b, err := os.ReadFile(dec)
@@ -197,7 +198,7 @@ func TestVerifyExportSeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	err = verifyExport(m, w, enc, dec, defaultVerifyTol, &out)
+	err = verifyExport(m, w, enc, dec, verify.DefaultTol, &out)
 	if err == nil || !strings.Contains(err.Error(), "decoder probs") {
 		t.Fatalf("error %v, want one naming decoder probs\n%s", err, out.String())
 	}

@@ -1,0 +1,112 @@
+package export
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/vaec/vaec/ir"
+)
+
+// FileMeta is what an exported file's metadata_props say about the model:
+// the reader beside the writer (metadataProps), so the two cannot drift.
+type FileMeta struct {
+	Role       string // RoleEncoder, RoleDecoder or RoleRoundTrip
+	ModelName  string
+	SpecHash   string
+	Latent     int
+	Likelihood ir.Likelihood // Kind and Sigma (Logvar is not recorded)
+	Input      ir.Input      // shape, size and scaling
+	Epochs     int
+	ValELBO    *float64 // nil when not recorded
+}
+
+// ReadMetadata parses the metadata_props of a file written by Encoder,
+// Decoder or RoundTrip (as runtime.Model.Metadata returns them). A missing
+// or malformed key is an error naming it, with a hint when the file does
+// not look like vaec's at all.
+func ReadMetadata(md map[string]string) (*FileMeta, error) {
+	get := func(key string) (string, error) {
+		s, ok := md[key]
+		if !ok {
+			return "", fmt.Errorf("metadata %q is missing: was the file written by `vaec export`?", key)
+		}
+		return s, nil
+	}
+	num := func(key string) (float64, error) {
+		s, err := get(key)
+		if err != nil {
+			return 0, err
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("metadata %s = %q is not a finite number", key, s)
+		}
+		return f, nil
+	}
+	integer := func(key string, lo, hi int) (int, error) {
+		f, err := num(key)
+		if err != nil {
+			return 0, err
+		}
+		if f < float64(lo) || f > float64(hi) || f != math.Trunc(f) {
+			return 0, fmt.Errorf("metadata %s = %v is not an integer in [%d, %d]", key, f, lo, hi)
+		}
+		return int(f), nil
+	}
+	fm := &FileMeta{Role: md[MetaRole], ModelName: md[MetaModelName], SpecHash: md[MetaSpecHash]}
+	var err error
+	if fm.Latent, err = integer(MetaLatent, 1, ir.MaxUnits); err != nil {
+		return nil, err
+	}
+	lik, err := get(MetaLikelihood)
+	if err != nil {
+		return nil, err
+	}
+	if fm.Likelihood.Kind, err = ir.ParseLikelihood(lik); err != nil {
+		return nil, fmt.Errorf("metadata %s = %q is not a likelihood vaec knows", MetaLikelihood, lik)
+	}
+	if fm.Likelihood.Kind == ir.GaussianFixed {
+		if fm.Likelihood.Sigma, err = num(MetaSigma); err != nil {
+			return nil, err
+		}
+		if !(fm.Likelihood.Sigma > 0) {
+			return nil, fmt.Errorf("metadata %s = %v is not a positive sigma", MetaSigma, fm.Likelihood.Sigma)
+		}
+	}
+	shape, err := get(MetaInputShape)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range strings.Split(shape, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || d <= 0 || d > ir.MaxInputSize {
+			return nil, fmt.Errorf("metadata %s = %q is not a shape", MetaInputShape, shape)
+		}
+		fm.Input.Shape = append(fm.Input.Shape, d)
+	}
+	if len(fm.Input.Shape) != 1 && len(fm.Input.Shape) != 3 || fm.Input.Shape.Size() > ir.MaxInputSize {
+		return nil, fmt.Errorf("metadata %s = %q is not a shape [D] or [C, H, W]", MetaInputShape, shape)
+	}
+	fm.Input.Size = fm.Input.Shape.Size()
+	if fm.Input.Scale, err = num(MetaInputScale); err != nil {
+		return nil, err
+	}
+	if fm.Input.Offset, err = num(MetaInputOffset); err != nil {
+		return nil, err
+	}
+	if _, ok := md[MetaEpochs]; ok {
+		if fm.Epochs, err = integer(MetaEpochs, 0, math.MaxInt32); err != nil {
+			return nil, err
+		}
+	}
+	if _, ok := md[MetaValELBO]; ok {
+		v, err := num(MetaValELBO)
+		if err != nil {
+			return nil, err
+		}
+		fm.ValELBO = &v
+	}
+	return fm, nil
+}
