@@ -3,6 +3,7 @@
 //
 //	go run ./bench train   # vaec's trainer vs PyTorch (bench/pytorch_vae.py), MNIST 784-400-20, batch 128
 //	go run ./bench infer   # vaec's runtime vs ONNX Runtime on the exported encoder and decoder, batch 1 and 256
+//	go run ./bench serve   # vaec serve on loopback: req/s and p50/p99 latency at concurrency 1, 8, 64
 //
 // Runs are interleaved (vaec, reference, vaec, reference, …) so that a change
 // in the machine's load hits both; the summary gives every raw figure, the
@@ -35,6 +36,8 @@ func main() {
 		err = trainMain(os.Args[2:], os.Stdout)
 	case "infer":
 		err = inferMain(os.Args[2:], os.Stdout)
+	case "serve":
+		err = serveMain(os.Args[2:], os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown benchmark %q: want train or infer\n", os.Args[1])
 		os.Exit(2)

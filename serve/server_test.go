@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/runtime"
 )
 
@@ -225,7 +225,7 @@ func TestMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkClose(t, "decoder probs", output(t, r, "probs"), []int{n, 784}, ref[compiler.OutputProbs])
+	checkClose(t, "decoder probs", output(t, r, "probs"), []int{n, 784}, ref[ir.OutputProbs])
 	if r.ID != "" {
 		t.Errorf("id %q in the answer to a request without one", r.ID)
 	}

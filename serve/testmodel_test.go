@@ -12,6 +12,7 @@ import (
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/ir"
 )
 
 // mnistModel is the MNIST example (784-400-20, Bernoulli) trained for one
@@ -20,7 +21,7 @@ type mnistModel struct {
 	dir     string // holds encoder.onnx and decoder.onnx
 	enc     []byte
 	dec     []byte
-	m       *compiler.Model
+	m       *ir.Model
 	w       map[string]checkpoint.Tensor
 	val     *dataset.Set // validation images, scaled as the encoder takes them
 	encPath string
