@@ -836,10 +836,4 @@ func span(s ir.Source) string {
 }
 
 // shapeString formats a shape as the spec writes it: [1, 28, 28].
-func shapeString(shape []int) string {
-	parts := make([]string, len(shape))
-	for i, d := range shape {
-		parts[i] = strconv.Itoa(d)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
+func shapeString(shape []int) string { return ir.Shape(shape).String() }

@@ -3,6 +3,7 @@ package dataset
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"math"
 )
 
@@ -118,7 +119,7 @@ func shapeOf(shape []int) (n, d int, ok bool) {
 func readArray(s *stream, dt dtype, big bool, shape []int, q *request) (*table, error) {
 	n, d, ok := shapeOf(shape)
 	if !ok {
-		return nil, s.errAt(s.off, nil, "shape %v is empty, negative or larger than %d elements", shape, maxElements)
+		return nil, s.errAt(s.off, nil, "shape %v is empty, negative or larger than %d elements", ir.Shape(shape), maxElements)
 	}
 	if q.checkD != nil {
 		if msg := q.checkD(d); msg != "" {

@@ -314,10 +314,10 @@ func (b *builder) param(name string, what string) error {
 		return fmt.Errorf("%s: no weights for parameter %q in the checkpoint", what, name)
 	}
 	if !slices.Equal(t.Shape, want) {
-		return fmt.Errorf("%s: checkpoint tensor %q has shape %v, the model needs %v", what, name, t.Shape, want)
+		return fmt.Errorf("%s: checkpoint tensor %q has shape %v, the model needs %v", what, name, ir.Shape(t.Shape), p.Shape)
 	}
 	if len(t.Data) != p.Size() {
-		return fmt.Errorf("%s: checkpoint tensor %q has %d values, shape %v needs %d", what, name, len(t.Data), want, p.Size())
+		return fmt.Errorf("%s: checkpoint tensor %q has %d values, shape %v needs %d", what, name, len(t.Data), p.Shape, p.Size())
 	}
 	raw := make([]byte, 4*len(t.Data))
 	for i, v := range t.Data {

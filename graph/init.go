@@ -47,7 +47,7 @@ func checkWeights(m *ir.Model, w map[string]checkpoint.Tensor) error {
 			return fmt.Errorf("weights: parameter %q is missing", p.Name)
 		}
 		if !slices.Equal(t.Shape, p.Shape) || len(t.Data) != p.Size() {
-			return fmt.Errorf("weights: parameter %q has shape %v (%d values), the model needs %v", p.Name, t.Shape, len(t.Data), p.Shape)
+			return fmt.Errorf("weights: parameter %q has shape %v (%d values), the model needs %v", p.Name, ir.Shape(t.Shape), len(t.Data), p.Shape)
 		}
 	}
 	return nil

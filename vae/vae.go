@@ -51,7 +51,7 @@ func FromCheckpoint(m *ir.Model, path string) (*Model, error) {
 			return nil, fmt.Errorf("%s: parameter %q is missing", path, p.Name)
 		}
 		if t.Size() != p.Size() || len(t.Data) != p.Size() {
-			return nil, fmt.Errorf("%s: parameter %q has shape %v, the model needs %v", path, p.Name, t.Shape, p.Shape)
+			return nil, fmt.Errorf("%s: parameter %q has shape %v, the model needs %v", path, p.Name, ir.Shape(t.Shape), p.Shape)
 		}
 	}
 	return &Model{

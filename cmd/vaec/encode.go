@@ -39,7 +39,7 @@ func encodeCommand() *cli.Command {
 			"most over the data when the latent space has more than two).\n" +
 			"The model is the build directory's checkpoint, or the ONNX encoder alone\n" +
 			"(--encoder FILE, or --onnx for DIR/" + encoderFile + ").",
-		Flags: append(append(modelFlags(), dataFlags(0)...),
+		Flags: append(append(modelFlags(true, false), dataFlags(0, "colours of the --scatter plot")...),
 			&cli.StringFlag{Name: "out", Usage: "output file, .npy or .csv (default: DIR/embeddings.npy)"},
 			&cli.StringFlag{Name: "logvar-out", Usage: "also write the log-variances to this .npy or .csv file"},
 			&cli.StringFlag{Name: "scatter", Usage: "also draw the posterior means as a PNG scatter plot"},
@@ -134,15 +134,23 @@ func scatterPoints(mu []float32, n, latent int) (xy []float32, xlabel, ylabel st
 
 // ---- Where the model comes from ----
 
-// modelFlags are the flags that pick the model of an inference verb.
-func modelFlags() []cli.Flag {
-	return []cli.Flag{
+// modelFlags are the flags that pick the model of an inference verb; enc
+// and dec say which halves it runs, so its help lists only those files.
+func modelFlags(enc, dec bool) []cli.Flag {
+	flags := []cli.Flag{
 		&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory"},
 		&cli.StringFlag{Name: "checkpoint", Usage: "weights to use (default: DIR/" + bestCheckpoint + ", else DIR/" + lastCheckpoint + ")"},
-		&cli.StringFlag{Name: "encoder", Usage: "run this ONNX encoder in vaec's runtime instead of the checkpoint"},
-		&cli.StringFlag{Name: "decoder", Usage: "run this ONNX decoder in vaec's runtime instead of the checkpoint"},
-		&cli.BoolFlag{Name: "onnx", Usage: "run DIR/" + encoderFile + " and DIR/" + decoderFile + " instead of the checkpoint"},
 	}
+	var files []string
+	if enc {
+		flags = append(flags, &cli.StringFlag{Name: "encoder", Usage: "run this ONNX encoder in vaec's runtime instead of the checkpoint"})
+		files = append(files, "DIR/"+encoderFile)
+	}
+	if dec {
+		flags = append(flags, &cli.StringFlag{Name: "decoder", Usage: "run this ONNX decoder in vaec's runtime instead of the checkpoint"})
+		files = append(files, "DIR/"+decoderFile)
+	}
+	return append(flags, &cli.BoolFlag{Name: "onnx", Usage: "run " + strings.Join(files, " and ") + " instead of the checkpoint"})
 }
 
 // openVAE loads the model the flags name. needEnc and needDec say which
@@ -207,14 +215,18 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 // ---- Which data ----
 
 // dataFlags are the flags that pick the data of a verb; n is the default
-// --n (0 = every example).
-func dataFlags(n int) []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "data", Usage: "data file (IDX, NPY or CSV) instead of the model's data; scaled as the model's input"},
-		&cli.StringFlag{Name: "labels", Usage: "labels file for --data (used for colours only)"},
+// --n (0 = every example); labels says what the verb does with labels
+// ("" when it does nothing with them, and then has no --labels).
+func dataFlags(n int, labels string) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "data", Usage: "data file (IDX, NPY or CSV, optionally .gz) instead of the model's data; scaled as the model's input"},
 		&cli.StringFlag{Name: "split", Value: "validation", Usage: "which of the model's data: validation or train"},
 		&cli.IntFlag{Name: "n", Value: n, Usage: "use the first N examples (0 = all)"},
 	}
+	if labels != "" {
+		flags = append(flags, &cli.StringFlag{Name: "labels", Usage: "labels file for --data (" + labels + ")"})
+	}
+	return flags
 }
 
 // loadData reads the data the flags name and describes it for messages.

@@ -32,7 +32,7 @@ func evalCommand() *cli.Command {
 			"number of active latent units (variance over the data of the posterior mean\n" +
 			"> 0.01). A table, or JSON with --json.\n" +
 			"The model is the build directory's checkpoint, or the ONNX files alone.",
-		Flags: append(append(modelFlags(), dataFlags(0)...),
+		Flags: append(append(modelFlags(true, true), dataFlags(0, "")...),
 			&cli.IntFlag{Name: "k", Value: defaultK, Usage: "importance samples per example"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the z draws"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},

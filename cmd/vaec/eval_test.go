@@ -213,7 +213,9 @@ func TestInferenceErrors(t *testing.T) {
 		{[]string{"eval", "--dir", dir, "--onnx", "--encoder", "x.onnx"}, exitUsage, "not both"},
 		{[]string{"eval", "--dir", dir, "--encoder", filepath.Join(dir, encoderFile)}, exitUsage, "--decoder"},
 		{[]string{"eval", "--dir", dir, "--split", "test"}, exitUsage, "--split"},
-		{[]string{"eval", "--dir", dir, "--labels", "l.idx"}, exitUsage, "--labels goes with --data"},
+		{[]string{"encode", "--dir", dir, "--labels", "l.idx"}, exitUsage, "--labels goes with --data"},
+		{[]string{"eval", "--dir", dir, "--labels", "l.idx"}, exitUsage, "unknown flag --labels"},
+		{[]string{"sample", "--dir", dir, "--encoder", "e.onnx"}, exitUsage, "unknown flag --encoder (did you mean --decoder?)"},
 		{[]string{"eval", "--dir", dir, "--checkpoint", filepath.Join(empty, "none.safetensors")}, exitError, "no checkpoint"},
 		{[]string{"eval", "extra"}, exitUsage, "no arguments"},
 		{[]string{"sample", "--dir", dir, "--manifold", filepath.Join(empty, "m.png")}, exitError, "needs 2"},
@@ -231,5 +233,9 @@ func TestInferenceErrors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errOut, tc.code, tc.want)
 		}
+	}
+	// A refused --manifold is refused before samples.png is written.
+	if _, err := os.Stat(filepath.Join(dir, "samples.png")); err == nil {
+		t.Error("sample --manifold on a 20-d latent space wrote samples.png before failing")
 	}
 }

@@ -32,6 +32,7 @@ func exportCommand() *cli.Command {
 			"atomically; identical inputs give identical bytes. Afterwards both files are\n" +
 			"run in vaec's runtime and compared with the training graph (skip with --no-verify).",
 		Flags: []cli.Flag{
+			quietFlag(),
 			&cli.BoolFlag{Name: "onnx", Usage: "export to ONNX (the only format, and the default)"},
 			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory holding model.json and the checkpoint"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to export (default: DIR/" + lastCheckpoint + ")"},
@@ -66,7 +67,7 @@ func exportAction(c *cli.Context) error {
 				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1])
 		}
 	}
-	return runExport(cfg, c.App.Writer)
+	return runExport(cfg, outFor(c))
 }
 
 // exportFile is one file to write.

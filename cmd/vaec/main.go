@@ -249,3 +249,17 @@ func interspersed(app *cli.App, args []string) []string {
 	}
 	return append(out, pos...)
 }
+
+// quietFlag is -q of the verbs that print progress or reports: errors
+// still reach stderr, and the exit code says how it went.
+func quietFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress or report output, only errors"}
+}
+
+// outFor is where a verb's progress and reports go: nowhere under -q.
+func outFor(c *cli.Context) io.Writer {
+	if c.Bool("quiet") {
+		return io.Discard
+	}
+	return c.App.Writer
+}

@@ -25,7 +25,7 @@ func reconstructCommand() *cli.Command {
 			"DIR/reconstructions.png); an .npy/.csv --out gets the reconstructions as a matrix.\n" +
 			"The model is the build directory's checkpoint, or the ONNX files alone\n" +
 			"(--encoder and --decoder, or --onnx for the build directory's).",
-		Flags: append(append(modelFlags(), dataFlags(32)...),
+		Flags: append(append(modelFlags(true, true), dataFlags(32, "")...),
 			&cli.StringFlag{Name: "out", Usage: "output: .png grid, or .npy/.csv matrix of reconstructions (default: DIR/reconstructions.png)"},
 			&cli.IntFlag{Name: "pairs", Value: 8, Usage: "original/reconstruction pairs per row of the grid"},
 			zoomFlag(),

@@ -22,8 +22,8 @@ const sampleStream = 0x7661_6563_7361_6d70 // "vaecsamp"
 func sampleCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sample",
-		Usage: "draw z from N(0, I) and decode: new examples from the model",
-		Description: "Draws N latent points from the prior N(0, I) with --seed and decodes them. For\n" +
+		Usage: "draw z from the prior and decode: new examples from the model",
+		Description: "Draws N latent points from the prior (N(0, I)) with --seed and decodes them. For\n" +
 			"image inputs it writes a PNG grid of the decoded means (Bernoulli: probabilities)\n" +
 			"to --out (default DIR/samples.png); otherwise, or with an .npy/.csv --out, the\n" +
 			"decoded values as a matrix [N, D].\n" +
@@ -32,7 +32,7 @@ func sampleCommand() *cli.Command {
 			"latent plane (2-dimensional latent spaces only).\n" +
 			"The model is the build directory's checkpoint, or the ONNX decoder alone\n" +
 			"(--decoder FILE, or --onnx for DIR/" + decoderFile + ").",
-		Flags: append(modelFlags(),
+		Flags: append(modelFlags(false, true),
 			&cli.IntFlag{Name: "n", Value: 64, Usage: "number of samples"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the latent draws"},
 			&cli.StringFlag{Name: "out", Usage: "output: .png grid, or .npy/.csv matrix (default: DIR/samples.png for images, DIR/samples.npy otherwise)"},
@@ -68,6 +68,23 @@ func sampleAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Every picture's arguments are checked before any file is written, so
+	// a bad --manifold cannot leave a new samples.png behind it.
+	steps, span := c.Int("steps"), c.Float64("span")
+	var zt, zm []float32
+	if c.String("traversal") != "" {
+		if zt, err = viz.TraversalZ(make([]float32, v.Latent), steps, span); err != nil {
+			return usagef("--traversal: %v", err)
+		}
+	}
+	if c.String("manifold") != "" {
+		if v.Latent != 2 {
+			return fmt.Errorf("--manifold: the latent space has %d dimensions; the manifold picture needs 2 (use --traversal)", v.Latent)
+		}
+		if zm, err = viz.ManifoldZ(steps); err != nil {
+			return usagef("--manifold: %v", err)
+		}
+	}
 	out := c.String("out")
 	if out == "" {
 		out = filepath.Join(c.String("dir"), "samples.npy")
@@ -77,8 +94,8 @@ func sampleAction(c *cli.Context) error {
 	}
 	rng := rand.New(rand.NewPCG(c.Uint64("seed"), sampleStream))
 	z := make([]float32, n*v.Latent)
-	for i := range z {
-		z[i] = float32(rng.NormFloat64())
+	if err := v.Prior.Sample(rng.NormFloat64, z); err != nil {
+		return err
 	}
 	x, err := v.Expected(z, n)
 	if err != nil {
@@ -89,25 +106,13 @@ func sampleAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "%d samples from %s (seed %d) → %s\n", n, v.Origin, c.Uint64("seed"), out)
 
-	steps, span := c.Int("steps"), c.Float64("span")
 	if p := c.String("traversal"); p != "" {
-		zt, err := viz.TraversalZ(make([]float32, v.Latent), steps, span)
-		if err != nil {
-			return usagef("--traversal: %v", err)
-		}
 		if err := decodeGrid(v, zt, p, c.String("shape"), steps, c.Int("zoom")); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.App.Writer, "traversals of %d latent units over [-%g, %g] → %s\n", v.Latent, span, span, p)
 	}
 	if p := c.String("manifold"); p != "" {
-		if v.Latent != 2 {
-			return fmt.Errorf("--manifold: the latent space has %d dimensions; the manifold picture needs 2 (use --traversal)", v.Latent)
-		}
-		zm, err := viz.ManifoldZ(steps)
-		if err != nil {
-			return usagef("--manifold: %v", err)
-		}
 		if err := decodeGrid(v, zm, p, c.String("shape"), steps, c.Int("zoom")); err != nil {
 			return err
 		}

@@ -24,6 +24,7 @@ func verifyCommand() *cli.Command {
 			"With --onnxruntime, ONNX Runtime is a second judge (library from --ort-lib,\n" +
 			"$" + ort.EnvLib + ", or .tools/ort of the repository).",
 		Flags: []cli.Flag{
+			quietFlag(),
 			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory holding model.json, the checkpoint and the ONNX files"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to compare with (default: DIR/" + lastCheckpoint + ")"},
 			&cli.StringFlag{Name: "encoder", Usage: "encoder file (default: DIR/" + encoderFile + ")"},
@@ -85,7 +86,7 @@ func verifyAction(c *cli.Context) error {
 	if c.Bool("onnxruntime") || c.String("ort-lib") != "" {
 		cfg.ORT, cfg.ORTLib = true, ort.FindLibrary(c.String("ort-lib"))
 	}
-	return runVerify(cfg, c.App.Writer)
+	return runVerify(cfg, outFor(c))
 }
 
 // exists reports whether path names an existing file.
