@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/vaec/vaec/ir"
 	"math"
-
 )
 
 var log2Pi = math.Log(2 * math.Pi)

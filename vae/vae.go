@@ -219,4 +219,3 @@ func (v *Model) Expected(z []float32, n int) ([]float32, error) {
 	}
 	return res, nil
 }
-
