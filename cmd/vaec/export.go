@@ -41,8 +41,9 @@ func exportCommand() *cli.Command {
 				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1], export.DefaultOpset)},
 			&cli.BoolFlag{Name: "roundtrip", Usage: "also write " + roundTripFile + ": inputs x and eps, outputs the reconstruction"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "skip comparing the files with the training graph"},
+			tritonFlag(),
 		},
-		Action: exportAction,
+		Action: withTriton(exportAction),
 	}
 }
 

@@ -62,6 +62,7 @@ func newApp() *cli.App {
 			reconstructCommand(),
 			encodeCommand(),
 			inspectCommand(),
+			serveCommand(),
 			schemaCommand(),
 			versionCommand(),
 		},
