@@ -663,16 +663,16 @@ func (c *checker) checkContents(s ir.Source, path string, pathNode, startNode, l
 	if file == "" {
 		key, file = path+".path", c.written[path+".path"]
 	}
-	info, err := dataset.ReadHeader(s.Path, s.Format, s.CSVHeader)
+	var want *ir.Input
+	if c.inputOK && c.m.Input.Size > 0 {
+		want = &c.m.Input
+	}
+	info, err := dataset.ReadHeader(s.Path, s.Format, s.CSVHeader, want)
 	if err != nil {
-		c.errorf(pathNode, key, "", "cannot read %s data %q: %v", s.Format, clip(file), dataErr(err))
+		c.errorf(pathNode, key, "", "%s data %q: %v", s.Format, clip(file), dataErr(err))
 		return false
 	}
 	good := true
-	if in := c.m.Input; in.Size > 0 && info.Features != in.Size {
-		c.errorf(pathNode, path, "", "records have %d values, but input shape %s has %d", info.Features, shapeString(in.Shape), in.Size)
-		good = false
-	}
 	switch {
 	case s.Start >= info.Records:
 		c.errorf(startNode, path+".start", "", "start %d is past the %d records of the file", s.Start, info.Records)
@@ -691,10 +691,10 @@ func (c *checker) checkContents(s ir.Source, path string, pathNode, startNode, l
 		}
 	}
 	if s.Labels != "" && s.LabelFormat != ir.FormatNone {
-		li, err := dataset.ReadHeader(s.Labels, s.LabelFormat, false)
+		li, err := dataset.ReadHeader(s.Labels, s.LabelFormat, false, nil)
 		switch {
 		case err != nil:
-			c.errorf(labelsNode, path+".labels", "", "cannot read %s labels: %v", s.LabelFormat, dataErr(err))
+			c.errorf(labelsNode, path+".labels", "", "%s labels: %v", s.LabelFormat, dataErr(err))
 			good = false
 		case li.Features != 1:
 			c.errorf(labelsNode, path+".labels", "", "labels have %d values per record, want 1", li.Features)

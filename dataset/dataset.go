@@ -53,12 +53,7 @@ func Load(src ir.Source, in ir.Input) (*Set, error) {
 	}
 	q := &request{
 		start: src.Start, limit: src.Limit, csvHeader: src.CSVHeader, records: -1,
-		checkD: func(d int) string {
-			if d == in.Size {
-				return ""
-			}
-			return fmt.Sprintf("records have %d values, the spec's input shape %v needs %d", d, in.Shape, in.Size)
-		},
+		checkD: featureCheck(in),
 	}
 	t, err := readTable(src.Path, src.Format, q)
 	if err != nil {
@@ -90,6 +85,16 @@ func Load(src ir.Source, in ir.Input) (*Set, error) {
 		return nil, err
 	}
 	return set, nil
+}
+
+// featureCheck is the check of the values per record against the input.
+func featureCheck(in ir.Input) func(d int) string {
+	return func(d int) string {
+		if d == in.Size {
+			return ""
+		}
+		return fmt.Sprintf("records have %d values, the spec's input shape %v needs %d", d, in.Shape, in.Size)
+	}
 }
 
 // readTable reads the records q selects from the file at path in format
@@ -134,9 +139,15 @@ type Header struct {
 
 // ReadHeader reads the header of the file at path in format (inferred from
 // the name when FormatNone). Binary formats stop after the header; CSV is
-// read through (checking every line) without keeping values.
-func ReadHeader(path string, format ir.Format, csvHeader bool) (Header, error) {
-	t, err := readTable(path, format, &request{csvHeader: csvHeader, records: -1, headerOnly: true})
+// read through (checking every line) without keeping values. When in is
+// not nil, records must have in.Size values, checked where and as Load
+// checks it, so that the two refuse a file for the same reason.
+func ReadHeader(path string, format ir.Format, csvHeader bool, in *ir.Input) (Header, error) {
+	q := &request{csvHeader: csvHeader, records: -1, headerOnly: true}
+	if in != nil {
+		q.checkD = featureCheck(*in)
+	}
+	t, err := readTable(path, format, q)
 	if err != nil {
 		return Header{}, err
 	}

@@ -385,7 +385,7 @@ func TestReadHeader(t *testing.T) {
 		{"csv header", "x.csv", ir.FormatNone, true, []byte("a,b\n1,2\n3,4\n5,6\n"), Header{Records: 3, Features: 2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := ReadHeader(writeFile(t, c.file, c.data), c.format, c.csvHeader)
+			got, err := ReadHeader(writeFile(t, c.file, c.data), c.format, c.csvHeader, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -395,7 +395,7 @@ func TestReadHeader(t *testing.T) {
 		})
 	}
 	path := writeFile(t, "x.csv", []byte("1,2\n3,x\n"))
-	_, err := ReadHeader(path, ir.FormatNone, false)
+	_, err := ReadHeader(path, ir.FormatNone, false, nil)
 	var de *Error
 	if !errors.As(err, &de) {
 		t.Fatalf("bad CSV: got %v, want a *Error", err)

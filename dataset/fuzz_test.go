@@ -3,6 +3,10 @@ package dataset
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/vaec/vaec/ir"
@@ -51,40 +55,120 @@ func fuzzRead(t *testing.T, format ir.Format, data []byte, start, limit uint16, 
 	}
 }
 
-func FuzzIDX(f *testing.F) {
+// seed is one input of the fuzz targets. The seeds are also written to
+// testdata/seeds (TestSeedFiles) so that cmd/vaec can check that `vaec
+// build` and `vaec train` accept and refuse each of them alike.
+type seed struct {
+	name         string
+	data         []byte
+	start, limit uint16
+	header       bool
+}
+
+func idxSeeds() []seed {
+	var out []seed
 	for _, kind := range []string{"u1", "i1", "i2", "i4", "f4", "f8"} {
 		raw := encodeIDX(kind, []int{3, 2}, ramp(6, -2))
-		f.Add(raw, uint16(0), uint16(0))
-		f.Add(gzipped(raw), uint16(1), uint16(1))
+		out = append(out, seed{"idx-" + kind, raw, 0, 0, false}, seed{"idx-" + kind + "-gz", gzipped(raw), 1, 1, false})
 	}
-	f.Add(encodeIDX("u1", []int{4}, ramp(4, 0)), uint16(2), uint16(0))
-	f.Add([]byte{0, 0, 8, 2, 0x00, 0x1e, 0x84, 0x80, 0, 0, 0x03, 0x10, 1, 2, 3}, uint16(0), uint16(0))
+	return append(out,
+		seed{"idx-u1-flat", encodeIDX("u1", []int{4}, ramp(4, 0)), 2, 0, false},
+		seed{"idx-truncated", []byte{0, 0, 8, 2, 0x00, 0x1e, 0x84, 0x80, 0, 0, 0x03, 0x10, 1, 2, 3}, 0, 0, false})
+}
+
+func npySeeds() []seed {
+	var out []seed
+	for i, descr := range []string{"<f4", ">f8", "|u1", "<i8", ">u2", "<f2", "|b1"} {
+		raw := encodeNPY(1, descr, false, []int{2, 3}, ramp(6, 0))
+		name := fmt.Sprintf("npy-%d", i)
+		out = append(out, seed{name, raw, 0, 0, false},
+			seed{name + "-v3", encodeNPY(3, descr, false, []int{6}, ramp(6, 0)), 1, 2, false},
+			seed{name + "-gz", gzipped(raw), 1, 0, false})
+	}
+	return append(out,
+		seed{"npy-structured", rawNPY("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (0,)}", nil), 0, 0, false},
+		seed{"npy-long-dims", rawNPY("{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 1L), }\n", make([]byte, 16)), 0, 0, false})
+}
+
+func csvSeeds() []seed {
+	return []seed{
+		{"csv-plain", []byte("1,2,3\n4,5,6\n"), 0, 0, false},
+		{"csv-header", []byte("a,b\n1,2\n3,4\n"), 1, 1, true},
+		{"csv-bom-quotes-inf", []byte("\ufeff 1.5, -2e3\r\n\r\n\"3\",inf\n"), 0, 0, false},
+		{"csv-no-newline", []byte("1\n2\n3"), 2, 0, false},
+		{"csv-gz", gzipped([]byte("0,1\n2,3\n")), 0, 0, false},
+	}
+}
+
+func FuzzIDX(f *testing.F) {
+	for _, s := range idxSeeds() {
+		f.Add(s.data, s.start, s.limit)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, start, limit uint16) {
 		fuzzRead(t, ir.FormatIDX, data, start, limit, false)
 	})
 }
 
 func FuzzNPY(f *testing.F) {
-	for _, descr := range []string{"<f4", ">f8", "|u1", "<i8", ">u2", "<f2", "|b1"} {
-		raw := encodeNPY(1, descr, false, []int{2, 3}, ramp(6, 0))
-		f.Add(raw, uint16(0), uint16(0))
-		f.Add(encodeNPY(3, descr, false, []int{6}, ramp(6, 0)), uint16(1), uint16(2))
-		f.Add(gzipped(raw), uint16(1), uint16(0))
+	for _, s := range npySeeds() {
+		f.Add(s.data, s.start, s.limit)
 	}
-	f.Add(rawNPY("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (0,)}", nil), uint16(0), uint16(0))
-	f.Add(rawNPY("{'descr': '<f8', 'fortran_order': False, 'shape': (2L, 1L), }\n", make([]byte, 16)), uint16(0), uint16(0))
 	f.Fuzz(func(t *testing.T, data []byte, start, limit uint16) {
 		fuzzRead(t, ir.FormatNPY, data, start, limit, false)
 	})
 }
 
 func FuzzCSV(f *testing.F) {
-	f.Add([]byte("1,2,3\n4,5,6\n"), uint16(0), uint16(0), false)
-	f.Add([]byte("a,b\n1,2\n3,4\n"), uint16(1), uint16(1), true)
-	f.Add([]byte("\ufeff 1.5, -2e3\r\n\r\n\"3\",inf\n"), uint16(0), uint16(0), false)
-	f.Add([]byte("1\n2\n3"), uint16(2), uint16(0), false)
-	f.Add(gzipped([]byte("0,1\n2,3\n")), uint16(0), uint16(0), false)
+	for _, s := range csvSeeds() {
+		f.Add(s.data, s.start, s.limit, s.header)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, start, limit uint16, header bool) {
 		fuzzRead(t, ir.FormatCSV, data, start, limit, header)
 	})
+}
+
+var updateSeeds = flag.Bool("update-seeds", false, "rewrite testdata/seeds from the fuzz seeds")
+
+// TestSeedFiles keeps testdata/seeds equal to the fuzz targets' seeds: one
+// file per seed, named <seed>[.header].<ext> (start and limit are the
+// fuzzer's business; the files are read whole).
+func TestSeedFiles(t *testing.T) {
+	dir := filepath.Join("testdata", "seeds")
+	want := map[string][]byte{}
+	for _, group := range []struct {
+		ext   string
+		seeds []seed
+	}{{"idx", idxSeeds()}, {"npy", npySeeds()}, {"csv", csvSeeds()}} {
+		for _, s := range group.seeds {
+			name := s.name
+			if s.header {
+				name += ".header"
+			}
+			want[name+"."+group.ext] = s.data
+		}
+	}
+	if *updateSeeds {
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range want {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("%v (run with -update-seeds)", err)
+	}
+	if len(entries) != len(want) {
+		t.Errorf("%s holds %d files, the fuzz targets have %d seeds (run with -update-seeds)", dir, len(entries), len(want))
+	}
+	for name, data := range want {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("%s differs from its fuzz seed (run with -update-seeds)", name)
+		}
+	}
 }
