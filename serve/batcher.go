@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vaec/vaec/runtime"
 )
 
@@ -50,6 +52,8 @@ type batcher struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	observe  func(rows int) // batch-size metric
+	ok       prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // ioSpec is a model input or output as the server checks and splits it:

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -604,7 +605,7 @@ func (d *decoder) data(in *requestInput, what string) error {
 			if err != nil {
 				return err
 			}
-			f, err := strconv.ParseFloat(string(tok), 32)
+			f, err := parseFloat32(tok)
 			if err != nil && !math.IsInf(f, 0) {
 				return badRequest("%s.data: bad number %s", what, tok)
 			}
@@ -630,6 +631,12 @@ func (d *decoder) data(in *requestInput, what string) error {
 	}
 	if d.peek() != '[' {
 		return d.typeError(what+".data", "an array")
+	}
+	// A flat array's length is its commas plus one: size the slice once
+	// (the bound is the body's size, already limited).
+	rest := d.b[d.i+1:]
+	if end := bytes.IndexByte(rest, ']'); end >= 0 && bytes.IndexByte(rest[:end], '[') < 0 && cap(in.Data) == 0 {
+		in.Data = make([]float32, 0, bytes.Count(rest[:end], []byte{','})+1)
 	}
 	return d.array(what+".data", elem)
 }
@@ -659,4 +666,49 @@ func (d *decoder) output(o *requestOutput, i int) error {
 			return d.skip()
 		}
 	})
+}
+
+// pow10f32 are the powers of ten that float32 holds exactly.
+var pow10f32 = [...]float32{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10}
+
+// parseFloat32 converts a JSON number token (already checked against the
+// grammar) to the nearest float32, as strconv.ParseFloat(s, 32) does. Most
+// numbers that clients send (up to 7 significant digits, a modest
+// exponent) take a short path: their digits are an exact float32 and so is
+// the power of ten, so one correctly rounded multiplication or division
+// gives the answer. Everything else goes to strconv.
+func parseFloat32(tok []byte) (float64, error) {
+	i, neg := 0, false
+	if i < len(tok) && tok[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+		mant = mant*10 + uint64(tok[i]-'0')
+		if mant != 0 {
+			digits++
+		}
+	}
+	if i < len(tok) && tok[i] == '.' {
+		for i++; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
+			mant = mant*10 + uint64(tok[i]-'0')
+			if mant != 0 {
+				digits++
+			}
+			exp--
+		}
+	}
+	if i == len(tok) && digits <= 8 && mant < 1<<24 && exp >= -10 {
+		f := float32(mant)
+		if exp < 0 {
+			f /= pow10f32[-exp]
+		}
+		if neg {
+			f = -f
+		}
+		return float64(f), nil
+	}
+	return strconv.ParseFloat(string(tok), 32)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -135,6 +136,26 @@ func FuzzDecodeRequest(f *testing.F) {
 		var v map[string]any
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatalf("response with id %q is not JSON: %v", r.ID, err)
+		}
+	})
+}
+
+// FuzzParseFloat32: the short path gives the bits strconv gives, for every
+// number JSON allows.
+func FuzzParseFloat32(f *testing.F) {
+	for _, s := range []string{"0", "-0", "0.003921569", "1", "-2.5e-3", "16777217", "0.1", "1e-45", "3.4028236e38", "123.4567", "0.00000000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := &decoder{b: []byte(s)}
+		tok, err := d.numberToken()
+		if err != nil || d.i != len(s) {
+			return
+		}
+		got, gerr := parseFloat32(tok)
+		want, werr := strconv.ParseFloat(string(tok), 32)
+		if math.Float32bits(float32(got)) != math.Float32bits(float32(want)) || (gerr == nil) != (werr == nil) {
+			t.Fatalf("%s: got %v (%v), strconv %v (%v)", s, got, gerr, want, werr)
 		}
 	})
 }

@@ -145,6 +145,9 @@ func New(models []Model, cfg Config) (*Server, error) {
 		s.metrics.addModel(name, func() float64 { return float64(len(b.queue)) })
 		batchRows := s.metrics.batchRows.WithLabelValues(name)
 		b.observe = func(rows int) { batchRows.Observe(float64(rows)) }
+		// The children a request touches, looked up once.
+		b.ok = s.metrics.requests.WithLabelValues(name, "200")
+		b.latency = s.metrics.latency.WithLabelValues(name)
 		go b.loop()
 	}
 	s.mux = s.routes()
@@ -396,8 +399,12 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		s.putBuf(res.body)
 	}
 	elapsed := time.Since(start)
-	s.metrics.requests.WithLabelValues(b.name, strconv.Itoa(code)).Inc()
-	s.metrics.latency.WithLabelValues(b.name).Observe(elapsed.Seconds())
+	if code == http.StatusOK {
+		b.ok.Inc()
+	} else {
+		s.metrics.requests.WithLabelValues(b.name, strconv.Itoa(code)).Inc()
+	}
+	b.latency.Observe(elapsed.Seconds())
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		attrs := []slog.Attr{
 			slog.String("model", b.name), slog.Int("code", code),
