@@ -461,10 +461,23 @@ func buildNetLowering(m *ir.Model, w map[string]checkpoint.Tensor, batch, sample
 	return n, nil
 }
 
+// checkPrior is graph's dispatch on the prior: both objectives compute the
+// closed-form KL from N(0, I) (klTerm in the fused ELBO op, klDivergence in
+// the primitive lowering), the only prior this lowering has.
+func checkPrior(m *ir.Model) error {
+	if m.Prior.Kind != ir.PriorNormal {
+		return errorf("prior %v has no Gorgonia lowering", m.Prior.Kind)
+	}
+	return nil
+}
+
 // fusedObjective lowers sampling, decoder and objective with the fused ops:
 // z = reparameterize(mu, logvar, eps) for all S samples at once, the decoder
 // on z, and one op for the negative ELBO.
 func (n *net) fusedObjective(m *ir.Model, mu, logvar *G.Node) error {
+	if err := checkPrior(m); err != nil {
+		return err
+	}
 	z, err := G.ApplyOp(reparamOp{}, mu, logvar, n.eps)
 	if err != nil {
 		return errorf("reparameterization: %v", err)
@@ -493,6 +506,9 @@ func (n *net) fusedObjective(m *ir.Model, mu, logvar *G.Node) error {
 // primitiveObjective lowers sampling, decoder and objective with Gorgonia's
 // built-in ops: the reference the fused ops are tested against.
 func (n *net) primitiveObjective(m *ir.Model, mu, logvar *G.Node) error {
+	if err := checkPrior(m); err != nil {
+		return err
+	}
 	// Several samples per input: the encoder runs once, its outputs are
 	// stacked S times so that row s·B+i of z belongs to input i.
 	muT, err := tile(mu, n.samples)

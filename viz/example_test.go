@@ -2,6 +2,7 @@ package viz_test
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"os"
 	"path/filepath"
 
@@ -38,7 +39,7 @@ func ExampleTraversalZ() {
 func ExampleManifoldZ() {
 	// A 2×2 grid over the latent plane at the 5% and 95% quantiles of N(0, 1),
 	// top row first.
-	z, _ := viz.ManifoldZ(2)
+	z, _ := viz.ManifoldZ(ir.Prior{}, 2)
 	fmt.Printf("%.3f\n", z)
 	// Output: [-1.645 1.645 1.645 1.645 -1.645 -1.645 1.645 -1.645]
 }

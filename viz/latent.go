@@ -2,8 +2,10 @@ package viz
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/ir"
 	"image/color"
 	"math"
+
 	"sort"
 
 	"gonum.org/v1/plot"
@@ -15,17 +17,21 @@ import (
 // ManifoldZ returns steps×steps points of a 2-dimensional latent plane, row
 // by row, ready to decode into a grid with steps columns: the first latent
 // unit grows left to right, the second bottom to top. The coordinates are
-// quantiles of N(0, 1) at evenly spaced probabilities in [0.05, 0.95], so
-// the grid covers the prior's mass evenly instead of wasting cells on its
-// tails (the layout of Kingma and Welling's manifold figures).
-func ManifoldZ(steps int) ([]float32, error) {
+// quantiles of the prior's marginal at evenly spaced probabilities in
+// [0.05, 0.95], so the grid covers the prior's mass evenly instead of
+// wasting cells on its tails (the layout of Kingma and Welling's manifold
+// figures).
+func ManifoldZ(prior ir.Prior, steps int) ([]float32, error) {
 	if steps < 2 || steps > 100 {
 		return nil, fmt.Errorf("viz: manifold of %d steps: want 2 to 100", steps)
 	}
 	q := make([]float32, steps)
 	for i := range q {
-		p := 0.05 + 0.9*float64(i)/float64(steps-1)
-		q[i] = float32(math.Sqrt2 * math.Erfinv(2*p-1))
+		v, err := prior.Quantile(0.05 + 0.9*float64(i)/float64(steps-1))
+		if err != nil {
+			return nil, fmt.Errorf("viz: manifold: %w", err)
+		}
+		q[i] = float32(v)
 	}
 	z := make([]float32, 0, 2*steps*steps)
 	for r := 0; r < steps; r++ {

@@ -2,6 +2,7 @@ package viz
 
 import (
 	"bytes"
+	"github.com/vaec/vaec/ir"
 	"image"
 	"image/png"
 	"math"
@@ -157,7 +158,7 @@ func TestSplitPairs(t *testing.T) {
 }
 
 func TestManifoldZ(t *testing.T) {
-	z, err := ManifoldZ(3)
+	z, err := ManifoldZ(ir.Prior{}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestManifoldZ(t *testing.T) {
 		}
 	}
 	for _, s := range []int{0, 1, 101} {
-		if _, err := ManifoldZ(s); err == nil {
+		if _, err := ManifoldZ(ir.Prior{}, s); err == nil {
 			t.Errorf("ManifoldZ(%d): no error", s)
 		}
 	}

@@ -81,7 +81,7 @@ func sampleAction(c *cli.Context) error {
 		if v.Latent != 2 {
 			return fmt.Errorf("--manifold: the latent space has %d dimensions; the manifold picture needs 2 (use --traversal)", v.Latent)
 		}
-		if zm, err = viz.ManifoldZ(steps); err != nil {
+		if zm, err = viz.ManifoldZ(v.Prior, steps); err != nil {
 			return usagef("--manifold: %v", err)
 		}
 	}
