@@ -55,6 +55,7 @@ func serveMain(args []string, out io.Writer) error {
 	maxBatch := fs.Int("max-batch", serve.DefaultMaxBatch, "server: most rows per model call")
 	maxDelay := fs.Duration("max-delay", 0, "server: how long a model call waits for more requests")
 	spec := fs.String("spec", "testdata/specs/mnist.yaml", "spec whose model to export (random initial weights: speed does not depend on their values)")
+	binaryOut := fs.Bool("binary-output", false, "ask for the outputs as binary data (Triton's binary tensor data extension) instead of JSON numbers")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole process (server and clients) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -110,6 +111,13 @@ func serveMain(args []string, out io.Writer) error {
 	defer func() { stop(); <-done }()
 	base := "http://" + l.Addr().String()
 
+	if *binaryOut {
+		for name, bs := range bodies {
+			for i, b := range bs {
+				bodies[name][i] = append(bytes.TrimSuffix(b, []byte("}")), `,"parameters":{"binary_data_output":true}}`...)
+			}
+		}
+	}
 	fmt.Fprintf(out, "serve load test: %s (%d parameters), %d example(s) per request, max batch %d, max delay %v, %d rounds of %v per figure; load average %s\n",
 		m.Name, paramCount(m), *rows, *maxBatch, *maxDelay, *rounds, *dur, loadAverage())
 	stopProfile, err := startProfile(*cpuprofile)
