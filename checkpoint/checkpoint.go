@@ -8,23 +8,39 @@
 //   - optimizer state under "optimizer.<slot>.<param name>" (for example
 //     "optimizer.m.encoder.0.weight" for Adam's first moment), F32;
 //   - the training State as JSON in the header's __metadata__ under
-//     "vaec.state", plus "vaec.spec_hash" for tools that only want that.
+//     "vaec.state", plus "vaec.spec_hash" for tools that only want that;
+//   - "vaec.sha256": a JSON object mapping every tensor's name to the
+//     SHA-256 of its data bytes. Decode checks each one, so a bit flip or
+//     an edited weight is refused rather than trained on, exported or
+//     verified against. Files written before checksums existed have none;
+//     they load with Checked false, for the caller to say so.
 //
-// Files are written atomically: a temporary file in the same directory,
-// fsync, then rename, so an interrupted write leaves the previous file.
+// Load refuses files over capped.FileLimit (4 GiB unless raised with
+// vaec's --max-file-size) and headers over 16 MiB before allocating.
+//
+// Save writes atomically: a temporary file in the same directory, fsync,
+// then rename, so an interrupted write leaves the previous file. A build
+// directory's checkpoints are written by package builddir instead, which
+// commits them together with best and metrics.
 package checkpoint
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/vaec/vaec/internal/capped"
 )
 
 // Tensor is a dense float32 array in row-major order.
@@ -67,15 +83,21 @@ type Checkpoint struct {
 	Weights   map[string]Tensor // parameter name → value
 	Optimizer map[string]Tensor // "<slot>.<param name>" → value (stored with the "optimizer." prefix)
 	State     State
+	// Checked is set by Decode when the file carries per-tensor checksums
+	// (and all matched); false for files written before vaec stored them,
+	// or by other tools.
+	Checked bool
 }
 
 const (
 	optimizerPrefix = "optimizer."
 	metaState       = "vaec.state"
 	metaSpecHash    = "vaec.spec_hash"
+	metaChecksums   = "vaec.sha256"
 	// maxHeader bounds the JSON header so a hostile length cannot make us
-	// allocate gigabytes before reading anything.
-	maxHeader = 100 << 20
+	// allocate gigabytes before reading anything (100,000 tensors need
+	// about 10 MB).
+	maxHeader = 16 << 20
 )
 
 type entry struct {
@@ -112,11 +134,16 @@ func Encode(w io.Writer, c *Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: encoding state: %w", err)
 	}
+	sums := make(map[string]string, len(all))
+	for _, n := range all {
+		sums[n.name] = tensorSHA256(n.t.Data)
+	}
+	sumJSON, _ := json.Marshal(sums) // map keys are sorted: deterministic
 	// The header is built by hand so that its key order (metadata first, then
 	// tensors in data order) is fixed and identical inputs give identical bytes.
 	var hdr bytes.Buffer
 	hdr.WriteString(`{"__metadata__":`)
-	meta, _ := json.Marshal(map[string]string{metaState: string(state), metaSpecHash: c.State.SpecHash})
+	meta, _ := json.Marshal(map[string]string{metaState: string(state), metaSpecHash: c.State.SpecHash, metaChecksums: string(sumJSON)})
 	hdr.Write(meta)
 	var off int64
 	for _, n := range all {
@@ -190,6 +217,7 @@ func Decode(data []byte) (*Checkpoint, error) {
 		e    entry
 	}
 	var spans []span
+	var sums map[string]string
 	for _, name := range names {
 		msg := raw[name]
 		if name == "__metadata__" {
@@ -200,6 +228,11 @@ func Decode(data []byte) (*Checkpoint, error) {
 			if s, ok := meta[metaState]; ok {
 				if err := json.Unmarshal([]byte(s), &c.State); err != nil {
 					return nil, fmt.Errorf("__metadata__[%s]: %v", metaState, err)
+				}
+			}
+			if s, ok := meta[metaChecksums]; ok {
+				if err := json.Unmarshal([]byte(s), &sums); err != nil {
+					return nil, fmt.Errorf("__metadata__[%s]: %v", metaChecksums, err)
 				}
 			}
 			continue
@@ -244,6 +277,23 @@ func Decode(data []byte) (*Checkpoint, error) {
 	if end != int64(len(body)) {
 		return nil, fmt.Errorf("tensors cover %d of the %d data bytes: safetensors data must be contiguous, without trailing bytes", end, len(body))
 	}
+	if sums != nil {
+		if len(sums) != len(spans) {
+			return nil, fmt.Errorf("__metadata__[%s] lists %d checksums for %d tensors: the header was edited", metaChecksums, len(sums), len(spans))
+		}
+		for _, sp := range spans {
+			want, ok := sums[sp.name]
+			if !ok {
+				return nil, fmt.Errorf("tensor %q has no checksum in __metadata__[%s]: the header was edited", sp.name, metaChecksums)
+			}
+			h := sha256.Sum256(body[sp.e.Offsets[0]:sp.e.Offsets[1]])
+			if got := hex.EncodeToString(h[:]); got != want {
+				return nil, fmt.Errorf("tensor %q (data bytes [%d, %d) after the header at %d): SHA-256 %.12s…, the file records %.12s…: the data is corrupted",
+					sp.name, sp.e.Offsets[0], sp.e.Offsets[1], 8+n, got, want)
+			}
+		}
+		c.Checked = true
+	}
 	for _, sp := range spans {
 		b, size := sp.e.Offsets[0], (sp.e.Offsets[1]-sp.e.Offsets[0])/4
 		t := Tensor{Shape: append([]int{}, sp.e.Shape...), Data: make([]float32, size)}
@@ -268,9 +318,11 @@ func Save(path string, c *Checkpoint) error {
 	return WriteFileAtomic(path, buf.Bytes())
 }
 
-// Load reads the checkpoint at path.
+// Load reads the checkpoint at path, refusing files over capped.FileLimit.
+// It reads the header first and then exactly the data it declares, so a
+// device or a file with a lying header costs no more than the header.
 func Load(path string) (*Checkpoint, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +331,88 @@ func Load(path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+// readFile reads a safetensors file: the length, the header, then the data
+// size the header declares (plus one byte, to notice trailing data).
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if fi.Mode().IsRegular() && fi.Size() > capped.FileLimit {
+		return nil, &capped.TooLargeError{Path: path, Size: fi.Size(), Limit: capped.FileLimit}
+	}
+	r := bufio.NewReaderSize(f, 1<<16)
+	var lenbuf [8]byte
+	if n, err := io.ReadFull(r, lenbuf[:]); err != nil {
+		return nil, fmt.Errorf("%s: file is %d bytes, too short for a safetensors header", path, n)
+	}
+	n := binary.LittleEndian.Uint64(lenbuf[:])
+	if n < 2 || n > maxHeader {
+		return nil, fmt.Errorf("%s: header length %d is outside [2, %d]: not a safetensors file", path, n, maxHeader)
+	}
+	data := make([]byte, 8+n, 8+n+1)
+	copy(data, lenbuf[:])
+	if _, err := io.ReadFull(r, data[8:]); err != nil {
+		return nil, fmt.Errorf("%s: header of %d bytes at offset 8: %v: truncated", path, n, err)
+	}
+	var raw map[string]struct {
+		Offsets [2]int64 `json:"data_offsets"`
+	}
+	if err := json.Unmarshal(data[8:], &raw); err != nil {
+		return nil, fmt.Errorf("%s: header at offset 8: %v", path, err)
+	}
+	var body int64
+	for _, e := range raw {
+		body = max(body, e.Offsets[1])
+	}
+	if total := int64(8+n) + body; total > capped.FileLimit || body < 0 {
+		return nil, fmt.Errorf("%s: the header declares %d data bytes, over the cap of %d (raise it with --max-file-size if the file is genuine)", path, body, capped.FileLimit)
+	}
+	// Read what the header declares, growing as bytes arrive so that a
+	// short file with a large claim costs only what it holds.
+	data, err = readUpTo(r, data, int64(len(data))+body+1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return data, nil
+}
+
+// readUpTo appends from r to b until b holds n bytes or r ends.
+func readUpTo(r io.Reader, b []byte, n int64) ([]byte, error) {
+	for int64(len(b)) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, int(min(n-int64(len(b)), max(int64(cap(b)), 1<<16))))
+		}
+		m, err := r.Read(b[len(b):min(int64(cap(b)), n)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// tensorSHA256 is the hex SHA-256 of t's little-endian bytes, as stored.
+func tensorSHA256(t []float32) string {
+	h := sha256.New()
+	buf := make([]byte, 0, 1<<16)
+	for _, v := range t {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		if len(buf) == cap(buf) {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // WriteFileAtomic writes data to a temporary file beside path, syncs it and
