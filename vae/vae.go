@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/evaluate"
-	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/runtime"
@@ -30,8 +28,15 @@ type Model struct {
 	SpecHash   string
 	Epochs     int // epochs trained, as the checkpoint or the files record it
 
+	// Notes say what was assumed for ONNX files without vaec metadata
+	// (names, sizes, scaling, the decoder output's meaning), for the
+	// user to see; empty for vaec's own files.
+	Notes []string
+
 	weights  map[string]checkpoint.Tensor // from a checkpoint
 	enc, dec *runtime.Model               // from ONNX files
+	encIO    *encoderIO                   // the encoder's roles, with enc
+	decIO    *decoderIO                   // the decoder's roles, with dec
 }
 
 // FromCheckpoint returns m with the weights of the checkpoint at path, after
@@ -62,45 +67,6 @@ func FromCheckpoint(m *ir.Model, path string) (*Model, error) {
 	}, nil
 }
 
-// FromONNX loads the given ONNX files ("" = not needed; at least one is
-// required) in vaec's runtime and reads from their metadata what inference
-// needs: latent size, likelihood, input shape and scaling. Both files must
-// come from one spec.
-func FromONNX(encPath, decPath string) (*Model, error) {
-	v := &Model{}
-	var names []string
-	var meta *export.FileMeta
-	for _, f := range []struct {
-		path string
-		dst  **runtime.Model
-	}{{encPath, &v.enc}, {decPath, &v.dec}} {
-		if f.path == "" {
-			continue
-		}
-		rm, err := runtime.LoadFile(f.path)
-		if err != nil {
-			return nil, err
-		}
-		fm, err := export.ReadMetadata(rm.Metadata())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f.path, err)
-		}
-		if meta != nil && fm.SpecHash != meta.SpecHash {
-			return nil, fmt.Errorf("%s and %s come from different specs (%s %q and %q)", encPath, decPath, export.MetaSpecHash, meta.SpecHash, fm.SpecHash)
-		}
-		meta = fm
-		*f.dst = rm
-		names = append(names, f.path)
-	}
-	if meta == nil {
-		return nil, errors.New("vae: no ONNX file given")
-	}
-	v.Origin = strings.Join(names, " + ")
-	v.Latent, v.Input, v.SpecHash, v.Epochs = meta.Latent, meta.Input, meta.SpecHash, meta.Epochs
-	v.Likelihood = evaluate.Likelihood{Kind: meta.Likelihood.Kind, Sigma: meta.Likelihood.Sigma}
-	return v, nil
-}
-
 // HasEncoder and HasDecoder tell which halves are loaded.
 func (v *Model) HasEncoder() bool { return v.weights != nil || v.enc != nil }
 func (v *Model) HasDecoder() bool { return v.weights != nil || v.dec != nil }
@@ -110,33 +76,40 @@ func (v *Model) HasDecoder() bool { return v.weights != nil || v.dec != nil }
 // keep memory modest.
 const RowsPerCall = 1000
 
-// Encode returns mu and logvar [n, latent] for x [n, D].
+// Encode returns mu and logvar [n, latent] for x [n, D]. Labels and feeds
+// (ONNXOptions) start at their first row.
 func (v *Model) Encode(x []float32, n int) (mu, logvar []float32, err error) {
+	return v.encode(x, n, 0)
+}
+
+func (v *Model) encode(x []float32, n, first int) (mu, logvar []float32, err error) {
 	if v.weights != nil {
 		return graph.Encode(v.IR, v.weights, x, n)
 	}
 	if v.enc == nil {
 		return nil, nil, errors.New("no encoder loaded")
 	}
-	out, err := v.enc.Run(map[string]runtime.Tensor{
-		ir.InputX: {Shape: append([]int{n}, v.Input.Shape...), Data: x},
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoder: %w", err)
+	if len(x) != n*v.Input.Size {
+		return nil, nil, fmt.Errorf("encoder: %d values are not %d rows of %d", len(x), n, v.Input.Size)
 	}
-	mu, logvar = out[ir.OutputMu].Data, out[ir.OutputLogvar].Data
+	mu, logvar, err = v.encodeAt(x, n, first)
+	if err != nil {
+		return nil, nil, err
+	}
 	if len(mu) != n*v.Latent || len(logvar) != n*v.Latent {
-		return nil, nil, fmt.Errorf("encoder returned %d means and %d log-variances for %d rows of latent size %d", len(mu), len(logvar), n, v.Latent)
+		return nil, nil, fmt.Errorf("encoder returned %d values in %q and %d in %q for %d rows of latent size %d (the file's outputs: %s)",
+			len(mu), v.encIO.mu, len(logvar), v.encIO.logvar, n, v.Latent, listIO(v.enc.Outputs()))
 	}
 	return mu, logvar, nil
 }
 
-// EncodeAll encodes every row of x in calls of RowsPerCall.
+// EncodeAll encodes every row of x in calls of RowsPerCall; labels and
+// feeds follow the rows of x.
 func (v *Model) EncodeAll(x []float32, n int) (mu, logvar []float32, err error) {
 	d := v.Input.Size
 	for s := 0; s < n; s += RowsPerCall {
 		b := min(RowsPerCall, n-s)
-		m, l, err := v.Encode(x[s*d:(s+b)*d], b)
+		m, l, err := v.encode(x[s*d:(s+b)*d], b, s)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encoding examples %d to %d: %w", s, s+b-1, err)
 		}
@@ -147,15 +120,22 @@ func (v *Model) EncodeAll(x []float32, n int) (mu, logvar []float32, err error) 
 
 // DecodeOutputs runs the decoder and returns its outputs by name.
 func (v *Model) DecodeOutputs(z []float32, n int) (map[string][]float32, error) {
+	return v.decodeOutputs(z, n, 0)
+}
+
+func (v *Model) decodeOutputs(z []float32, n, first int) (map[string][]float32, error) {
 	if v.weights != nil {
 		return graph.Decode(v.IR, v.weights, z, n)
 	}
 	if v.dec == nil {
 		return nil, errors.New("no decoder loaded")
 	}
-	out, err := v.dec.Run(map[string]runtime.Tensor{ir.InputZ: {Shape: []int{n, v.Latent}, Data: z}})
+	if len(z) != n*v.Latent {
+		return nil, fmt.Errorf("decoder: %d values are not %d rows of latent size %d", len(z), n, v.Latent)
+	}
+	out, err := v.decodeAt(z, n, first, v.Latent)
 	if err != nil {
-		return nil, fmt.Errorf("decoder: %w", err)
+		return nil, err
 	}
 	res := map[string][]float32{}
 	for k, t := range out {
@@ -164,13 +144,24 @@ func (v *Model) DecodeOutputs(z []float32, n int) (map[string][]float32, error) 
 	return res, nil
 }
 
-// Decode returns what the likelihood needs (evaluate.Model). From ONNX,
-// Bernoulli logits are recovered from the probabilities: exact except
-// where a float32 probability has saturated to 0 or 1, where the logit is
-// clamped to about ±16 (the cost of a confidently wrong pixel is then
-// understated; right pixels are unaffected to 1e-7 nats).
+// output returns the decoder output that holds x's distribution, checked
+// to have n rows of the input's size.
+func (v *Model) output(out map[string][]float32, n int) ([]float32, error) {
+	name := v.decIO.out
+	x := out[name]
+	if len(x) != n*v.Input.Size {
+		return nil, fmt.Errorf("decoder output %q has %d values, not %d rows of %d (the file's outputs: %s)", name, len(x), n, v.Input.Size, listIO(v.dec.Outputs()))
+	}
+	return x, nil
+}
+
+// Decode returns what the likelihood needs (evaluate.Model). From ONNX
+// files whose output holds probabilities, Bernoulli logits are recovered
+// from them: exact except where a float32 probability has saturated to 0
+// or 1, where the logit is clamped to about ±16 (the cost of a confidently
+// wrong pixel is then understated; right pixels are unaffected to 1e-7
+// nats).
 func (v *Model) Decode(z []float32, n int) (evaluate.Decoded, error) {
-	d := v.Input.Size
 	if v.weights != nil && v.Likelihood.Kind == ir.Bernoulli {
 		l, err := graph.DecodeLogits(v.IR, v.weights, z, n)
 		return evaluate.Decoded{Logits: l}, err
@@ -179,26 +170,36 @@ func (v *Model) Decode(z []float32, n int) (evaluate.Decoded, error) {
 	if err != nil {
 		return evaluate.Decoded{}, err
 	}
-	switch v.Likelihood.Kind {
-	case ir.Bernoulli:
-		p := out[ir.OutputProbs]
-		if len(p) != n*d {
-			return evaluate.Decoded{}, fmt.Errorf("decoder returned %d probabilities for %d rows of %d", len(p), n, d)
-		}
+	if v.weights != nil {
+		return evaluate.Decoded{Mean: out[ir.OutputMean], Logvar: out[ir.OutputLogvar]}, nil
+	}
+	x, err := v.output(out, n)
+	if err != nil {
+		return evaluate.Decoded{}, err
+	}
+	switch v.decIO.kind {
+	case Logits:
+		return evaluate.Decoded{Logits: x}, nil
+	case Probs:
 		const eps = 1e-7
-		l := make([]float32, len(p))
-		for i, pv := range p {
+		l := make([]float32, len(x))
+		for i, pv := range x {
 			q := math.Min(math.Max(float64(pv), eps), 1-eps)
 			l[i] = float32(math.Log(q) - math.Log1p(-q))
 		}
 		return evaluate.Decoded{Logits: l}, nil
 	default:
-		return evaluate.Decoded{Mean: out[ir.OutputMean], Logvar: out[ir.OutputLogvar]}, nil
+		d := evaluate.Decoded{Mean: x}
+		if v.decIO.logvar != "" {
+			d.Logvar = out[v.decIO.logvar]
+		}
+		return d, nil
 	}
 }
 
 // Expected returns E[x|z] for z [n, latent] (Bernoulli probabilities or the
-// Gaussian mean): what pictures of the model show.
+// Gaussian mean): what pictures of the model show. Labels and feeds follow
+// the rows of z.
 func (v *Model) Expected(z []float32, n int) ([]float32, error) {
 	var res []float32
 	name := ir.OutputMean
@@ -207,13 +208,27 @@ func (v *Model) Expected(z []float32, n int) ([]float32, error) {
 	}
 	for s := 0; s < n; s += RowsPerCall {
 		b := min(RowsPerCall, n-s)
-		out, err := v.DecodeOutputs(z[s*v.Latent:(s+b)*v.Latent], b)
+		out, err := v.decodeOutputs(z[s*v.Latent:(s+b)*v.Latent], b, s)
 		if err != nil {
 			return nil, err
 		}
-		x, ok := out[name]
-		if !ok || len(x) != b*v.Input.Size {
-			return nil, fmt.Errorf("decoder output %q: got %d values for %d rows of %d", name, len(x), b, v.Input.Size)
+		if v.weights != nil {
+			x, ok := out[name]
+			if !ok || len(x) != b*v.Input.Size {
+				return nil, fmt.Errorf("decoder output %q: got %d values for %d rows of %d", name, len(x), b, v.Input.Size)
+			}
+			res = append(res, x...)
+			continue
+		}
+		x, err := v.output(out, b)
+		if err != nil {
+			return nil, err
+		}
+		if v.decIO.kind == Logits {
+			for _, l := range x {
+				res = append(res, float32(1/(1+math.Exp(-float64(l)))))
+			}
+			continue
 		}
 		res = append(res, x...)
 	}

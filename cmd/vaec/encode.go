@@ -150,7 +150,8 @@ func modelFlags(enc, dec bool) []cli.Flag {
 		flags = append(flags, &cli.StringFlag{Name: "decoder", Usage: "run this ONNX decoder in vaec's runtime instead of the checkpoint"})
 		files = append(files, "DIR/"+decoderFile)
 	}
-	return append(flags, &cli.BoolFlag{Name: "onnx", Usage: "run " + strings.Join(files, " and ") + " instead of the checkpoint"})
+	flags = append(flags, &cli.BoolFlag{Name: "onnx", Usage: "run " + strings.Join(files, " and ") + " instead of the checkpoint"})
+	return append(flags, foreignFlags(enc, dec)...)
 }
 
 // openVAE loads the model the flags name. needEnc and needDec say which
@@ -180,9 +181,19 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 		if !needDec {
 			decPath = ""
 		}
-		v, err := vae.FromONNX(encPath, decPath)
+		opts, err := onnxOptions(c)
 		if err != nil {
 			return nil, err
+		}
+		v, err := vae.FromONNX(encPath, decPath, opts)
+		if err != nil {
+			return nil, withFlagHint(err)
+		}
+		for _, n := range v.Notes {
+			fmt.Fprintf(c.App.ErrWriter, "note: %s\n", n)
+		}
+		if len(v.Notes) > 0 {
+			fmt.Fprintf(c.App.ErrWriter, "note: the flags under %q in `vaec %s --help` change these\n", foreignCategory, c.Command.Name)
 		}
 		// The build's model, if any, supplies the default data sources, and
 		// only when it is the model the files were exported from.
@@ -190,6 +201,9 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 			v.IR = m
 		}
 		return v, nil
+	}
+	if f := usesForeignFlags(c); f != "" {
+		return nil, usagef("--%s applies to ONNX files (--encoder/--decoder or --onnx), not to the checkpoint", f)
 	}
 	m, err := loadModel(dir)
 	if err != nil {

@@ -64,6 +64,11 @@ func evalAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if v.PerRow() {
+		// Importance sampling repeats and regroups the examples, so values
+		// that change from row to row would meet the wrong example.
+		return usagef("eval takes one --label (and --feed files of one row) for all examples")
+	}
 	set, desc, err := loadData(c, v)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/runtime"
 )
 
 // inspectCommand prints what an ONNX file holds; it reads any ONNX file,
@@ -20,6 +21,11 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "print the inputs, outputs, operators, opset, metadata and parameter count of an ONNX file",
 		ArgsUsage: "FILE.onnx",
+		Description: "Reads any ONNX file, not only vaec's. It also says whether vaec's runtime (verify,\n" +
+			"sample, reconstruct, encode, eval, serve) can run the file and, when it cannot,\n" +
+			"what it lacks: every operator it does not implement, else the first attribute,\n" +
+			"data type or shape it refuses. The exit code is 0 either way; --json has the\n" +
+			"answer in \"runtime\".",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON"},
 			&cli.BoolFlag{Name: "dump", Usage: "print every initializer and node as text"},
@@ -53,10 +59,40 @@ func inspectAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	rt := runtimeSupport(data)
 	if c.Bool("json") {
-		return printInspectJSON(out, path, len(data), info)
+		return printInspectJSON(out, path, len(data), info, rt)
 	}
-	return printInspect(out, path, len(data), info)
+	if err := printInspect(out, path, len(data), info); err != nil {
+		return err
+	}
+	if rt.Runs {
+		fmt.Fprintln(out, "vaec runtime: runs this file")
+		return nil
+	}
+	fmt.Fprintln(out, "vaec runtime: cannot run this file; it lacks:")
+	for _, u := range rt.Unsupported {
+		fmt.Fprintf(out, "  %s\n", u)
+	}
+	return nil
+}
+
+// runtimeJSON says whether vaec's runtime runs a file; Unsupported lists
+// what it lacks (never null, so scripts can take its length).
+type runtimeJSON struct {
+	Runs        bool     `json:"runs"`
+	Unsupported []string `json:"unsupported"`
+}
+
+// runtimeSupport asks the runtime about data. export.Inspect has read the
+// file already, so a file Check cannot read is reported as unsupported
+// rather than failing the command: inspect describes, it does not judge.
+func runtimeSupport(data []byte) runtimeJSON {
+	r, err := runtime.Check(data)
+	if err != nil {
+		return runtimeJSON{Unsupported: []string{err.Error()}}
+	}
+	return runtimeJSON{Runs: len(r.Unsupported) == 0, Unsupported: append([]string{}, r.Unsupported...)}
 }
 
 // printInspect writes the summary as aligned text.
@@ -146,15 +182,16 @@ type inspectJSON struct {
 	Params          int64             `json:"params"`
 	ParamBytes      int64             `json:"param_bytes"`
 	Metadata        map[string]string `json:"metadata"`
+	Runtime         runtimeJSON       `json:"runtime"`
 }
 
-func printInspectJSON(w io.Writer, path string, size int, in *export.Info) error {
+func printInspectJSON(w io.Writer, path string, size int, in *export.Info, rt runtimeJSON) error {
 	j := inspectJSON{
 		File: path, Bytes: size, IRVersion: in.IRVersion, Opsets: map[string]int64{},
 		ProducerName: in.ProducerName, ProducerVersion: in.ProducerVersion, ModelVersion: in.ModelVersion,
 		Graph: in.GraphName, DocString: in.DocString, Inputs: in.Inputs, Outputs: in.Outputs,
 		Operators: map[string]int{}, Nodes: in.Nodes, Params: in.Params, ParamBytes: in.ParamBytes,
-		Metadata: map[string]string{},
+		Metadata: map[string]string{}, Runtime: rt,
 	}
 	if j.Inputs == nil {
 		j.Inputs = []export.Value{}
