@@ -64,7 +64,9 @@ var rules = []struct {
 		}
 		return ""
 	}},
-	{"graph", forbid("export", "runtime")},
+	// The trainer commits through graph.Store: the build directory is
+	// the command's business (package builddir).
+	{"graph", forbid("export", "runtime", "builddir")},
 	{"export", forbid("graph", "runtime")},
 	{"runtime", forbid("compiler", "graph", "export", "ir", "dataset")},
 	{"dataset", func(d string) string {
@@ -74,6 +76,14 @@ var rules = []struct {
 		return ""
 	}},
 	{"compiler", forbid("graph", "export", "runtime")},
+	// builddir owns the build directory's files: it knows files and
+	// checkpoints, not models.
+	{"builddir", func(d string) string {
+		if strings.HasPrefix(d, module) && d != module+"/checkpoint" && !strings.HasPrefix(d, module+"/internal/") {
+			return "builddir stores files and checkpoints: of vaec's packages it may use only checkpoint and internal ones"
+		}
+		return ""
+	}},
 }
 
 // forbid returns a check refusing the named vaec packages.
@@ -121,6 +131,8 @@ func TestRulesFire(t *testing.T) {
 		{"export", module + "/graph"},
 		{"runtime", module + "/compiler"},
 		{"dataset", module + "/compiler"},
+		{"graph", module + "/builddir"},
+		{"builddir", module + "/graph"},
 	}
 	for _, c := range cases {
 		for _, r := range rules {
