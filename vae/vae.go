@@ -3,6 +3,14 @@
 // exported ONNX files alone (run in vaec's runtime): one type with Encode,
 // Decode and Expected that the inference verbs, evaluation and serving
 // share. It implements evaluate.Model.
+//
+// ONNX files need not be vaec's: FromONNX reads a file without vaec's
+// metadata (a PyTorch export, say) from its declared inputs and outputs,
+// matched to roles by name, with ONNXOptions for what no file records
+// (input scaling, whether the decoder output holds probabilities, logits
+// or a mean) and for the values of a conditional model's extra inputs
+// (Labels, Feeds). Model.Notes say what was assumed. For vaec's own files
+// the metadata decides, and an option that contradicts it is an error.
 package vae
 
 import (
