@@ -38,7 +38,10 @@ func encodeCommand() *cli.Command {
 			"PNG, coloured by label when the data has labels (the two latent units that vary\n" +
 			"most over the data when the latent space has more than two).\n" +
 			"The model is the build directory's checkpoint, or the ONNX encoder alone\n" +
-			"(--encoder FILE, or --onnx for DIR/" + encoderFile + ").",
+			"(--encoder FILE, or --onnx for DIR/" + encoderFile + ").\n" +
+			"ONNX files from other tools (no vaec metadata) work too: names, sizes and\n" +
+			"defaults are worked out and stated; the flags under \"ONNX files without vaec\n" +
+			"metadata\" below change them, and give a conditional model its --label.",
 		Flags: append(append(modelFlags(true, false), dataFlags(0, "colours of the --scatter plot")...),
 			&cli.StringFlag{Name: "out", Usage: "output file, .npy or .csv (default: DIR/embeddings.npy)"},
 			&cli.StringFlag{Name: "logvar-out", Usage: "also write the log-variances to this .npy or .csv file"},

@@ -31,7 +31,10 @@ func evalCommand() *cli.Command {
 			"tight as the ELBO (in expectation) that approaches log p(x) as K grows; and the\n" +
 			"number of active latent units (variance over the data of the posterior mean\n" +
 			"> 0.01). A table, or JSON with --json.\n" +
-			"The model is the build directory's checkpoint, or the ONNX files alone.",
+			"The model is the build directory's checkpoint, or the ONNX files alone.\n" +
+			"ONNX files from other tools (no vaec metadata) work too: names, sizes and\n" +
+			"defaults are worked out and stated; the flags under \"ONNX files without vaec\n" +
+			"metadata\" below change them, and give a conditional model its --label.",
 		Flags: append(append(modelFlags(true, true), dataFlags(0, "")...),
 			&cli.IntFlag{Name: "k", Value: defaultK, Usage: "importance samples per example"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the z draws"},

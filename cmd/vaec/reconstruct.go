@@ -24,7 +24,10 @@ func reconstructCommand() *cli.Command {
 			"a PNG grid with each original left of its reconstruction to --out (default\n" +
 			"DIR/reconstructions.png); an .npy/.csv --out gets the reconstructions as a matrix.\n" +
 			"The model is the build directory's checkpoint, or the ONNX files alone\n" +
-			"(--encoder and --decoder, or --onnx for the build directory's).",
+			"(--encoder and --decoder, or --onnx for the build directory's).\n" +
+			"ONNX files from other tools (no vaec metadata) work too: names, sizes and\n" +
+			"defaults are worked out and stated; the flags under \"ONNX files without vaec\n" +
+			"metadata\" below change them, and give a conditional model its --label.",
 		Flags: append(append(modelFlags(true, true), dataFlags(32, "")...),
 			&cli.StringFlag{Name: "out", Usage: "output: .png grid, or .npy/.csv matrix of reconstructions (default: DIR/reconstructions.png)"},
 			&cli.IntFlag{Name: "pairs", Value: 8, Usage: "original/reconstruction pairs per row of the grid"},

@@ -31,7 +31,10 @@ func sampleCommand() *cli.Command {
 			"around z = 0 (one row per unit); --manifold FILE.png decodes a grid over the\n" +
 			"latent plane (2-dimensional latent spaces only).\n" +
 			"The model is the build directory's checkpoint, or the ONNX decoder alone\n" +
-			"(--decoder FILE, or --onnx for DIR/" + decoderFile + ").",
+			"(--decoder FILE, or --onnx for DIR/" + decoderFile + ").\n" +
+			"ONNX files from other tools (no vaec metadata) work too: names, sizes and\n" +
+			"defaults are worked out and stated; the flags under \"ONNX files without vaec\n" +
+			"metadata\" below change them, and give a conditional model its --label.",
 		Flags: append(modelFlags(false, true),
 			&cli.IntFlag{Name: "n", Value: 64, Usage: "number of samples"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the latent draws"},
