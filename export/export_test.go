@@ -208,7 +208,7 @@ func TestExportErrors(t *testing.T) {
 			`layer encoder.0 weight: no weights for parameter "encoder.0.weight"`},
 		{"wrong shape", func(m *ir.Model, w map[string]checkpoint.Tensor) {
 			w["encoder.mu.weight"] = checkpoint.Tensor{Shape: []int{2, 3}, Data: make([]float32, 6)}
-		}, `checkpoint tensor "encoder.mu.weight" has shape [2 3], the model needs [3 2]`},
+		}, `checkpoint tensor "encoder.mu.weight" has shape [2, 3], the model needs [3, 2]`},
 		{"short data", func(m *ir.Model, w map[string]checkpoint.Tensor) {
 			w["encoder.mu.bias"] = checkpoint.Tensor{Shape: []int{2}, Data: make([]float32, 1)}
 		}, `has 1 values, shape [2] needs 2`},
