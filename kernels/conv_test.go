@@ -440,3 +440,37 @@ func firstErr(errs ...error) error {
 	}
 	return nil
 }
+
+// TestConvAllocations: in steady state a call allocates only the hand-off
+// of its chunks to other goroutines (a closure and the goroutines), never
+// its buffers, which come from pools.
+func TestConvAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector drops pooled buffers")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	g := ConvGeom{C: 32, H: 14, W: 14, K: 64, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}
+	const n = 64
+	rng := rand.New(rand.NewPCG(11, 12))
+	x, y, w := randConv(rng, n*g.InSize()), randConv(rng, n*g.OutSize()), randConv(rng, g.WeightSize())
+	b := randConv(rng, g.K)
+	calls := []struct {
+		name string
+		f    func() error
+	}{
+		{"Conv", func() error { return Conv(g, n, x, w, b, ReLU, 0, y) }},
+		{"ConvAdjoint", func() error { return ConvAdjoint(g, n, y, w, nil, Linear, 0, x) }},
+		{"ConvFilterGrad", func() error { return ConvFilterGrad(g, n, x, y, w) }},
+		{"ChannelSum", func() error { return ChannelSum(b, y, n, g.K, g.OutH()*g.OutW()) }},
+	}
+	for _, c := range calls {
+		allocs := testing.AllocsPerRun(10, func() {
+			if err := c.f(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs > 4 {
+			t.Errorf("%s: %v allocations per call, want at most 4", c.name, allocs)
+		}
+	}
+}
