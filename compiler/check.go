@@ -43,8 +43,15 @@ type checker struct {
 	// Nodes kept for checks across sections, nil when the key is absent.
 	latentNode, likelihoodNode, decoderNode *yaml.Node
 	splitKey, patienceKey, warmupKey        *yaml.Node
-	batchKey, validationKey                 *yaml.Node
-	splitSet                                bool
+	normalizeNode, anomalyNode              *yaml.Node
+	inputNode, trainPathNode                *yaml.Node
+	// bernoulliReported: the header check already refused the source's
+	// range for a Bernoulli likelihood (8-bit data without 1/255).
+	bernoulliReported bool
+	// warnings are problems that do not stop the build.
+	warnings                ErrorList
+	batchKey, validationKey *yaml.Node
+	splitSet                bool
 	// Data paths as written, for the hash (stable when the repo moves).
 	written map[string]string
 }
@@ -91,6 +98,7 @@ func (c *checker) checkSpec(root *yaml.Node) {
 		}
 	}
 	if v := top.get("input"); v != nil {
+		c.inputNode = top.keyNode("input")
 		c.checkInput(v)
 	}
 	if v := top.get("latent"); v != nil {
@@ -118,6 +126,17 @@ func (c *checker) checkSpec(root *yaml.Node) {
 	}
 	if v := top.get("data"); v != nil {
 		c.checkData(v)
+	}
+	if v := top.get("anomaly"); v != nil {
+		if m, ok := c.mapping(v, "anomaly", anomalySection); ok {
+			c.require(m, anomalySection.required...)
+			if v := m.get("false_positive_rate"); v != nil {
+				if f, ok := c.number(v, "anomaly.false_positive_rate", interval{0, 0.5, false, false}); ok {
+					c.m.Anomaly.FalsePositiveRate = f
+					c.anomalyNode = v
+				}
+			}
+		}
 	}
 	if v := top.get("export"); v != nil {
 		if m, ok := c.mapping(v, "export", exportSection); ok {
@@ -188,6 +207,12 @@ func (c *checker) checkInput(n *yaml.Node) {
 	if v := m.get("offset"); v != nil {
 		if f, ok := c.number(v, "input.offset", scaleRange); ok {
 			c.m.Input.Offset = f
+		}
+	}
+	if v := m.get("normalize"); v != nil {
+		if k, ok := c.enum(v, "input.normalize", "normalization", normalizeKinds); ok {
+			c.m.Input.Normalize, _ = ir.ParseNormalize(k)
+			c.normalizeNode = v
 		}
 	}
 }
@@ -562,6 +587,7 @@ func (c *checker) checkData(n *yaml.Node) {
 	}
 	c.require(m, dataSection.required...)
 	if v := m.get("train"); v != nil {
+		c.trainPathNode = v
 		if s, ok := c.checkSource(v, "data.train"); ok {
 			c.m.Data.Train = s
 		}
@@ -687,6 +713,7 @@ func (c *checker) checkContents(s ir.Source, path string, pathNode, startNode, l
 		if lo < 0 || hi > 1+1e-9 {
 			c.errorf(pathNode, path, "set input.scale: 1/255",
 				"the bernoulli likelihood needs inputs in [0, 1], but bytes 0..255 scale to [%s, %s]", fmtNum(lo), fmtNum(hi))
+			c.bernoulliReported = true
 			good = false
 		}
 	}

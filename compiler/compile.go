@@ -29,13 +29,36 @@ func CompileFile(path string) (*ir.Model, error) {
 // compile is Compile with the directory that data paths resolve against
 // given separately, so tests can name a spec file that does not exist.
 func compile(filename string, src []byte, dir string) (*ir.Model, error) {
+	m, _, err := compileWarn(filename, src, dir)
+	return m, err
+}
+
+// CompileWarnings is Compile that also returns the warnings: problems that
+// do not stop the build (a constant feature under normalisation, features
+// on very different scales), positioned like errors.
+func CompileWarnings(filename string, src []byte) (*ir.Model, ErrorList, error) {
+	return compileWarn(filename, src, filepath.Dir(filename))
+}
+
+func compileWarn(filename string, src []byte, dir string) (*ir.Model, ErrorList, error) {
 	c := &checker{decoder: decoder{file: filename}, dir: dir, written: map[string]string{}}
 	if root := c.parseYAML(src); root != nil {
 		c.checkSpec(root)
 	}
-	if len(c.errs) > 0 {
-		return nil, c.errs.normalize()
+	if len(c.errs) == 0 {
+		c.fitData()
 	}
+	if len(c.errs) > 0 {
+		return nil, nil, c.errs.normalize()
+	}
+	m, err := c.compileLowered(filename)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, c.warnings.normalize(), nil
+}
+
+func (c *checker) compileLowered(filename string) (*ir.Model, error) {
 	m, err := c.lower()
 	if err != nil {
 		// The checker has already refused every shape the lowering can

@@ -30,6 +30,10 @@ func (d *decoder) pos(n *yaml.Node) Pos {
 }
 
 // errorf records a problem at node n (the document start when n is nil).
+func (c *checker) warnf(n *yaml.Node, path, hint, format string, args ...any) {
+	c.warnings = append(c.warnings, &Error{Pos: c.pos(n), Path: path, Msg: oneLine(fmt.Sprintf(format, args...)), Hint: hint})
+}
+
 func (d *decoder) errorf(n *yaml.Node, path, hint, format string, args ...any) {
 	d.errs = append(d.errs, &Error{Pos: d.pos(n), Path: path, Msg: oneLine(fmt.Sprintf(format, args...)), Hint: hint})
 }

@@ -127,6 +127,7 @@ var (
 	optimizerKinds = enumNames(ir.OptimizerKinds)
 	formats        = enumNames(ir.Formats)
 	meanActs       = []string{ir.Linear.String(), ir.Sigmoid.String()}
+	normalizeKinds = []string{ir.NormalizeNone.String(), ir.NormalizeStandardize.String(), ir.NormalizeMinMax.String()}
 	likelihoods    = []string{"bernoulli", "gaussian"}
 	varianceKinds  = []string{"fixed", "learned"}
 	scaleRange     = interval{math.Inf(-1), math.Inf(1), true, true}
@@ -150,6 +151,7 @@ var topSection = &section{
 		{"train", "Training settings.", sRef("train")},
 		{"data", "Data sources.", sRef("data")},
 		{"export", "ONNX export settings.", sRef("export")},
+		{"anomaly", "Anomaly detection: the outlier threshold fitted on the validation records.", sRef("anomaly")},
 	},
 	required: []string{"vaec", "name", "input", "latent", "encoder", "decoder", "data"},
 }
@@ -161,8 +163,18 @@ var inputSection = &section{
 		{"shape", "[D] for vectors or [C, H, W] for images (dense layers flatten).", map[string]any{"type": "array", "items": sInt(1, ir.MaxInputSize), "minItems": 1, "maxItems": 3}},
 		{"scale", "Multiplier for raw data, a number or a fraction string such as \"1/255\"; default 1.", sOneOf(map[string]any{"type": "number"}, map[string]any{"type": "string", "pattern": fractionPattern})},
 		{"offset", "Added after scaling; default 0.", map[string]any{"type": "number"}},
+		{"normalize", "Per-feature normalisation fitted on the training records: none (default), standardize ((x-mean)/std) or minmax ((x-min)/(max-min)).", sEnum(normalizeKinds...)},
 	},
 	required: []string{"shape"},
+}
+
+var anomalySection = &section{
+	def: "anomaly", where: "anomaly", title: "the anomaly settings",
+	doc: "The threshold above which `vaec score` and score.onnx's users call a record an outlier.",
+	fields: []field{
+		{"false_positive_rate", "Share of normal records flagged: the threshold is the (1 - rate) quantile of the score over the validation records; in (0, 0.5).", sNum(interval{0, 0.5, false, false})},
+	},
+	required: []string{"false_positive_rate"},
 }
 
 var layerSection = &section{
@@ -266,7 +278,7 @@ var exportSection = &section{
 // allSections lists every section, the document first.
 func allSections() []*section {
 	return []*section{topSection, inputSection, layerSection, likelihoodSection, objectiveSection,
-		trainSection, optimizerSection, dataSection, sourceSection, exportSection}
+		trainSection, optimizerSection, dataSection, sourceSection, exportSection, anomalySection}
 }
 
 const (

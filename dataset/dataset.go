@@ -43,7 +43,8 @@ type Set struct {
 }
 
 // Load reads src, checks that each record has in.Size features, applies the
-// scaling x = raw*in.Scale + in.Offset and the record range of src. Labels,
+// scaling x = raw*in.Scale + in.Offset, then the fitted per-feature
+// normalisation of in when it has one, and the record range of src. Labels,
 // when src names a labels file, are read with the same range; that file must
 // hold one integer per record and as many records as the data file. When
 // both are CSV, src.CSVHeader applies to both.
@@ -62,6 +63,12 @@ func Load(src ir.Source, in ir.Input) (*Set, error) {
 	x, err := t.floats(in.Scale, in.Offset)
 	if err != nil {
 		return nil, err
+	}
+	if in.FeatureScale != nil {
+		if len(in.FeatureScale) != t.d || len(in.FeatureShift) != t.d {
+			return nil, fmt.Errorf("dataset: %d feature scales and %d shifts for %d features", len(in.FeatureScale), len(in.FeatureShift), t.d)
+		}
+		applyFeatures(x, in.FeatureScale, in.FeatureShift)
 	}
 	set := &Set{X: x, N: t.count, D: t.d}
 	if src.Labels == "" {

@@ -248,3 +248,41 @@ func unmarshalEnum[E ~uint8](dst *E, what string, names []string, b []byte) erro
 func ParseLikelihood(s string) (LikelihoodKind, error) {
 	return parseEnum[LikelihoodKind]("likelihood", likelihoodNames, s)
 }
+
+// Normalize is the per-feature normalisation fitted on the training
+// records and applied after the input's scalar scaling.
+type Normalize uint8
+
+const (
+	NormalizeNone        Normalize = iota // x as scaled
+	NormalizeStandardize                  // (x − mean) / std per feature
+	NormalizeMinMax                       // (x − min) / (max − min) per feature
+)
+
+var normalizeNames = []string{"none", "standardize", "minmax"}
+
+func (k Normalize) String() string                { return enumString(normalizeNames, k) }
+func (k Normalize) MarshalText() ([]byte, error)  { return marshalKnown(normalizeNames, k) }
+func (k *Normalize) UnmarshalText(b []byte) error { return unmarshalEnum(k, "normalize", normalizeNames, b) }
+
+// ParseNormalize returns the normalisation called s.
+func ParseNormalize(s string) (Normalize, error) {
+	return parseEnum[Normalize]("normalize", normalizeNames, s)
+}
+
+// Missing says what becomes of an empty or NaN value in the data.
+type Missing uint8
+
+const (
+	MissingError Missing = iota // refused, naming line and column
+	MissingMean                 // replaced by the feature's training mean (Input.Fill)
+)
+
+var missingNames = []string{"error", "mean"}
+
+func (k Missing) String() string                { return enumString(missingNames, k) }
+func (k Missing) MarshalText() ([]byte, error)  { return marshalKnown(missingNames, k) }
+func (k *Missing) UnmarshalText(b []byte) error { return unmarshalEnum(k, "missing", missingNames, b) }
+
+// ParseMissing returns the missing-value rule called s.
+func ParseMissing(s string) (Missing, error) { return parseEnum[Missing]("missing", missingNames, s) }

@@ -135,15 +135,55 @@ func (g *Graph) Hidden() []Node {
 	return out
 }
 
-// Input describes the data the model consumes.
+// Input describes the data the model consumes and how raw data becomes
+// model input: per feature d,
+//
+//	x_d = (raw_d·Scale + Offset)·FeatureScale_d + FeatureShift_d
+//
+// with a missing raw value first replaced by Fill_d. The exported encoder
+// (and score model) start with these nodes, so callers feed raw data.
 type Input struct {
 	Shape Shape `json:"shape"` // per-example shape: [D] or [C, H, W]
 	Size  int   `json:"size"`  // product of Shape: the flattened feature count D
-	// Raw data is mapped to model input as x = raw*Scale + Offset (for
-	// example Scale = 1/255 for 8-bit images). Exported models expect
-	// already-scaled input and record the scaling in their metadata.
+	// Scalar scaling, as the spec gives it (for example Scale = 1/255 for
+	// 8-bit images).
 	Scale  float64 `json:"scale"`
 	Offset float64 `json:"offset"`
+	// Normalize is the per-feature normalisation; FeatureScale and
+	// FeatureShift ([D] each) are its fit on the training records (both
+	// nil when Normalize is none).
+	Normalize    Normalize `json:"normalize,omitempty"`
+	FeatureScale []float64 `json:"feature_scale,omitempty"`
+	FeatureShift []float64 `json:"feature_shift,omitempty"`
+	// Missing says what an empty or NaN value becomes; Fill ([D], raw
+	// units: the training means) is set when it is MissingMean.
+	Missing Missing   `json:"missing,omitempty"`
+	Fill    []float64 `json:"fill,omitempty"`
+	// Columns names the features when the data has a header (CSV).
+	Columns []string `json:"columns,omitempty"`
+}
+
+// Affine returns the per-feature map from (filled) raw data to model
+// input, x_d = raw_d·a_d + b_d, combining the scalar scaling and the
+// fitted normalisation.
+func (in Input) Affine() (a, b []float64) {
+	a, b = make([]float64, in.Size), make([]float64, in.Size)
+	for d := range a {
+		a[d], b[d] = in.Scale, in.Offset
+		if in.FeatureScale != nil {
+			a[d] *= in.FeatureScale[d]
+			b[d] = b[d]*in.FeatureScale[d] + in.FeatureShift[d]
+		}
+	}
+	return a, b
+}
+
+// Anomaly holds the outlier threshold fitted on the validation records.
+type Anomaly struct {
+	// FalsePositiveRate is the share of normal records the threshold
+	// flags; the threshold is the (1 − rate) quantile of the score over
+	// the validation records (0: no threshold).
+	FalsePositiveRate float64 `json:"false_positive_rate,omitempty"`
 }
 
 // Likelihood is the decoder's observation model.
@@ -264,6 +304,7 @@ type Model struct {
 	Train     Train     `json:"train"`
 	Data      Data      `json:"data"`
 	Export    Export    `json:"export"`
+	Anomaly   Anomaly   `json:"anomaly,omitempty"`
 }
 
 // Param returns the parameter called name.

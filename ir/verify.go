@@ -139,6 +139,42 @@ func (v *verifier) checkInput() {
 	if !finite(in.Scale) || in.Scale == 0 || !finite(in.Offset) {
 		v.errorf("input scaling scale=%v offset=%v: want finite numbers, scale non-zero", in.Scale, in.Offset)
 	}
+	vector := func(name string, x []float64, nonzero bool) {
+		if len(x) != in.Size {
+			v.errorf("input %s has %d values, want %d", name, len(x), in.Size)
+			return
+		}
+		for d, f := range x {
+			if !finite(f) || (nonzero && f == 0) {
+				v.errorf("input %s[%d] = %v: want a finite number%s", name, d, f, map[bool]string{true: ", not 0"}[nonzero])
+				return
+			}
+		}
+	}
+	switch in.Normalize {
+	case NormalizeNone:
+		if in.FeatureScale != nil || in.FeatureShift != nil {
+			v.errorf("input feature_scale/feature_shift set without normalize")
+		}
+	case NormalizeStandardize, NormalizeMinMax:
+		vector("feature_scale", in.FeatureScale, true)
+		vector("feature_shift", in.FeatureShift, false)
+	default:
+		v.errorf("unknown normalize %v", in.Normalize)
+	}
+	switch in.Missing {
+	case MissingError:
+		if in.Fill != nil {
+			v.errorf("input fill set without missing: mean")
+		}
+	case MissingMean:
+		vector("fill", in.Fill, false)
+	default:
+		v.errorf("unknown missing %v", in.Missing)
+	}
+	if in.Columns != nil && len(in.Columns) != in.Size {
+		v.errorf("input has %d column names for %d features", len(in.Columns), in.Size)
+	}
 }
 
 // checkGraph checks the graph's input and walks its nodes in order,
@@ -375,6 +411,9 @@ func (v *verifier) checkSettings() {
 	}
 	if m.Export.Opset < MinOpset || m.Export.Opset > MaxOpset {
 		v.errorf("opset %d, want %d..%d", m.Export.Opset, MinOpset, MaxOpset)
+	}
+	if r := m.Anomaly.FalsePositiveRate; !(r >= 0 && r < 0.5) {
+		v.errorf("anomaly false_positive_rate %v, want in [0, 0.5)", r)
 	}
 }
 

@@ -1,0 +1,107 @@
+package dataset
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vaec/vaec/ir"
+)
+
+// Fit is a per-feature normalisation fitted on a set: model input is
+// x_d·Scale[d] + Shift[d].
+type Fit struct {
+	Scale, Shift []float64
+	// Constant lists the features with a single value over the set
+	// (standardize: std 0; minmax: max = min). They map to 0.
+	Constant []int
+}
+
+// FitNormalization fits kind on s (already scaled as the spec says), in
+// float64 with two passes, so that the mean is exact before deviations
+// are summed.
+func FitNormalization(s *Set, kind ir.Normalize) (*Fit, error) {
+	if s == nil || s.N == 0 || s.D == 0 {
+		return nil, fmt.Errorf("dataset: fitting %s on an empty set", kind)
+	}
+	f := &Fit{Scale: make([]float64, s.D), Shift: make([]float64, s.D)}
+	switch kind {
+	case ir.NormalizeStandardize:
+		mean := make([]float64, s.D)
+		for i := 0; i < s.N; i++ {
+			for d, v := range s.X[i*s.D : (i+1)*s.D] {
+				mean[d] += float64(v)
+			}
+		}
+		for d := range mean {
+			mean[d] /= float64(s.N)
+		}
+		ss := make([]float64, s.D)
+		for i := 0; i < s.N; i++ {
+			for d, v := range s.X[i*s.D : (i+1)*s.D] {
+				r := float64(v) - mean[d]
+				ss[d] += r * r
+			}
+		}
+		for d := range ss {
+			// The population standard deviation, as scikit-learn's
+			// StandardScaler uses.
+			std := math.Sqrt(ss[d] / float64(s.N))
+			if !(std > 0) || std < 1e-12*math.Max(1, math.Abs(mean[d])) {
+				f.Constant = append(f.Constant, d)
+				f.Scale[d], f.Shift[d] = 1, -mean[d]
+				continue
+			}
+			f.Scale[d], f.Shift[d] = 1/std, -mean[d]/std
+		}
+	case ir.NormalizeMinMax:
+		lo, hi := make([]float64, s.D), make([]float64, s.D)
+		for d := range lo {
+			lo[d], hi[d] = math.Inf(1), math.Inf(-1)
+		}
+		for i := 0; i < s.N; i++ {
+			for d, v := range s.X[i*s.D : (i+1)*s.D] {
+				lo[d], hi[d] = math.Min(lo[d], float64(v)), math.Max(hi[d], float64(v))
+			}
+		}
+		for d := range lo {
+			if !(hi[d] > lo[d]) {
+				f.Constant = append(f.Constant, d)
+				f.Scale[d], f.Shift[d] = 1, -lo[d]
+				continue
+			}
+			f.Scale[d], f.Shift[d] = 1/(hi[d]-lo[d]), -lo[d]/(hi[d]-lo[d])
+		}
+	default:
+		return nil, fmt.Errorf("dataset: cannot fit normalization %s", kind)
+	}
+	return f, nil
+}
+
+// applyFeatures maps x [n, len(scale)] to x_d·scale[d] + shift[d] in place,
+// in float64 with one rounding.
+func applyFeatures(x []float32, scale, shift []float64) {
+	d := len(scale)
+	for i := 0; i+d <= len(x); i += d {
+		row := x[i : i+d]
+		for j, v := range row {
+			row[j] = float32(float64(v)*scale[j] + shift[j])
+		}
+	}
+}
+
+// Spread returns, per feature, the standard deviation of s's values: what
+// the compiler compares to warn about features on very different scales.
+func Spread(s *Set) []float64 {
+	f, err := FitNormalization(s, ir.NormalizeStandardize)
+	if err != nil {
+		return nil
+	}
+	out := make([]float64, s.D)
+	for d, sc := range f.Scale {
+		out[d] = 1 / sc
+	}
+	for _, d := range f.Constant {
+		out[d] = 0
+	}
+	return out
+}
