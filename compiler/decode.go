@@ -29,11 +29,12 @@ func (d *decoder) pos(n *yaml.Node) Pos {
 	return Pos{File: d.file, Line: n.Line, Col: n.Column}
 }
 
-// errorf records a problem at node n (the document start when n is nil).
+// warnf records a warning at node n: a problem that does not stop the build.
 func (c *checker) warnf(n *yaml.Node, path, hint, format string, args ...any) {
 	c.warnings = append(c.warnings, &Error{Pos: c.pos(n), Path: path, Msg: oneLine(fmt.Sprintf(format, args...)), Hint: hint})
 }
 
+// errorf records a problem at node n (the document start when n is nil).
 func (d *decoder) errorf(n *yaml.Node, path, hint, format string, args ...any) {
 	d.errs = append(d.errs, &Error{Pos: d.pos(n), Path: path, Msg: oneLine(fmt.Sprintf(format, args...)), Hint: hint})
 }
