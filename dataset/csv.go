@@ -14,7 +14,12 @@ import (
 // lines are parsed (so a bad line anywhere is reported) but only the selected
 // records are kept.
 func readCSV(s *stream, q *request) (*table, error) {
-	cr := csv.NewReader(s.r)
+	// Lines are capped so that one endless line (a file of NULs, a 1 GB
+	// line in a small .csv.gz) is refused instead of buffered whole: at
+	// maxCSVLine until the first record tells how many values a line holds,
+	// then at what that many values can need.
+	ll := &lineLimit{r: s.r, limit: maxCSVLine}
+	cr := csv.NewReader(ll)
 	cr.FieldsPerRecord = -1 // checked here, for a better message
 	cr.ReuseRecord = true
 	cr.TrimLeadingSpace = true
@@ -28,6 +33,9 @@ func readCSV(s *stream, q *request) (*table, error) {
 		fields, err := cr.Read()
 		if err == io.EOF {
 			break
+		}
+		if ll.err != nil {
+			return nil, &Error{File: s.path, Offset: -1, Line: ll.line, Msg: ll.err.Error(), Err: ll.err}
 		}
 		if err != nil {
 			var pe *csv.ParseError
@@ -43,6 +51,7 @@ func readCSV(s *stream, q *request) (*table, error) {
 		}
 		if t.d < 0 {
 			t.d, firstLine = len(fields), line
+			ll.limit = min(ll.limit, int64(t.d)*maxCSVField+csvSlack)
 			if q.checkD != nil {
 				if msg := q.checkD(t.d); msg != "" {
 					return nil, &Error{File: s.path, Offset: -1, Line: line, Msg: msg}
@@ -69,6 +78,10 @@ func readCSV(s *stream, q *request) (*table, error) {
 		}
 		if k {
 			t.lines = append(t.lines, line)
+			// float64 while reading, float32 afterwards.
+			if need := int64(len(t.vals)) * 12; need > memoryLimit() {
+				return nil, &Error{File: s.path, Offset: -1, Line: line, Msg: fmt.Sprintf("the records up to here already need %d MiB, more than the %d MiB available; select fewer records (start, limit)", need>>20, memoryLimit()>>20)}
+			}
 		}
 		rec++
 		t.total = rec
@@ -82,4 +95,46 @@ func readCSV(s *stream, q *request) (*table, error) {
 	}
 	t.first, t.count = first, count
 	return t, nil
+}
+
+// Line caps of CSV input.
+const (
+	// maxCSVLine caps a line before the first record has told how many
+	// values a line holds: 16 MiB, a record of about 250,000 values.
+	maxCSVLine = 16 << 20
+	// maxCSVField is the most bytes one value can reasonably take
+	// ("-1.2345678901234567e-308" is 24) with quotes and padding.
+	maxCSVField = 64
+	csvSlack    = 4096
+)
+
+// lineLimit passes r through, failing when a line exceeds limit bytes.
+type lineLimit struct {
+	r     io.Reader
+	limit int64
+	cur   int64 // bytes of the current line so far
+	line  int   // 1-based line being read
+	err   error
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if l.line == 0 {
+		l.line = 1
+	}
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		if p[i] == '\n' {
+			l.line++
+			l.cur = 0
+			continue
+		}
+		if l.cur++; l.cur > l.limit {
+			l.err = fmt.Errorf("line is longer than %d bytes, more than its values can need: not a CSV file of this shape?", l.limit)
+			return i, l.err
+		}
+	}
+	return n, err
 }

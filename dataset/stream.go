@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"slices"
+
+	"github.com/vaec/vaec/internal/sysmem"
 )
 
 // Error is a problem with a data file, located as precisely as its format
@@ -48,6 +50,23 @@ func (e *Error) Unwrap() error { return e.Err }
 // maxElements bounds the values a file may declare, so that a hostile or
 // corrupt header cannot make a reader plan absurd allocations.
 const maxElements = 1 << 31
+
+// MemoryLimit, when positive, is the memory a Load may plan to use; 0
+// means the memory available to the process (internal/sysmem: the cgroup's
+// memory.max, else the machine's). Data that cannot fit is refused up front
+// with what it needs rather than ending in an out-of-memory crash. It is a
+// process-wide setting for the command line; tests lower it.
+var MemoryLimit int64
+
+func memoryLimit() int64 {
+	if MemoryLimit > 0 {
+		return MemoryLimit
+	}
+	if n, _ := sysmem.Limit(); n > 0 {
+		return n
+	}
+	return 1 << 40
+}
 
 // stream reads a data file front to back, decompressing it when it starts
 // with the gzip magic, and counts the bytes consumed so that every error can

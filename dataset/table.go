@@ -154,6 +154,12 @@ func readArray(s *stream, dt dtype, big bool, shape []int, q *request) (*table, 
 	if err := s.skip(int64(first)*rec, fmt.Sprintf("records [0, %d)", first)); err != nil {
 		return nil, err
 	}
+	// Refuse up front what cannot fit: the raw elements and the float32
+	// values made from them are held together for a moment.
+	if need := int64(count) * (rec + 4*int64(d)); need > memoryLimit() {
+		return nil, s.errAt(s.off, nil, "the %d selected records of %d values need %d MiB in memory, more than the %d MiB available; select fewer records (start, limit)",
+			count, d, need>>20, memoryLimit()>>20)
+	}
 	t.dataOff = s.off
 	what := fmt.Sprintf("records [%d, %d)", first, first+count)
 	if t.data, err = s.readN(int64(count)*rec, what); err != nil {
