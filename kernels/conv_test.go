@@ -144,14 +144,16 @@ func checkClose(t *testing.T, what string, got []float32, want, scale []float64)
 }
 
 // withChunks runs f with the default chunk size and with one so small
-// that every image is a chunk (and ConvFilterGrad has several groups).
+// that every image is a chunk (and ConvFilterGrad has several groups),
+// each with every micro-kernel this CPU supports (which also covers the
+// transposes without an 8×8 kernel).
 func withChunks(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	saved := convChunkFloats
 	defer func() { convChunkFloats = saved }()
 	for _, size := range []int{saved, 1} {
 		convChunkFloats = size
-		t.Run(fmt.Sprintf("chunk=%d", size), f)
+		t.Run(fmt.Sprintf("chunk=%d", size), func(t *testing.T) { withKernels(t, f) })
 	}
 }
 
