@@ -91,6 +91,9 @@ type Commit struct {
 	// Files maps each file of the generation to its SHA-256, for tools
 	// that want to check a copy of the directory.
 	Files map[string]string `json:"files"`
+	// Source, for an export set, is the SHA-256 of the checkpoint file it
+	// was exported from: `vaec run` re-exports when it differs.
+	Source string `json:"source,omitempty"`
 }
 
 // Dir is a build directory opened for writing. Its methods are not safe
@@ -345,8 +348,13 @@ func (d *Dir) Last() (*checkpoint.Checkpoint, error) {
 // Committed reads commit.json of the committed generation of the build
 // directory at path; ok is false when nothing is committed. Readers may
 // call it without the lock.
-func Committed(path string) (c Commit, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(path, meta, current, commitFile))
+func Committed(path string) (c Commit, ok bool, err error) { return record(path, current) }
+
+// Exported reads the record of the committed export set.
+func Exported(path string) (c Commit, ok bool, err error) { return record(path, onnx) }
+
+func record(path, pointer string) (c Commit, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(path, meta, pointer, commitFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Commit{}, false, nil
 	}
@@ -354,7 +362,7 @@ func Committed(path string) (c Commit, ok bool, err error) {
 		return Commit{}, false, err
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return Commit{}, false, fmt.Errorf("%s: %v", filepath.Join(path, meta, current, commitFile), err)
+		return Commit{}, false, fmt.Errorf("%s: %v", filepath.Join(path, meta, pointer, commitFile), err)
 	}
 	return c, true, nil
 }

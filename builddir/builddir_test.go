@@ -1,6 +1,7 @@
 package builddir
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -180,10 +181,10 @@ func TestCommitExport(t *testing.T) {
 	dir := t.TempDir()
 	d, _ := Open(dir)
 	defer d.Close()
-	if err := d.CommitExport(map[string][]byte{Encoder: []byte("e1"), Decoder: []byte("d1"), RoundTrip: []byte("r1")}); err != nil {
+	if err := d.CommitExport(map[string][]byte{Encoder: []byte("e1"), Decoder: []byte("d1"), RoundTrip: []byte("r1")}, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.CommitExport(map[string][]byte{Encoder: []byte("e2"), Decoder: []byte("d2")}); err != nil {
+	if err := d.CommitExport(map[string][]byte{Encoder: []byte("e2"), Decoder: []byte("d2")}, ""); err != nil {
 		t.Fatal(err)
 	}
 	for n, want := range map[string]string{Encoder: "e2", Decoder: "d2"} {
@@ -194,7 +195,7 @@ func TestCommitExport(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, RoundTrip)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("roundtrip.onnx of the previous set still visible: %v", err)
 	}
-	if err := d.CommitExport(map[string][]byte{"model.json": nil}); err == nil {
+	if err := d.CommitExport(map[string][]byte{"model.json": nil}, ""); err == nil {
 		t.Errorf("CommitExport accepted model.json")
 	}
 }
@@ -315,4 +316,39 @@ func crashChild() {
 		os.Exit(3)
 	}
 	os.Exit(0)
+}
+
+// FuzzCommittedMetrics: the metrics reader used on adoption and commit
+// never panics and keeps only whole lines of epochs 1..limit, in order.
+func FuzzCommittedMetrics(f *testing.F) {
+	f.Add([]byte("{\"epoch\":1}\n{\"epoch\":2}\n{\"epoch\":3}\n"))
+	f.Add([]byte("{\"epoch\":1}\n{\"epoch\":2,\"tr"))
+	f.Add([]byte("not json\n{\"epoch\":1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), Metrics)
+		os.WriteFile(path, data, 0o644)
+		kept, _, err := committedMetrics(path, 2)
+		if err != nil {
+			return
+		}
+		if err := checkLines(kept, 2); err != nil {
+			t.Fatalf("kept %q: %v", kept, err)
+		}
+	})
+}
+
+func checkLines(b []byte, limit int) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if b[len(b)-1] != '\n' {
+		return fmt.Errorf("no final newline")
+	}
+	for i, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var e struct{ Epoch int }
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Epoch != i+1 || e.Epoch > limit {
+			return fmt.Errorf("line %d: epoch %d, %v", i+1, e.Epoch, err)
+		}
+	}
+	return nil
 }

@@ -72,14 +72,15 @@ func (d *Dir) CommitEpoch(c *checkpoint.Checkpoint, improved bool, line []byte) 
 }
 
 // CommitExport replaces the exported files as one set: every name in
-// ExportNames that files does not hold is absent afterwards.
-func (d *Dir) CommitExport(files map[string][]byte) error {
+// ExportNames that files does not hold is absent afterwards. source is
+// the SHA-256 of the checkpoint they come from (see FileSHA256).
+func (d *Dir) CommitExport(files map[string][]byte, source string) error {
 	for n := range files {
 		if !isExportName(n) {
 			return fmt.Errorf("builddir: %s is not an export file", n)
 		}
 	}
-	if err := d.commitSet(onnx, "onnx-", nil, files); err != nil {
+	if err := d.commit(onnx, "onnx-", ExportNames, Commit{Source: source}, nil, files, nil); err != nil {
 		return fmt.Errorf("writing the ONNX files in %s: %w", d.Path, err)
 	}
 	return nil
@@ -296,6 +297,9 @@ func linkOrCopy(src, dst string) error {
 	defer in.Close()
 	return writeSynced(dst, func(w io.Writer) error { _, err := io.Copy(w, in); return err })
 }
+
+// FileSHA256 is the hex SHA-256 of the file at path.
+func FileSHA256(path string) (string, error) { return fileSHA256(path) }
 
 func fileSHA256(path string) (string, error) {
 	f, err := os.Open(path)

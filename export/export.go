@@ -66,6 +66,10 @@ type Options struct {
 	// Export.Opset, or DefaultOpset when that is 0 too.
 	Opset    int
 	Metadata Metadata
+	// Digest records MetaDigest, the SHA-256 of the initializers, which
+	// `vaec verify` checks. It is an option so that exports without it keep
+	// the bytes of earlier vaec versions (round-1 golden files).
+	Digest bool
 }
 
 // Metadata keys written to metadata_props.
@@ -81,6 +85,9 @@ const (
 	MetaInputOffset = "vaec.input_offset"
 	MetaEpochs      = "vaec.epochs_trained"
 	MetaValELBO     = "vaec.val_elbo" // absent when not measured
+	// MetaDigest is the hex SHA-256 of the initializers (see
+	// initializerDigest), written when Options.Digest is set.
+	MetaDigest = "vaec.initializers_sha256"
 )
 
 // Roles of the exported models.
@@ -150,6 +157,11 @@ func build(m *ir.Model, w map[string]checkpoint.Tensor, opts Options, role strin
 		return nil, fmt.Errorf("export %s: model %q: %w", role, m.Name, err)
 	}
 	model := b.model(role, opset, opts.Metadata)
+	if opts.Digest {
+		model.MetadataProps = append(model.MetadataProps, &onnxpb.StringStringEntryProto{
+			Key: proto.String(MetaDigest), Value: proto.String(initializerDigest(b.g.Initializer))})
+		slices.SortFunc(model.MetadataProps, func(a, b *onnxpb.StringStringEntryProto) int { return strings.Compare(a.GetKey(), b.GetKey()) })
+	}
 	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(model)
 	if err != nil {
 		return nil, fmt.Errorf("export %s: marshalling: %w", role, err)

@@ -1,15 +1,12 @@
 package graph
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"time"
 
@@ -27,17 +24,37 @@ type TrainOptions struct {
 	Train *dataset.Set // required
 	Val   *dataset.Set // optional; without it "best" means best training ELBO
 
-	// Files, each optional ("" = not written). Checkpoint is written after
-	// every epoch (and on interruption), Best whenever the validation ELBO
-	// improves, Metrics gets one JSON line per epoch.
+	// Store receives every completed epoch and, with Resume, gives the
+	// state to continue from. For a build directory it is a *builddir.Dir,
+	// which commits checkpoint, best and metrics line as one state.
+	Store Store
+
+	// Checkpoint, Best and Metrics, when Store is nil, name plain files for
+	// library use and tests (each optional, "" = not written): the
+	// checkpoint after every epoch, best whenever the score improves, one
+	// JSON line per epoch. They are written one after another, not as one
+	// commit; a build directory uses Store.
 	Checkpoint, Best, Metrics string
 
-	// Resume continues from Checkpoint, which must come from the same spec.
+	// Resume continues from the store's last commit, which must come from
+	// the same spec.
 	Resume bool
 	// Epochs is the total number of epochs to reach (0 = m.Train.Epochs).
 	Epochs int
 	// Progress, when set, is called after every batch and every epoch.
 	Progress func(Progress)
+}
+
+// Store keeps the trainer's state between epochs and runs. The trainer
+// writes no files itself: it hands each completed epoch to the store.
+type Store interface {
+	// Last returns the last committed checkpoint, or nil when there is none.
+	Last() (*checkpoint.Checkpoint, error)
+	// CommitEpoch makes one completed epoch durable: c as the checkpoint,
+	// also as best when improved, and metricsLine (one JSON object, no
+	// newline) as the epoch's line of metrics, replacing any lines of
+	// epochs at or after c.State.Epoch.
+	CommitEpoch(c *checkpoint.Checkpoint, improved bool, metricsLine []byte) error
 }
 
 // Progress reports training as it goes.
@@ -99,6 +116,7 @@ type trainer struct {
 	pcg   *rand.PCG
 	rng   *rand.Rand
 	st    checkpoint.State
+	store Store // nil: nothing is kept
 	nets  map[int]*net
 	eval  *evaluator
 }
@@ -113,10 +131,9 @@ type trainer struct {
 // example is used every epoch.
 //
 // Cancelling ctx stops at the next batch boundary: the partial epoch is
-// abandoned, opts.Checkpoint is (re)written with the state after the last
-// completed epoch, and the error wraps ErrInterrupted. A NaN or infinite loss
-// stops training with an error naming epoch and batch; the checkpoint on
-// disk is the last good one.
+// abandoned (the store already holds the last completed one) and the error
+// wraps ErrInterrupted. A NaN or infinite loss stops training with an error
+// naming epoch and batch; the store keeps the last good epoch.
 func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error) {
 	if err := checkModel(m); err != nil {
 		return nil, err
@@ -136,7 +153,10 @@ func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error)
 	if epochs <= 0 {
 		epochs = m.Train.Epochs
 	}
-	t := &trainer{m: m, opts: opts, nets: map[int]*net{}}
+	t := &trainer{m: m, opts: opts, nets: map[int]*net{}, store: opts.Store}
+	if t.store == nil && (opts.Checkpoint != "" || opts.Best != "" || opts.Metrics != "") {
+		t.store = &fileStore{checkpoint: opts.Checkpoint, best: opts.Best, metrics: opts.Metrics, fresh: !opts.Resume}
+	}
 	defer t.close()
 	var err error
 	if t.opt, err = newOptimizer(m); err != nil {
@@ -150,11 +170,6 @@ func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error)
 		t.w = InitWeights(m, m.Train.Seed)
 		t.pcg = rand.NewPCG(m.Train.Seed, streamTrain)
 		t.st = checkpoint.State{SpecHash: m.SpecHash}
-		if opts.Metrics != "" {
-			if err := checkpoint.WriteFileAtomic(opts.Metrics, nil); err != nil {
-				return nil, errorf("metrics: %v", err)
-			}
-		}
 	}
 	t.rng = rand.New(t.pcg)
 	for _, p := range m.Params {
@@ -211,16 +226,22 @@ func checkSet(what string, s *dataset.Set, m *ir.Model) error {
 	return nil
 }
 
-// resume restores weights, optimizer, generator and counters from
-// opts.Checkpoint, refusing a checkpoint of another spec.
+// resume restores weights, optimizer, generator and counters from the
+// store's last commit, refusing a checkpoint of another spec.
 func (t *trainer) resume() error {
-	path := t.opts.Checkpoint
-	if path == "" {
-		return errorf("resume: no checkpoint path given")
+	if t.store == nil {
+		return errorf("resume: no store to resume from")
 	}
-	c, err := checkpoint.Load(path)
+	c, err := t.store.Last()
 	if err != nil {
 		return errorf("resume: %v", err)
+	}
+	if c == nil {
+		return errorf("resume: no checkpoint to resume from")
+	}
+	path := "the checkpoint"
+	if t.opts.Checkpoint != "" {
+		path = t.opts.Checkpoint
 	}
 	if c.State.SpecHash != t.m.SpecHash {
 		return errorf("resume: %s was trained from a different spec (spec hash %s, this model's is %s); train without --resume to start over",
@@ -244,11 +265,6 @@ func (t *trainer) resume() error {
 		t.w[p.Name] = checkpoint.Tensor{Shape: append([]int(nil), p.Shape...), Data: c.Weights[p.Name].Data}
 	}
 	t.st = c.State
-	if t.opts.Metrics != "" {
-		if err := truncateMetrics(t.opts.Metrics, t.st.Epoch); err != nil {
-			return errorf("resume: %v", err)
-		}
-	}
 	return nil
 }
 
@@ -295,11 +311,6 @@ func (t *trainer) net(batch int) (*net, error) {
 // epoch runs one epoch (1-based) and writes its checkpoint and metrics.
 func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, error) {
 	start := time.Now()
-	// The state before the epoch is what an interruption saves.
-	before, err := t.snapshot()
-	if err != nil {
-		return EpochMetrics{}, err
-	}
 	set := t.opts.Train
 	bs := min(t.m.Train.BatchSize, set.N)
 	batches := (set.N + bs - 1) / bs
@@ -310,7 +321,7 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 	done := 0
 	for b := 0; b < batches; b++ {
 		if err := ctx.Err(); err != nil {
-			return EpochMetrics{}, t.interrupted(before, epoch, b, batches)
+			return EpochMetrics{}, t.interrupted(epoch, b, batches)
 		}
 		size := min(bs, set.N-done)
 		n, err := t.net(size)
@@ -375,18 +386,12 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 		return EpochMetrics{}, err
 	}
 	c.State.Extra["kl_weight"] = strconv.FormatFloat(klw, 'g', -1, 64)
-	if t.opts.Checkpoint != "" {
-		if err := checkpoint.Save(t.opts.Checkpoint, c); err != nil {
-			return EpochMetrics{}, errorf("epoch %d: saving checkpoint: %v", epoch, err)
+	if t.store != nil {
+		line, err := json.Marshal(em)
+		if err != nil {
+			return EpochMetrics{}, errorf("epoch %d: metrics: %v", epoch, err)
 		}
-	}
-	if improved && t.opts.Best != "" {
-		if err := checkpoint.Save(t.opts.Best, c); err != nil {
-			return EpochMetrics{}, errorf("epoch %d: saving best checkpoint: %v", epoch, err)
-		}
-	}
-	if t.opts.Metrics != "" {
-		if err := appendMetrics(t.opts.Metrics, em); err != nil {
+		if err := t.store.CommitEpoch(c, improved, line); err != nil {
 			return EpochMetrics{}, errorf("epoch %d: %v", epoch, err)
 		}
 	}
@@ -397,78 +402,28 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 	return em, nil
 }
 
-// kept describes what the checkpoint on disk holds after a failure.
+// kept describes what the store holds after a failure.
 func (t *trainer) kept() string {
-	if t.opts.Checkpoint == "" {
+	switch {
+	case t.store == nil:
 		return "no checkpoint is written"
-	}
-	if t.st.Epoch == 0 {
+	case t.st.Epoch == 0:
 		return "no epoch completed, so no checkpoint was written"
 	}
-	return fmt.Sprintf("%s keeps epoch %d", t.opts.Checkpoint, t.st.Epoch)
+	return fmt.Sprintf("the checkpoint keeps epoch %d", t.st.Epoch)
 }
 
-// interrupted saves the state from before the current epoch and returns
-// the ErrInterrupted error.
-func (t *trainer) interrupted(before *checkpoint.Checkpoint, epoch, batch, batches int) error {
+// interrupted returns the ErrInterrupted error. Nothing needs saving: the
+// store holds the last completed epoch already.
+func (t *trainer) interrupted(epoch, batch, batches int) error {
 	msg := fmt.Sprintf("in epoch %d after batch %d/%d", epoch, batch, batches)
-	if t.opts.Checkpoint == "" {
+	switch {
+	case t.store == nil:
 		return fmt.Errorf("%w %s", ErrInterrupted, msg)
+	case t.st.Epoch == 0:
+		return fmt.Errorf("%w %s; no epoch completed, so nothing was saved", ErrInterrupted, msg)
 	}
-	if err := checkpoint.Save(t.opts.Checkpoint, before); err != nil {
-		return fmt.Errorf("%w %s; saving the checkpoint failed: %v", ErrInterrupted, msg, err)
-	}
-	return fmt.Errorf("%w %s; %s holds the state after epoch %d (resume to continue)", ErrInterrupted, msg, t.opts.Checkpoint, before.State.Epoch)
+	return fmt.Errorf("%w %s; the checkpoint holds the state after epoch %d (resume to continue)", ErrInterrupted, msg, t.st.Epoch)
 }
 
 func ptr(v float64) *float64 { return &v }
-
-func appendMetrics(path string, em EpochMetrics) error {
-	line, err := json.Marshal(em)
-	if err != nil {
-		return fmt.Errorf("metrics: %v", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("metrics: %v", err)
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("metrics: %s: %v", path, err)
-	}
-	return f.Close()
-}
-
-// truncateMetrics keeps the lines of epochs up to epoch, so that a resumed
-// run does not repeat lines of epochs it trains again.
-func truncateMetrics(path string, epoch int) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("metrics: %v", err)
-	}
-	var keep bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var e struct {
-			Epoch int `json:"epoch"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return fmt.Errorf("metrics: %s:%d: %v", path, line, err)
-		}
-		if e.Epoch <= epoch {
-			keep.Write(sc.Bytes())
-			keep.WriteByte('\n')
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("metrics: %s: %v", path, err)
-	}
-	return checkpoint.WriteFileAtomic(path, keep.Bytes())
-}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vaec/vaec/builddir"
 	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/internal/capped"
 )
 
 // defaultSpec is the spec `vaec build` compiles when given none.
@@ -51,47 +53,54 @@ func buildAction(c *cli.Context) error {
 	default:
 		return usagef("build: want one spec file, got %d arguments", c.NArg())
 	}
-	src, err := os.ReadFile(spec)
+	src, err := readSpec(spec)
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	m, err := compiler.Compile(spec, src)
+	m, err := compileSpec(c.App.ErrWriter, spec, src)
 	if err != nil {
 		return err
 	}
+	est, err := checkMemory(m)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
 	dir := c.String("dir")
-	if err := writeBuild(dir, m, src); err != nil {
+	d, err := openBuild(dir, c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := writeBuild(d, m, src); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
 	if c.Bool("json") {
-		return printBuildJSON(c.App.Writer, m, dir)
+		return printBuildJSON(c.App.Writer, m, dir, est)
 	}
-	return printBuildTable(c.App.Writer, m, dir)
+	if err := printBuildTable(c.App.Writer, m, dir); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "training memory: about %s\n", est)
+	return err
 }
 
-// writeBuild writes the model and a copy of its spec into dir.
-func writeBuild(dir string, m *ir.Model, src []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := compiler.WriteModel(filepath.Join(dir, modelFile), m); err != nil {
-		return err
-	}
-	return writeBuildFile(filepath.Join(dir, specCopy), src)
+// readSpec reads a spec, refusing more than capped.SpecLimit bytes (a
+// spec is hand-written; /dev/zero is not one).
+func readSpec(path string) ([]byte, error) {
+	return capped.ReadFile(path, capped.SpecLimit)
 }
 
-// writeBuildFile writes b to path through a temporary file and a rename,
-// so the build directory never holds half a file.
-func writeBuildFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+// writeBuild writes the model and a copy of its spec into the build
+// directory, each atomically.
+func writeBuild(d *builddir.Dir, m *ir.Model, src []byte) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the model: %w", err)
+	}
+	if err := d.WriteFile(specCopy, src); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return d.WriteFile(modelFile, append(b, '\n'))
 }
 
 // loadModel reads the model of the build directory dir (defaultDir when
@@ -104,7 +113,11 @@ func loadModel(dir string) (*ir.Model, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no build in %s/: run `vaec build spec.yaml` first", filepath.Clean(dir))
 	}
-	return compiler.ReadModel(path)
+	b, err := capped.ReadFile(path, capped.SpecLimit)
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	return compiler.DecodeModel(path, b)
 }
 
 // tableRow is one row of the layer table.
@@ -230,13 +243,15 @@ type buildSummary struct {
 	TotalParams   int        `json:"total_params"`
 	MACsPerSample int        `json:"macs_per_sample"`
 	ModelFile     string     `json:"model_file"`
+	// TrainingMemory is the estimate of train's peak memory, in bytes.
+	TrainingMemory int64 `json:"training_memory_bytes"`
 }
 
-func printBuildJSON(w io.Writer, m *ir.Model, dir string) error {
+func printBuildJSON(w io.Writer, m *ir.Model, dir string, est memEstimate) error {
 	s := buildSummary{
 		Name: m.Name, SpecHash: m.SpecHash, Latent: m.Latent, Likelihood: m.Likelihood.Kind.String(),
 		Layers: layerTable(m), TotalParams: m.ParamCount(), MACsPerSample: m.MACs(),
-		ModelFile: filepath.Join(dir, modelFile),
+		ModelFile: filepath.Join(dir, modelFile), TrainingMemory: est.Total(),
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vaec/vaec/builddir"
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/verify"
@@ -28,8 +29,9 @@ func exportCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Reads model.json and the checkpoint of the build directory and writes\n" +
 			"encoder.onnx (x → mu, logvar) and decoder.onnx (z → the likelihood's parameters),\n" +
-			"ONNX IR version 8, opset 17 unless --opset says otherwise. Files are written\n" +
-			"atomically; identical inputs give identical bytes. Afterwards both files are\n" +
+			"ONNX IR version 8, opset 17 unless --opset says otherwise. The files are replaced\n" +
+			"as one set (both new or both old); identical inputs give identical bytes; each\n" +
+			"records the SHA-256 of its weights, which verify checks. Afterwards both files are\n" +
 			"run in vaec's runtime and compared with the training graph (skip with --no-verify).",
 		Flags: []cli.Flag{
 			quietFlag(),
@@ -68,7 +70,7 @@ func exportAction(c *cli.Context) error {
 				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1])
 		}
 	}
-	return runExport(cfg, outFor(c))
+	return runExport(cfg, nil, c.App.ErrWriter, outFor(c))
 }
 
 // exportFile is one file to write.
@@ -79,7 +81,9 @@ type exportFile struct {
 }
 
 // runExport loads the build, lowers it, writes the files and verifies them.
-func runExport(cfg exportConfig, out io.Writer) error {
+// d, when not nil, is the build directory already opened for writing (by
+// `vaec run`); otherwise the output directory is opened (locked) here.
+func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 	if cfg.dir == "" {
 		cfg.dir = defaultDir
 	}
@@ -95,8 +99,16 @@ func runExport(cfg exportConfig, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !ck.Checked {
+		fmt.Fprintf(errOut, "note: %s has no checksums (written by an earlier vaec): loaded unchecked\n", ckPath)
+	}
+	source, err := builddir.FileSHA256(ckPath)
+	if err != nil {
+		return err
+	}
 	opts := export.Options{
-		Opset: cfg.opset,
+		Opset:  cfg.opset,
+		Digest: true,
 		Metadata: export.Metadata{
 			ProducerVersion: version,
 			EpochsTrained:   ck.State.Epoch,
@@ -121,13 +133,20 @@ func runExport(cfg exportConfig, out io.Writer) error {
 			return fmt.Errorf("exporting %s: %w", ckPath, err)
 		}
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("creating the output directory: %w", err)
+	if d == nil || filepath.Clean(d.Path) != filepath.Clean(outDir) {
+		if d, err = openBuild(outDir, errOut); err != nil {
+			return err
+		}
+		defer d.Close()
+	}
+	set := map[string][]byte{}
+	for _, f := range files {
+		set[filepath.Base(f.path)] = f.data
+	}
+	if err := d.CommitExport(set, source); err != nil {
+		return err
 	}
 	for _, f := range files {
-		if err := checkpoint.WriteFileAtomic(f.path, f.data); err != nil {
-			return fmt.Errorf("writing %s: %w", f.path, err)
-		}
 		info, err := export.Inspect(f.data)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)

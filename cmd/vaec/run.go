@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/builddir"
 )
 
 // runCommand chains build, train, export and verify: the whole pipeline in
@@ -22,12 +22,17 @@ func runCommand() *cli.Command {
 		Usage:     "build, train, export and verify a spec in one go",
 		ArgsUsage: "spec.yaml",
 		Description: "Does what `vaec build spec.yaml && vaec train && vaec export --onnx` do, in the\n" +
-			"build directory: compiles the spec, trains it (resuming with --resume), writes\n" +
-			"encoder.onnx and decoder.onnx and checks them against the training graph.",
+			"build directory: compiles the spec, trains it, writes encoder.onnx and decoder.onnx\n" +
+			"and checks them against the training graph. Like make, it does only what is out of\n" +
+			"date: a directory trained from the same spec to its epochs is not trained again\n" +
+			"(one trained part of the way continues), and the ONNX files are rewritten only when\n" +
+			"missing or exported from another checkpoint. A directory trained from a different\n" +
+			"spec is refused unless --force.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory to write"},
-			&cli.IntFlag{Name: "epochs", Usage: "total epochs to reach, overriding the spec's train.epochs"},
-			&cli.BoolFlag{Name: "resume", Usage: "continue training from DIR/" + lastCheckpoint},
+			&cli.IntFlag{Name: "epochs", Usage: fmt.Sprintf("total epochs to reach, 1 to %s, overriding the spec's train.epochs", thousands(maxEpochs))},
+			&cli.BoolFlag{Name: "resume", Usage: "continue training from DIR/" + lastCheckpoint + " (what run does anyway for the same spec)"},
+			&cli.BoolFlag{Name: "force", Usage: "start over in a directory trained from a different spec"},
 			&cli.IntFlag{Name: "opset", Usage: "ONNX opset (default: the spec's, else 17)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 		},
@@ -39,46 +44,103 @@ func runAction(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usagef("run: want one spec file, got %d arguments", c.NArg())
 	}
-	if c.Int("epochs") < 0 {
-		return usagef("run: --epochs %d must be positive", c.Int("epochs"))
+	if err := checkEpochsFlag(c, "run"); err != nil {
+		return err
 	}
 	spec, dir, out := c.Args().First(), c.String("dir"), c.App.Writer
-	src, err := os.ReadFile(spec)
+	src, err := readSpec(spec)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	m, err := compiler.Compile(spec, src)
+	m, err := compileSpec(c.App.ErrWriter, spec, src)
 	if err != nil {
 		return err
 	}
-	if err := writeBuild(dir, m, src); err != nil {
+	if _, err := checkMemory(m); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	d, err := openBuild(dir, c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	epochs := c.Int("epochs")
+	if epochs == 0 {
+		epochs = m.Train.Epochs
+	}
+	trained, hash, err := builddir.Trained(dir)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	if trained > 0 && hash != m.SpecHash && !c.Bool("force") {
+		return fmt.Errorf("run: %s holds a model trained for %d epochs from another spec (hash %.12s, %s has %.12s); "+
+			"give --force to replace it, or --dir for another directory", filepath.Clean(dir), trained, hash, spec, m.SpecHash)
+	}
+	same := trained > 0 && hash == m.SpecHash
+
 	section(out, "build")
+	if err := writeBuild(d, m, src); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	if err := printBuildTable(out, m, dir); err != nil {
 		return err
 	}
 
 	section(out, "train")
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C kills the process if saving hangs
-	}()
-	if err := trainBuild(ctx, m, dir, trainFlags{
-		resume: c.Bool("resume"), epochs: c.Int("epochs"), quiet: c.Bool("quiet"),
-		out: out, errOut: c.App.ErrWriter,
-	}); err != nil {
-		return err
+	if same && trained >= epochs {
+		fmt.Fprintf(out, "up to date: %s is trained from this spec to epoch %d\n", filepath.Join(dir, lastCheckpoint), trained)
+	} else {
+		if same {
+			fmt.Fprintf(out, "continuing from epoch %d\n", trained)
+		}
+		ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			<-ctx.Done()
+			stop() // a second Ctrl-C kills the process if saving hangs
+		}()
+		if err := trainBuild(ctx, m, d, trainFlags{
+			resume: same, force: true, epochs: c.Int("epochs"), quiet: c.Bool("quiet"),
+			out: out, errOut: c.App.ErrWriter,
+		}); err != nil {
+			return err
+		}
 	}
 
 	section(out, "export")
-	if err := runExport(exportConfig{dir: dir, opset: c.Int("opset"), verify: true}, out); err != nil {
-		return err
+	if fresh, why := exportUpToDate(dir, c.Int("opset")); fresh {
+		fmt.Fprintf(out, "up to date: %s and %s were exported from this checkpoint\n", filepath.Join(dir, encoderFile), filepath.Join(dir, decoderFile))
+	} else {
+		fmt.Fprintf(out, "exporting: %s\n", why)
+		if err := runExport(exportConfig{dir: dir, opset: c.Int("opset"), verify: true}, d, c.App.ErrWriter, out); err != nil {
+			return err
+		}
 	}
 	printServingHint(out, m, dir)
 	return nil
+}
+
+// exportUpToDate tells whether the export set of dir was exported from the
+// checkpoint now committed, and if not, why.
+func exportUpToDate(dir string, opset int) (bool, string) {
+	if opset != 0 {
+		return false, "--opset given"
+	}
+	rec, ok, err := builddir.Exported(dir)
+	switch {
+	case err != nil:
+		return false, err.Error()
+	case !ok || !exists(filepath.Join(dir, encoderFile)) || !exists(filepath.Join(dir, decoderFile)):
+		return false, "no ONNX files yet"
+	}
+	sum, err := builddir.FileSHA256(filepath.Join(dir, lastCheckpoint))
+	if err != nil {
+		return false, err.Error()
+	}
+	if sum != rec.Source {
+		return false, "the ONNX files come from another checkpoint"
+	}
+	return true, ""
 }
 
 // section prints a heading between the pipeline's stages.

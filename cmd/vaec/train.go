@@ -16,7 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/builddir"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/viz"
@@ -35,12 +35,16 @@ func trainCommand() *cli.Command {
 			"on the data its spec names. After every epoch it writes " + lastCheckpoint + ",\n" +
 			"keeps the checkpoint with the best validation ELBO as " + bestCheckpoint + ", and appends\n" +
 			"one JSON line to " + metricsFile + ". The same spec, data and seed give bit-identical\n" +
-			"weights. Ctrl-C stops after the current batch and saves the last completed\n" +
-			"epoch; --resume continues exactly where it stopped.",
+			"weights. The three files are committed together once per epoch, so a crash\n" +
+			"at any instant leaves the last completed epoch. Ctrl-C stops after the current\n" +
+			"batch; --resume continues exactly where it stopped. A directory that already\n" +
+			"holds a trained model is refused unless --resume or --force is given; with\n" +
+			"--force its files stay until the new run's first epoch commits.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory (also accepted as the argument)"},
 			&cli.BoolFlag{Name: "resume", Usage: "continue from DIR/" + lastCheckpoint},
-			&cli.IntFlag{Name: "epochs", Usage: "total epochs to reach, overriding the spec's train.epochs"},
+			&cli.BoolFlag{Name: "force", Usage: "start over in a directory that holds a trained model"},
+			&cli.IntFlag{Name: "epochs", Usage: fmt.Sprintf("total epochs to reach, %d to %s, overriding the spec's train.epochs", 1, thousands(maxEpochs))},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output, only the final summary"},
 		},
 		Action: trainAction,
@@ -59,13 +63,21 @@ func trainAction(c *cli.Context) error {
 	default:
 		return usagef("train: want at most one build directory, got %d arguments", c.NArg())
 	}
-	if c.Int("epochs") < 0 {
-		return usagef("train: --epochs %d must be positive", c.Int("epochs"))
+	if err := checkEpochsFlag(c, "train"); err != nil {
+		return err
+	}
+	if c.Bool("resume") && c.Bool("force") {
+		return usagef("train: --resume continues the trained model and --force starts over: give one")
 	}
 	m, err := loadModel(dir)
 	if err != nil {
 		return err
 	}
+	d, err := openBuild(dir, c.App.ErrWriter)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -74,17 +86,51 @@ func trainAction(c *cli.Context) error {
 		<-ctx.Done()
 		stop()
 	}()
-	return trainBuild(ctx, m, dir, trainFlags{
-		resume: c.Bool("resume"), epochs: c.Int("epochs"), quiet: c.Bool("quiet"),
+	return trainBuild(ctx, m, d, trainFlags{
+		resume: c.Bool("resume"), force: c.Bool("force"), epochs: c.Int("epochs"), quiet: c.Bool("quiet"),
 		out: c.App.Writer, errOut: c.App.ErrWriter,
 	})
 }
 
+// maxEpochs is the top of the spec's range for train.epochs
+// (compiler/check.go); the flag that overrides it obeys the same range.
+const maxEpochs = 1_000_000
+
+// checkEpochsFlag refuses an --epochs outside the spec's range.
+func checkEpochsFlag(c *cli.Context, verb string) error {
+	if !c.IsSet("epochs") {
+		return nil
+	}
+	if n := c.Int("epochs"); n < 1 || n > maxEpochs {
+		return usagef("%s: --epochs %d is out of range [1, %d]", verb, n, maxEpochs)
+	}
+	return nil
+}
+
+// openBuild opens the build directory dir for writing (the lock) and
+// prints what it repaired.
+func openBuild(dir string, errOut io.Writer) (*builddir.Dir, error) {
+	d, err := builddir.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	printNotes(errOut, d)
+	return d, nil
+}
+
+// printNotes prints and forgets the directory's notes.
+func printNotes(w io.Writer, d *builddir.Dir) {
+	for _, n := range d.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	d.Notes = nil
+}
+
 type trainFlags struct {
-	resume      bool
-	epochs      int
-	quiet       bool
-	out, errOut io.Writer
+	resume, force bool
+	epochs        int
+	quiet         bool
+	out, errOut   io.Writer
 }
 
 // loadTrainingData reads the training and validation sets the model names.
@@ -111,37 +157,47 @@ func loadTrainingData(m *ir.Model) (train, val *dataset.Set, err error) {
 	return train, val, nil
 }
 
-// trainBuild trains m in the build directory dir (also used by `vaec run`).
-func trainBuild(ctx context.Context, m *ir.Model, dir string, f trainFlags) error {
-	train, val, err := loadTrainingData(m)
-	if err != nil {
-		return err
-	}
+// trainBuild trains m in the build directory d (also used by `vaec run`).
+func trainBuild(ctx context.Context, m *ir.Model, d *builddir.Dir, f trainFlags) error {
+	dir := d.Path
 	ckpt := filepath.Join(dir, lastCheckpoint)
-	opts := graph.TrainOptions{
-		Train: train, Val: val,
-		Checkpoint: ckpt,
-		Best:       filepath.Join(dir, bestCheckpoint),
-		Metrics:    filepath.Join(dir, metricsFile),
-		Resume:     f.resume,
-		Epochs:     f.epochs,
-	}
 	epochs := f.epochs
 	if epochs == 0 {
 		epochs = m.Train.Epochs
 	}
-	if f.resume {
-		c, err := checkpoint.Load(ckpt)
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("train: --resume: no checkpoint %s; train without --resume first", ckpt)
+	last, err := d.Last()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if last != nil && !last.Checked {
+		fmt.Fprintf(f.errOut, "note: %s has no checksums (written by an earlier vaec): loaded unchecked\n", ckpt)
+	}
+	switch {
+	case f.resume && last == nil:
+		return fmt.Errorf("train: --resume: no checkpoint %s; train without --resume first", ckpt)
+	case f.resume && last.State.SpecHash == m.SpecHash && last.State.Epoch >= epochs:
+		fmt.Fprintf(f.out, "%s is already at epoch %d of %d: nothing to do (raise --epochs to train longer)\n", ckpt, last.State.Epoch, epochs)
+		return nil
+	case !f.resume && last != nil && last.State.Epoch > 0 && !f.force:
+		what := "this spec"
+		if last.State.SpecHash != m.SpecHash {
+			what = fmt.Sprintf("another spec (hash %.12s)", last.State.SpecHash)
 		}
-		if err != nil {
-			return fmt.Errorf("train: --resume: %w", err)
-		}
-		if c.State.SpecHash == m.SpecHash && c.State.Epoch >= epochs {
-			fmt.Fprintf(f.out, "%s is already at epoch %d of %d: nothing to do (raise --epochs to train longer)\n", ckpt, c.State.Epoch, epochs)
-			return nil
-		}
+		return fmt.Errorf("train: %s already holds a model trained for %d epochs from %s; "+
+			"give --resume to continue it, or --force to start over (its files stay until the new run's first epoch commits)",
+			filepath.Clean(dir), last.State.Epoch, what)
+	case !f.resume:
+		d.ResetTraining()
+	}
+	train, val, err := loadTrainingData(m)
+	if err != nil {
+		return err
+	}
+	opts := graph.TrainOptions{
+		Train: train, Val: val,
+		Store:  d,
+		Resume: f.resume,
+		Epochs: f.epochs,
 	}
 	valText := "no validation data"
 	if val != nil {
@@ -161,9 +217,11 @@ func trainBuild(ctx context.Context, m *ir.Model, dir string, f trainFlags) erro
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
+	printNotes(f.errOut, d)
 	// The plot is a convenience: failing to draw it does not fail training.
+	metrics := filepath.Join(dir, metricsFile)
 	curves := filepath.Join(dir, curvesFile)
-	if err := viz.PlotCurves(opts.Metrics, curves); err != nil {
+	if err := viz.PlotCurves(metrics, curves); err != nil {
 		fmt.Fprintf(f.errOut, "note: no training curves: %v\n", err)
 		curves = ""
 	}
@@ -178,7 +236,7 @@ func trainBuild(ctx context.Context, m *ir.Model, dir string, f trainFlags) erro
 		fmt.Fprintf(f.out, "nothing to train: already at epoch %d\n", res.Epoch)
 	}
 	fmt.Fprintf(f.out, "done: %d epochs; best %s ELBO %.2f nats at epoch %d (%s); last: %s; metrics: %s\n",
-		res.Epoch, what, res.BestELBO, res.BestEpoch, opts.Best, opts.Checkpoint, opts.Metrics)
+		res.Epoch, what, res.BestELBO, res.BestEpoch, filepath.Join(dir, bestCheckpoint), ckpt, metrics)
 	if curves != "" {
 		fmt.Fprintf(f.out, "curves: %s\n", curves)
 	}

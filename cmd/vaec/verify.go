@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/checkpoint"
+	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/internal/capped"
 	"github.com/vaec/vaec/runtime/ort"
 	"github.com/vaec/vaec/verify"
 )
@@ -74,7 +77,15 @@ func verifyAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the checkpoint: %w", err)
 	}
+	if !ck.Checked {
+		fmt.Fprintf(c.App.ErrWriter, "note: %s has no checksums (written by an earlier vaec): loaded unchecked\n", ckPath)
+	}
 	cfg.Weights = ck.Weights
+	for _, p := range []string{cfg.EncoderPath, cfg.DecoderPath} {
+		if err := checkDigest(p, c.App.ErrWriter); err != nil {
+			return err
+		}
+	}
 	if n := c.Int("n"); n <= 0 {
 		return usagef("--n must be positive, got %d", n)
 	}
@@ -87,6 +98,28 @@ func verifyAction(c *cli.Context) error {
 		cfg.ORT, cfg.ORTLib = true, ort.FindLibrary(c.String("ort-lib"))
 	}
 	return runVerify(cfg, outFor(c))
+}
+
+// checkDigest compares the SHA-256 of an ONNX file's initializers with the
+// one its metadata records: a weight changed after export fails here, even
+// where the numeric comparison would pass within its tolerance.
+func checkDigest(path string, errOut io.Writer) error {
+	b, err := capped.ReadFile(path, capped.FileLimit)
+	if err != nil {
+		return err
+	}
+	d, err := export.CheckDigest(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	switch {
+	case d.Recorded == "":
+		fmt.Fprintf(errOut, "note: %s records no digest of its weights (exported by an earlier vaec or another tool): not checked\n", path)
+	case !d.OK():
+		return fmt.Errorf("%s: its weights' SHA-256 is %.16s…, its metadata (%s) records %.16s…: the file was changed after export",
+			path, d.Computed, export.MetaDigest, d.Recorded)
+	}
+	return nil
 }
 
 // exists reports whether path names an existing file.
