@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"strings"
 	"sync"
 
 	onnx "github.com/owulveryck/onnx-go"
 
+	"github.com/vaec/vaec/internal/capped"
 	"github.com/vaec/vaec/kernels"
 )
 
@@ -89,9 +89,11 @@ func (s step) intOut(in []*value) bool {
 
 func (s step) where() string { return fmt.Sprintf("node %q (%s)", s.name, s.op) }
 
-// LoadFile reads and loads an ONNX model file.
+// LoadFile reads and loads an ONNX model file, refusing files over
+// capped.FileLimit (a device such as /dev/zero over capped.StreamLimit)
+// rather than reading them whole.
 func LoadFile(path string) (*Model, error) {
-	data, err := os.ReadFile(path)
+	data, err := capped.ReadFile(path, capped.FileLimit)
 	if err != nil {
 		return nil, err
 	}
