@@ -20,7 +20,13 @@ import (
 type decoder struct {
 	file string
 	errs ErrorList
+	// over stands for the problems past maxRecorded: a spec of a million
+	// unknown keys must not hold (or print) a million messages.
+	over *Error
 }
+
+// maxRecorded is how many problems a spec records in full.
+const maxRecorded = 1000
 
 func (d *decoder) pos(n *yaml.Node) Pos {
 	if n == nil {
@@ -36,6 +42,16 @@ func (c *checker) warnf(n *yaml.Node, path, hint, format string, args ...any) {
 
 // errorf records a problem at node n (the document start when n is nil).
 func (d *decoder) errorf(n *yaml.Node, path, hint, format string, args ...any) {
+	if len(d.errs) >= maxRecorded {
+		// The list still grows (by one shared pointer, which normalize
+		// folds), so that checks comparing its length see the problem.
+		if d.over == nil {
+			d.over = &Error{Pos: d.pos(n), Msg: "more problems"}
+		}
+		d.over.Suppressed++
+		d.errs = append(d.errs, d.over)
+		return
+	}
 	d.errs = append(d.errs, &Error{Pos: d.pos(n), Path: path, Msg: oneLine(fmt.Sprintf(format, args...)), Hint: hint})
 }
 
@@ -146,6 +162,13 @@ func describe(n *yaml.Node) string {
 		return fmt.Sprintf("a value tagged %q", clip(n.ShortTag()))
 	}
 	return "an unresolvable alias"
+}
+
+// hugeIntegral reports a float scalar with an integral value too large
+// for int64 (1e30, .inf).
+func hugeIntegral(n *yaml.Node) bool {
+	var f float64
+	return n.ShortTag() == "!!float" && n.Decode(&f) == nil && f == math.Trunc(f) && math.Abs(f) >= 1<<62
 }
 
 // clip shortens long user text before it goes into a message.
@@ -287,6 +310,13 @@ func (d *decoder) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool)
 				v, ok = int64(f), true
 			}
 		}
+	}
+	if !ok && n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || hugeIntegral(n)) {
+		// An integer beyond int64 (9223372036854775808) or a huge float is
+		// a number all the same: say it is out of range, not that it is not
+		// an integer.
+		d.errorf(n, path, "", "%s is out of range [%d, %d]", clip(n.Value), lo, hi)
+		return 0, false
 	}
 	if !ok {
 		d.errorf(n, path, "", "expected an integer, found %s", describe(n))

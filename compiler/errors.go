@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/vaec/vaec/internal/termtext"
 )
 
 // Error is one problem found in a spec, reported at a position.
@@ -12,10 +14,18 @@ type Error struct {
 	Path string // key path, e.g. "encoder[1].activation"; "" for the document
 	Msg  string
 	Hint string // e.g. `did you mean "relu"?`; printed in parentheses
+	// Suppressed, when positive, makes this entry stand for that many
+	// problems past the recording cap, from Pos on; it prints as a count.
+	Suppressed int
 }
 
-// Error formats e as `file:line:col: path: msg (hint)`.
+// Error formats e as `file:line:col: path: msg (hint)`. Control characters
+// from the spec (an ESC in a key) are escaped, so that printing the
+// message cannot drive the terminal.
 func (e *Error) Error() string {
+	if e.Suppressed > 0 {
+		return termtext.Escape(fmt.Sprintf("%s: %d more problems from here on were not recorded", e.Pos, e.Suppressed))
+	}
 	var b strings.Builder
 	b.WriteString(e.Pos.String())
 	b.WriteString(": ")
@@ -29,18 +39,34 @@ func (e *Error) Error() string {
 		b.WriteString(e.Hint)
 		b.WriteString(")")
 	}
-	return b.String()
+	return termtext.Escape(b.String())
 }
 
 // ErrorList is every problem found in one spec. Compile returns it sorted
 // by position and without duplicates.
 type ErrorList []*Error
 
-// Error prints one problem per line.
+// MaxPrinted is how many problems ErrorList.Error prints before saying
+// how many more there are.
+const MaxPrinted = 50
+
+// Error prints one problem per line, the first MaxPrinted of them, then
+// how many more were suppressed.
 func (l ErrorList) Error() string {
-	lines := make([]string, len(l))
-	for i, e := range l {
-		lines[i] = e.Error()
+	var lines []string
+	more := 0
+	for _, e := range l {
+		switch {
+		case e.Suppressed > 0:
+			more += e.Suppressed
+		case len(lines) < MaxPrinted:
+			lines = append(lines, e.Error())
+		default:
+			more++
+		}
+	}
+	if more > 0 {
+		lines = append(lines, fmt.Sprintf("... %d more problems suppressed (fix the ones above first)", more))
 	}
 	return strings.Join(lines, "\n")
 }
