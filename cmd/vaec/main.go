@@ -77,6 +77,7 @@ func newApp() *cli.App {
 	// urfave applies the app's OnUsageError to the root only; a bad flag of
 	// a command would otherwise print its whole help to stdout and exit 1.
 	for _, cmd := range app.Commands {
+		addMaxFileSize(cmd)
 		if cmd.OnUsageError == nil {
 			cmd := cmd
 			cmd.OnUsageError = func(c *cli.Context, err error, isSub bool) error {
@@ -174,7 +175,7 @@ func runWith(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, el.Error())
 		return exitError
 	}
-	fmt.Fprintln(stderr, "vaec:", err)
+	fmt.Fprintln(stderr, "vaec:", escapeLines(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
