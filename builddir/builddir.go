@@ -9,7 +9,7 @@
 //	model.json, spec.yaml                      written by build (each atomically)
 //	checkpoint.safetensors, best.safetensors,  one commit per epoch, together
 //	metrics.jsonl
-//	encoder.onnx, decoder.onnx[, roundtrip.onnx]  one export set, together
+//	encoder.onnx, decoder.onnx, score.onnx[, roundtrip.onnx]  one export set, together
 //
 // The files of a commit live in a generation directory under .vaec/
 // (.vaec/gen-000006-123/checkpoint.safetensors, …), and the top-level names
@@ -64,6 +64,7 @@ const (
 	Encoder    = "encoder.onnx"
 	Decoder    = "decoder.onnx"
 	RoundTrip  = "roundtrip.onnx"
+	Score      = "score.onnx"
 
 	// meta is the directory of generations, pointers and the lock.
 	meta = ".vaec"
@@ -80,7 +81,7 @@ const (
 var committedNames = []string{Checkpoint, Best, Metrics}
 
 // ExportNames are the files an export set may hold.
-var ExportNames = []string{Encoder, Decoder, RoundTrip}
+var ExportNames = []string{Encoder, Decoder, Score, RoundTrip}
 
 // Commit describes the committed training state (commit.json of the
 // current generation).

@@ -78,11 +78,18 @@ func (c *checker) fitData() {
 	}
 }
 
-// checkSpread warns when features differ in spread by more than disparity.
+// checkSpread warns when the features' magnitudes (largest |x| of each,
+// features that are all zero left out) differ by more than disparity: the
+// units of a table's columns (0.05 against 4,254), not the quiet border
+// pixels of an image, whose largest value is still a pixel's.
 func (c *checker) checkSpread(set *dataset.Set) {
-	spread := dataset.Spread(set)
+	big := make([]float64, set.D)
+	for i, v := range set.X {
+		d := i % set.D
+		big[d] = math.Max(big[d], math.Abs(float64(v)))
+	}
 	lo, hi, loD, hiD := math.Inf(1), 0.0, -1, -1
-	for d, s := range spread {
+	for d, s := range big {
 		if s > 0 && s < lo {
 			lo, loD = s, d
 		}
@@ -92,7 +99,7 @@ func (c *checker) checkSpread(set *dataset.Set) {
 	}
 	if loD >= 0 && hiD >= 0 && hi > disparity*lo {
 		c.warnf(c.inputNode, "input", "add normalize: standardize to input",
-			"feature spreads differ by a factor of %.3g (std %.3g of %s vs %.3g of %s): without normalisation the model mostly learns the widest",
+			"feature magnitudes differ by a factor of %.3g (up to %.4g in %s, %.4g in %s): without normalisation the model mostly learns the largest",
 			hi/lo, hi, c.featureNames([]int{hiD}, 1), lo, c.featureNames([]int{loD}, 1))
 	}
 }

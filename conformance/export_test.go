@@ -66,6 +66,17 @@ func mnist(t *testing.T, m *ir.Model) []float32 {
 	return set.X
 }
 
+// mnistRaw is mnist as the file holds it (0..255): what the exported
+// encoder, with the input's scaling inside, takes.
+func mnistRaw(t *testing.T, m *ir.Model) []float32 {
+	t.Helper()
+	set, err := dataset.Load(ir.Source{Path: mnistImages, Limit: nImages}, dataset.RawInput(m.Input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.X
+}
+
 // normals draws n·k standard normal values (the round trip's ε).
 func normals(n int, seed uint64) []float32 {
 	rng := rand.New(rand.NewPCG(seed, 3))
@@ -142,11 +153,12 @@ func TestORTMatchesReference(t *testing.T) {
 			}
 			w := randomWeights(m, 2)
 			x := mnist(t, m)[:n*m.Input.Size]
+			xr := mnistRaw(t, m)[:n*m.Input.Size]
 			enc, err := export.Encoder(m, w, testOptions())
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, shapes, err := runORT(enc, []feed{{ir.InputX, inputShape(m, n), x}}, []string{ir.OutputMu, ir.OutputLogvar})
+			got, shapes, err := runORT(enc, []feed{{ir.InputX, inputShape(m, n), xr}}, []string{ir.OutputMu, ir.OutputLogvar})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +194,7 @@ func TestORTMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rgot, rshapes, err := runORT(rt, []feed{{ir.InputX, inputShape(m, n), x}, {ir.InputEps, latent, eps}}, outs)
+			rgot, rshapes, err := runORT(rt, []feed{{ir.InputX, inputShape(m, n), xr}, {ir.InputEps, latent, eps}}, outs)
 			if err != nil {
 				t.Fatal(err)
 			}

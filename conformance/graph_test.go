@@ -66,7 +66,7 @@ func trainBriefly(t *testing.T, m *ir.Model) map[string]checkpoint.Tensor {
 func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor) {
 	t.Helper()
 	n := nImages
-	x := mnist(t, m)
+	x, xr := mnist(t, m), mnistRaw(t, m)
 	enc, err := export.Encoder(m, w, testOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, shapes, err := runORT(enc, []feed{{ir.InputX, inputShape(m, n), x}}, []string{ir.OutputMu, ir.OutputLogvar})
+	got, shapes, err := runORT(enc, []feed{{ir.InputX, inputShape(m, n), xr}}, []string{ir.OutputMu, ir.OutputLogvar})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor)
 	compare(t, "encoder logvar", got[ir.OutputLogvar], shapes[ir.OutputLogvar], logvar, latent, tol)
 
 	outs := m.DecoderOutputs()
-	dgot, dshapes, err := runORT(dec, []feed{{ir.InputZ, latent, mu}}, outs)
+	dgot, dshapes, err := runORT(dec, []feed{{ir.InputZ, latent, mu}}, append(outs, ir.OutputMeanRaw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +99,20 @@ func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor)
 	for _, o := range outs {
 		compare(t, "decoder "+o, dgot[o], dshapes[o], want[o], outputShape(m, o, n), tol)
 	}
+	// mean_raw is E[x|z] in pixel units: the expectation with the scaling undone.
+	expect := want[m.DecoderOutputs()[0]]
+	a, b := m.Input.Affine()
+	raw := make([]float32, len(expect))
+	for i, v := range expect {
+		d := i % m.Input.Size
+		raw[i] = float32((float64(v) - b[d]) / a[d])
+	}
+	// Raw units reach 255: the tolerance is relative, tol·max(1, |v|).
+	big := 1.0
+	for _, v := range raw {
+		big = math.Max(big, math.Abs(float64(v)))
+	}
+	compare(t, "decoder mean_raw", dgot[ir.OutputMeanRaw], dshapes[ir.OutputMeanRaw], raw, outputShape(m, ir.OutputMean, n), tol*big)
 
 	// The round-trip file against the graph's encoder, the same
 	// reparameterisation in float32, and the graph's decoder.
@@ -107,7 +121,7 @@ func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor)
 		t.Fatal(err)
 	}
 	eps := normals(n*m.Latent, 9)
-	rgot, rshapes, err := runORT(rt, []feed{{ir.InputX, inputShape(m, n), x}, {ir.InputEps, latent, eps}}, outs)
+	rgot, rshapes, err := runORT(rt, []feed{{ir.InputX, inputShape(m, n), xr}, {ir.InputEps, latent, eps}}, outs)
 	if err != nil {
 		t.Fatal(err)
 	}

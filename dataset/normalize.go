@@ -89,19 +89,26 @@ func applyFeatures(x []float32, scale, shift []float64) {
 	}
 }
 
-// Spread returns, per feature, the standard deviation of s's values: what
-// the compiler compares to warn about features on very different scales.
-func Spread(s *Set) []float64 {
-	f, err := FitNormalization(s, ir.NormalizeStandardize)
-	if err != nil {
-		return nil
+// RawInput is in with the scaling and normalisation removed: loading with
+// it gives the data as the file holds it, what exported models with their
+// preprocessing inside take.
+func RawInput(in ir.Input) ir.Input {
+	raw := in
+	raw.Scale, raw.Offset = 1, 0
+	raw.Normalize, raw.FeatureScale, raw.FeatureShift = ir.NormalizeNone, nil, nil
+	return raw
+}
+
+// Preprocess maps raw examples (as the file holds them, [n, in.Size]) to
+// model input exactly as Load does: the scalar scaling rounded to float32,
+// then the per-feature normalisation rounded again.
+func Preprocess(in ir.Input, raw []float32) []float32 {
+	x := make([]float32, len(raw))
+	for i, v := range raw {
+		x[i] = float32(float64(v)*in.Scale + in.Offset)
 	}
-	out := make([]float64, s.D)
-	for d, sc := range f.Scale {
-		out[d] = 1 / sc
+	if in.FeatureScale != nil {
+		applyFeatures(x, in.FeatureScale, in.FeatureShift)
 	}
-	for _, d := range f.Constant {
-		out[d] = 0
-	}
-	return out
+	return x
 }

@@ -80,9 +80,10 @@ func ExampleDecoder() {
 	}
 	// Output:
 	// inputs: [{z float32[N,2]}]
-	// outputs: [{probs float32[N,1,28,28]}]
-	// Constant 1
+	// outputs: [{probs float32[N,1,28,28]} {mean_raw float32[N,1,28,28]}]
+	// Constant 2
 	// Gemm 2
+	// Mul 1
 	// Relu 1
 	// Reshape 1
 	// Sigmoid 1
@@ -103,7 +104,7 @@ func ExampleRoundTrip() {
 	}
 	fmt.Println(info.Inputs, "->", info.Outputs)
 	// Output:
-	// [{x float32[N,1,28,28]} {eps float32[N,2]}] -> [{probs float32[N,1,28,28]}]
+	// [{x float32[N,1,28,28]} {eps float32[N,2]}] -> [{probs float32[N,1,28,28]} {mean_raw float32[N,1,28,28]}]
 }
 
 func ExampleDump() {
@@ -126,8 +127,10 @@ func ExampleDump() {
 		}
 	}
 	// Output:
-	//   node "input/Flatten": Flatten(x) -> (x.flat)
-	//   node "encoder.0/Gemm": Gemm(x.flat, encoder.0.weight, encoder.0.bias) -> (encoder.0.linear)
+	//   node "input.scale/Constant": Constant() -> (input.scale)
+	//   node "input/Scale": Mul(x, input.scale) -> (x.scaled)
+	//   node "x.scaled/Flatten": Flatten(x.scaled) -> (x.scaled.flat)
+	//   node "encoder.0/Gemm": Gemm(x.scaled.flat, encoder.0.weight, encoder.0.bias) -> (encoder.0.linear)
 	//   node "encoder.0/Relu": Relu(encoder.0.linear) -> (encoder.0)
 	//   node "encoder.mu/Gemm": Gemm(encoder.0, encoder.mu.weight, encoder.mu.bias) -> (mu)
 	//   node "encoder.logvar/Gemm": Gemm(encoder.0, encoder.logvar.weight, encoder.logvar.bias) -> (logvar)

@@ -70,6 +70,10 @@ type Options struct {
 	// `vaec verify` checks. It is an option so that exports without it keep
 	// the bytes of earlier vaec versions (round-1 golden files).
 	Digest bool
+	// NoPreprocess writes round 1's form: the encoder takes input already
+	// scaled (and normalised) as the metadata states, and the decoder has
+	// no mean_raw output. By default the files take raw data.
+	NoPreprocess bool
 }
 
 // Metadata keys written to metadata_props.
@@ -86,8 +90,17 @@ const (
 	MetaEpochs      = "vaec.epochs_trained"
 	MetaValELBO     = "vaec.val_elbo" // absent when not measured
 	// MetaDigest is the hex SHA-256 of the initializers (see
-	// initializerDigest), written when Options.Digest is set.
+	// InitializerDigest), written when Options.Digest is set.
 	MetaDigest = "vaec.initializers_sha256"
+	// MetaPreprocess is "inside" when the file takes raw data (scaling and
+	// normalisation are its first nodes); absent in round 1's form, whose
+	// input is scaled by the caller.
+	MetaPreprocess = "vaec.preprocess"
+	MetaNormalize  = "vaec.normalize" // standardize or minmax; absent without one
+	// The fitted per-feature map after the scalar scaling, x·scale + shift,
+	// comma-separated, D values each (with MetaNormalize).
+	MetaNormalizeScale = "vaec.normalize_scale"
+	MetaNormalizeShift = "vaec.normalize_shift"
 )
 
 // Roles of the exported models.
@@ -95,6 +108,7 @@ const (
 	RoleEncoder   = "encoder"
 	RoleDecoder   = "decoder"
 	RoleRoundTrip = "roundtrip"
+	RoleScore     = "score"
 )
 
 // Encoder returns encoder.onnx: x → mu, logvar.
@@ -112,6 +126,13 @@ func Decoder(m *ir.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte,
 // decoder's (m.DecoderOutputs()) at z = mu + exp(logvar/2)·eps.
 func RoundTrip(m *ir.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
 	return build(m, w, opts, RoleRoundTrip)
+}
+
+// Score returns score.onnx: x → score [N], mu [N, latent], the
+// deterministic anomaly score −log p(x | z = mu) + KL(q(z|x) ‖ p(z)) with
+// the preprocessing inside (unless opts.NoPreprocess).
+func Score(m *ir.Model, w map[string]checkpoint.Tensor, opts Options) ([]byte, error) {
+	return build(m, w, opts, RoleScore)
 }
 
 // ResolveOpset returns the opset an export with opts would use, or an error
@@ -145,18 +166,21 @@ func build(m *ir.Model, w map[string]checkpoint.Tensor, opts Options, role strin
 		return nil, fmt.Errorf("export %s: model %q: %w", role, m.Name, err)
 	}
 	b := newBuilder(m, w)
+	b.pre = !opts.NoPreprocess
 	switch role {
 	case RoleEncoder:
 		err = b.encoderGraph()
 	case RoleDecoder:
 		err = b.decoderGraph()
+	case RoleScore:
+		err = b.scoreGraph()
 	default:
 		err = b.roundTripGraph()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("export %s: model %q: %w", role, m.Name, err)
 	}
-	model := b.model(role, opset, opts.Metadata)
+	model := b.model(role, opset, opts)
 	if opts.Digest {
 		model.MetadataProps = append(model.MetadataProps, &onnxpb.StringStringEntryProto{
 			Key: proto.String(MetaDigest), Value: proto.String(initializerDigest(b.g.Initializer))})
@@ -170,7 +194,8 @@ func build(m *ir.Model, w map[string]checkpoint.Tensor, opts Options, role strin
 }
 
 // model wraps the built graph with versions and metadata.
-func (b *builder) model(role string, opset int, md Metadata) *onnxpb.ModelProto {
+func (b *builder) model(role string, opset int, opts Options) *onnxpb.ModelProto {
+	md := opts.Metadata
 	m := b.m
 	b.g.Name = proto.String(graphName(m, role))
 	pv := md.ProducerVersion
@@ -187,9 +212,9 @@ func (b *builder) model(role string, opset int, md Metadata) *onnxpb.ModelProto 
 		ProducerName:    proto.String(ProducerName),
 		ProducerVersion: proto.String(pv),
 		ModelVersion:    proto.Int64(mv),
-		DocString:       proto.String(docString(m, role)),
+		DocString:       proto.String(docString(m, role, b.pre)),
 		Graph:           b.g,
-		MetadataProps:   metadataProps(m, role, md),
+		MetadataProps:   metadataProps(m, role, md, b.pre),
 	}
 }
 
@@ -202,7 +227,7 @@ func graphName(m *ir.Model, role string) string {
 }
 
 // metadataProps returns the metadata sorted by key, so the bytes are stable.
-func metadataProps(m *ir.Model, role string, md Metadata) []*onnxpb.StringStringEntryProto {
+func metadataProps(m *ir.Model, role string, md Metadata, pre bool) []*onnxpb.StringStringEntryProto {
 	kv := map[string]string{
 		MetaRole:        role,
 		MetaModelName:   m.Name,
@@ -220,6 +245,14 @@ func metadataProps(m *ir.Model, role string, md Metadata) []*onnxpb.StringString
 	if md.ValELBO != nil {
 		kv[MetaValELBO] = formatFloat(*md.ValELBO)
 	}
+	if pre {
+		kv[MetaPreprocess] = "inside"
+	}
+	if m.Input.Normalize != ir.NormalizeNone {
+		kv[MetaNormalize] = m.Input.Normalize.String()
+		kv[MetaNormalizeScale] = floatList(m.Input.FeatureScale)
+		kv[MetaNormalizeShift] = floatList(m.Input.FeatureShift)
+	}
 	keys := make([]string, 0, len(kv))
 	for k := range kv {
 		keys = append(keys, k)
@@ -233,7 +266,7 @@ func metadataProps(m *ir.Model, role string, md Metadata) []*onnxpb.StringString
 }
 
 // docString says, in words, what the file computes and what it expects.
-func docString(m *ir.Model, role string) string {
+func docString(m *ir.Model, role string, pre bool) string {
 	var sb strings.Builder
 	name := m.Name
 	if name == "" {
@@ -242,15 +275,28 @@ func docString(m *ir.Model, role string) string {
 	in := "x [N, " + strings.ReplaceAll(shapeString(m.Input.Shape), ",", ", ") + "] float32"
 	fmt.Fprintf(&sb, "vaec %s of the variational autoencoder %q (latent size %d, %s likelihood). ", role, name, m.Latent, m.Likelihood.Kind)
 	outs := decoderOutputDocs(m)
+	if pre {
+		outs += fmt.Sprintf(", and mean_raw [N, %s], E[x|z] in the data's raw units", strings.ReplaceAll(shapeString(m.Input.Shape), ",", ", "))
+	}
 	switch role {
 	case RoleEncoder:
 		fmt.Fprintf(&sb, "Input: %s. Outputs: mu [N, %d] and logvar [N, %d], the mean and log-variance of the Gaussian q(z|x). ", in, m.Latent, m.Latent)
 	case RoleDecoder:
 		fmt.Fprintf(&sb, "Input: z [N, %d] float32, a latent code. Outputs: %s. ", m.Latent, outs)
+	case RoleScore:
+		fmt.Fprintf(&sb, "Input: %s. Outputs: score [N], the anomaly score -log p(x|z=mu) + KL(q(z|x) || N(0, I)) in nats (higher: less like the training data), and mu [N, %d]. ", in, m.Latent)
 	default:
 		fmt.Fprintf(&sb, "Inputs: %s and eps [N, %d] float32 standard normal noise; z = mu + exp(logvar/2)*eps. Outputs: %s. ", in, m.Latent, outs)
 	}
-	fmt.Fprintf(&sb, "Input scaling: x = raw*%s + %s (the model expects already-scaled input). N is the batch size.", formatFloat(m.Input.Scale), formatFloat(m.Input.Offset))
+	norm := ""
+	if m.Input.Normalize != ir.NormalizeNone {
+		norm = ", then the per-feature " + m.Input.Normalize.String() + " fitted on the training records"
+	}
+	if pre {
+		fmt.Fprintf(&sb, "x is raw data as the data file holds it: the scaling x*%s + %s%s is done inside. N is the batch size.", formatFloat(m.Input.Scale), formatFloat(m.Input.Offset), norm)
+	} else {
+		fmt.Fprintf(&sb, "Input scaling: x = raw*%s + %s%s (the model expects already-scaled input). N is the batch size.", formatFloat(m.Input.Scale), formatFloat(m.Input.Offset), norm)
+	}
 	return sb.String()
 }
 
@@ -275,3 +321,11 @@ func shapeString(s []int) string {
 }
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func floatList(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = formatFloat(x)
+	}
+	return strings.Join(parts, ",")
+}

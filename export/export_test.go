@@ -27,6 +27,7 @@ var exporters = []struct {
 	{RoleEncoder, Encoder},
 	{RoleDecoder, Decoder},
 	{RoleRoundTrip, RoundTrip},
+	{RoleScore, Score},
 }
 
 // variants covers every likelihood, both input layouts and every activation.
@@ -112,11 +113,15 @@ func TestInspectExport(t *testing.T) {
 			6*5 + 5 + 5*4 + 4 + 2*(4*2+2)},
 		{RoleDecoder, Decoder,
 			[]Value{{"z", "float32[N,2]"}},
-			[]Value{{"mean", "float32[N,1,2,3]"}, {"logvar", "float32[N,6]"}},
+			[]Value{{"mean", "float32[N,1,2,3]"}, {"logvar", "float32[N,6]"}, {"mean_raw", "float32[N,1,2,3]"}},
 			2*4 + 4 + 4*5 + 5 + 5*6 + 6 + 6},
 		{RoleRoundTrip, RoundTrip,
 			[]Value{{"x", "float32[N,1,2,3]"}, {"eps", "float32[N,2]"}},
-			[]Value{{"mean", "float32[N,1,2,3]"}, {"logvar", "float32[N,6]"}},
+			[]Value{{"mean", "float32[N,1,2,3]"}, {"logvar", "float32[N,6]"}, {"mean_raw", "float32[N,1,2,3]"}},
+			int64(m.ParamCount())},
+		{RoleScore, Score,
+			[]Value{{"x", "float32[N,1,2,3]"}},
+			[]Value{{"score", "float32[N]"}, {"mu", "float32[N,2]"}},
 			int64(m.ParamCount())},
 	}
 	for _, tt := range tests {
@@ -150,14 +155,14 @@ func TestInspectExport(t *testing.T) {
 			want := map[string]string{
 				MetaRole: tt.role, MetaSpecHash: "0123456789abcdef", MetaLatent: "2", MetaLikelihood: "gaussian_learned",
 				MetaInputShape: "1,2,3", MetaInputScale: "0.00392156862745098", MetaInputOffset: "0",
-				MetaEpochs: "3", MetaValELBO: "-101.25", MetaModelName: "tiny",
+				MetaEpochs: "3", MetaValELBO: "-101.25", MetaModelName: "tiny", MetaPreprocess: "inside",
 			}
 			for k, v := range want {
 				if got, ok := info.Meta(k); !ok || got != v {
 					t.Errorf("metadata %s = %q (present %v), want %q", k, got, ok, v)
 				}
 			}
-			if !strings.Contains(info.DocString, "Input scaling: x = raw*0.00392156862745098 + 0") {
+			if !strings.Contains(info.DocString, "x is raw data as the data file holds it: the scaling x*0.00392156862745098 + 0 is done inside") {
 				t.Errorf("doc_string does not state the input scaling: %q", info.DocString)
 			}
 		})

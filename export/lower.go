@@ -31,6 +31,7 @@ type builder struct {
 	w      map[string]checkpoint.Tensor
 	g      *onnxpb.GraphProto
 	values map[string]bool
+	pre    bool // raw data in: preprocessing nodes first, mean_raw out
 }
 
 func newBuilder(m *ir.Model, w map[string]checkpoint.Tensor) *builder {
@@ -53,7 +54,11 @@ func (b *builder) encoderGraph() error {
 	if err := b.input(ir.InputX, b.m.Input.Shape); err != nil {
 		return err
 	}
-	if err := b.encoderBody(ir.InputX, ir.OutputMu, ir.OutputLogvar); err != nil {
+	x, err := b.preprocess(ir.InputX)
+	if err != nil {
+		return err
+	}
+	if err := b.encoderBody(x, ir.OutputMu, ir.OutputLogvar); err != nil {
 		return err
 	}
 	b.output(ir.OutputMu, []int{b.m.Latent})
@@ -70,7 +75,7 @@ func (b *builder) decoderGraph() error {
 		return err
 	}
 	b.decoderOutputs()
-	return nil
+	return b.rawMean(b.expectName())
 }
 
 // roundTripGraph: x, eps → the decoder's outputs at z = mu + exp(logvar/2)·eps.
@@ -81,7 +86,11 @@ func (b *builder) roundTripGraph() error {
 	if err := b.input(ir.InputEps, []int{b.m.Latent}); err != nil {
 		return err
 	}
-	if err := b.encoderBody(ir.InputX, rtMu, rtLogvar); err != nil {
+	x, err := b.preprocess(ir.InputX)
+	if err != nil {
+		return err
+	}
+	if err := b.encoderBody(x, rtMu, rtLogvar); err != nil {
 		return err
 	}
 	half, err := b.constant("reparam.half", scalarFloat(0.5))
@@ -106,7 +115,7 @@ func (b *builder) roundTripGraph() error {
 		return err
 	}
 	b.decoderOutputs()
-	return nil
+	return b.rawMean(b.expectName())
 }
 
 // encoderBody lowers the encoder's nodes from x and writes the two heads

@@ -20,6 +20,9 @@ type FileMeta struct {
 	Input      ir.Input      // shape, size and scaling
 	Epochs     int
 	ValELBO    *float64 // nil when not recorded
+	// Preprocess: the file takes raw data (MetaPreprocess "inside"); else
+	// input scaled and normalised as Input says.
+	Preprocess bool
 }
 
 // ReadMetadata parses the metadata_props of a file written by Encoder,
@@ -95,6 +98,32 @@ func ReadMetadata(md map[string]string) (*FileMeta, error) {
 	}
 	if fm.Input.Offset, err = num(MetaInputOffset); err != nil {
 		return nil, err
+	}
+	fm.Preprocess = md[MetaPreprocess] == "inside"
+	if k, ok := md[MetaNormalize]; ok {
+		if fm.Input.Normalize, err = ir.ParseNormalize(k); err != nil || fm.Input.Normalize == ir.NormalizeNone {
+			return nil, fmt.Errorf("metadata %s = %q is not a normalisation vaec knows", MetaNormalize, k)
+		}
+		for _, f := range []struct {
+			key string
+			dst *[]float64
+		}{{MetaNormalizeScale, &fm.Input.FeatureScale}, {MetaNormalizeShift, &fm.Input.FeatureShift}} {
+			s, err := get(f.key)
+			if err != nil {
+				return nil, err
+			}
+			parts := strings.Split(s, ",")
+			if len(parts) != fm.Input.Size {
+				return nil, fmt.Errorf("metadata %s has %d values, the input %d features", f.key, len(parts), fm.Input.Size)
+			}
+			for _, p := range parts {
+				v, err := strconv.ParseFloat(p, 64)
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("metadata %s: %q is not a finite number", f.key, p)
+				}
+				*f.dst = append(*f.dst, v)
+			}
+		}
 	}
 	if _, ok := md[MetaEpochs]; ok {
 		if fm.Epochs, err = integer(MetaEpochs, 0, math.MaxInt32); err != nil {

@@ -31,7 +31,7 @@ func TestRound1BuildDirectory(t *testing.T) {
 	if ck.State.SpecHash != m.SpecHash {
 		t.Fatalf("checkpoint spec hash %s, model.json %s", ck.State.SpecHash, m.SpecHash)
 	}
-	opts := Options{Metadata: Metadata{ProducerVersion: "0.1.0-dev", EpochsTrained: ck.State.Epoch, ValELBO: ck.State.ValELBO}}
+	opts := Options{NoPreprocess: true, Metadata: Metadata{ProducerVersion: "0.1.0-dev", EpochsTrained: ck.State.Epoch, ValELBO: ck.State.ValELBO}}
 	for _, f := range []struct {
 		name string
 		fn   func(*ir.Model, map[string]checkpoint.Tensor, Options) ([]byte, error)

@@ -261,9 +261,11 @@ const (
 
 var normalizeNames = []string{"none", "standardize", "minmax"}
 
-func (k Normalize) String() string                { return enumString(normalizeNames, k) }
-func (k Normalize) MarshalText() ([]byte, error)  { return marshalKnown(normalizeNames, k) }
-func (k *Normalize) UnmarshalText(b []byte) error { return unmarshalEnum(k, "normalize", normalizeNames, b) }
+func (k Normalize) String() string               { return enumString(normalizeNames, k) }
+func (k Normalize) MarshalText() ([]byte, error) { return marshalKnown(normalizeNames, k) }
+func (k *Normalize) UnmarshalText(b []byte) error {
+	return unmarshalEnum(k, "normalize", normalizeNames, b)
+}
 
 // ParseNormalize returns the normalisation called s.
 func ParseNormalize(s string) (Normalize, error) {

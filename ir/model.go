@@ -20,6 +20,10 @@ const (
 	OutputLogvar = "logvar" // encoder output [N, latent]; also the Gaussian-learned decoder output [N, D]
 	OutputProbs  = "probs"  // Bernoulli decoder output [N, input shape...]
 	OutputMean   = "mean"   // Gaussian decoder output [N, input shape...]
+	// OutputMeanRaw is E[x|z] in the data's raw units (the input's
+	// scaling and normalisation undone): decoder output [N, input shape...].
+	OutputMeanRaw = "mean_raw"
+	OutputScore   = "score" // score model output [N]: −log p(x|z=mu) + KL(q(z|x) ‖ p(z))
 )
 
 // Pos is a position in a spec file (1-based line and column).

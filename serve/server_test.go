@@ -191,7 +191,7 @@ func TestMNIST(t *testing.T) {
 			t.Fatalf("GET %s: %v: %s", path, err, a.body)
 		}
 		wantIn := []metaTensor{{"z", "FP32", []int{-1, mm.m.Latent}}}
-		wantOut := []metaTensor{{"probs", "FP32", []int{-1, 784}}}
+		wantOut := []metaTensor{{"probs", "FP32", []int{-1, 784}}, {"mean_raw", "FP32", []int{-1, 784}}}
 		if a.code != 200 || mmeta.Name != "decoder" || !slices.Equal(mmeta.Versions, []string{"1"}) ||
 			fmt.Sprint(mmeta.Inputs) != fmt.Sprint(wantIn) || fmt.Sprint(mmeta.Outputs) != fmt.Sprint(wantOut) {
 			t.Errorf("GET %s: %d %s, want inputs %v outputs %v", path, a.code, a.body, wantIn, wantOut)
@@ -203,11 +203,12 @@ func TestMNIST(t *testing.T) {
 	}
 
 	// Inference against the training graph: three validation images
-	// through the encoder, their means through the decoder.
+	// through the encoder (raw pixels in: the scaling is inside the file),
+	// their means through the decoder.
 	const n = 3
-	x := mm.val.X[:n*784]
+	x, xr := mm.val.X[:n*784], mm.raw.X[:n*784]
 	r := decodeInfer(t, do(t, "POST", base+"/v2/models/encoder/infer",
-		inferBody("req-7", []tensorJSON{{Name: "x", Shape: []int{n, 784}, Datatype: "FP32", Data: x}}), nil))
+		inferBody("req-7", []tensorJSON{{Name: "x", Shape: []int{n, 784}, Datatype: "FP32", Data: xr}}), nil))
 	if r.ID != "req-7" || r.ModelName != "encoder" || r.ModelVersion != "1" {
 		t.Errorf("answer names id %q model %q version %q, want req-7, encoder, 1", r.ID, r.ModelName, r.ModelVersion)
 	}
@@ -240,7 +241,7 @@ func TestMNIST(t *testing.T) {
 	// Nested data is the same tensor as flat data.
 	nested := make([][]float32, n)
 	for i := range nested {
-		nested[i] = x[i*784 : (i+1)*784]
+		nested[i] = xr[i*784 : (i+1)*784]
 	}
 	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "x", "shape": []int{n, 784}, "datatype": "FP32", "data": nested}}})
 	r = decodeInfer(t, do(t, "POST", base+"/v2/models/encoder/infer", body, nil))
@@ -251,9 +252,9 @@ func TestMNIST(t *testing.T) {
 	// The binary tensor data extension: the same request with binary
 	// input and outputs gives the same bits.
 	hdr := []byte(`{"id":"bin","inputs":[{"name":"x","shape":[3,784],"datatype":"FP32","parameters":{"binary_data_size":` +
-		strconv.Itoa(4*len(x)) + `}}],"parameters":{"binary_data_output":true}}`)
+		strconv.Itoa(4*len(xr)) + `}}],"parameters":{"binary_data_output":true}}`)
 	bin := append([]byte(nil), hdr...)
-	for _, v := range x {
+	for _, v := range xr {
 		bin = binary.LittleEndian.AppendUint32(bin, math.Float32bits(v))
 	}
 	a = do(t, "POST", base+"/v2/models/encoder/infer", bin, map[string]string{
@@ -351,7 +352,7 @@ func TestBadRequests(t *testing.T) {
 		{"unknown input", "POST", "/v2/models/decoder/infer", strings.Replace(z(zeros), `"z"`, `"q"`, 1), nil, 400, `model "decoder" has no input "q" (inputs: z)`},
 		{"missing input", "POST", "/v2/models/decoder/infer", `{"inputs":[]}`, nil, 400, `input "z" is missing`},
 		{"no name", "POST", "/v2/models/decoder/infer", strings.Replace(z(zeros), `"name":"z",`, ``, 1), nil, 400, `inputs[0] has no "name"`},
-		{"unknown output", "POST", "/v2/models/decoder/infer", strings.TrimSuffix(z(zeros), "}") + `,"outputs":[{"name":"mean"}]}`, nil, 400, `model "decoder" has no output "mean" (outputs: probs)`},
+		{"unknown output", "POST", "/v2/models/decoder/infer", strings.TrimSuffix(z(zeros), "}") + `,"outputs":[{"name":"mean"}]}`, nil, 400, `model "decoder" has no output "mean" (outputs: probs, mean_raw)`},
 		{"unknown model", "POST", "/v2/models/nope/infer", z(zeros), nil, 404, `unknown model "nope" (models: decoder, encoder)`},
 		{"unknown version", "POST", "/v2/models/decoder/versions/2/infer", z(zeros), nil, 404, `model "decoder" has no version "2"`},
 		{"unknown model metadata", "GET", "/v2/models/nope", "", nil, 404, `unknown model "nope"`},

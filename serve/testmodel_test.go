@@ -23,7 +23,8 @@ type mnistModel struct {
 	dec     []byte
 	m       *ir.Model
 	w       map[string]checkpoint.Tensor
-	val     *dataset.Set // validation images, scaled as the encoder takes them
+	val     *dataset.Set // validation images, scaled as the training graph takes them
+	raw     *dataset.Set // the same images as the file holds them (0..255), as the exported encoder takes them
 	encPath string
 	decPath string
 }
@@ -65,7 +66,11 @@ func buildMNIST() (*mnistModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	mm := &mnistModel{m: m, w: res.Weights, val: val}
+	raw, err := dataset.Load(*m.Data.Validation, dataset.RawInput(m.Input))
+	if err != nil {
+		return nil, err
+	}
+	mm := &mnistModel{m: m, w: res.Weights, val: val, raw: raw}
 	if mm.enc, err = export.Encoder(m, res.Weights, export.Options{}); err != nil {
 		return nil, err
 	}

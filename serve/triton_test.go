@@ -50,12 +50,13 @@ func TestWriteTritonRepository(t *testing.T) {
 	_, mu := tensor("mu", 20)
 	_, logvar := tensor("logvar", 20)
 	_, probs := tensor("probs", 784)
+	_, meanRaw := tensor("mean_raw", 784)
 	batching := &tritonpb.ModelConfig_DynamicBatching{DynamicBatching: &tritonpb.ModelDynamicBatching{MaxQueueDelayMicroseconds: 250}}
 	wantCfg := map[string]*tritonpb.ModelConfig{
 		"encoder": {Name: "encoder", Platform: TritonPlatform, MaxBatchSize: 32, Input: []*tritonpb.ModelInput{x},
 			Output: []*tritonpb.ModelOutput{mu, logvar}, SchedulingChoice: batching},
 		"decoder": {Name: "decoder", Platform: TritonPlatform, MaxBatchSize: 32, Input: []*tritonpb.ModelInput{z},
-			Output: []*tritonpb.ModelOutput{probs}, SchedulingChoice: batching},
+			Output: []*tritonpb.ModelOutput{probs, meanRaw}, SchedulingChoice: batching},
 	}
 	// Every config.pbtxt in the repository parses strictly and says what
 	// the model is; every model.onnx is the file given.

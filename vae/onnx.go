@@ -220,6 +220,7 @@ func FromONNX(encPath, decPath string, opts ONNXOptions) (*Model, error) {
 	}
 	if meta != nil {
 		v.Latent, v.Input, v.SpecHash, v.Epochs = meta.Latent, meta.Input, meta.SpecHash, meta.Epochs
+		v.raw = encMeta != nil && encMeta.Preprocess
 		v.Likelihood = evaluate.Likelihood{Kind: meta.Likelihood.Kind, Sigma: meta.Likelihood.Sigma}
 		if opts.Scale != 0 && opts.Scale != meta.Input.Scale {
 			return nil, fmt.Errorf("input scale %.6g contradicts the metadata of the vaec file (%s = %.6g): vaec's metadata decides, leave the scale out", opts.Scale, export.MetaInputScale, meta.Input.Scale)
@@ -678,6 +679,9 @@ func (v *Model) decExtra() *[]*condition {
 // encodeAt runs the ONNX encoder on rows first to first+n-1.
 func (v *Model) encodeAt(x []float32, n, first int) (mu, logvar []float32, err error) {
 	e := v.encIO
+	if v.raw {
+		x = toRaw(v.Input, x)
+	}
 	in := map[string]runtime.Tensor{e.x: {Shape: append([]int{n}, e.xShape...), Data: x}}
 	for _, c := range e.extra {
 		in[c.info.Name] = c.tensor(n, first)
@@ -701,4 +705,17 @@ func (v *Model) decodeAt(z []float32, n, first, latent int) (map[string]runtime.
 		return nil, fmt.Errorf("decoder: %w", err)
 	}
 	return out, nil
+}
+
+// toRaw maps model input back to raw data, x_d = raw_d·a_d + b_d inverted
+// in float64: the encoder's own preprocessing then gives x back to within
+// float32 rounding.
+func toRaw(in ir.Input, x []float32) []float32 {
+	a, b := in.Affine()
+	raw := make([]float32, len(x))
+	for i, v := range x {
+		d := i % len(a)
+		raw[i] = float32((float64(v) - b[d]) / a[d])
+	}
+	return raw
 }

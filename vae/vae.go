@@ -41,6 +41,10 @@ type Model struct {
 	// user to see; empty for vaec's own files.
 	Notes []string
 
+	// raw: the ONNX encoder takes raw data (its preprocessing inside);
+	// Encode, which takes model input, maps it back to raw first.
+	raw bool
+
 	weights  map[string]checkpoint.Tensor // from a checkpoint
 	enc, dec *runtime.Model               // from ONNX files
 	encIO    *encoderIO                   // the encoder's roles, with enc

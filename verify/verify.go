@@ -13,6 +13,7 @@ import (
 
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/runtime"
@@ -28,7 +29,8 @@ const (
 
 // Inputs is the encoder input of a verification: N examples, flattened.
 type Inputs struct {
-	X      []float32
+	X      []float32 // model input (scaled and normalised): what the graph takes
+	Raw    []float32 // the same examples as the data file holds them: what exported files with their preprocessing inside take
 	N      int
 	Random bool   // random inputs (the decoder then gets standard normal z)
 	Source string // for the report
@@ -44,7 +46,7 @@ func DataInputs(m *ir.Model, n int) (Inputs, error) {
 	if m.Data.Validation != nil {
 		src, what = *m.Data.Validation, "validation data"
 	}
-	set, err := dataset.Load(src, m.Input)
+	set, err := dataset.Load(src, dataset.RawInput(m.Input))
 	if err != nil {
 		return Inputs{}, fmt.Errorf("reading %s: %w", what, err)
 	}
@@ -52,19 +54,21 @@ func DataInputs(m *ir.Model, n int) (Inputs, error) {
 	if n == 0 {
 		return Inputs{}, fmt.Errorf("%s %s has no examples", what, src.Path)
 	}
-	return Inputs{X: set.X[:n*m.Input.Size], N: n, Source: fmt.Sprintf("%s %s", what, src.Path)}, nil
+	raw := set.X[:n*m.Input.Size]
+	return Inputs{X: dataset.Preprocess(m.Input, raw), Raw: raw, N: n, Source: fmt.Sprintf("%s %s", what, src.Path)}, nil
 }
 
-// RandomInputs returns n inputs uniform in the range the scaling maps
-// [0, 255]-valued raw data to, so that they look like real ones to the model.
+// RandomInputs returns n raw inputs uniform in [0, 255] and what the
+// input's scaling makes of them, so that they look like real ones (8-bit
+// data) to the model.
 func RandomInputs(m *ir.Model, n int) Inputs {
 	d := m.Input.Size
 	r := rand.New(rand.NewPCG(seed, uint64(d)))
-	x := make([]float32, n*d)
-	for i := range x {
-		x[i] = float32(r.Float64()*255*m.Input.Scale + m.Input.Offset)
+	raw := make([]float32, n*d)
+	for i := range raw {
+		raw[i] = float32(r.Float64() * 255)
 	}
-	return Inputs{X: x, N: n, Random: true, Source: fmt.Sprintf("random (seed %d)", seed)}
+	return Inputs{X: dataset.Preprocess(m.Input, raw), Raw: raw, N: n, Random: true, Source: fmt.Sprintf("random (seed %d)", seed)}
 }
 
 // Config is one verification.
@@ -149,11 +153,32 @@ func Run(cfg Config) (*Report, error) {
 	}
 	encRef := map[string][]float32{ir.OutputMu: mu, ir.OutputLogvar: logvar}
 
+	// Files with their preprocessing inside take the raw examples.
+	xFile := cfg.In.X
+	if enc.Metadata()[export.MetaPreprocess] == "inside" {
+		xFile = cfg.In.Raw
+	}
 	xShape := append([]int{n}, m.Input.Shape...)
-	encIn := map[string]runtime.Tensor{ir.InputX: {Shape: xShape, Data: cfg.In.X}}
+	encIn := map[string]runtime.Tensor{ir.InputX: {Shape: xShape, Data: xFile}}
 	decIn := map[string]runtime.Tensor{ir.InputZ: {Shape: []int{n, m.Latent}, Data: z}}
 	encNames := []string{ir.OutputMu, ir.OutputLogvar}
 	decNames := m.DecoderOutputs()
+	if dec.Metadata()[export.MetaPreprocess] == "inside" {
+		// mean_raw: E[x|z] with the scaling undone, from the graph's
+		// expectation in float64.
+		expect := decRef[ir.OutputMean]
+		if m.Likelihood.Kind == ir.Bernoulli {
+			expect = decRef[ir.OutputProbs]
+		}
+		a, b := m.Input.Affine()
+		raw := make([]float32, len(expect))
+		for i, v := range expect {
+			d := i % m.Input.Size
+			raw[i] = float32((float64(v) - b[d]) / a[d])
+		}
+		decRef[ir.OutputMeanRaw] = raw
+		decNames = append(decNames, ir.OutputMeanRaw)
+	}
 
 	rep := &Report{N: n, Source: cfg.In.Source, Tol: cfg.Tol}
 	judge := func(file, judgeName string, names []string, got map[string]runtime.Tensor, ref map[string][]float32, runErr error) {

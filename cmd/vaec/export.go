@@ -20,15 +20,20 @@ import (
 // roundTripFile is the optional single model x, eps → reconstruction.
 const roundTripFile = "roundtrip.onnx"
 
+// scoreFile is x → the anomaly score and mu, preprocessing inside.
+const scoreFile = "score.onnx"
+
 // exportCommand writes encoder.onnx and decoder.onnx from the build
 // directory's model and checkpoint, then verifies them.
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
-		Usage:     "write the trained model as encoder.onnx and decoder.onnx",
+		Usage:     "write the trained model as encoder.onnx, decoder.onnx and score.onnx",
 		ArgsUsage: " ",
 		Description: "Reads model.json and the checkpoint of the build directory and writes\n" +
-			"encoder.onnx (x → mu, logvar) and decoder.onnx (z → the likelihood's parameters),\n" +
+			"encoder.onnx (x → mu, logvar), decoder.onnx (z → the likelihood's parameters, and\n" +
+			"mean_raw, E[x|z] in the data's units) and score.onnx (x → the anomaly score and mu),\n" +
+			"taking raw data as the data file holds it (--no-preprocess: scaled input, round 1),\n" +
 			"ONNX IR version 8, opset 17 unless --opset says otherwise. The files are replaced\n" +
 			"as one set (both new or both old); identical inputs give identical bytes; each\n" +
 			"records the SHA-256 of its weights, which verify checks. Afterwards both files are\n" +
@@ -43,6 +48,7 @@ func exportCommand() *cli.Command {
 				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1], export.DefaultOpset)},
 			&cli.BoolFlag{Name: "roundtrip", Usage: "also write " + roundTripFile + ": inputs x and eps, outputs the reconstruction"},
 			&cli.BoolFlag{Name: "no-verify", Usage: "skip comparing the files with the training graph"},
+			&cli.BoolFlag{Name: "no-preprocess", Usage: "round 1's form: the encoder takes input already scaled (and normalised) as its metadata states, the decoder has no mean_raw"},
 			tritonFlag(),
 		},
 		Action: withTriton(exportAction),
@@ -54,6 +60,7 @@ type exportConfig struct {
 	dir, checkpoint, out string
 	opset                int
 	roundTrip, verify    bool
+	noPreprocess         bool
 }
 
 func exportAction(c *cli.Context) error {
@@ -63,6 +70,7 @@ func exportAction(c *cli.Context) error {
 	cfg := exportConfig{
 		dir: c.String("dir"), checkpoint: c.String("checkpoint"), out: c.String("out"),
 		opset: c.Int("opset"), roundTrip: c.Bool("roundtrip"), verify: !c.Bool("no-verify"),
+		noPreprocess: c.Bool("no-preprocess"),
 	}
 	if c.IsSet("opset") {
 		if _, err := export.ResolveOpset(nil, export.Options{Opset: cfg.opset}); err != nil || cfg.opset == 0 {
@@ -107,8 +115,9 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 		return err
 	}
 	opts := export.Options{
-		Opset:  cfg.opset,
-		Digest: true,
+		Opset:        cfg.opset,
+		Digest:       true,
+		NoPreprocess: cfg.noPreprocess,
 		Metadata: export.Metadata{
 			ProducerVersion: version,
 			EpochsTrained:   ck.State.Epoch,
@@ -122,6 +131,7 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 	files := []*exportFile{
 		{path: filepath.Join(outDir, encoderFile), fn: export.Encoder},
 		{path: filepath.Join(outDir, decoderFile), fn: export.Decoder},
+		{path: filepath.Join(outDir, scoreFile), fn: export.Score},
 	}
 	if cfg.roundTrip {
 		files = append(files, &exportFile{path: filepath.Join(outDir, roundTripFile), fn: export.RoundTrip})

@@ -51,7 +51,7 @@ func TestInspectCommand(t *testing.T) {
 			"x       float32[N,1,28,28]", "mu      float32[N,8]", "logvar  float32[N,8]",
 			"Flatten    1", "Gemm       4", "LeakyRelu  1", "Tanh       1",
 			"vaec.likelihood     gaussian_learned", "vaec.epochs_trained  2", "vaec.input_scale     0.00392156862745098",
-			"Input scaling: x = raw*0.00392156862745098 + 0",
+			"the scaling x*0.00392156862745098 + 0 is done inside",
 		}},
 		{dec, []string{
 			"z       float32[N,8]", "mean    float32[N,1,28,28]", "logvar  float32[N,784]",
