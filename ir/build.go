@@ -77,7 +77,7 @@ func (b *Builder) Add(n Node) (*Node, error) {
 	for _, p := range info.Params(&n) {
 		name := n.Name + "." + p.Suffix
 		n.Params = append(n.Params, name)
-		b.m.Params = append(b.m.Params, Param{Name: name, Shape: p.Shape, Init: p.Init, FanIn: p.FanIn})
+		b.m.Params = append(b.m.Params, Param{Name: name, Shape: p.Shape, Init: p.Init, FanIn: p.FanIn, Buffer: p.Buffer})
 	}
 	b.g.Nodes = append(b.g.Nodes, n)
 	b.last = n.Name

@@ -2,6 +2,7 @@ package ir
 
 import (
 	"fmt"
+	"strconv"
 )
 
 // FormatVersion is the version of the model.json layout written by this
@@ -52,6 +53,13 @@ type Param struct {
 	Shape Shape  `json:"shape"` // row-major
 	Init  Init   `json:"init"`
 	FanIn int    `json:"fan_in"` // used by InitFanInUniform
+	// Buffer marks state that is not trained: batch norm's running
+	// statistics. The forward pass in training mode updates a buffer in
+	// place; the optimizer never sees it (no gradient, no moments) and
+	// ParamCount leaves it out, as PyTorch's parameters() does. Checkpoints
+	// keep it beside the parameters and the export writes it as an
+	// initializer.
+	Buffer bool `json:"buffer,omitempty"`
 }
 
 // Size is the number of elements of p.
@@ -69,6 +77,19 @@ type Attrs struct {
 	Units      int        `json:"units,omitempty"` // dense: output features
 	Activation Activation `json:"activation"`      // applied to the op's result
 	Alpha      float64    `json:"alpha,omitempty"` // slope of leaky_relu, alpha of elu
+
+	// Image layers. Pairs are [h, w].
+	Filters       int   `json:"filters,omitempty"`        // conv2d, conv_transpose2d: output channels
+	Kernel        []int `json:"kernel,omitempty"`         // conv2d, conv_transpose2d
+	Stride        []int `json:"stride,omitempty"`         // conv2d, conv_transpose2d
+	Padding       []int `json:"padding,omitempty"`        // conv2d, conv_transpose2d: zeros on each side
+	OutputPadding []int `json:"output_padding,omitempty"` // conv_transpose2d: added to one side of the output
+	Factor        []int `json:"factor,omitempty"`         // upsample
+	// Momentum and Epsilon are batch_norm's (PyTorch's meaning and
+	// defaults 0.1 and 1e-5).
+	Momentum float64 `json:"momentum,omitempty"`
+	Epsilon  float64 `json:"epsilon,omitempty"`
+	Target   Shape   `json:"shape,omitempty"` // reshape: the output's per-example shape
 }
 
 // Node is one operation of a graph.
@@ -261,7 +282,30 @@ type Source struct {
 	Limit       int    `json:"limit,omitempty"`
 	Labels      string `json:"labels,omitempty"` // optional labels file (used only for plots)
 	LabelFormat Format `json:"label_format,omitempty"`
-	CSVHeader   bool   `json:"csv_header,omitempty"` // first CSV line is a header
+	CSVHeader   bool   `json:"csv_header,omitempty"` // first CSV line is a header (header: true)
+	// CSVNoHeader says the first CSV line is data even when it is not
+	// numeric (header: false); with neither set, a first line that is not
+	// all numbers is taken as a header.
+	CSVNoHeader bool `json:"csv_no_header,omitempty"`
+	// Columns (the feature columns, in order) or Exclude (every column
+	// but these) select a CSV file's features, so that an id or a label
+	// column can stay in the file. Both empty: every column.
+	Columns []Column `json:"columns,omitempty"`
+	Exclude []Column `json:"exclude,omitempty"`
+}
+
+// Column names a CSV column: by its header name, or by its 0-based index
+// when Name is empty.
+type Column struct {
+	Name  string `json:"name,omitempty"`
+	Index int    `json:"index,omitempty"`
+}
+
+func (c Column) String() string {
+	if c.Name != "" {
+		return strconv.Quote(c.Name)
+	}
+	return strconv.Itoa(c.Index)
 }
 
 // Data holds the data sources.
@@ -321,13 +365,27 @@ func (m *Model) Param(name string) (Param, bool) {
 	return Param{}, false
 }
 
-// ParamCount is the total number of trainable scalars.
+// ParamCount is the total number of trainable scalars (buffers left out).
 func (m *Model) ParamCount() int {
 	n := 0
 	for _, p := range m.Params {
-		n += p.Size()
+		if !p.Buffer {
+			n += p.Size()
+		}
 	}
 	return n
+}
+
+// Trainable returns the parameters the optimizer updates (every one but
+// the buffers), in m.Params order.
+func (m *Model) Trainable() []Param {
+	var out []Param
+	for _, p := range m.Params {
+		if !p.Buffer {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // MACs is the multiply-adds of one forward pass (encoder and decoder) per example.

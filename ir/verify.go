@@ -238,7 +238,7 @@ func (v *verifier) checkGraph(what string, g *Graph, input Value) {
 			if j < len(n.Params) && n.Params[j] != name {
 				v.nodeErrorf(n, "parameter %d is %q, want %q", j, n.Params[j], name)
 			}
-			v.want = append(v.want, Param{Name: name, Shape: p.Shape, Init: p.Init, FanIn: p.FanIn})
+			v.want = append(v.want, Param{Name: name, Shape: p.Shape, Init: p.Init, FanIn: p.FanIn, Buffer: p.Buffer})
 		}
 		shapes[n.Name] = n.Out
 	}
@@ -250,6 +250,21 @@ func (v *verifier) checkAttrs(n *Node, info *OpInfo) {
 	uses := func(a string) bool { return slices.Contains(info.Attrs, a) }
 	if n.Units != 0 && !uses("units") {
 		v.nodeErrorf(n, "units %d set on %s", n.Units, info.Name)
+	}
+	for _, a := range []struct {
+		name string
+		set  bool
+	}{
+		{"filters", n.Filters != 0}, {"kernel", n.Kernel != nil}, {"stride", n.Stride != nil},
+		{"padding", n.Padding != nil}, {"output_padding", n.OutputPadding != nil}, {"factor", n.Factor != nil},
+		{"momentum", n.Momentum != 0}, {"epsilon", n.Epsilon != 0}, {"shape", n.Target != nil},
+	} {
+		if a.set && !uses(a.name) {
+			v.nodeErrorf(n, "%s set on %s", a.name, info.Name)
+		}
+	}
+	if n.Filters < 0 || n.Filters > MaxUnits {
+		v.nodeErrorf(n, "filters %d out of range", n.Filters)
 	}
 	if n.Units < 0 || n.Units > max(MaxUnits, MaxInputSize) {
 		v.nodeErrorf(n, "units %d out of range", n.Units)
@@ -364,9 +379,9 @@ func (v *verifier) checkParams() {
 	}
 	for i, w := range v.want {
 		g := got[i]
-		if g.Name != w.Name || !g.Shape.Equal(w.Shape) || g.Init != w.Init || g.FanIn != w.FanIn {
-			v.errorf("parameter %d is %s %v %s fan_in=%d, want %s %v %s fan_in=%d",
-				i, g.Name, g.Shape, g.Init, g.FanIn, w.Name, w.Shape, w.Init, w.FanIn)
+		if g.Name != w.Name || !g.Shape.Equal(w.Shape) || g.Init != w.Init || g.FanIn != w.FanIn || g.Buffer != w.Buffer {
+			v.errorf("parameter %d is %s %v %s fan_in=%d buffer=%v, want %s %v %s fan_in=%d buffer=%v",
+				i, g.Name, g.Shape, g.Init, g.FanIn, g.Buffer, w.Name, w.Shape, w.Init, w.FanIn, w.Buffer)
 		}
 	}
 }
