@@ -9,7 +9,7 @@
 //	model.json, spec.yaml                      written by build (each atomically)
 //	checkpoint.safetensors, best.safetensors,  one commit per epoch, together
 //	metrics.jsonl
-//	encoder.onnx, decoder.onnx, score.onnx[, roundtrip.onnx]  one export set, together
+//	encoder.onnx, decoder.onnx, score.onnx, vaec-model.json[, roundtrip.onnx]  one export set, together
 //
 // The files of a commit live in a generation directory under .vaec/
 // (.vaec/gen-000006-123/checkpoint.safetensors, …), and the top-level names
@@ -65,6 +65,7 @@ const (
 	Decoder    = "decoder.onnx"
 	RoundTrip  = "roundtrip.onnx"
 	Score      = "score.onnx"
+	Sidecar    = "vaec-model.json" // export.SidecarFile
 
 	// meta is the directory of generations, pointers and the lock.
 	meta = ".vaec"
@@ -81,7 +82,7 @@ const (
 var committedNames = []string{Checkpoint, Best, Metrics}
 
 // ExportNames are the files an export set may hold.
-var ExportNames = []string{Encoder, Decoder, Score, RoundTrip}
+var ExportNames = []string{Encoder, Decoder, Score, Sidecar, RoundTrip}
 
 // Commit describes the committed training state (commit.json of the
 // current generation).

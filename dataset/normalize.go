@@ -112,3 +112,28 @@ func Preprocess(in ir.Input, raw []float32) []float32 {
 	}
 	return x
 }
+
+// LoadSplits reads the training and validation sets m names, as training
+// uses them: without a validation source, train.validation_split holds out
+// a fraction of the training data chosen by the spec's seed (Set.Split).
+// val is nil when there is no validation data.
+func LoadSplits(m *ir.Model) (train, val *Set, err error) {
+	if train, err = Load(m.Data.Train, m.Input); err != nil {
+		return nil, nil, fmt.Errorf("training data: %w", err)
+	}
+	switch {
+	case m.Data.Validation != nil:
+		if val, err = Load(*m.Data.Validation, m.Input); err != nil {
+			return nil, nil, fmt.Errorf("validation data: %w", err)
+		}
+	case m.Train.ValidationSplit > 0:
+		train, val = train.Split(m.Train.ValidationSplit, m.Train.Seed)
+		if val.N == 0 {
+			val = nil
+		}
+		if train.N == 0 {
+			return nil, nil, fmt.Errorf("training data: validation_split %v leaves no training examples", m.Train.ValidationSplit)
+		}
+	}
+	return train, val, nil
+}

@@ -59,6 +59,10 @@ type Options struct {
 	// Prior is p(z) (the zero value is N(0, I)): the KL term and log p(z)
 	// in the importance weights are its.
 	Prior ir.Prior
+	// Score also computes each example's deterministic anomaly score,
+	// −log p(x | z = mu) + KL(q(z|x) ‖ p(z)): one more decoder pass, at the
+	// posterior means. It is what score.onnx computes.
+	Score bool
 }
 
 // Result holds per-example averages in nats.
@@ -82,6 +86,13 @@ type Result struct {
 	// ([N, Latent]); not part of the JSON report.
 	Mu     []float32 `json:"-"`
 	Logvar []float32 `json:"-"`
+	// Per example, in input order (not part of the JSON report): the
+	// Monte Carlo ELBO of the K draws, its reconstruction term
+	// −(1/K) Σ log p(x|z_k), the closed-form KL, and log p(x).
+	ExampleELBO, ExampleRecon, ExampleKL, ExampleLogPx []float64 `json:"-"`
+	// With Options.Score: the score −log p(x|z=mu) + KL and its
+	// reconstruction term −log p(x|z=mu).
+	Score, ScoreRecon []float64 `json:"-"`
 }
 
 // encodeRows bounds the examples encoded per call.
@@ -136,6 +147,7 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 	chunk := min(opts.K, rows)
 	elbo := make([]float64, n)
 	logpx := make([]float64, n)
+	res.ExampleRecon, res.ExampleKL = make([]float64, n), make([]float64, n)
 	var sumRecon, sumKL float64
 	for start := 0; start < n; start += per {
 		if err := ctx.Err(); err != nil {
@@ -209,6 +221,7 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 			}
 			sumRecon += -rc
 			sumKL += kl
+			res.ExampleRecon[ex], res.ExampleKL[ex] = -rc, kl
 		}
 		if opts.Progress != nil {
 			opts.Progress(end, n)
@@ -218,7 +231,43 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 	res.KL = sumKL / float64(n)
 	res.ELBO, res.ELBOStdErr = meanStdErr(elbo)
 	res.LogPx, res.LogPxStdErr = meanStdErr(logpx)
+	res.ExampleELBO, res.ExampleLogPx = elbo, logpx
+	if opts.Score {
+		if err := score(ctx, m, lk, x, n, d, rows, res); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// score fills res.Score and res.ScoreRecon: the decoder at the posterior
+// means, rows at a time.
+func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows int, res *Result) error {
+	L := res.Latent
+	res.Score, res.ScoreRecon = make([]float64, n), make([]float64, n)
+	for start := 0; start < n; start += rows {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("evaluate: %w", err)
+		}
+		end := min(n, start+rows)
+		out, err := m.Decode(res.Mu[start*L:end*L], end-start)
+		if err != nil {
+			return fmt.Errorf("evaluate: decoding the means of examples %d to %d: %w", start, end-1, err)
+		}
+		ll, err := lk.LogLikelihood(x[start*d:end*d], end-start, d, out)
+		if err != nil {
+			return err
+		}
+		for i, v := range ll {
+			ex := start + i
+			res.ScoreRecon[ex] = -v
+			res.Score[ex] = -v + res.ExampleKL[ex]
+			if !finite(res.Score[ex]) {
+				return fmt.Errorf("evaluate: example %d: score %v: not finite (diverged model?)", ex, res.Score[ex])
+			}
+		}
+	}
+	return nil
 }
 
 // meanStdErr returns the mean of v and its standard error (0 for one value).

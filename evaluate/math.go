@@ -2,8 +2,12 @@ package evaluate
 
 import (
 	"fmt"
-	"github.com/vaec/vaec/ir"
 	"math"
+	"runtime"
+	"sync"
+
+	"github.com/vaec/vaec/ir"
+	"github.com/vaec/vaec/kernels"
 )
 
 var log2Pi = math.Log(2 * math.Pi)
@@ -113,9 +117,7 @@ func (lk Likelihood) LogLikelihood(x []float32, n, d int, out Decoded) ([]float6
 		if len(out.Logits) != n*d {
 			return nil, fmt.Errorf("evaluate: bernoulli: %d logits for %d rows of %d", len(out.Logits), n, d)
 		}
-		for i := range res {
-			res[i] = LogBernoulli(x[i*d:(i+1)*d], out.Logits[i*d:(i+1)*d])
-		}
+		logBernoulliRows(x, out.Logits, n, d, res)
 	case ir.GaussianFixed:
 		if !(lk.Sigma > 0) || math.IsInf(lk.Sigma, 0) {
 			return nil, fmt.Errorf("evaluate: gaussian_fixed: sigma %v must be positive and finite", lk.Sigma)
@@ -180,4 +182,38 @@ func ActiveUnits(mu []float32, n, latent int, threshold float64) (int, []float64
 		}
 	}
 	return active, vars, nil
+}
+
+// logBernoulliRows is LogBernoulli for n rows, the softplus in float32
+// (kernels' vectorised form, a few ulp: the precision of the logits
+// themselves) and the sums in float64, rows split across the cores. Rows
+// are independent, so the result does not depend on the split. Scoring
+// 1,000 images with K = 1,000 is 10⁹ softplus evaluations: in float64
+// through math.Log1p and math.Exp they were most of the time.
+func logBernoulliRows(x, logits []float32, n, d int, res []float64) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/16))
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min(n, (w+1)*per)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp := make([]float32, d)
+			for i := lo; i < hi; i++ {
+				l := logits[i*d : (i+1)*d]
+				copy(sp, l)
+				kernels.AddBiasAct(sp, 1, d, nil, kernels.Softplus, 0)
+				var s float64
+				for j, xv := range x[i*d : (i+1)*d] {
+					s += float64(xv)*float64(l[j]) - float64(sp[j])
+				}
+				res[i] = s
+			}
+		}()
+	}
+	wg.Wait()
 }

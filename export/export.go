@@ -58,6 +58,10 @@ type Metadata struct {
 	ModelVersion    int64    // model_version; 0 is written as 1
 	EpochsTrained   int      // completed training epochs
 	ValELBO         *float64 // final validation ELBO (nats per example); nil when not measured
+	// Threshold is the outlier threshold on the score fitted on the
+	// validation records for FalsePositiveRate (nil: none).
+	Threshold         *float64
+	FalsePositiveRate float64
 }
 
 // Options control an export.
@@ -101,6 +105,10 @@ const (
 	// comma-separated, D values each (with MetaNormalize).
 	MetaNormalizeScale = "vaec.normalize_scale"
 	MetaNormalizeShift = "vaec.normalize_shift"
+	// The outlier threshold on the score and the false-positive rate it
+	// was fitted for (absent without one).
+	MetaThreshold = "vaec.threshold"
+	MetaFPR       = "vaec.false_positive_rate"
 )
 
 // Roles of the exported models.
@@ -244,6 +252,10 @@ func metadataProps(m *ir.Model, role string, md Metadata, pre bool) []*onnxpb.St
 	}
 	if md.ValELBO != nil {
 		kv[MetaValELBO] = formatFloat(*md.ValELBO)
+	}
+	if md.Threshold != nil {
+		kv[MetaThreshold] = formatFloat(*md.Threshold)
+		kv[MetaFPR] = formatFloat(md.FalsePositiveRate)
 	}
 	if pre {
 		kv[MetaPreprocess] = "inside"

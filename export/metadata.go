@@ -23,6 +23,9 @@ type FileMeta struct {
 	// Preprocess: the file takes raw data (MetaPreprocess "inside"); else
 	// input scaled and normalised as Input says.
 	Preprocess bool
+	// Threshold on the score for FalsePositiveRate; nil when none.
+	Threshold         *float64
+	FalsePositiveRate float64
 }
 
 // ReadMetadata parses the metadata_props of a file written by Encoder,
@@ -124,6 +127,16 @@ func ReadMetadata(md map[string]string) (*FileMeta, error) {
 				*f.dst = append(*f.dst, v)
 			}
 		}
+	}
+	if _, ok := md[MetaThreshold]; ok {
+		v, err := num(MetaThreshold)
+		if err != nil {
+			return nil, err
+		}
+		if fm.FalsePositiveRate, err = num(MetaFPR); err != nil {
+			return nil, err
+		}
+		fm.Threshold = &v
 	}
 	if _, ok := md[MetaEpochs]; ok {
 		if fm.Epochs, err = integer(MetaEpochs, 0, math.MaxInt32); err != nil {

@@ -221,6 +221,7 @@ func FromONNX(encPath, decPath string, opts ONNXOptions) (*Model, error) {
 	if meta != nil {
 		v.Latent, v.Input, v.SpecHash, v.Epochs = meta.Latent, meta.Input, meta.SpecHash, meta.Epochs
 		v.raw = encMeta != nil && encMeta.Preprocess
+		v.Threshold, v.FalsePositiveRate = meta.Threshold, meta.FalsePositiveRate
 		v.Likelihood = evaluate.Likelihood{Kind: meta.Likelihood.Kind, Sigma: meta.Likelihood.Sigma}
 		if opts.Scale != 0 && opts.Scale != meta.Input.Scale {
 			return nil, fmt.Errorf("input scale %.6g contradicts the metadata of the vaec file (%s = %.6g): vaec's metadata decides, leave the scale out", opts.Scale, export.MetaInputScale, meta.Input.Scale)

@@ -36,6 +36,11 @@ type Model struct {
 	SpecHash   string
 	Epochs     int // epochs trained, as the checkpoint or the files record it
 
+	// Threshold is the outlier threshold the ONNX files record, for
+	// FalsePositiveRate; nil otherwise (a checkpoint's is fitted on demand).
+	Threshold         *float64
+	FalsePositiveRate float64
+
 	// Notes say what was assumed for ONNX files without vaec metadata
 	// (names, sizes, scaling, the decoder output's meaning), for the
 	// user to see; empty for vaec's own files.
@@ -49,6 +54,26 @@ type Model struct {
 	enc, dec *runtime.Model               // from ONNX files
 	encIO    *encoderIO                   // the encoder's roles, with enc
 	decIO    *decoderIO                   // the decoder's roles, with dec
+}
+
+// FromWeights returns m with the given trained weights (origin names them
+// in messages), after checking that every parameter is there with its
+// shape.
+func FromWeights(m *ir.Model, w map[string]checkpoint.Tensor, epochs int, origin string) (*Model, error) {
+	for _, p := range m.Params {
+		t, ok := w[p.Name]
+		if !ok {
+			return nil, fmt.Errorf("%s: parameter %q is missing", origin, p.Name)
+		}
+		if t.Size() != p.Size() || len(t.Data) != p.Size() {
+			return nil, fmt.Errorf("%s: parameter %q has shape %v, the model needs %v", origin, p.Name, ir.Shape(t.Shape), p.Shape)
+		}
+	}
+	return &Model{
+		Origin: origin, IR: m, Input: m.Input, Latent: m.Latent, Prior: m.Prior, SpecHash: m.SpecHash,
+		Likelihood: evaluate.Likelihood{Kind: m.Likelihood.Kind, Sigma: m.Likelihood.Sigma},
+		Epochs:     epochs, weights: w,
+	}, nil
 }
 
 // FromCheckpoint returns m with the weights of the checkpoint at path, after

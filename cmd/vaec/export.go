@@ -14,6 +14,7 @@ import (
 	"github.com/vaec/vaec/builddir"
 	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/export"
+	"github.com/vaec/vaec/vae"
 	"github.com/vaec/vaec/verify"
 )
 
@@ -124,6 +125,16 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 			ValELBO:         ck.State.ValELBO,
 		},
 	}
+	if m.Anomaly.FalsePositiveRate > 0 {
+		v, err := vae.FromWeights(m, ck.Weights, ck.State.Epoch, ckPath)
+		if err != nil {
+			return err
+		}
+		if opts.Metadata.Threshold, err = exportThreshold(v); err != nil {
+			return fmt.Errorf("fitting the outlier threshold: %w", err)
+		}
+		opts.Metadata.FalsePositiveRate = m.Anomaly.FalsePositiveRate
+	}
 	outDir := cfg.out
 	if outDir == "" {
 		outDir = cfg.dir
@@ -153,6 +164,11 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 	for _, f := range files {
 		set[filepath.Base(f.path)] = f.data
 	}
+	sidecar, err := export.NewSidecar(m, opts).Marshal()
+	if err != nil {
+		return err
+	}
+	set[export.SidecarFile] = sidecar
 	if err := d.CommitExport(set, source); err != nil {
 		return err
 	}

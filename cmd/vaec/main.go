@@ -61,6 +61,7 @@ func newApp() *cli.App {
 			sampleCommand(),
 			reconstructCommand(),
 			encodeCommand(),
+			scoreCommand(),
 			inspectCommand(),
 			serveCommand(),
 			schemaCommand(),
