@@ -31,9 +31,13 @@ type params struct {
 	// primitive selects Gorgonia's built-in ops for every layer and the
 	// loss (the reference lowering) instead of the fused ops.
 	primitive bool
-	list      G.Nodes              // in m.Params order
-	named     map[string]*G.Node   // by IR name
-	data      map[string][]float32 // the shared backing arrays
+	// training selects batch statistics in batch norm layers (which then
+	// update their running statistics in place); otherwise the running
+	// statistics normalise, as for validation, evaluation and the export.
+	training bool
+	trained  G.Nodes              // the trainable ones (not buffers), in m.Params order: what G.Grad differentiates
+	named    map[string]*G.Node   // by IR name
+	data     map[string][]float32 // the shared backing arrays
 }
 
 // bindParams creates one node per parameter of m in g. Vectors (biases, the
@@ -47,15 +51,22 @@ func bindParams(g *G.ExprGraph, m *ir.Model, w map[string]checkpoint.Tensor) (*p
 	for _, decl := range m.Params {
 		t := w[decl.Name]
 		shape := append([]int(nil), decl.Shape...)
-		if len(shape) == 1 {
+		switch len(shape) {
+		case 1:
 			shape = []int{1, shape[0]}
-		}
-		if len(shape) != 2 {
-			return nil, errorf("parameter %q: shape %v, only matrices and vectors are supported", decl.Name, decl.Shape)
+		case 2:
+		case 4:
+			// Convolution weights [a, b, kh, kw] as the fused ops take
+			// them: [a, b·kh·kw], the same row-major data.
+			shape = []int{shape[0], shape[1] * shape[2] * shape[3]}
+		default:
+			return nil, errorf("parameter %q: shape %v, only vectors, matrices and convolution weights are supported", decl.Name, decl.Shape)
 		}
 		v := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(t.Data))
 		n := G.NewMatrix(g, G.Float32, G.WithShape(shape...), G.WithName(decl.Name), G.WithValue(v))
-		p.list = append(p.list, n)
+		if !decl.Buffer {
+			p.trained = append(p.trained, n)
+		}
 		p.named[decl.Name] = n
 		p.data[decl.Name] = t.Data
 	}
@@ -137,8 +148,77 @@ type lowerFunc func(n *ir.Node, in []*G.Node, p *params) (*G.Node, error)
 // lowerings holds graph's lowering of every op: adding an op to the IR
 // means adding its function here.
 var lowerings = map[ir.Op]lowerFunc{
-	ir.Dense: dense,
+	ir.Dense:           dense,
+	ir.Conv2D:          conv2d,
+	ir.ConvTranspose2D: conv2d,
+	ir.Upsample:        upsample,
+	ir.BatchNorm:       batchNorm,
+	ir.Reshape:         reshape,
 }
+
+// The image layers have only the fused lowering (Gorgonia has no
+// transposed convolution, and its Conv2d wants 4-d tensors where this graph
+// keeps [N, C·H·W] matrices), so p.primitive does not change them: the
+// primitive lowering stays a reference for everything else around them.
+
+// conv2d lowers conv2d and conv_transpose2d to the fused ops, the
+// activation applied in their kernels.
+func conv2d(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) {
+	act, ok := fusedAct(n)
+	if !ok {
+		return nil, n.Errorf("activation %s (alpha %v) has no fused kernel", n.Activation, n.Alpha)
+	}
+	x := n.In[0]
+	a := ConvAttrs{Layer: n.Name, InC: x[0], InH: x[1], InW: x[2], OutC: n.Filters,
+		KH: n.Kernel[0], KW: n.Kernel[1], SH: n.Stride[0], SW: n.Stride[1], PH: n.Padding[0], PW: n.Padding[1],
+		Act: act, Alpha: float32(n.Alpha)}
+	w, b := p.named[n.Params[0]], p.named[n.Params[1]]
+	var y *G.Node
+	var err error
+	if n.Op == ir.ConvTranspose2D {
+		a.OutPadH, a.OutPadW = n.OutputPadding[0], n.OutputPadding[1]
+		y, err = ConvTranspose2D(in[0], w, b, a)
+	} else {
+		y, err = Conv2D(in[0], w, b, a)
+	}
+	if err != nil {
+		return nil, errorf("layer %s: %v", n.Name, err)
+	}
+	return y, nil
+}
+
+func upsample(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) {
+	x := n.In[0]
+	y, err := UpsampleNearest(in[0], n.Name, x[0], x[1], x[2], n.Factor[0], n.Factor[1])
+	if err != nil {
+		return nil, errorf("layer %s: %v", n.Name, err)
+	}
+	return y, nil
+}
+
+// batchNorm lowers batch_norm: batch statistics in a training graph, the
+// running ones otherwise. The running statistics are the buffers
+// n.Params[2:4], bound to the checkpoint's arrays, so the training
+// forward pass updates what the next checkpoint saves.
+func batchNorm(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) {
+	act, ok := fusedAct(n)
+	if !ok {
+		return nil, n.Errorf("activation %s (alpha %v) has no fused kernel", n.Activation, n.Alpha)
+	}
+	c := ir.BatchNormChannels(n.In[0])
+	a := BatchNormAttrs{Layer: n.Name, C: c, P: n.In[0].Size() / c, Epsilon: n.Epsilon, Momentum: n.Momentum,
+		Training: p.training, Act: act, Alpha: float32(n.Alpha)}
+	pn := func(i int) *G.Node { return p.named[n.Params[i]] }
+	y, err := BatchNorm(in[0], pn(0), pn(1), pn(2), pn(3), a)
+	if err != nil {
+		return nil, errorf("layer %s: %v", n.Name, err)
+	}
+	return y, nil
+}
+
+// reshape is free: every value is a [rows, C·H·W] matrix in row-major
+// order, whatever per-example shape the IR gives it.
+func reshape(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) { return in[0], nil }
 
 // dense lowers y = act(x·W + b), as one fused op where it can.
 func dense(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) {
@@ -424,6 +504,7 @@ func buildNetLowering(m *ir.Model, w map[string]checkpoint.Tensor, batch, sample
 		return nil, err
 	}
 	p.primitive = primitive
+	p.training = train
 	n = &net{batch: batch, samples: samples, g: g, p: p}
 	d, l := m.Input.Size, m.Latent
 	n.xv = tensor.New(tensor.WithShape(batch, d), tensor.Of(tensor.Float32))
@@ -446,7 +527,7 @@ func buildNetLowering(m *ir.Model, w map[string]checkpoint.Tensor, batch, sample
 		return nil, err
 	}
 	if train {
-		if n.grads, err = G.Grad(n.loss, p.list...); err != nil {
+		if n.grads, err = G.Grad(n.loss, p.trained...); err != nil {
 			return nil, errorf("differentiating the loss: %v", err)
 		}
 	}
@@ -577,16 +658,17 @@ func (n *net) run(klw float32) (recon, kl, loss float64, err error) {
 	return r, k, l, nil
 }
 
-// grad returns the gradient of parameter i (m.Params order) from the last run.
+// grad returns the gradient of trainable parameter i (m.Trainable order)
+// from the last run.
 func (n *net) grad(i int) ([]float32, error) {
 	v := n.grads[i].Value()
 	if v == nil {
-		return nil, errorf("no gradient for %s", n.p.list[i].Name())
+		return nil, errorf("no gradient for %s", n.p.trained[i].Name())
 	}
 	s := v.Shape()
 	d, err := data("gradient", v, s[0], s.TotalSize()/max(s[0], 1))
 	if len(s) != 2 || err != nil {
-		return nil, errorf("gradient of %s: unexpected value %T %v", n.p.list[i].Name(), v, s)
+		return nil, errorf("gradient of %s: unexpected value %T %v", n.p.trained[i].Name(), v, s)
 	}
 	return d, nil
 }

@@ -20,17 +20,24 @@ const (
 
 // InitWeights draws the initial parameters as the IR says: InitFanInUniform
 // is U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's nn.Linear default), InitZeros
-// is zeros. Parameters are drawn in m.Params order from one generator seeded
+// is zeros, InitOnes ones. Parameters are drawn in m.Params order from one generator seeded
 // with seed, so the same model and seed always give the same weights.
 func InitWeights(m *ir.Model, seed uint64) map[string]checkpoint.Tensor {
 	rng := rand.New(rand.NewPCG(seed, streamInit))
 	w := make(map[string]checkpoint.Tensor, len(m.Params))
 	for _, p := range m.Params {
 		t := checkpoint.Tensor{Shape: append([]int(nil), p.Shape...), Data: make([]float32, p.Size())}
-		if p.Init == ir.InitFanInUniform && p.FanIn > 0 {
+		switch {
+		case p.Init == ir.InitFanInUniform && p.FanIn > 0:
 			bound := 1 / math.Sqrt(float64(p.FanIn))
 			for i := range t.Data {
 				t.Data[i] = float32((2*rng.Float64() - 1) * bound)
+			}
+		case p.Init == ir.InitOnes:
+			// Batch norm's scale and running variance; no draws, so the
+			// generator's sequence for the other parameters is unchanged.
+			for i := range t.Data {
+				t.Data[i] = 1
 			}
 		}
 		w[p.Name] = t

@@ -23,7 +23,7 @@ import (
 type optimizer struct {
 	cfg      ir.Optimizer
 	wd, clip float64
-	names    []string             // parameters, in m.Params order
+	names    []string             // trainable parameters, in m.Trainable order (buffers have no state)
 	slots    map[string][]float32 // "<slot>.<param name>" → state, shaped like the parameter
 	shapes   map[string][]int
 	perParam [][][]float32 // per parameter, its slots in slotNames order (built on first step)
@@ -54,7 +54,7 @@ func newOptimizer(m *ir.Model) (*optimizer, error) {
 	}
 	o := &optimizer{cfg: c, wd: m.Train.WeightDecay, clip: m.Train.ClipNorm,
 		slots: map[string][]float32{}, shapes: map[string][]int{}}
-	for _, p := range m.Params {
+	for _, p := range m.Trainable() {
 		o.names = append(o.names, p.Name)
 		for _, s := range slots {
 			o.slots[s+"."+p.Name] = make([]float32, p.Size())

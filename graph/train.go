@@ -111,7 +111,7 @@ type trainer struct {
 	opts  TrainOptions
 	w     map[string]checkpoint.Tensor
 	names []string
-	data  [][]float32 // parameter arrays, m.Params order
+	data  [][]float32 // trainable parameter arrays, m.Trainable order
 	opt   *optimizer
 	pcg   *rand.PCG
 	rng   *rand.Rand
@@ -172,7 +172,7 @@ func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error)
 		t.st = checkpoint.State{SpecHash: m.SpecHash}
 	}
 	t.rng = rand.New(t.pcg)
-	for _, p := range m.Params {
+	for _, p := range m.Trainable() {
 		t.names = append(t.names, p.Name)
 		t.data = append(t.data, t.w[p.Name].Data)
 	}
