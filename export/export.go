@@ -27,6 +27,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -108,7 +109,10 @@ const (
 	// The outlier threshold on the score and the false-positive rate it
 	// was fitted for (absent without one).
 	MetaThreshold = "vaec.threshold"
-	MetaFPR       = "vaec.false_positive_rate"
+	// MetaColumns names the input's features, a JSON array of strings,
+	// when the data had a header.
+	MetaColumns = "vaec.columns"
+	MetaFPR     = "vaec.false_positive_rate"
 )
 
 // Roles of the exported models.
@@ -252,6 +256,10 @@ func metadataProps(m *ir.Model, role string, md Metadata, pre bool) []*onnxpb.St
 	}
 	if md.ValELBO != nil {
 		kv[MetaValELBO] = formatFloat(*md.ValELBO)
+	}
+	if m.Input.Columns != nil {
+		b, _ := json.Marshal(m.Input.Columns) // strings always marshal
+		kv[MetaColumns] = string(b)
 	}
 	if md.Threshold != nil {
 		kv[MetaThreshold] = formatFloat(*md.Threshold)

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -126,6 +127,11 @@ func ReadMetadata(md map[string]string) (*FileMeta, error) {
 				}
 				*f.dst = append(*f.dst, v)
 			}
+		}
+	}
+	if c, ok := md[MetaColumns]; ok {
+		if err := json.Unmarshal([]byte(c), &fm.Input.Columns); err != nil || len(fm.Input.Columns) != fm.Input.Size {
+			return nil, fmt.Errorf("metadata %s is not a JSON array of %d column names", MetaColumns, fm.Input.Size)
 		}
 	}
 	if _, ok := md[MetaThreshold]; ok {
