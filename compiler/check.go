@@ -54,6 +54,10 @@ type checker struct {
 	splitSet                bool
 	// Data paths as written, for the hash (stable when the repo moves).
 	written map[string]string
+
+	// selNode is the columns or exclude list of the source being checked,
+	// where a problem with the selection is reported.
+	selNode *yaml.Node
 }
 
 var nameRE = regexp.MustCompile(namePattern)
@@ -665,18 +669,97 @@ func (c *checker) checkSource(n *yaml.Node, path string) (ir.Source, bool) {
 			good = good && ok
 		}
 	}
+	csvOnly := func(key string) bool {
+		if s.Format != ir.FormatNone && s.Format.Base() != ir.FormatCSV {
+			c.errorf(m.keyNode(key), path+"."+key, "", "%s applies only to csv, not %s", key, s.Format)
+			return false
+		}
+		return true
+	}
 	if v := m.get("header"); v != nil {
 		b, ok := c.boolean(v, path+".header")
-		s.CSVHeader, good = b, good && ok
-		if ok && b && s.Format != ir.FormatNone && s.Format.Base() != ir.FormatCSV {
-			c.errorf(m.keyNode("header"), path+".header", "", "header applies only to csv, not %s", s.Format)
+		s.CSVHeader, s.CSVNoHeader, good = b, ok && !b, good && ok
+		if ok && b {
+			good = csvOnly("header") && good
+		}
+	}
+	for _, key := range []string{"columns", "exclude"} {
+		v := m.get(key)
+		if v == nil {
+			continue
+		}
+		cols, ok := c.columnList(v, path+"."+key)
+		good = good && ok && csvOnly(key)
+		if key == "columns" {
+			s.Columns = cols
+		} else {
+			s.Exclude = cols
+		}
+	}
+	if m.has("columns") && m.has("exclude") {
+		c.errorf(m.keyNode("exclude"), path+".exclude", "keep one of them", "exclude contradicts columns at line %d", m.keyNode("columns").Line)
+		good = false
+	}
+	if v := m.get("missing"); v != nil {
+		if k, ok := c.enum(v, path+".missing", "missing-value rule", missingKinds); ok {
+			mk, _ := ir.ParseMissing(k)
+			switch {
+			case path != "data.train":
+				c.errorf(m.keyNode("missing"), path+".missing", "move it to data.train",
+					"missing belongs on data.train: the training means fill the gaps of every record the model reads, validation included")
+				good = false
+			default:
+				c.m.Input.Missing = mk
+			}
+		} else {
 			good = false
 		}
 	}
 	if good {
+		c.selNode = m.get("columns")
+		if c.selNode == nil {
+			c.selNode = m.get("exclude")
+		}
 		good = c.checkContents(s, path, m.get("path"), m.keyNode("start"), m.keyNode("limit"), m.get("labels"))
+		c.selNode = nil
 	}
 	return s, good
+}
+
+// columnList reads a list of CSV column names and 0-based indices.
+func (c *checker) columnList(n *yaml.Node, path string) ([]ir.Column, bool) {
+	items, ok := c.sequence(n, path)
+	if !ok {
+		return nil, false
+	}
+	if len(items) == 0 {
+		c.errorf(n, path, "", "must not be empty")
+		return nil, false
+	}
+	var out []ir.Column
+	for i, it := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if it.Kind == yaml.ScalarNode && it.ShortTag() == "!!int" {
+			k, ok := c.integer(it, p, 0, 1<<31-1)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, ir.Column{Index: int(k)})
+			continue
+		}
+		if it.Kind != yaml.ScalarNode || it.ShortTag() == "!!map" || it.ShortTag() == "!!seq" {
+			c.errorf(it, p, "", "expected a column name or a 0-based index, found %s", describe(it))
+			return nil, false
+		}
+		// A name the YAML reads as another type (true, 1.5, null) is
+		// still a name: header cells are text.
+		if it.Value == "" {
+			c.errorf(it, p, "", "must not be empty")
+			return nil, false
+		}
+		out = append(out, ir.Column{Name: it.Value})
+	}
+	return out, true
 }
 
 // checkContents compares a source with its files' headers: records must
@@ -693,11 +776,29 @@ func (c *checker) checkContents(s ir.Source, path string, pathNode, startNode, l
 	if c.inputOK && c.m.Input.Size > 0 {
 		want = &c.m.Input
 	}
-	info, err := dataset.ReadHeader(s.Path, s.Format, s.CSVHeader, want)
+	info, err := dataset.ReadSource(s, want)
 	if err != nil {
-		c.errorf(pathNode, key, "", "%s data %q: %v", s.Format, clip(file), dataErr(err))
+		var de *dataset.Error
+		if errors.As(err, &de) && de.Selection {
+			sel := "columns"
+			if s.Columns == nil {
+				sel = "exclude"
+			}
+			n := c.selNode
+			if n == nil {
+				n, sel = pathNode, "path"
+			}
+			c.errorf(n, path+"."+sel, "", "%s data %q: %s", s.Format, clip(file), de.Msg)
+			return false
+		}
+		hint := ""
+		if errors.As(err, &de) {
+			hint = de.Hint
+		}
+		c.errorf(pathNode, key, hint, "%s data %q: %v", s.Format, clip(file), dataErr(err))
 		return false
 	}
+	c.noteHeader(s, path, pathNode, file, info)
 	good := true
 	switch {
 	case s.Start >= info.Records:
@@ -740,11 +841,46 @@ func (c *checker) checkContents(s ir.Source, path string, pathNode, startNode, l
 	// of a CSV, a NaN in an NPY).
 	if fi, err := os.Stat(s.Path); err == nil && fi.Size() <= fullCheckBytes {
 		if _, err := dataset.Load(s, c.m.Input); err != nil {
-			c.errorf(pathNode, key, "", "%v", dataErr(err))
+			hint := ""
+			var de *dataset.Error
+			if errors.As(err, &de) {
+				hint = de.Hint
+			}
+			c.errorf(pathNode, key, hint, "%v", dataErr(err))
 			return false
 		}
 	}
 	return true
+}
+
+// noteHeader records what a CSV source's header says: the training
+// source's column names become the input's (when they name its
+// features), and a header told from its contents is said, since a first
+// record of names would otherwise vanish unnoticed.
+func (c *checker) noteHeader(s ir.Source, path string, pathNode *yaml.Node, file string, info dataset.Header) {
+	if info.Columns == nil {
+		return
+	}
+	if path == "data.train" && c.inputOK && len(info.Columns) == c.m.Input.Size {
+		c.m.Input.Columns = info.Columns
+	}
+	if info.Guessed {
+		c.warnf(pathNode, path, "set header: false if that line is data",
+			"the first line of %q is not numeric: read as a header (%s)", clip(file), quoteNames(info.Columns, 4))
+	}
+}
+
+// quoteNames quotes up to max names.
+func quoteNames(names []string, max int) string {
+	var parts []string
+	for i, n := range names {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("and %d more", len(names)-max))
+			break
+		}
+		parts = append(parts, strconv.Quote(clip(n)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fullCheckBytes is the largest data file vaec build reads in full.

@@ -30,7 +30,7 @@ func (c *checker) fitData() {
 	if err != nil {
 		return // reported by the source check
 	}
-	if m.Input.Normalize == ir.NormalizeNone && fi.Size() > fullCheckBytes {
+	if m.Input.Normalize == ir.NormalizeNone && m.Input.Missing != ir.MissingMean && fi.Size() > fullCheckBytes {
 		return
 	}
 	raw := m.Input
@@ -44,6 +44,9 @@ func (c *checker) fitData() {
 		if set.N == 0 {
 			return
 		}
+	}
+	if !c.fitMissing(set) { // compiler/missing.go
+		return
 	}
 	switch m.Input.Normalize {
 	case ir.NormalizeNone:

@@ -113,6 +113,13 @@ func toLegacy(m *ir.Model) (l legacyModel, ok bool) {
 	if m.Prior.Kind != ir.PriorNormal || m.Objective.Kind != ir.ELBO {
 		return l, false
 	}
+	// The round-1 form has no column selection or header: false; a model
+	// using them is hashed in its own form, so that they count.
+	for _, s := range []*ir.Source{&m.Data.Train, m.Data.Validation} {
+		if s != nil && (s.CSVNoHeader || s.Columns != nil || s.Exclude != nil) {
+			return l, false
+		}
+	}
 	layer := func(n *ir.Node) (legacyLayer, bool) {
 		if n.Op != ir.Dense || len(n.In) != 1 || len(n.Params) != 2 ||
 			n.Params[0] != n.Name+".weight" || n.Params[1] != n.Name+".bias" {

@@ -262,10 +262,22 @@ var sourceSection = &section{
 		{"limit", "Number of records used; 0 (default) means to the end.", sInt(0, math.MaxInt32)},
 		{"labels", "Labels file (used only for plots); the same record range applies.", sStr()},
 		{"label_format", "Format of the labels file; inferred from its name when absent.", sEnum(formats...)},
-		{"header", "csv: the first line is a header; default false.", sBool()},
+		{"header", "csv: true: the first line is a header; false: it is data; absent: a header when none of its fields is a number.", sBool()},
+		{"columns", "csv: the feature columns, in order, by header name or 0-based index; default all.", sColumns()},
+		{"exclude", "csv: columns left out (an id, a label), by header name or 0-based index; not with columns.", sColumns()},
+		{"missing", "data.train only: error (default: empty and NaN values are refused) or mean (they become the feature's mean over the training records, in training and inside the exported graphs).", sEnum(missingKinds...)},
 	},
 	required: []string{"path"},
 }
+
+// sColumns is a list of column names or 0-based indices.
+func sColumns() map[string]any {
+	return map[string]any{"type": "array", "minItems": 1,
+		"items": sOneOf(sStr(), sInt(0, math.MaxInt32))}
+}
+
+// missingKinds are the values of a source's missing key.
+var missingKinds = []string{ir.MissingError.String(), ir.MissingMean.String()}
 
 var exportSection = &section{
 	def: "export", where: "export", title: "the export settings",

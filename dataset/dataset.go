@@ -40,6 +40,8 @@ type Set struct {
 	X      []float32 // len N*D
 	N, D   int
 	Labels []int // len N, or nil when the source has no labels
+	// Columns names the D features when the file has a header (CSV).
+	Columns []string
 }
 
 // Load reads src, checks that each record has in.Size features, applies the
@@ -47,35 +49,75 @@ type Set struct {
 // normalisation of in when it has one, and the record range of src. Labels,
 // when src names a labels file, are read with the same range; that file must
 // hold one integer per record and as many records as the data file. When
-// both are CSV, src.CSVHeader applies to both.
+// both are CSV, src's header rule applies to both.
+//
+// Empty and NaN values are errors unless in.Missing is MissingMean: then
+// they become in.Fill (raw units, before scaling); with in.Fill nil they
+// stay NaN, which is how the compiler reads the records it fits the fill
+// on.
+//
+// The values are converted to float32 as they are read, so that a data
+// set costs its float32 size: the file's bytes are never all held.
 func Load(src ir.Source, in ir.Input) (*Set, error) {
+	return LoadWith(src, in, Options{})
+}
+
+// Options are the optional parts of a Load.
+type Options struct {
+	// Progress, when set, is called as records are read (every megabyte
+	// or so of a binary file, every few thousand lines of a CSV file).
+	Progress func(Progress)
+	// Adapt reads a CSV file given on the command line as the model
+	// needs it: by the model's column names (in.Columns) when its header
+	// has them all, else whole when it has exactly in.Size columns, else
+	// with src's own columns or exclude (the training source's). So a
+	// test file laid out as the training file, and vaec's own CSV output,
+	// both read.
+	Adapt bool
+}
+
+// Progress reports a Load under way.
+type Progress struct {
+	Records int // records read so far
+	// Total is the records to read when the file's header says so
+	// (binary formats), -1 until the end of a CSV file.
+	Total int
+	// Bytes of the file read so far (compressed bytes for gzip) and its
+	// size, -1 when unknown.
+	Bytes, Size int64
+}
+
+// LoadWith is Load with options.
+func LoadWith(src ir.Source, in ir.Input, opt Options) (*Set, error) {
 	if in.Size <= 0 {
 		return nil, fmt.Errorf("dataset: input size %d (shape %v) must be positive", in.Size, in.Shape)
 	}
-	q := &request{
-		start: src.Start, limit: src.Limit, csvHeader: src.CSVHeader, records: -1,
-		checkD: featureCheck(in),
+	if in.Missing == ir.MissingMean && in.Fill != nil && len(in.Fill) != in.Size {
+		return nil, fmt.Errorf("dataset: %d fill values for %d features", len(in.Fill), in.Size)
+	}
+	q := sourceRequest(src, &in)
+	q.conv = &conversion{scale: in.Scale, offset: in.Offset}
+	q.progress = opt.Progress
+	if opt.Adapt {
+		q.adapt = &in
 	}
 	t, err := readTable(src.Path, src.Format, q)
 	if err != nil {
 		return nil, err
 	}
-	x, err := t.floats(in.Scale, in.Offset)
-	if err != nil {
-		return nil, err
-	}
+	x := t.x
 	if in.FeatureScale != nil {
 		if len(in.FeatureScale) != t.d || len(in.FeatureShift) != t.d {
 			return nil, fmt.Errorf("dataset: %d feature scales and %d shifts for %d features", len(in.FeatureScale), len(in.FeatureShift), t.d)
 		}
 		applyFeatures(x, in.FeatureScale, in.FeatureShift)
 	}
-	set := &Set{X: x, N: t.count, D: t.d}
+	set := &Set{X: x, N: t.count, D: t.d, Columns: t.selNames}
 	if src.Labels == "" {
 		return set, nil
 	}
 	lq := &request{
-		start: src.Start, limit: src.Limit, csvHeader: src.CSVHeader,
+		start: src.Start, limit: src.Limit, header: headerOf(src),
 		records: t.total, recordsOf: "data file " + src.Path,
 		checkD: func(d int) string {
 			if d == 1 {
@@ -92,6 +134,23 @@ func Load(src ir.Source, in ir.Input) (*Set, error) {
 		return nil, err
 	}
 	return set, nil
+}
+
+// sourceRequest is the request for src's records, checked against in when
+// it is not nil.
+func sourceRequest(src ir.Source, in *ir.Input) *request {
+	q := &request{
+		start: src.Start, limit: src.Limit, header: headerOf(src),
+		columns: src.Columns, exclude: src.Exclude, records: -1,
+	}
+	if in != nil {
+		q.checkD = featureCheck(*in)
+		q.missing = in.Missing
+		if in.Missing == ir.MissingMean {
+			q.fill = in.Fill
+		}
+	}
+	return q
 }
 
 // featureCheck is the check of the values per record against the input.
@@ -140,25 +199,40 @@ func readStream(s *stream, format ir.Format, q *request) (*table, error) {
 // every file through the same code.
 type Header struct {
 	Records  int  // records in the file
-	Features int  // values per record
+	Features int  // values per record (the selected columns of a CSV file)
 	Bytes    bool // the values are unsigned bytes, 0..255 (IDX type 08, NPY u1)
+	// CSV: the selected columns' header names (nil without a header),
+	// whether the header was told from its contents (no header key), and
+	// the fields per line.
+	Columns     []string
+	Guessed     bool
+	FileColumns int
 }
 
 // ReadHeader reads the header of the file at path in format (inferred from
 // the name when FormatNone). Binary formats stop after the header; CSV is
 // read through (checking every line) without keeping values. When in is
 // not nil, records must have in.Size values, checked where and as Load
-// checks it, so that the two refuse a file for the same reason.
+// checks it, so that the two refuse a file for the same reason. csvHeader
+// forces a header line; without it a CSV file's first line is a header
+// when none of its fields is a number.
 func ReadHeader(path string, format ir.Format, csvHeader bool, in *ir.Input) (Header, error) {
-	q := &request{csvHeader: csvHeader, records: -1, headerOnly: true}
-	if in != nil {
-		q.checkD = featureCheck(*in)
-	}
-	t, err := readTable(path, format, q)
+	return ReadSource(ir.Source{Path: path, Format: format, CSVHeader: csvHeader}, in)
+}
+
+// ReadSource is ReadHeader for a source: its header rule and column
+// selection apply (its record range does not).
+func ReadSource(src ir.Source, in *ir.Input) (Header, error) {
+	q := sourceRequest(src, in)
+	q.start, q.limit, q.headerOnly = 0, 0, true
+	t, err := readTable(src.Path, src.Format, q)
 	if err != nil {
 		return Header{}, err
 	}
-	return Header{Records: t.total, Features: t.d, Bytes: t.dt == dtU8 && t.vals == nil && !t.csv}, nil
+	return Header{
+		Records: t.total, Features: t.d, Bytes: t.dt == dtU8 && !t.csv,
+		Columns: t.selNames, Guessed: t.guessed, FileColumns: t.cols,
+	}, nil
 }
 
 // InferFormat guesses a file's format from its name: .npy, .csv (and .txt)
@@ -199,7 +273,7 @@ func (s *Set) Row(i int) []float32 {
 // Subset returns a new Set holding copies of the examples idx, in that
 // order. It panics if an index is out of range, as slice indexing does.
 func (s *Set) Subset(idx []int) *Set {
-	out := &Set{X: make([]float32, len(idx)*s.D), N: len(idx), D: s.D}
+	out := &Set{X: make([]float32, len(idx)*s.D), N: len(idx), D: s.D, Columns: s.Columns}
 	if s.Labels != nil {
 		out.Labels = make([]int, len(idx))
 	}
@@ -230,4 +304,44 @@ func (s *Set) Split(valFraction float64, seed uint64) (train, val *Set) {
 	slices.Sort(valIdx)
 	slices.Sort(trainIdx)
 	return s.Subset(trainIdx), s.Subset(valIdx)
+}
+
+// Partition is Split without a copy of the training examples: they are
+// moved to the front of s's own memory, which train then shares, and only
+// the validation examples are copied. s must not be used afterwards. This
+// is how training splits a large set without holding it twice.
+func (s *Set) Partition(valFraction float64, seed uint64) (train, val *Set) {
+	if !(valFraction > 0) {
+		valFraction = 0
+	}
+	nVal := int(math.Round(min(valFraction, 1) * float64(s.N)))
+	perm := rand.New(rand.NewPCG(seed, splitStream)).Perm(s.N)
+	valIdx := perm[:nVal]
+	slices.Sort(valIdx)
+	val = s.Subset(valIdx)
+	isVal := make([]bool, s.N)
+	for _, i := range valIdx {
+		isVal[i] = true
+	}
+	train = &Set{N: s.N - nVal, D: s.D, Columns: s.Columns}
+	if s.Labels != nil {
+		train.Labels = make([]int, 0, train.N)
+	}
+	// Rows only move towards the front (k <= i), so copying in order never
+	// overwrites a row still to be moved.
+	k := 0
+	for i := 0; i < s.N; i++ {
+		if isVal[i] {
+			continue
+		}
+		if k != i {
+			copy(s.X[k*s.D:(k+1)*s.D], s.X[i*s.D:(i+1)*s.D])
+		}
+		if s.Labels != nil {
+			train.Labels = append(train.Labels, s.Labels[i])
+		}
+		k++
+	}
+	train.X = s.X[: k*s.D : k*s.D]
+	return train, val
 }

@@ -198,7 +198,10 @@ func TestLoadErrors(t *testing.T) {
 		{name: "csv ragged", file: "x.csv", data: []byte("1,2\n3,4\n5\n"), d: 2, want: []string{"line 3", "has 1 columns, the first record (line 1) has 2"}, line: 3},
 		{name: "csv not a number", file: "x.csv", data: []byte("1,2\n3,x4\n"), d: 2, want: []string{"line 2, column 2", `"x4" is not a number`}, line: 2, column: 2},
 		{name: "csv empty field", file: "x.csv", data: []byte("1,2,\n"), d: 3, want: []string{"line 1, column 3"}, line: 1, column: 3},
-		{name: "csv header not skipped", file: "x.csv", data: []byte("a,b\n1,2\n"), d: 2, want: []string{"line 1, column 1", `"a" is not a number`}, line: 1, column: 1},
+		{name: "csv header forced off", file: "x.csv", data: []byte("a,b\n1,2\n"), src: ir.Source{CSVNoHeader: true}, d: 2, want: []string{"line 1, column 1", `"a" is not a number`, "remove header: false"}, line: 1, column: 1},
+		{name: "csv mixed first line", file: "x.csv", data: []byte("1,b\n1,2\n"), d: 2, want: []string{"line 1, column 2", `"b" is not a number`, "set header: true"}, line: 1, column: 2},
+		{name: "csv categorical", file: "x.csv", data: []byte("a,kind\n1,2\n3,red\n"), d: 2, want: []string{`line 3, column 2 ("kind")`, `"red" is not a number`, `exclude: ["kind"]`}, line: 3, column: 2},
+		{name: "csv NaN", file: "x.csv", data: []byte("1,2\n3,NaN\n"), d: 2, want: []string{"line 2, column 2", "missing value", "missing: mean"}, line: 2, column: 2},
 		{name: "csv header only", file: "x.csv", data: []byte("a,b\n"), src: ir.Source{CSVHeader: true}, d: 2, want: []string{"no records"}, offset: -1},
 		{name: "csv bad quote", file: "x.csv", data: []byte("1,2\n\"3,4\n"), d: 2, want: []string{"line 2"}, line: 2},
 		{name: "csv wrong size", file: "x.csv", data: []byte("1,2\n"), d: 3, want: []string{"line 1", "records have 2 values"}, line: 1},
@@ -382,14 +385,16 @@ func TestReadHeader(t *testing.T) {
 		{"idx f4 gz", "x-idx3-ubyte.gz", ir.FormatNone, false, gzipped(encodeIDX("f4", []int{3, 2}, ramp(6, 0))), Header{Records: 3, Features: 2}},
 		{"npy u1", "x.npy", ir.FormatNone, false, encodeNPY(1, "|u1", false, []int{2, 5}, ramp(10, 0)), Header{Records: 2, Features: 5, Bytes: true}},
 		{"npy f8 gz named", "data", ir.FormatNPYGz, false, gzipped(encodeNPY(1, "<f8", false, []int{4, 3}, ramp(12, 0))), Header{Records: 4, Features: 3}},
-		{"csv header", "x.csv", ir.FormatNone, true, []byte("a,b\n1,2\n3,4\n5,6\n"), Header{Records: 3, Features: 2}},
+		{"csv header", "x.csv", ir.FormatNone, true, []byte("a,b\n1,2\n3,4\n5,6\n"), Header{Records: 3, Features: 2, Columns: []string{"a", "b"}, FileColumns: 2}},
+		{"csv header guessed", "x.csv", ir.FormatNone, false, []byte("a,b\n1,2\n"), Header{Records: 1, Features: 2, Columns: []string{"a", "b"}, Guessed: true, FileColumns: 2}},
+		{"csv no header", "x.csv", ir.FormatNone, false, []byte("1,2\n3,4\n"), Header{Records: 2, Features: 2, FileColumns: 2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := ReadHeader(writeFile(t, c.file, c.data), c.format, c.csvHeader, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != c.want {
+			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("got %+v, want %+v", got, c.want)
 			}
 		})

@@ -13,16 +13,51 @@ import (
 )
 
 // fuzzRead runs one reader on data from memory and checks that it either
-// fails with a located *Error or returns a consistent table.
+// fails with a located *Error or returns a consistent table. Each input is
+// read twice: raw (as labels are) and converted to float32 (as data is),
+// with the header rule and missing-value rule the fuzzer chose.
 func fuzzRead(t *testing.T, format ir.Format, data []byte, start, limit uint16, header bool) {
-	q := &request{start: int(start % 8), limit: int(limit % 8), csvHeader: header, records: -1}
+	fuzzReadWith(t, format, data, &request{start: int(start % 8), limit: int(limit % 8), header: headerRuleOf(header), records: -1})
+	fuzzReadWith(t, format, data, &request{start: int(start % 8), limit: int(limit % 8), header: headerRuleOf(header), records: -1,
+		conv: &conversion{scale: 0.5, offset: 1}, missing: ir.Missing(start % 2), fill: []float64{0.5, 1, 2, 3, 4, 5, 6, 7}[:min(8, int(limit%9))]})
+}
+
+func headerRuleOf(header bool) headerRule {
+	if header {
+		return headerYes
+	}
+	return headerAuto
+}
+
+func fuzzReadWith(t *testing.T, format ir.Format, data []byte, q *request) {
 	s, err := newStream("fuzz", bytes.NewReader(data), int64(len(data)))
 	if err == nil {
+		if q.fill != nil {
+			// The fill must have one value per feature: resolved once
+			// the width is known, as Load's caller guarantees.
+			q.checkD = func(d int) string {
+				if len(q.fill) < d {
+					q.fill = nil
+				} else {
+					q.fill = q.fill[:d]
+				}
+				return ""
+			}
+		}
 		var tab *table
 		tab, err = readStream(s, format, q)
 		if err == nil {
 			if tab.count <= 0 || tab.first != q.start || tab.first+tab.count > tab.total || tab.d < 0 {
 				t.Fatalf("inconsistent table: first %d count %d total %d d %d for start %d limit %d", tab.first, tab.count, tab.total, tab.d, q.start, q.limit)
+			}
+			if q.conv != nil {
+				if len(tab.x) != tab.count*tab.d {
+					t.Fatalf("%d values for %d records of %d", len(tab.x), tab.count, tab.d)
+				}
+				if i := finite(tab.x); i >= 0 && !(q.missing == ir.MissingMean && q.fill == nil && tab.x[i] != tab.x[i]) {
+					t.Fatalf("value %d is %v", i, tab.x[i])
+				}
+				return
 			}
 			if tab.vals == nil && len(tab.data) != tab.count*tab.d*tab.dt.width() {
 				t.Fatalf("%d data bytes for %d records of %d %s", len(tab.data), tab.count, tab.d, tab.dt)
@@ -30,18 +65,12 @@ func fuzzRead(t *testing.T, format ir.Format, data []byte, start, limit uint16, 
 			if tab.vals != nil && (len(tab.vals) != tab.count*tab.d || len(tab.lines) != tab.count) {
 				t.Fatalf("%d values and %d lines for %d records of %d", len(tab.vals), len(tab.lines), tab.count, tab.d)
 			}
-			x, ferr := tab.floats(0.5, 1)
-			if ferr == nil && len(x) != tab.count*tab.d {
-				t.Fatalf("%d floats for %d records of %d", len(x), tab.count, tab.d)
-			}
 			labels, ierr := tab.ints()
 			if ierr == nil && len(labels) != tab.count*tab.d {
 				t.Fatalf("%d labels for %d records of %d", len(labels), tab.count, tab.d)
 			}
-			for _, e := range []error{ferr, ierr} {
-				if ee := (*Error)(nil); e != nil && !errors.As(e, &ee) {
-					t.Fatalf("conversion error %v is %T, not *Error", e, e)
-				}
+			if ee := (*Error)(nil); ierr != nil && !errors.As(ierr, &ee) {
+				t.Fatalf("conversion error %v is %T, not *Error", ierr, ierr)
 			}
 			return
 		}

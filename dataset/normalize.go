@@ -137,3 +137,43 @@ func LoadSplits(m *ir.Model) (train, val *Set, err error) {
 	}
 	return train, val, nil
 }
+
+// FitMissing fits the fill of missing values on s, a set loaded with
+// in.Missing MissingMean and no fill (its missing values are NaN, scaled
+// as in says): each feature's fill is the mean of its present values, in
+// raw units as ir.Input.Fill holds it. It replaces s's NaNs by the fill,
+// scaled as the loader scales it, so that s then holds what Load with the
+// fill gives. A feature with no value at all in s is an error naming it.
+func FitMissing(s *Set, in ir.Input) ([]float64, error) {
+	if s == nil || s.N == 0 || s.D == 0 {
+		return nil, fmt.Errorf("dataset: fitting missing values on an empty set")
+	}
+	if in.Scale == 0 {
+		return nil, fmt.Errorf("dataset: input scale 0: the raw mean of a feature cannot be recovered")
+	}
+	sum, n := make([]float64, s.D), make([]int, s.D)
+	for i, v := range s.X {
+		if v == v {
+			sum[i%s.D] += float64(v)
+			n[i%s.D]++
+		}
+	}
+	fill := make([]float64, s.D)
+	for d := range fill {
+		if n[d] == 0 {
+			name := fmt.Sprintf("feature %d", d)
+			if d < len(s.Columns) {
+				name = fmt.Sprintf("feature %d (%q)", d, s.Columns[d])
+			}
+			return nil, fmt.Errorf("%s has no value in the training records: nothing to fill it with", name)
+		}
+		// The mean of the scaled values, back in raw units.
+		fill[d] = (sum[d]/float64(n[d]) - in.Offset) / in.Scale
+	}
+	for i, v := range s.X {
+		if v != v {
+			s.X[i] = float32(fill[i%s.D]*in.Scale + in.Offset)
+		}
+	}
+	return fill, nil
+}

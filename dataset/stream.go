@@ -17,15 +17,26 @@ import (
 // the file is gzip-compressed), a line and column for CSV.
 type Error struct {
 	File   string
-	Offset int64 // byte offset, or -1 when the error has no position
-	Gzip   bool  // Offset counts uncompressed bytes
-	Line   int   // CSV: 1-based line, 0 when not applicable
-	Column int   // CSV: 1-based field number, 0 when not applicable
+	Offset int64  // byte offset, or -1 when the error has no position
+	Gzip   bool   // Offset counts uncompressed bytes
+	Line   int    // CSV: 1-based line, 0 when not applicable
+	Column int    // CSV: 1-based field number, 0 when not applicable
+	Name   string // CSV: the column's header name, when the file has a header
 	Msg    string
-	Err    error // the underlying cause, if any
+	Hint   string // how to fix it, when there is an obvious way
+	// Selection is true when the problem is the choice of columns (a
+	// source's columns or exclude), not the file's contents.
+	Selection bool
+	Err       error // the underlying cause, if any
 }
 
-func (e *Error) Error() string { return "file " + e.File + ": " + e.Detail() }
+func (e *Error) Error() string {
+	s := "file " + e.File + ": " + e.Detail()
+	if e.Hint != "" {
+		s += " (" + e.Hint + ")"
+	}
+	return s
+}
 
 // Detail is the message with its place in the file but without the file's
 // name, for callers that name the file themselves (the compiler, at the
@@ -33,6 +44,8 @@ func (e *Error) Error() string { return "file " + e.File + ": " + e.Detail() }
 func (e *Error) Detail() string {
 	where := ""
 	switch {
+	case e.Line > 0 && e.Column > 0 && e.Name != "":
+		where = fmt.Sprintf("line %d, column %d (%q): ", e.Line, e.Column, e.Name)
 	case e.Line > 0 && e.Column > 0:
 		where = fmt.Sprintf("line %d, column %d: ", e.Line, e.Column)
 	case e.Line > 0:
@@ -78,6 +91,31 @@ type stream struct {
 	gz   bool
 	size int64 // file size when not compressed; -1 when unknown (gzip)
 	off  int64 // bytes consumed from r
+
+	// For progress: the file's bytes read so far (compressed ones for
+	// gzip) and its size on disk (-1 when unknown).
+	counted  *countReader
+	fileSize int64
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fileBytes is how much of the file has been read (buffering included).
+func (s *stream) fileBytes() int64 {
+	if s.counted == nil {
+		return -1
+	}
+	return s.counted.n
 }
 
 func openStream(path string) (*stream, error) {
@@ -105,8 +143,9 @@ func openStream(path string) (*stream, error) {
 
 // newStream reads r, size bytes long (named path in errors).
 func newStream(path string, r io.Reader, size int64) (*stream, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	s := &stream{path: path, r: br, size: size}
+	cr := &countReader{r: r}
+	br := bufio.NewReaderSize(cr, 1<<16)
+	s := &stream{path: path, r: br, size: size, counted: cr, fileSize: size}
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {

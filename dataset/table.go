@@ -40,8 +40,13 @@ func (d dtype) width() int     { return dtypeInfo[d].width }
 
 // request says which part of a file the caller wants and what it must look like.
 type request struct {
-	start, limit int  // records [start, start+limit); limit 0 = to the end
-	csvHeader    bool // the first CSV line is a header
+	start, limit int // records [start, start+limit); limit 0 = to the end
+	// CSV: the header rule and the selection of feature columns.
+	header           headerRule
+	columns, exclude []ir.Column
+	// adapt, when set, lets a CSV file given on the command line choose its
+	// columns as the model needs them (Options.Adapt).
+	adapt *ir.Input
 	// checkD, when set, validates the values per record (the message gets
 	// the file name prefixed).
 	checkD func(d int) string
@@ -51,6 +56,41 @@ type request struct {
 	recordsOf string
 	// headerOnly: read the shape and check the structure, keep no values.
 	headerOnly bool
+	// missing is what an empty or NaN value becomes (fill: raw units, one
+	// per selected feature; nil with MissingMean keeps NaN, for fitting).
+	missing ir.Missing
+	fill    []float64
+	// conv, when set, turns values into float32 as they are read (the
+	// table's x), so that the file's bytes and the values are never held
+	// together; without it the table keeps raw elements (labels).
+	conv *conversion
+	// progress, when set, is called as records are read.
+	progress func(Progress)
+}
+
+// conversion is the scalar scaling x = raw*scale + offset, computed in
+// float64 and rounded once to float32.
+type conversion struct {
+	scale, offset float64
+}
+
+// headerRule says how the first line of a CSV file is read.
+type headerRule uint8
+
+const (
+	headerAuto headerRule = iota // a header when none of its fields is a number
+	headerYes                    // always a header (header: true)
+	headerNo                     // always data (header: false)
+)
+
+func headerOf(src ir.Source) headerRule {
+	switch {
+	case src.CSVHeader:
+		return headerYes
+	case src.CSVNoHeader:
+		return headerNo
+	}
+	return headerAuto
 }
 
 // rangeOf resolves the requested record range against a file of total records.
@@ -85,10 +125,21 @@ type table struct {
 	dataOff int64 // stream offset of data[0] in the file
 	big     bool  // the file stores big-endian elements (for messages only)
 
-	// CSV: the parsed values and the line of each selected record.
+	// CSV without conversion: the parsed values and the line of each
+	// selected record.
 	csv   bool
 	vals  []float64
 	lines []int
+
+	// With a conversion: the selected values as float32, scaled.
+	x []float32
+
+	// CSV: the header (the file's names and those of the selected
+	// columns, nil without one), whether it was told from its contents,
+	// and the fields per line.
+	names, selNames []string
+	header, guessed bool
+	cols            int
 }
 
 // shapeOf splits a binary array's shape into records and values per record,
@@ -154,15 +205,22 @@ func readArray(s *stream, dt dtype, big bool, shape []int, q *request) (*table, 
 	if err := s.skip(int64(first)*rec, fmt.Sprintf("records [0, %d)", first)); err != nil {
 		return nil, err
 	}
-	// Refuse up front what cannot fit: the raw elements and the float32
-	// values made from them are held together for a moment.
-	if need := int64(count) * (rec + 4*int64(d)); need > memoryLimit() {
+	per := rec
+	if q.conv != nil {
+		per = 4 * int64(d) // converted as read: only the float32 values are held
+	}
+	if need := int64(count) * per; need > memoryLimit() {
 		return nil, s.errAt(s.off, nil, "the %d selected records of %d values need %d MiB in memory, more than the %d MiB available; select fewer records (start, limit)",
 			count, d, need>>20, memoryLimit()>>20)
 	}
 	t.dataOff = s.off
 	what := fmt.Sprintf("records [%d, %d)", first, first+count)
-	if t.data, err = s.readN(int64(count)*rec, what); err != nil {
+	if q.conv != nil {
+		err = t.convert(s, q)
+	} else {
+		t.data, err = s.readN(int64(count)*rec, what)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := s.skip(int64(n-first-count)*rec, fmt.Sprintf("records [%d, %d)", first+count, n)); err != nil {
@@ -171,10 +229,82 @@ func readArray(s *stream, dt dtype, big bool, shape []int, q *request) (*table, 
 	if err := s.expectEOF(); err != nil {
 		return nil, err
 	}
-	if big {
+	if big && t.data != nil {
 		swapBytes(t.data, int(w))
 	}
 	return t, nil
+}
+
+// convertChunk is the most bytes convert reads at once.
+const convertChunk = 1 << 20
+
+// convert reads the selected records of a binary array in chunks, turning
+// each into scaled float32 values in t.x as it comes: the file's bytes are
+// never all held, so a data set costs its float32 size and no more.
+func (t *table) convert(s *stream, q *request) error {
+	w := t.dt.width()
+	rec := t.d * w
+	perChunk := max(1, convertChunk/max(rec, 1))
+	t.x = make([]float32, t.count*t.d)
+	buf := make([]byte, min(perChunk, t.count)*rec)
+	dec := decoder(t.dt)
+	var lut []float32
+	if t.dt == dtU8 {
+		// 8-bit images go through a lookup table; when the table is
+		// finite, so is every value.
+		lut = make([]float32, 256)
+		for i := range lut {
+			lut[i] = float32(float64(i)*q.conv.scale + q.conv.offset)
+		}
+		if i := finite(lut); i >= 0 {
+			return &Error{File: t.path, Offset: -1, Msg: fmt.Sprintf("the byte value %d is %v after scaling", i, lut[i])}
+		}
+	}
+	for r := 0; r < t.count; {
+		k := min(perChunk, t.count-r)
+		b := buf[:k*rec]
+		if err := s.readFull(b, fmt.Sprintf("records [%d, %d)", t.first+r, t.first+r+k)); err != nil {
+			return err
+		}
+		if t.big {
+			swapBytes(b, w)
+		}
+		out := t.x[r*t.d : (r+k)*t.d]
+		if lut != nil {
+			for i, v := range b {
+				out[i] = lut[v]
+			}
+		} else {
+			for i := range out {
+				raw := dec(b[i*w:])
+				if raw != raw { // NaN: a missing value
+					switch {
+					case q.missing == ir.MissingError:
+						e := t.where(r*t.d + i)
+						e.Msg = fmt.Sprintf("record %d value %d is NaN (a missing value)", t.first+r+i/t.d, i%t.d)
+						e.Hint = missingHint
+						return e
+					case q.fill == nil:
+						out[i] = float32(math.NaN()) // kept for fitting the fill
+						continue
+					default:
+						raw = q.fill[i%t.d]
+					}
+				}
+				out[i] = float32(raw*q.conv.scale + q.conv.offset)
+				if math.Float32bits(out[i])&0x7f800000 == 0x7f800000 {
+					e := t.where(r*t.d + i)
+					e.Msg = fmt.Sprintf("record %d value %d is %v after scaling (raw %v)", t.first+r+i/t.d, i%t.d, out[i], raw)
+					return e
+				}
+			}
+		}
+		r += k
+		if q.progress != nil {
+			q.progress(Progress{Records: r, Total: t.count, Bytes: s.fileBytes(), Size: s.fileSize})
+		}
+	}
+	return nil
 }
 
 // swapBytes reverses the byte order of each w-byte element of b in place.
@@ -252,44 +382,6 @@ func (t *table) where(i int) *Error {
 		return &Error{File: t.path, Offset: -1, Line: t.lines[i/t.d], Column: i%t.d + 1}
 	}
 	return &Error{File: t.path, Offset: t.dataOff + int64(i)*int64(t.dt.width()), Gzip: t.gz}
-}
-
-// floats converts the selection to float32 as x = raw*scale + offset,
-// computed in float64. Values that are not finite after scaling are errors:
-// they would silently turn the whole training run into NaN.
-func (t *table) floats(scale, offset float64) ([]float32, error) {
-	out := make([]float32, t.count*t.d)
-	check := true
-	switch {
-	case t.vals != nil:
-		for i, v := range t.vals {
-			out[i] = float32(v*scale + offset)
-		}
-	case t.dt == dtU8:
-		// The common case (8-bit images) goes through a lookup table; when
-		// the table is finite, so is the result.
-		var lut [256]float32
-		for i := range lut {
-			lut[i] = float32(float64(i)*scale + offset)
-		}
-		for i, b := range t.data {
-			out[i] = lut[b]
-		}
-		check = finite(lut[:]) >= 0
-	default:
-		dec, w := decoder(t.dt), t.dt.width()
-		for i := range out {
-			out[i] = float32(dec(t.data[i*w:])*scale + offset)
-		}
-	}
-	if check {
-		if i := finite(out); i >= 0 {
-			e := t.where(i)
-			e.Msg = fmt.Sprintf("record %d value %d is %v after scaling (raw %v)", t.first+i/t.d, i%t.d, out[i], t.raw(i))
-			return nil, e
-		}
-	}
-	return out, nil
 }
 
 // finite returns the index of the first NaN or infinity in v, or -1.

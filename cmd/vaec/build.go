@@ -113,7 +113,7 @@ func loadModel(dir string) (*ir.Model, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no build in %s/: run `vaec build spec.yaml` first", filepath.Clean(dir))
 	}
-	b, err := capped.ReadFile(path, capped.SpecLimit)
+	b, err := capped.ReadFile(path, capped.ModelLimit)
 	if err != nil {
 		return nil, fmt.Errorf("read model: %w", err)
 	}

@@ -17,11 +17,19 @@ var FileLimit int64 = 4 << 30
 
 // StreamLimit caps what is read from a file whose size is not known in
 // advance (a pipe, a device such as /dev/zero): its content is held in
-// memory as it arrives, so the cap is lower than FileLimit.
-const StreamLimit = 256 << 20
+// memory as it arrives, so the cap is lower than FileLimit; copy a larger
+// stream to a regular file first.
+const StreamLimit = 64 << 20
 
-// SpecLimit is the cap for specs, which are hand-written text.
-const SpecLimit = 16 << 20
+// SpecLimit is the cap for specs and model.json, which are small text
+// (the largest spec in the repository is 2 KB; a model.json of a wide
+// normalised table some hundred KB). Parsed YAML takes many times its
+// size in nodes, so the cap also bounds the compiler's memory.
+const SpecLimit = 4 << 20
+
+// ModelLimit is the cap for model.json, JSON written by vaec: a wide table's
+// per-feature normalisation makes it larger than any spec.
+const ModelLimit = 64 << 20
 
 // TooLargeError reports a file over its cap.
 type TooLargeError struct {
@@ -31,8 +39,14 @@ type TooLargeError struct {
 }
 
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s: %s, over the cap of %s bytes (raise it with --max-file-size if the file is genuine)",
-		e.Path, sizeText(e.Size), Thousands(e.Limit))
+	hint := ""
+	switch {
+	case e.Limit == StreamLimit:
+		hint = " (not a regular file: copy it to one)"
+	case e.Limit == FileLimit:
+		hint = " (raise it with --max-file-size if the file is genuine)"
+	}
+	return fmt.Sprintf("%s: %s, over the cap of %s bytes%s", e.Path, sizeText(e.Size), Thousands(e.Limit), hint)
 }
 
 func sizeText(n int64) string {
@@ -70,7 +84,7 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return b, nil
 	}
 	limit = min(limit, StreamLimit)
-	b, err := readAll(io.LimitReader(f, limit+1), nil, limit)
+	b, err := readChunks(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -78,6 +92,31 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 		return nil, &TooLargeError{Path: path, Size: int64(len(b)), Limit: limit}
 	}
 	return b, nil
+}
+
+// readChunks reads r to the end in 1 MiB pieces joined once at the end,
+// so that a stream of unknown length costs twice its size at most, not the
+// sum of every buffer a growing slice leaves behind.
+func readChunks(r io.Reader) ([]byte, error) {
+	var chunks [][]byte
+	total := 0
+	for {
+		c := make([]byte, 1<<20)
+		n, err := io.ReadFull(r, c)
+		chunks = append(chunks, c[:n])
+		total += n
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
 }
 
 // readAll reads r to the end (or to limit+1 bytes, for a file that grows
