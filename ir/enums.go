@@ -108,9 +108,10 @@ type PriorKind uint8
 
 const (
 	PriorNormal PriorKind = iota // N(0, I)
+	PriorVamp                    // VampPrior: (1/K) Σ_k q(z | u_k), u_k learned pseudo-inputs
 )
 
-var priorNames = []string{"normal"}
+var priorNames = []string{"normal", "vamp"}
 
 func (k PriorKind) String() string                { return enumString(priorNames, k) }
 func (k PriorKind) MarshalText() ([]byte, error)  { return marshalKnown(priorNames, k) }
@@ -121,9 +122,10 @@ type ObjectiveKind uint8
 
 const (
 	ELBO ObjectiveKind = iota // the evidence lower bound with beta on the KL term
+	IWAE                      // the importance-weighted bound of Samples draws (Burda et al. 2015)
 )
 
-var objectiveNames = []string{"elbo"}
+var objectiveNames = []string{"elbo", "iwae"}
 
 func (k ObjectiveKind) String() string               { return enumString(objectiveNames, k) }
 func (k ObjectiveKind) MarshalText() ([]byte, error) { return marshalKnown(objectiveNames, k) }
@@ -220,9 +222,10 @@ const (
 	InitFanInUniform Init = iota
 	InitZeros             // all zeros
 	InitOnes              // all ones
+	InitUniform01         // U(0, 1): a VampPrior's pseudo-inputs, noise images in the scaled input's range
 )
 
-var initNames = []string{"fan_in_uniform", "zeros", "ones"}
+var initNames = []string{"fan_in_uniform", "zeros", "ones", "uniform01"}
 
 func (i Init) String() string                { return enumString(initNames, i) }
 func (i Init) MarshalText() ([]byte, error)  { return marshalKnown(initNames, i) }

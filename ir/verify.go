@@ -119,9 +119,7 @@ func (v *verifier) checkArchitecture() {
 	v.checkGraph("decoder", &m.Decoder, Value{Name: InputZ, Shape: Shape{m.Latent}})
 	v.checkRoles()
 	v.checkLikelihood()
-	if m.Prior.Kind != PriorNormal {
-		v.errorf("unknown prior %v", m.Prior.Kind)
-	}
+	v.checkPrior()
 	v.checkParams()
 }
 
@@ -389,9 +387,7 @@ func (v *verifier) checkParams() {
 func (v *verifier) checkSettings() {
 	m := v.m
 	o := m.Objective
-	if o.Kind != ELBO {
-		v.errorf("unknown objective %v", o.Kind)
-	}
+	v.checkObjectiveKind()
 	if !finite(o.Beta) || o.Beta < 0 {
 		v.errorf("objective beta %v, want >= 0", o.Beta)
 	}
