@@ -223,8 +223,25 @@ func checkSet(what string, s *dataset.Set, m *ir.Model) error {
 	if s.D != m.Input.Size || len(s.X) != s.N*s.D {
 		return errorf("%s data: %d features per example (%d values for %d examples), the model takes %d", what, s.D, len(s.X), s.N, m.Input.Size)
 	}
+	if m.Likelihood.Kind == ir.Bernoulli {
+		// vaec build checks this on files it can read quickly; larger ones
+		// are checked here, before the first step.
+		lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+		for _, v := range s.X {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		if lo < 0 || hi > 1+1e-6 {
+			return errorf("%s data: the bernoulli likelihood needs inputs in [0, 1], but the records span [%g, %g] after scaling (scale the data into [0, 1] with input.scale and input.offset, or input.normalize: minmax, or use likelihood: gaussian)", what, lo, hi)
+		}
+	}
 	return nil
 }
+
+// MaxLoss bounds the loss, in nats per example, that training accepts: a
+// model this far from its data (raw features in the thousands under a
+// Gaussian of unit variance, say) is not learning, and a finished run with
+// a validation ELBO of −1e34 would be reported as success.
+const MaxLoss = 1e8
 
 // resume restores weights, optimizer, generator and counters from the
 // store's last commit, refusing a checkpoint of another spec.
@@ -337,6 +354,10 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 		if !finite(loss) || !finite(r) || !finite(k) {
 			return EpochMetrics{}, errorf("epoch %d batch %d/%d: the loss is %v (recon %v, KL %v); training stopped, %s", epoch, b+1, batches, loss, r, k, t.kept())
 		}
+		if loss > MaxLoss {
+			return EpochMetrics{}, errorf("epoch %d batch %d/%d: the loss is %.4g nats per example, beyond %.0e: the model cannot explain the data at this scale (features with large raw values? add input.normalize: standardize); training stopped, %s",
+				epoch, b+1, batches, loss, MaxLoss, t.kept())
+		}
 		for i := range grads {
 			if grads[i], err = n.grad(i); err != nil {
 				return EpochMetrics{}, errorf("epoch %d batch %d: %v", epoch, b+1, err)
@@ -366,6 +387,10 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 		}
 		if !finite(vm.ELBO) {
 			return EpochMetrics{}, errorf("epoch %d validation: the ELBO is %v; training stopped, %s", epoch, vm.ELBO, t.kept())
+		}
+		if -vm.ELBO > MaxLoss {
+			return EpochMetrics{}, errorf("epoch %d validation: the ELBO is %.4g nats per example, below −%.0e: the model cannot explain the validation data at this scale (features with large raw values? add input.normalize: standardize); training stopped, %s",
+				epoch, vm.ELBO, MaxLoss, t.kept())
 		}
 		em.ValELBO, em.ValRecon, em.ValKL = &vm.ELBO, &vm.Recon, &vm.KL
 		score = vm.ELBO
