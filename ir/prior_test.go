@@ -30,7 +30,7 @@ func TestVerifyVampAndIWAE(t *testing.T) {
 		want   string
 	}{
 		{"no components", func(m *Model) { m.Prior.Components = 0 }, "prior vamp with 0 components"},
-		{"param missing", func(m *Model) { m.Params = m.Params[:len(m.Params)-1] }, "prior.pseudo_inputs"},
+		{"param missing", func(m *Model) { m.Params = m.Params[:len(m.Params)-1] }, "the nodes imply 11"},
 		{"normal with components", func(m *Model) { m.Prior.Kind = PriorNormal }, "prior normal with components 3"},
 		{"iwae beta", func(m *Model) { m.Objective = Objective{Kind: IWAE, Beta: 2, Samples: 5} }, "no separate KL term to weight"},
 		{"iwae warmup", func(m *Model) { m.Objective = Objective{Kind: IWAE, Beta: 1, Samples: 5, WarmupEpochs: 2} }, "no separate KL term to warm up"},
@@ -58,7 +58,7 @@ func TestVampPrior(t *testing.T) {
 		t.Fatal(err)
 	}
 	norm := func(z, mu, lv float64) float64 {
-		return math.Exp(-0.5*(math.Log(2*math.Pi)+lv+(z-mu)*(z-mu)*math.Exp(-lv)))
+		return math.Exp(-0.5 * (math.Log(2*math.Pi) + lv + (z-mu)*(z-mu)*math.Exp(-lv)))
 	}
 	for _, z := range []float64{-3, 0, 0.5, 2, 40} {
 		got, err := p.LogDensity([]float32{float32(z)})
