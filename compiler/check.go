@@ -20,12 +20,38 @@ import (
 // defaults filled, recording every problem and carrying on with a default in
 // place of a bad value, so one run reports all of a spec's errors.
 
-// layerSpec is a hidden layer as the spec states it.
+// layerSpec is a hidden layer as the spec states it, defaults filled.
 type layerSpec struct {
-	units int
-	act   ir.Activation
-	alpha float64
-	pos   Pos
+	op     ir.Op
+	units  int
+	act    ir.Activation
+	actSet bool // the spec wrote the activation (at actPos)
+	actPos Pos
+	alpha  float64
+
+	filters                                 int
+	kernel, stride, padding, outPad, factor []int
+	momentum, epsilon                       float64
+	reshape                                 ir.Shape // dense: the output's shape, nil to keep [units]
+	reshapePos                              Pos
+	pos                                     Pos
+}
+
+// attrs are the IR attributes of the layer's op.
+func (l *layerSpec) attrs() ir.Attrs {
+	switch l.op {
+	case ir.Conv2D, ir.ConvTranspose2D:
+		a := ir.Attrs{Filters: l.filters, Kernel: l.kernel, Stride: l.stride, Padding: l.padding, Activation: l.act, Alpha: l.alpha}
+		if l.op == ir.ConvTranspose2D {
+			a.OutputPadding = l.outPad
+		}
+		return a
+	case ir.Upsample:
+		return ir.Attrs{Factor: l.factor}
+	case ir.BatchNorm:
+		return ir.Attrs{Momentum: l.momentum, Epsilon: l.epsilon, Activation: l.act, Alpha: l.alpha}
+	}
+	return ir.Attrs{Units: l.units, Activation: l.act, Alpha: l.alpha}
 }
 
 // checker holds the state of one compilation.
@@ -35,6 +61,7 @@ type checker struct {
 	m   ir.Model
 
 	enc, dec []layerSpec
+	layersOK bool          // both layer lists read without errors: their shapes can be checked
 	meanAct  ir.Activation // gaussian mean activation
 	// likelihoodOK is false when the likelihood key had errors, so checks
 	// that depend on it stay quiet.
@@ -111,6 +138,7 @@ func (c *checker) checkSpec(root *yaml.Node) {
 			c.m.Latent = int(n)
 		}
 	}
+	before := len(c.errs)
 	if v := top.get("encoder"); v != nil {
 		c.enc = c.checkLayers(v, "encoder")
 	}
@@ -118,12 +146,16 @@ func (c *checker) checkSpec(root *yaml.Node) {
 		c.decoderNode = top.keyNode("decoder")
 		c.dec = c.checkLayers(v, "decoder")
 	}
+	c.layersOK = len(c.errs) == before
 	if v := top.get("likelihood"); v != nil {
 		c.likelihoodNode = top.keyNode("likelihood")
 		c.checkLikelihood(v)
 	}
 	if v := top.get("objective"); v != nil {
 		c.checkObjective(v)
+	}
+	if v := top.get("prior"); v != nil {
+		c.checkPrior(v)
 	}
 	if v := top.get("train"); v != nil {
 		c.checkTrain(v)
@@ -152,6 +184,18 @@ func (c *checker) checkSpec(root *yaml.Node) {
 		}
 	}
 	c.crossCheck()
+	c.checkShapes()
+}
+
+// checkShapes infers every layer's shape by lowering the spec to the IR and
+// reports what does not fit at the layer, when the input, the latent size
+// and the layers have been read without errors (otherwise the shapes would
+// follow from placeholders).
+func (c *checker) checkShapes() {
+	if !c.inputOK || !c.layersOK || c.m.Latent < 1 || len(c.m.Input.Shape) == 0 || !c.likelihoodOK {
+		return
+	}
+	c.lowerWith(func(e *Error) { c.errs = append(c.errs, e) })
 }
 
 // setDefaults fills every value a spec may leave out.
@@ -304,7 +348,7 @@ func (c *checker) checkLayers(n *yaml.Node, path string) []layerSpec {
 }
 
 func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
-	l := layerSpec{act: DefaultActivation, pos: c.pos(n)}
+	l := layerSpec{op: ir.Dense, act: DefaultActivation, pos: c.pos(n)}
 	if r := resolve(n); r.Kind == yaml.ScalarNode && r.ShortTag() == "!!int" {
 		// A common slip: a list of widths instead of a list of layers.
 		c.errorf(r, path, fmt.Sprintf("write \"- units: %s\"", clip(r.Value)), "expected a layer mapping, found %s", describe(r))
@@ -315,26 +359,96 @@ func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 		return l, false
 	}
 	good := true
-	c.require(m, layerSection.required...)
 	if v := m.get("type"); v != nil {
-		if _, ok := c.enum(v, joinPath(path, "type"), "layer type", ir.OpNames()); !ok {
+		if t, ok := c.enum(v, joinPath(path, "type"), "layer type", layerTypes); ok {
+			l.op, _ = ir.ParseOp(t)
+		} else {
+			return l, false
+		}
+	}
+	keys := layerKeys[l.op]
+	c.require(m, keys.required...)
+	for _, k := range keys.required {
+		good = good && m.has(k)
+	}
+	for _, f := range layerSection.fields {
+		if m.has(f.name) && !slices.Contains(keys.keys, f.name) {
+			c.errorf(m.keyNode(f.name), joinPath(path, f.name), l.op.String()+" takes "+strings.Join(keys.keys[1:], ", "),
+				"%s does not apply to a %s layer", f.name, l.op)
 			good = false
 		}
 	}
-	if v := m.get("units"); v != nil {
+	switch l.op {
+	case ir.BatchNorm:
+		l.act = ir.Linear
+		l.momentum, l.epsilon = DefaultBatchNormMomentum, DefaultBatchNormEpsilon
+	case ir.Upsample:
+		l.act = ir.Linear
+	case ir.Conv2D, ir.ConvTranspose2D:
+		l.stride, l.padding, l.outPad = []int{1, 1}, []int{0, 0}, []int{0, 0}
+	}
+	if v := m.get("units"); v != nil && l.op == ir.Dense {
 		if u, ok := c.integer(v, joinPath(path, "units"), 1, ir.MaxUnits); ok {
 			l.units = int(u)
 		} else {
 			good = false
 		}
-	} else {
-		good = false
+	}
+	if v := m.get("filters"); v != nil && slices.Contains(keys.keys, "filters") {
+		if f, ok := c.integer(v, joinPath(path, "filters"), 1, ir.MaxUnits); ok {
+			l.filters = int(f)
+		} else {
+			good = false
+		}
+	}
+	for _, p := range []struct {
+		key string
+		dst *[]int
+		lo  int64
+	}{{"kernel", &l.kernel, 1}, {"stride", &l.stride, 1}, {"padding", &l.padding, 0}, {"output_padding", &l.outPad, 0}, {"factor", &l.factor, 1}} {
+		if v := m.get(p.key); v != nil && slices.Contains(keys.keys, p.key) {
+			if pr, ok := c.pair(v, joinPath(path, p.key), p.lo); ok {
+				*p.dst = pr
+			} else {
+				good = false
+			}
+		}
+	}
+	if v := m.get("mode"); v != nil && l.op == ir.Upsample {
+		if _, ok := c.enum(v, joinPath(path, "mode"), "upsampling mode", []string{"nearest"}); !ok {
+			good = false
+		}
+	}
+	if l.op == ir.BatchNorm {
+		if v := m.get("momentum"); v != nil {
+			if f, ok := c.number(v, joinPath(path, "momentum"), interval{0, 1, false, false}); ok {
+				l.momentum = f
+			} else {
+				good = false
+			}
+		}
+		if v := m.get("epsilon"); v != nil {
+			if f, ok := c.number(v, joinPath(path, "epsilon"), epsRange); ok {
+				l.epsilon = f
+			} else {
+				good = false
+			}
+		}
+	}
+	if v := m.get("reshape"); v != nil && l.op == ir.Dense {
+		l.reshapePos = c.pos(m.keyNode("reshape"))
+		if s, ok := c.layerShape(v, joinPath(path, "reshape")); ok {
+			l.reshape = s
+		} else {
+			good = false
+		}
 	}
 	actOK := true
-	if v := m.get("activation"); v != nil {
+	if v := m.get("activation"); v != nil && slices.Contains(keys.keys, "activation") {
 		a, ok := c.enum(v, joinPath(path, "activation"), "activation", activationNames())
 		if ok {
 			l.act, _ = ir.ParseActivation(a)
+			l.actSet, l.actPos = true, c.pos(m.keyNode("activation"))
 		}
 		actOK = ok
 		good = good && ok
@@ -352,7 +466,7 @@ func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 		owner, otherOwner ir.Activation
 	}{{"slope", "alpha", ir.LeakyReLU, ir.ELU}, {"alpha", "slope", ir.ELU, ir.LeakyReLU}} {
 		v := m.get(p.key)
-		if v == nil {
+		if v == nil || !slices.Contains(keys.keys, p.key) {
 			continue
 		}
 		kp := joinPath(path, p.key)
@@ -374,6 +488,53 @@ func (c *checker) checkLayer(n *yaml.Node, path string) (layerSpec, bool) {
 		}
 	}
 	return l, good
+}
+
+// pair reads k or [kh, kw], each an integer at least lo.
+func (c *checker) pair(n *yaml.Node, path string, lo int64) ([]int, bool) {
+	r := resolve(n)
+	if r.Kind == yaml.ScalarNode {
+		v, ok := c.integer(r, path, lo, ir.MaxInputSize)
+		return []int{int(v), int(v)}, ok
+	}
+	items, ok := c.sequence(n, path)
+	if !ok {
+		return nil, false
+	}
+	if len(items) != 2 {
+		c.errorf(n, path, "write one number for both, or [h, w]", "has %d values, want 2", len(items))
+		return nil, false
+	}
+	out := make([]int, 2)
+	for i, it := range items {
+		v, ok := c.integer(it, indexPath(path, i), lo, ir.MaxInputSize)
+		if !ok {
+			return nil, false
+		}
+		out[i] = int(v)
+	}
+	return out, true
+}
+
+// layerShape reads a reshape target: [D] or [C, H, W].
+func (c *checker) layerShape(n *yaml.Node, path string) (ir.Shape, bool) {
+	items, ok := c.sequence(n, path)
+	if !ok {
+		return nil, false
+	}
+	if len(items) != 1 && len(items) != 3 {
+		c.errorf(n, path, "use [C, H, W] for images or [D] for vectors", "shape has %d dimensions", len(items))
+		return nil, false
+	}
+	var s ir.Shape
+	for i, it := range items {
+		d, ok := c.integer(it, indexPath(path, i), 1, ir.MaxInputSize)
+		if !ok {
+			return nil, false
+		}
+		s = append(s, int(d))
+	}
+	return s, true
 }
 
 func (c *checker) checkLikelihood(n *yaml.Node) {
@@ -464,6 +625,7 @@ func (c *checker) checkObjective(n *yaml.Node) {
 			c.m.Objective.WarmupEpochs = int(k)
 		}
 	}
+	c.checkObjectiveType(m)
 }
 
 func (c *checker) checkTrain(n *yaml.Node) {

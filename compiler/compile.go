@@ -86,6 +86,21 @@ func (c *checker) compileLowered(filename string) (*ir.Model, error) {
 // lower builds the encoder and decoder graphs and the parameter table from
 // the checked spec. Afterwards the model satisfies ir.Verify.
 func (c *checker) lower() (*ir.Model, error) {
+	return c.lowerWith(nil)
+}
+
+// lowerWith is lower that, given report, reports each shape problem as a
+// positioned spec error (checkShapes' dry run) and carries on with the
+// other graph; without it the first problem is the error.
+//
+// The layers become nodes in order: a dense layer with reshape is a dense
+// node and a reshape node after it. The decoder's output layer is implied
+// (a dense layer to the input's size, reshaped back to the input's shape),
+// unless the decoder ends in a conv2d or conv_transpose2d: that layer is
+// then the output layer, must produce the input's shape exactly, and takes
+// the likelihood's activation, so a spec can state a PyTorch model layer
+// for layer.
+func (c *checker) lowerWith(report func(*Error)) (*ir.Model, error) {
 	m := c.m // a copy: the checker's model stays the spec as read
 	m.Format = ir.FormatVersion
 	m.Params = nil
@@ -94,46 +109,133 @@ func (c *checker) lower() (*ir.Model, error) {
 	if c.likelihoodNode != nil {
 		outPos, outPath = c.pos(c.likelihoodNode), "likelihood"
 	}
-	hidden := func(b *ir.Builder, prefix string, ls []layerSpec) error {
-		for i, l := range ls {
-			n := ir.Node{Name: fmt.Sprintf("%s.%d", prefix, i), Op: ir.Dense, Pos: l.pos, Path: indexPath(prefix, i),
-				Attrs: ir.Attrs{Units: l.units, Activation: l.act, Alpha: l.alpha}}
-			if _, err := b.Add(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	enc := m.EncoderBuilder()
-	if err := hidden(enc, "encoder", c.enc); err != nil {
-		return nil, err
-	}
-	h := enc.Last()
-	for _, head := range []struct {
-		name string
-		role ir.Role
-	}{{"encoder.mu", ir.RoleMu}, {"encoder.logvar", ir.RoleLogvar}} {
-		n := ir.Node{Name: head.name, Op: ir.Dense, Role: head.role, Inputs: []string{h}, Pos: headPos, Path: "latent",
-			Attrs: ir.Attrs{Units: m.Latent}}
-		if _, err := enc.Add(n); err != nil {
-			return nil, err
-		}
-	}
-	dec := m.DecoderBuilder()
-	if err := hidden(dec, "decoder", c.dec); err != nil {
-		return nil, err
-	}
 	outAct := ir.Linear // Bernoulli: logits
 	if m.Likelihood.Kind != ir.Bernoulli {
 		outAct = c.meanAct
 	}
-	out := ir.Node{Name: "decoder.out", Op: ir.Dense, Role: ir.RoleOutput, Pos: outPos, Path: outPath,
-		Attrs: ir.Attrs{Units: m.Input.Size, Activation: outAct}}
-	if _, err := dec.Add(out); err != nil {
-		return nil, err
+	var first error
+	fail := func(pos Pos, path, hint, format string, args ...any) error {
+		e := &Error{Pos: pos, Path: path, Msg: fmt.Sprintf(format, args...), Hint: hint}
+		if report != nil {
+			report(e)
+		}
+		if first == nil {
+			first = e
+		}
+		return e
+	}
+	// add appends one node after checking its shape through the op table,
+	// so that a problem is reported at the layer with a hint.
+	add := func(b *ir.Builder, n ir.Node, l *layerSpec, in ir.Shape) (ir.Shape, error) {
+		out, err := n.Op.Info().Infer(&n, []ir.Shape{in})
+		if err != nil {
+			return nil, fail(n.Pos, n.Path, shapeHint(n, l, in), "%s: %v", n.Op, err)
+		}
+		if _, err := b.Add(n); err != nil {
+			return nil, fail(n.Pos, n.Path, "", "%v", err)
+		}
+		return out, nil
+	}
+	layers := func(b *ir.Builder, prefix string, ls []layerSpec, shape ir.Shape) (ir.Shape, bool, error) {
+		for i := range ls {
+			l := &ls[i]
+			path := indexPath(prefix, i)
+			n := ir.Node{Name: fmt.Sprintf("%s.%d", prefix, i), Op: l.op, Pos: l.pos, Path: path, Attrs: l.attrs()}
+			last := prefix == "decoder" && i == len(ls)-1
+			isOut := last && (l.op == ir.Conv2D || l.op == ir.ConvTranspose2D)
+			if isOut {
+				n.Role, n.Activation, n.Alpha = ir.RoleOutput, outAct, 0
+				if l.actSet {
+					return nil, false, fail(l.actPos, path+".activation", "remove it; a gaussian mean takes likelihood.mean_activation",
+						"decoder[%d] is the output layer, giving the likelihood's %s: it takes no activation", i, map[bool]string{true: "logits", false: "mean"}[m.Likelihood.Kind == ir.Bernoulli])
+				}
+				out, err := n.Op.Info().Infer(&n, []ir.Shape{shape})
+				if err == nil && !out.Equal(m.Input.Shape) {
+					return nil, false, fail(l.pos, path, outputHint(n, shape, out, m.Input.Shape),
+						"%s produces %v, the input is %v", n.Op, out, m.Input.Shape)
+				}
+			}
+			out, err := add(b, n, l, shape)
+			if err != nil {
+				return nil, false, err
+			}
+			shape = out
+			if l.reshape != nil {
+				r := ir.Node{Name: n.Name + ".reshape", Op: ir.Reshape, Pos: l.reshapePos, Path: path + ".reshape", Attrs: ir.Attrs{Target: l.reshape}}
+				if shape, err = add(b, r, l, shape); err != nil {
+					return nil, false, err
+				}
+			}
+			if isOut {
+				return shape, true, nil
+			}
+		}
+		return shape, false, nil
+	}
+	enc := m.EncoderBuilder()
+	if _, _, err := layers(enc, "encoder", c.enc, m.Input.Shape); err == nil {
+		h := enc.Last()
+		for _, head := range []struct {
+			name string
+			role ir.Role
+		}{{"encoder.mu", ir.RoleMu}, {"encoder.logvar", ir.RoleLogvar}} {
+			n := ir.Node{Name: head.name, Op: ir.Dense, Role: head.role, Inputs: []string{h}, Pos: headPos, Path: "latent",
+				Attrs: ir.Attrs{Units: m.Latent}}
+			if _, err := enc.Add(n); err != nil {
+				fail(headPos, "latent", "", "%v", err)
+			}
+		}
+	}
+	dec := m.DecoderBuilder()
+	if _, explicit, err := layers(dec, "decoder", c.dec, ir.Shape{m.Latent}); err == nil && !explicit {
+		out := ir.Node{Name: "decoder.out", Op: ir.Dense, Role: ir.RoleOutput, Pos: outPos, Path: outPath,
+			Attrs: ir.Attrs{Units: m.Input.Size, Activation: outAct}}
+		if _, err := dec.Add(out); err != nil {
+			fail(outPos, outPath, "", "%v", err)
+		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	m.AddLikelihoodParams()
+	m.AddPriorParams()
 	return &m, nil
+}
+
+// shapeHint suggests a fix for a layer whose shape does not fit its input.
+func shapeHint(n ir.Node, l *layerSpec, in ir.Shape) string {
+	switch {
+	case n.Op == ir.Reshape:
+		return fmt.Sprintf("units: %d gives %d values; make the product of reshape equal to it", l.units, in.Size())
+	case len(in) == 1 && (n.Op == ir.Conv2D || n.Op == ir.ConvTranspose2D || n.Op == ir.Upsample):
+		if n.Path == "encoder[0]" {
+			return "give input.shape as [C, H, W]"
+		}
+		return "give the dense layer before it reshape: [C, H, W]"
+	case n.Op == ir.Conv2D && len(in) == 3 && len(n.Kernel) == 2 && (n.Kernel[0] > in[1]+2*n.Padding[0] || n.Kernel[1] > in[2]+2*n.Padding[1]):
+		return "use a smaller kernel or more padding"
+	}
+	return ""
+}
+
+// outputHint suggests how the decoder's last convolution can produce the
+// input's shape: output_padding when that is all that is missing.
+func outputHint(n ir.Node, in, got, want ir.Shape) string {
+	if len(want) != 3 {
+		return "the input is a vector: end the decoder with a dense layer (the output layer is then added), or give input.shape as [C, H, W]"
+	}
+	if got[0] != want[0] {
+		return fmt.Sprintf("filters: %d gives the input's channels", want[0])
+	}
+	dh, dw := want[1]-got[1], want[2]-got[2]
+	if n.Op == ir.ConvTranspose2D && dh >= 0 && dw >= 0 && n.OutputPadding[0]+dh < n.Stride[0] && n.OutputPadding[1]+dw < n.Stride[1] {
+		oh, ow := n.OutputPadding[0]+dh, n.OutputPadding[1]+dw
+		if oh == ow {
+			return fmt.Sprintf("output_padding: %d would give %d", oh, want[1])
+		}
+		return fmt.Sprintf("output_padding: [%d, %d] would give %d×%d", oh, ow, want[1], want[2])
+	}
+	return fmt.Sprintf("change kernel, stride or padding so that it gives %d×%d", want[1], want[2])
 }
 
 // hash returns the hex SHA-256 of the normalised spec: the model with

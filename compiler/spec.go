@@ -147,7 +147,8 @@ var topSection = &section{
 		{"encoder", "Hidden layers from the input to the latent heads (the mu and logvar heads are added).", map[string]any{"type": "array", "maxItems": ir.MaxLayers, "items": sRef("layer")}},
 		{"decoder", "Hidden layers from z to the output layer (the output layer is added).", map[string]any{"type": "array", "maxItems": ir.MaxLayers, "items": sRef("layer")}},
 		{"likelihood", "Observation model p(x|z): bernoulli (default) or gaussian.", sOneOf(sEnum(likelihoods...), sRef("likelihood"))},
-		{"objective", "The negative-ELBO objective.", sRef("objective")},
+		{"objective", "The training objective: the ELBO (default) or the importance-weighted bound.", sRef("objective")},
+		{"prior", "The prior p(z): normal (default) or {type: vamp, components: K}.", sOneOf(sEnum(priorTypes...), sRef("prior"))},
 		{"train", "Training settings.", sRef("train")},
 		{"data", "Data sources.", sRef("data")},
 		{"export", "ONNX export settings.", sRef("export")},
@@ -179,15 +180,48 @@ var anomalySection = &section{
 
 var layerSection = &section{
 	def: "layer", where: "encoder[i] or decoder[i]", title: "a layer",
-	doc: "One hidden layer.",
+	doc: "One hidden layer. Images are [C, H, W]; a dense layer flattens its input, and reshape turns its output into an image.",
 	fields: []field{
-		{"type", "Layer type; dense is the only one (and the default).", sEnum(string(ir.Dense))},
-		{"units", "Output features.", sInt(1, ir.MaxUnits)},
-		{"activation", "Activation after the affine map; default relu.", sEnum(activationNames()...)},
+		{"type", "Layer type: dense (the default), conv2d, conv_transpose2d, upsample or batch_norm.", sEnum(layerTypes...)},
+		{"units", "dense: output features.", sInt(1, ir.MaxUnits)},
+		{"activation", "Activation after the layer; default relu (linear for batch_norm).", sEnum(activationNames()...)},
 		{"slope", "Negative slope of leaky_relu; default 0.01.", sNum(positive)},
 		{"alpha", "Alpha of elu; default 1.", sNum(positive)},
+		{"reshape", "dense: the output's shape, [C, H, W] for the image layers after it (C·H·W = units).", map[string]any{"type": "array", "items": sInt(1, ir.MaxInputSize), "minItems": 1, "maxItems": 3}},
+		{"filters", "conv2d, conv_transpose2d: output channels.", sInt(1, ir.MaxUnits)},
+		{"kernel", "conv2d, conv_transpose2d: kernel size, k or [kh, kw].", sPair(1)},
+		{"stride", "conv2d, conv_transpose2d: stride, s or [sh, sw]; default 1.", sPair(1)},
+		{"padding", "conv2d, conv_transpose2d: zeros added on each side, p or [ph, pw]; default 0.", sPair(0)},
+		{"output_padding", "conv_transpose2d: rows and columns added to one side of the output (less than the stride); default 0.", sPair(0)},
+		{"factor", "upsample: integer factor, f or [fh, fw].", sPair(1)},
+		{"mode", "upsample: nearest (the only mode).", sEnum("nearest")},
+		{"momentum", "batch_norm: weight of each batch in the running statistics; default 0.1.", sNum(interval{0, 1, false, false})},
+		{"epsilon", "batch_norm: added to the variance; default 1e-5.", sNum(epsRange)},
 	},
-	required: []string{"units"},
+}
+
+// layerTypes are the spec's layer types: the ops a layer can be (reshape
+// is a key of dense layers, not a layer of its own).
+var layerTypes = []string{ir.Dense.String(), ir.Conv2D.String(), ir.ConvTranspose2D.String(), ir.Upsample.String(), ir.BatchNorm.String()}
+
+// layerKeys are the keys each layer type reads, and requires.
+var layerKeys = map[ir.Op]struct{ keys, required []string }{
+	ir.Dense:           {[]string{"type", "units", "activation", "slope", "alpha", "reshape"}, []string{"units"}},
+	ir.Conv2D:          {[]string{"type", "filters", "kernel", "stride", "padding", "activation", "slope", "alpha"}, []string{"filters", "kernel"}},
+	ir.ConvTranspose2D: {[]string{"type", "filters", "kernel", "stride", "padding", "output_padding", "activation", "slope", "alpha"}, []string{"filters", "kernel"}},
+	ir.Upsample:        {[]string{"type", "factor", "mode"}, []string{"factor"}},
+	ir.BatchNorm:       {[]string{"type", "momentum", "epsilon", "activation", "slope", "alpha"}, nil},
+}
+
+// Defaults of the image layers, PyTorch's.
+const (
+	DefaultBatchNormMomentum = 0.1
+	DefaultBatchNormEpsilon  = 1e-5
+)
+
+// sPair is an integer, or a list [h, w] of two, each at least lo.
+func sPair(lo int64) map[string]any {
+	return sOneOf(sInt(lo, ir.MaxInputSize), map[string]any{"type": "array", "items": sInt(lo, ir.MaxInputSize), "minItems": 2, "maxItems": 2})
 }
 
 var likelihoodSection = &section{
@@ -204,8 +238,9 @@ var likelihoodSection = &section{
 
 var objectiveSection = &section{
 	def: "objective", where: "objective", title: "the objective",
-	doc: "Negative ELBO with a weight on the KL term.",
+	doc: "Negative ELBO with a weight on the KL term, or the importance-weighted bound (IWAE).",
 	fields: []field{
+		{"type", "elbo (default): the samples-sample ELBO; iwae: the importance-weighted bound of samples draws (Burda et al. 2015), beta 1 and no warm-up.", sEnum(objectiveTypes...)},
 		{"beta", "Weight of the KL term (1: plain VAE, >1: β-VAE); default 1.", sNum(nonNegative)},
 		{"samples", "Monte Carlo samples of z per input; default 1.", sInt(1, 1000)},
 		{"kl_warmup_epochs", "Epochs over which the KL weight rises linearly from 0 to beta; default 0.", sInt(0, 1_000_000)},
@@ -289,7 +324,7 @@ var exportSection = &section{
 
 // allSections lists every section, the document first.
 func allSections() []*section {
-	return []*section{topSection, inputSection, layerSection, likelihoodSection, objectiveSection,
+	return []*section{topSection, inputSection, layerSection, likelihoodSection, objectiveSection, priorSection,
 		trainSection, optimizerSection, dataSection, sourceSection, exportSection, anomalySection}
 }
 

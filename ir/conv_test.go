@@ -117,7 +117,7 @@ func TestConvInferRefuses(t *testing.T) {
 	}{
 		{"flat input", Node{Op: Conv2D, Attrs: conv(8, 3, 1, 0)}, Shape{784}, "needs an image [C, H, W], the input is [784]"},
 		{"stride 0", Node{Op: Conv2D, Attrs: conv(8, 3, 0, 0)}, img, "stride 0, want at least 1"},
-		{"kernel too large", Node{Op: Conv2D, Attrs: conv(8, 31, 1, 1)}, img, "kernel 31 is larger than the padded input 30×30 (28×28, padding 1)"},
+		{"kernel too large", Node{Op: Conv2D, Attrs: conv(8, 31, 1, 1)}, img, "kernel 31 is larger than the padded input 30×30 (input 28×28, padding 1)"},
 		{"no filters", Node{Op: Conv2D, Attrs: conv(0, 3, 1, 0)}, img, "filters 0"},
 		{"output_padding ≥ stride", Node{Op: ConvTranspose2D, Attrs: func() Attrs { a := conv(1, 4, 2, 1); a.OutputPadding = []int{2, 2}; return a }()}, img, "output_padding 2 must be smaller than the stride 2"},
 		{"reshape size", Node{Op: Reshape, Attrs: Attrs{Target: Shape{64, 7, 7}}}, Shape{3000}, "shape [64, 7, 7] holds 3136 values, the input [3000] has 3000"},

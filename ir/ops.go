@@ -278,7 +278,7 @@ func convInput(n *Node, x Shape) (Shape, error) {
 	if n.Op == Conv2D {
 		ph, pw := x[1]+2*n.Padding[0], x[2]+2*n.Padding[1]
 		if n.Kernel[0] > ph || n.Kernel[1] > pw {
-			return nil, fmt.Errorf("kernel %s is larger than the padded input %d×%d (%d×%d, padding %s)",
+			return nil, fmt.Errorf("kernel %s is larger than the padded input %d×%d (input %d×%d, padding %s)",
 				pair(n.Kernel), ph, pw, x[1], x[2], pair(n.Padding))
 		}
 	}
