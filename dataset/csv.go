@@ -118,7 +118,7 @@ func readCSV(s *stream, q *request) (*table, error) {
 		rec++
 		t.total = rec
 		if q.progress != nil && rec%progressEvery == 0 {
-			q.progress(Progress{Records: rec, Total: -1, Bytes: s.fileBytes(), Size: s.fileSize})
+			q.progress(Progress{Path: s.path, Records: rec, Total: -1, Bytes: s.fileBytes(), Size: s.fileSize})
 		}
 	}
 	if firstLine == 0 {
@@ -128,7 +128,7 @@ func readCSV(s *stream, q *request) (*table, error) {
 		return nil, &Error{File: s.path, Offset: -1, Msg: "no records"}
 	}
 	if q.progress != nil {
-		q.progress(Progress{Records: t.total, Total: t.total, Bytes: s.fileBytes(), Size: s.fileSize})
+		q.progress(Progress{Path: s.path, Records: t.total, Total: t.total, Bytes: s.fileBytes(), Size: s.fileSize})
 	}
 	first, count, err := q.rangeOf(s.path, t.total)
 	if err != nil {

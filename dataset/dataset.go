@@ -78,7 +78,8 @@ type Options struct {
 
 // Progress reports a Load under way.
 type Progress struct {
-	Records int // records read so far
+	Path    string // the file being read
+	Records int    // records read so far
 	// Total is the records to read when the file's header says so
 	// (binary formats), -1 until the end of a CSV file.
 	Total int

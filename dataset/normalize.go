@@ -115,19 +115,26 @@ func Preprocess(in ir.Input, raw []float32) []float32 {
 
 // LoadSplits reads the training and validation sets m names, as training
 // uses them: without a validation source, train.validation_split holds out
-// a fraction of the training data chosen by the spec's seed (Set.Split).
-// val is nil when there is no validation data.
+// a fraction of the training data chosen by the spec's seed (the examples
+// Set.Split chooses). val is nil when there is no validation data.
 func LoadSplits(m *ir.Model) (train, val *Set, err error) {
-	if train, err = Load(m.Data.Train, m.Input); err != nil {
+	return LoadSplitsWith(m, Options{})
+}
+
+// LoadSplitsWith is LoadSplits with options (progress). It holds the data
+// once: a validation split is taken with Set.Partition, which moves the
+// training examples within the loaded memory instead of copying them.
+func LoadSplitsWith(m *ir.Model, opt Options) (train, val *Set, err error) {
+	if train, err = LoadWith(m.Data.Train, m.Input, opt); err != nil {
 		return nil, nil, fmt.Errorf("training data: %w", err)
 	}
 	switch {
 	case m.Data.Validation != nil:
-		if val, err = Load(*m.Data.Validation, m.Input); err != nil {
+		if val, err = LoadWith(*m.Data.Validation, m.Input, opt); err != nil {
 			return nil, nil, fmt.Errorf("validation data: %w", err)
 		}
 	case m.Train.ValidationSplit > 0:
-		train, val = train.Split(m.Train.ValidationSplit, m.Train.Seed)
+		train, val = train.Partition(m.Train.ValidationSplit, m.Train.Seed)
 		if val.N == 0 {
 			val = nil
 		}

@@ -301,7 +301,7 @@ func (t *table) convert(s *stream, q *request) error {
 		}
 		r += k
 		if q.progress != nil {
-			q.progress(Progress{Records: r, Total: t.count, Bytes: s.fileBytes(), Size: s.fileSize})
+			q.progress(Progress{Path: s.path, Records: r, Total: t.count, Bytes: s.fileBytes(), Size: s.fileSize})
 		}
 	}
 	return nil

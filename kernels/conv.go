@@ -21,13 +21,16 @@ import (
 //	gradient of weights   ConvFilterGrad(x, dz)      ConvFilterGrad(dz, x)
 //	gradient of the bias  ChannelSum(dz)             ChannelSum(dz)
 //
-// where g always describes the convolution from the larger image to the
-// smaller one: for a transposed convolution, its output is g's input.
+// where g always describes the convolution itself: for a transposed
+// convolution, the one from its output back to its input (its output is
+// g's input, and its weight [C_in, C_out, kh, kw] is g's [K, C, KH, KW]).
 //
 // Each function splits the batch into chunks of a few images, sized from
-// the geometry alone so that a chunk's patch matrix (im2col) stays in L2,
-// and runs every chunk on one goroutine: patches, one matrix product
-// (sgemmSerial) and the scatter into the output, while the data are in
+// the geometry and the batch alone so that a chunk's buffers stay in L2,
+// and runs every chunk on one goroutine: the images transposed to padded
+// channels-last copies, their patch matrix (im2col: a patch's kernel rows
+// are then contiguous runs), one matrix product (sgemmSerial, on this
+// goroutine only) and the scatter into the output, while the data are in
 // that core's cache. Chunks are independent, and ConvFilterGrad adds the
 // chunks' products in a fixed order (chunks grouped into filterGroups
 // groups of consecutive chunks, the groups summed in order), so results

@@ -259,8 +259,18 @@ func loadData(c *cli.Context, v *vae.Model) (*dataset.Set, string, error) {
 		if src.Labels != "" {
 			src.LabelFormat = dataset.InferFormat(src.Labels)
 		}
+		if v.IR != nil {
+			// A file laid out as the training file reads as it does: the
+			// same header rule and columns. Adapt below also takes the
+			// model's named columns from any header, and a file of exactly
+			// the model's features (vaec's own CSV output) whole.
+			t := v.IR.Data.Train
+			src.CSVHeader, src.CSVNoHeader, src.Columns, src.Exclude = t.CSVHeader, t.CSVNoHeader, t.Columns, t.Exclude
+		}
+		opt := newLoadReporter(c.App.ErrWriter, c.Bool("quiet")).options()
+		opt.Adapt = true
 		var err error
-		if set, err = dataset.Load(src, v.Input); err != nil {
+		if set, err = dataset.LoadWith(src, v.Input, opt); err != nil {
 			return nil, "", err
 		}
 		desc = p
@@ -275,7 +285,7 @@ func loadData(c *cli.Context, v *vae.Model) (*dataset.Set, string, error) {
 		if v.IR == nil {
 			return nil, "", usagef("no build directory %s/ with the model these ONNX files come from: give the data with --data FILE", c.String("dir"))
 		}
-		train, val, err := loadTrainingData(v.IR)
+		train, val, err := dataset.LoadSplitsWith(v.IR, newLoadReporter(c.App.ErrWriter, c.Bool("quiet")).options())
 		if err != nil {
 			return nil, "", err
 		}

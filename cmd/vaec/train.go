@@ -133,30 +133,6 @@ type trainFlags struct {
 	out, errOut   io.Writer
 }
 
-// loadTrainingData reads the training and validation sets the model names.
-// Without a validation source, train.validation_split holds out a seeded
-// fraction of the training data.
-func loadTrainingData(m *ir.Model) (train, val *dataset.Set, err error) {
-	if train, err = dataset.Load(m.Data.Train, m.Input); err != nil {
-		return nil, nil, fmt.Errorf("training data: %w", err)
-	}
-	switch {
-	case m.Data.Validation != nil:
-		if val, err = dataset.Load(*m.Data.Validation, m.Input); err != nil {
-			return nil, nil, fmt.Errorf("validation data: %w", err)
-		}
-	case m.Train.ValidationSplit > 0:
-		train, val = train.Split(m.Train.ValidationSplit, m.Train.Seed)
-		if val.N == 0 {
-			val = nil
-		}
-		if train.N == 0 {
-			return nil, nil, fmt.Errorf("training data: validation_split %v leaves no training examples", m.Train.ValidationSplit)
-		}
-	}
-	return train, val, nil
-}
-
 // trainBuild trains m in the build directory d (also used by `vaec run`).
 func trainBuild(ctx context.Context, m *ir.Model, d *builddir.Dir, f trainFlags) error {
 	dir := d.Path
@@ -189,7 +165,7 @@ func trainBuild(ctx context.Context, m *ir.Model, d *builddir.Dir, f trainFlags)
 	case !f.resume:
 		d.ResetTraining()
 	}
-	train, val, err := loadTrainingData(m)
+	train, val, err := dataset.LoadSplitsWith(m, newLoadReporter(f.errOut, f.quiet).options()) // progress: loading.go
 	if err != nil {
 		return err
 	}
