@@ -477,7 +477,8 @@ func UpsampleNearest(x *G.Node, layer string, c, h, w, fh, fw int) (*G.Node, err
 }
 
 // upsampleOp is nearest upsampling (grad false) or its gradient (grad
-// true: dx[c, i, j] = Σ of dy over the fh×fw block that pixel became).
+// true: dx[c, i, j] = Σ of dy over the fh×fw block that pixel became,
+// summed along each of its fh rows, then the rows in order).
 type upsampleOp struct {
 	opBase
 	layer           string
@@ -550,32 +551,41 @@ func (op upsampleOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) 
 	if err != nil {
 		return nil, err
 	}
-	ow := op.w * op.fw
-	if op.grad {
-		clear(y)
-	}
+	ow, fw := op.w*op.fw, op.fw
 	// Row by row of the small image: its row r becomes rows r·fh … r·fh+fh−1.
-	for r := 0; r < n*op.c*op.h; r++ {
-		small := r * op.w
-		for a := 0; a < op.fh; a++ {
-			big := (r*op.fh + a) * ow
+	// Rows are independent in both directions, so any split of them across
+	// goroutines gives the same bits.
+	parallelFor(n*op.c*op.h, max(1, (1<<14)/(ow*op.fh)), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			small := r * op.w
 			if op.grad {
-				src, dst := x[big:big+ow], y[small:small+op.w]
-				for j, v := range src {
-					dst[j/op.fw] += v
+				dst := y[small : small+op.w]
+				clear(dst)
+				for a := 0; a < op.fh; a++ {
+					big := (r*op.fh + a) * ow
+					src := x[big : big+ow]
+					for j := range dst {
+						var s float32
+						for _, v := range src[j*fw : j*fw+fw] {
+							s += v
+						}
+						dst[j] += s
+					}
 				}
 				continue
 			}
-			src, dst := x[small:small+op.w], y[big:big+ow]
-			if a > 0 { // the same row again
-				copy(dst, y[big-ow:big])
-				continue
+			first := y[r*op.fh*ow : r*op.fh*ow+ow]
+			for j, v := range x[small : small+op.w] {
+				blk := first[j*fw : j*fw+fw]
+				for b := range blk {
+					blk[b] = v
+				}
 			}
-			for j := range dst {
-				dst[j] = src[j/op.fw]
+			for a := 1; a < op.fh; a++ { // the same row again
+				copy(y[(r*op.fh+a)*ow:(r*op.fh+a+1)*ow], first)
 			}
 		}
-	}
+	})
 	return out, nil
 }
 

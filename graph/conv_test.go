@@ -120,6 +120,14 @@ func cv64(x []float32) []float64 {
 	return y
 }
 
+func cvF32(x []float64) []float32 {
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = float32(v)
+	}
+	return y
+}
+
 func cvAct(act kernels.Act, v float64) float64 {
 	switch act {
 	case kernels.ReLU:
@@ -580,6 +588,7 @@ func cvRefUpsample(x []float64, n, c, h, w, fh, fw int) []float64 {
 func TestUpsampleNearest(t *testing.T) {
 	tests := []struct{ n, c, h, w, fh, fw int }{
 		{2, 3, 4, 5, 2, 2}, {1, 1, 3, 3, 3, 1}, {3, 2, 2, 3, 1, 4}, {2, 1, 1, 1, 2, 3},
+		{4, 16, 14, 14, 2, 2}, // enough rows to be split across goroutines
 	}
 	for ti, tc := range tests {
 		t.Run(fmt.Sprint(tc), func(t *testing.T) {
@@ -591,14 +600,26 @@ func TestUpsampleNearest(t *testing.T) {
 			args := [][]float64{cv64(x)}
 			want := ref(args)
 			r := cvRand(rng, len(want))
-			fd := cvFiniteDiff(args, r, ref)
+			// The op is linear: dx is the sum of r over each pixel's block,
+			// which finite differences confirm where they are affordable.
+			dx := make([]float64, len(x))
+			for im := 0; im < tc.n*tc.c; im++ {
+				for i := 0; i < tc.h*tc.fh; i++ {
+					for j := 0; j < tc.w*tc.fw; j++ {
+						dx[(im*tc.h+i/tc.fh)*tc.w+j/tc.fw] += float64(r[(im*tc.h*tc.fh+i)*tc.w*tc.fw+j])
+					}
+				}
+			}
+			if len(x) < 1000 {
+				cvCheck(t, "block sums", cvF32(dx), cvFiniteDiff(args, r, ref)[0], 1e-6, 1e-6)
+			}
 			for _, machine := range []bool{false, true} {
 				c := cvBuild(t, []cvInput{{"x", tc.n, len(x) / tc.n, x, true}}, r, func(nodes []*G.Node) (*G.Node, error) {
 					return UpsampleNearest(nodes[0], "dec.up", tc.c, tc.h, tc.w, tc.fh, tc.fw)
 				})
 				y, grads := c.run(t, machine)
 				cvCheck(t, "y", y, want, 0, 0)
-				cvCheck(t, "dx", grads[0], fd[0], 1e-6, 1e-6)
+				cvCheck(t, "dx", grads[0], dx, 1e-6, 1e-6)
 			}
 		})
 	}
@@ -836,8 +857,27 @@ func convStack(t testing.TB, n int, seed uint64) (*cvGraph, G.Nodes) {
 	return c, c.grads
 }
 
+// upsampleBNStack is nearest upsampling into batch normalisation (training,
+// ReLU) with the loss Σ R ⊙ y, on n images of 16×7×7.
+func upsampleBNStack(t testing.TB, n int) *cvGraph {
+	rng := rand.New(rand.NewPCG(3, 17))
+	in := []cvInput{
+		{"x", n, 16 * 49, cvRand(rng, n*16*49), true}, {"scale", 1, 16, cvRand(rng, 16), true}, {"shift", 1, 16, cvRand(rng, 16), true},
+		{"running_mean", 1, 16, make([]float32, 16), false}, {"running_var", 1, 16, make([]float32, 16), false},
+	}
+	a := BatchNormAttrs{Layer: "bn", C: 16, P: 196, Epsilon: 1e-5, Momentum: 0.1, Training: true, Act: kernels.ReLU}
+	return cvBuild(t, in, cvRand(rng, n*16*196), func(nodes []*G.Node) (*G.Node, error) {
+		up, err := UpsampleNearest(nodes[0], "up", 16, 7, 7, 2, 2)
+		if err != nil {
+			return nil, err
+		}
+		return BatchNorm(up, nodes[1], nodes[2], nodes[3], nodes[4], a)
+	})
+}
+
 // TestConvIndependentOfGOMAXPROCS: forward and every gradient of the conv
-// stack are bit-identical on 1 and 2 (and 3) goroutines.
+// stack, and of upsampling into batch norm, are bit-identical on 1, 2 and
+// 3 goroutines.
 func TestConvIndependentOfGOMAXPROCS(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var first [][]float32
@@ -846,6 +886,8 @@ func TestConvIndependentOfGOMAXPROCS(t *testing.T) {
 		c, _ := convStack(t, 37, 1)
 		y, grads := c.run(t, false)
 		got := append([][]float32{y}, grads...)
+		y, grads = upsampleBNStack(t, 37).run(t, false)
+		got = append(append(got, y), grads...)
 		if first == nil {
 			first = got
 			continue
