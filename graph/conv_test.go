@@ -411,7 +411,7 @@ func TestConvTransposeIsAdjoint(t *testing.T) {
 }
 
 // TestConvTransposeByHand checks small transposed convolutions worked out
-// on paper.
+// on paper (PyTorch 1.13's F.conv_transpose2d gives the same numbers).
 func TestConvTransposeByHand(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -741,6 +741,8 @@ func TestBatchNorm(t *testing.T) {
 // holds 1, 2, 3, 4 (mean 2.5), channel 1 holds 0, −1, 1, −2 (mean −0.5);
 // both have Σ(x − mean)² = 5, so the biased variance is 5/4 and the
 // unbiased one, which PyTorch puts into the running variance, 5/3.
+// (PyTorch 1.13's BatchNorm2d(2) gives running_mean [0.25, −0.05],
+// running_var [1.0666666, 1.0666666] and y[0] = −1.3416353.)
 func TestBatchNormRunningStatsLikePyTorch(t *testing.T) {
 	x := []float32{1, 2, 0, -1, 3, 4, 1, -2}
 	in := []cvInput{
