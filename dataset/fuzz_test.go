@@ -126,6 +126,16 @@ func csvSeeds() []seed {
 		{"csv-bom-quotes-inf", []byte("\ufeff 1.5, -2e3\r\n\r\n\"3\",inf\n"), 0, 0, false},
 		{"csv-no-newline", []byte("1\n2\n3"), 2, 0, false},
 		{"csv-gz", gzipped([]byte("0,1\n2,3\n")), 0, 0, false},
+		// Issue 13's real tables: a header told from its contents, one
+		// forced where its names look like numbers, missing and
+		// non-numeric cells, quoted names, a header with no records.
+		{"csv-header-guessed", []byte("id,\"mean radius\",label\n7,1.5,0\n8,2.5,1\n"), 0, 0, false},
+		{"csv-header-numeric-names", []byte("1,2\n3,4\n"), 0, 1, true},
+		{"csv-missing", []byte("a,b\n1,\n,NaN\n3,4\n"), 1, 0, false},
+		{"csv-categorical", []byte("x,kind\n1,red\n2,blue\n"), 0, 0, false},
+		{"csv-mixed-first-line", []byte("1,b\n2,3\n"), 0, 0, false},
+		{"csv-header-only", []byte("a,b\n"), 0, 0, false},
+		{"csv-header-gz-bom", gzipped([]byte("\ufeffa;b,c\n1,2\n")), 0, 0, false},
 	}
 }
 
