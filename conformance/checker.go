@@ -13,10 +13,12 @@ import (
 // checkerScript checks every file named on the command line and prints one
 // line per file, so that one interpreter start serves a whole batch.
 const checkerScript = `
-import sys, onnx
+import sys, onnx, onnx.shape_inference
 for path in sys.argv[1:]:
     try:
-        onnx.checker.check_model(onnx.load(path), full_check=True)
+        m = onnx.load(path)
+        onnx.checker.check_model(m, full_check=True)
+        onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
         print("OK", path)
     except Exception as e:
         print("FAIL", path, str(e).replace("\n", " | "))
@@ -42,8 +44,10 @@ func Python(t testing.TB) string {
 	return py
 }
 
-// CheckAll runs onnx.checker.check_model(model, full_check=True) on every
-// model (name → bytes) in one interpreter and reports each failure by name.
+// CheckAll runs onnx.checker.check_model(model, full_check=True) and
+// onnx.shape_inference.infer_shapes(model, check_type=True,
+// strict_mode=True) on every model (name → bytes) in one interpreter and
+// reports each failure by name.
 // Without the checker it skips t, or fails it under
 // VAEC_REQUIRE_ONNX_CHECKER=1.
 func CheckAll(t testing.TB, models map[string][]byte) {

@@ -26,9 +26,11 @@ func TestORTMatchesGraph(t *testing.T) {
 			compareWithGraph(t, m, graph.InitWeights(m, 1))
 		})
 	}
-	// Training moves the weights away from the initial distribution (and
-	// the learned log-variance away from zero); two specs suffice.
-	for _, name := range []string{"mnist.yaml", "gaussian.yaml"} {
+	// Training moves the weights away from the initial distribution (the
+	// learned log-variance away from zero, batch norm's running statistics
+	// away from 0 and 1): an MLP, a Gaussian, and the conv VAE of issue 11
+	// with and without batch norm.
+	for _, name := range []string{"mnist.yaml", "gaussian.yaml", "mnist-conv.yaml", "mnist-conv-bn.yaml"} {
 		m, ok := models[name]
 		if !ok {
 			t.Errorf("testdata/specs/%s is missing", name)
@@ -65,8 +67,8 @@ func trainBriefly(t *testing.T, m *ir.Model) map[string]checkpoint.Tensor {
 // graph's mu for them.
 func compareWithGraph(t *testing.T, m *ir.Model, w map[string]checkpoint.Tensor) {
 	t.Helper()
-	n := nImages
 	x, xr := mnist(t, m), mnistRaw(t, m)
+	n := len(x) / m.Input.Size
 	enc, err := export.Encoder(m, w, testOptions())
 	if err != nil {
 		t.Fatal(err)

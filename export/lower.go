@@ -166,7 +166,17 @@ func (b *builder) decoderBody(z string) error {
 		if err := b.param(m.Likelihood.Logvar, "output log-variance"); err != nil {
 			return err
 		}
-		if err := b.node("Shape", "logvar/Shape", []string{mainFlat}, "logvar.shape"); err != nil {
+		like := mainFlat
+		if len(out.Out) > 1 {
+			// An image-shaped mean (a convolutional output layer): the
+			// log-variance output is [N, D], so take the shape of the
+			// flattened mean.
+			like = main + ".flat"
+			if err := b.node("Flatten", "logvar/Flatten", []string{mainFlat}, like, attrInt("axis", 1)); err != nil {
+				return err
+			}
+		}
+		if err := b.node("Shape", "logvar/Shape", []string{like}, "logvar.shape"); err != nil {
 			return err
 		}
 		if err := b.node("Expand", "logvar/Expand", []string{m.Likelihood.Logvar, "logvar.shape"}, ir.OutputLogvar); err != nil {
@@ -195,7 +205,12 @@ type lowerFunc func(b *builder, n *ir.Node, in []string, out string) (string, er
 // lowerings holds export's lowering of every op: adding an op to the IR
 // means adding its function here.
 var lowerings = map[ir.Op]lowerFunc{
-	ir.Dense: (*builder).dense,
+	ir.Dense:           (*builder).dense,
+	ir.Conv2D:          (*builder).conv,
+	ir.ConvTranspose2D: (*builder).conv,
+	ir.Upsample:        (*builder).upsample,
+	ir.BatchNorm:       (*builder).batchNorm,
+	ir.Reshape:         (*builder).reshape,
 }
 
 // lowerGraph lowers g's nodes in order, its input bound to the value in.
@@ -310,6 +325,121 @@ func (b *builder) dense(n *ir.Node, in []string, out string) (string, error) {
 	return out, nil
 }
 
+// activate applies n's activation to y, writing out, and returns out; a
+// linear node's y must already be out.
+func (b *builder) activate(n *ir.Node, y, out string, act string, attrs []*onnxpb.AttributeProto) (string, error) {
+	if act == "" {
+		return out, nil
+	}
+	if err := b.node(act, n.Name+"/"+act, []string{y}, out, attrs...); err != nil {
+		return "", fmt.Errorf("layer %s: %w", n.Name, err)
+	}
+	return out, nil
+}
+
+// conv lowers conv2d to Conv and conv_transpose2d to ConvTranspose, with
+// every attribute written out: pads and output_padding explicit, never
+// auto_pad, whose meaning exporters and runtimes disagree on. The weights
+// are stored as PyTorch and ONNX lay them out, so they go in as trained.
+// Images are [N, C, H, W] values in the ONNX graph.
+func (b *builder) conv(n *ir.Node, in []string, out string) (string, error) {
+	weight, bias := n.Params[0], n.Params[1]
+	if err := b.param(weight, "layer "+n.Name+" weight"); err != nil {
+		return "", err
+	}
+	if err := b.param(bias, "layer "+n.Name+" bias"); err != nil {
+		return "", err
+	}
+	act, actAttrs, err := onnxActivation(n)
+	if err != nil {
+		return "", err
+	}
+	attrs := []*onnxpb.AttributeProto{
+		attrInts("dilations", []int{1, 1}),
+		attrInt("group", 1),
+		attrInts("kernel_shape", n.Kernel),
+		attrInts("pads", []int{n.Padding[0], n.Padding[1], n.Padding[0], n.Padding[1]}),
+		attrInts("strides", n.Stride),
+	}
+	op := "Conv"
+	if n.Op == ir.ConvTranspose2D {
+		op = "ConvTranspose"
+		attrs = append(attrs, attrInts("output_padding", n.OutputPadding))
+	}
+	y := out
+	if act != "" {
+		y = n.Name + ".linear"
+	}
+	if err := b.node(op, n.Name+"/"+op, []string{in[0], weight, bias}, y, attrs...); err != nil {
+		return "", fmt.Errorf("layer %s: %w", n.Name, err)
+	}
+	return b.activate(n, y, out, act, actAttrs)
+}
+
+// upsample lowers nearest upsampling to Resize (the exported opsets, 13 to
+// 17, have no Upsample) with scales [1, 1, fh, fw] and the coordinate rule
+// written out: asymmetric coordinates and floor give y[i] = x[i/f], the
+// graph's op, whatever a runtime's defaults.
+func (b *builder) upsample(n *ir.Node, in []string, out string) (string, error) {
+	raw := make([]byte, 0, 16)
+	for _, f := range []int{1, 1, n.Factor[0], n.Factor[1]} {
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(float32(f)))
+	}
+	scales, err := b.constant(n.Name+".scales", &onnxpb.TensorProto{
+		DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Dims: []int64{4}, RawData: raw})
+	if err != nil {
+		return "", err
+	}
+	attrs := []*onnxpb.AttributeProto{
+		attrString("coordinate_transformation_mode", "asymmetric"),
+		attrString("mode", "nearest"),
+		attrString("nearest_mode", "floor"),
+	}
+	// roi is unused by these coordinates: left out ("").
+	if err := b.node("Resize", n.Name+"/Resize", []string{in[0], "", scales}, out, attrs...); err != nil {
+		return "", fmt.Errorf("layer %s: %w", n.Name, err)
+	}
+	return out, nil
+}
+
+// batchNorm lowers batch_norm in inference form: BatchNormalization with
+// the running statistics as initializers (not folded into a neighbouring
+// convolution, so that the file shows the layer as trained and a batch
+// norm after an activation or first in a graph needs nothing special).
+func (b *builder) batchNorm(n *ir.Node, in []string, out string) (string, error) {
+	for i, what := range []string{"scale", "shift", "running mean", "running variance"} {
+		if err := b.param(n.Params[i], "layer "+n.Name+" "+what); err != nil {
+			return "", err
+		}
+	}
+	act, actAttrs, err := onnxActivation(n)
+	if err != nil {
+		return "", err
+	}
+	y := out
+	if act != "" {
+		y = n.Name + ".linear"
+	}
+	attrs := []*onnxpb.AttributeProto{attrFloat("epsilon", float32(n.Epsilon)), attrFloat("momentum", float32(n.Momentum))}
+	if err := b.node("BatchNormalization", n.Name+"/BatchNormalization", append([]string{in[0]}, n.Params...), y, attrs...); err != nil {
+		return "", fmt.Errorf("layer %s: %w", n.Name, err)
+	}
+	return b.activate(n, y, out, act, actAttrs)
+}
+
+// reshape lowers reshape to Reshape with target [0, shape...]: 0 copies
+// the batch dimension, which stays symbolic.
+func (b *builder) reshape(n *ir.Node, in []string, out string) (string, error) {
+	shape, err := b.constant(n.Name+".shape", int64Tensor(append([]int64{0}, int64s(n.Target)...)))
+	if err != nil {
+		return "", err
+	}
+	if err := b.node("Reshape", n.Name+"/Reshape", []string{in[0], shape}, out); err != nil {
+		return "", fmt.Errorf("layer %s: %w", n.Name, err)
+	}
+	return out, nil
+}
+
 // param adds the weights of the IR parameter name as an initializer after
 // checking the checkpoint's tensor against the IR's shape.
 func (b *builder) param(name string, what string) error {
@@ -350,7 +480,7 @@ func (b *builder) param(name string, what string) error {
 // node appends one operator that writes a single value.
 func (b *builder) node(op, name string, in []string, out string, attrs ...*onnxpb.AttributeProto) error {
 	for _, v := range in {
-		if !b.values[v] {
+		if v != "" && !b.values[v] { // "" leaves an optional input out
 			return fmt.Errorf("node %s (%s): input %q is not defined before it", name, op, v)
 		}
 	}
@@ -404,6 +534,14 @@ func valueInfo(name string, shape []int) *onnxpb.ValueInfoProto {
 
 func attrInt(name string, v int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}
+}
+
+func attrInts(name string, v []int) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_INTS.Enum(), Ints: int64s(v)}
+}
+
+func attrString(name, v string) *onnxpb.AttributeProto {
+	return &onnxpb.AttributeProto{Name: proto.String(name), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte(v)}
 }
 
 func attrFloat(name string, v float32) *onnxpb.AttributeProto {
