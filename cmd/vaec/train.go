@@ -121,7 +121,7 @@ func openBuild(dir string, errOut io.Writer) (*builddir.Dir, error) {
 // printNotes prints and forgets the directory's notes.
 func printNotes(w io.Writer, d *builddir.Dir) {
 	for _, n := range d.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", escapeLines(n))
 	}
 	d.Notes = nil
 }
