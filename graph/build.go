@@ -472,9 +472,11 @@ type net struct {
 	recon, kl      *G.Node
 	loss           *G.Node
 	grads          G.Nodes
-	elbo           *elboOp // fused lowering: the loss op, which keeps the terms in float64
-	tape           *tape   // fused lowering
-	vm             G.VM    // primitive lowering
+	elbo           *elboOp  // fused lowering: the loss op, which keeps the terms in float64
+	bound          *boundOp // fused lowering of iwae or a learned prior (bound.go), instead of elbo
+	boundSum       *G.Node  // with bound: the summed trained bound
+	tape           *tape    // fused lowering
+	vm             G.VM     // primitive lowering
 }
 
 // buildNet lowers m for batch size batch with samples draws of z per input.
@@ -536,6 +538,9 @@ func buildNetLowering(m *ir.Model, w map[string]checkpoint.Tensor, batch, sample
 		return n, nil
 	}
 	outs := append(G.Nodes{n.loss, n.recon, n.kl}, n.grads...)
+	if n.boundSum != nil {
+		outs = append(outs, n.boundSum)
+	}
 	if n.tape, err = newTape(g, outs...); err != nil {
 		return nil, err
 	}
@@ -556,6 +561,9 @@ func checkPrior(m *ir.Model) error {
 // z = reparameterize(mu, logvar, eps) for all S samples at once, the decoder
 // on z, and one op for the negative ELBO.
 func (n *net) fusedObjective(m *ir.Model, mu, logvar *G.Node) error {
+	if usesBound(m) {
+		return n.boundObjective(m, mu, logvar)
+	}
 	if err := checkPrior(m); err != nil {
 		return err
 	}
@@ -643,6 +651,9 @@ func (n *net) run(klw float32) (recon, kl, loss float64, err error) {
 			return 0, 0, 0, errorf("running the graph (batch %d): %v", n.batch, err)
 		}
 		l, err := scalar(n.loss)
+		if n.bound != nil {
+			return n.bound.recon, n.bound.kl, l, err
+		}
 		return n.elbo.recon, n.elbo.kl, l, err
 	}
 	n.vm.Reset()

@@ -126,6 +126,10 @@ type Metrics struct {
 	Recon float64 `json:"recon"`
 	KL    float64 `json:"kl"`
 	N     int     `json:"n"` // examples evaluated
+	// Bound is the trained bound per example when the objective is not
+	// the ELBO (iwae: the importance-weighted bound of the objective's
+	// samples); it equals ELBO otherwise.
+	Bound float64 `json:"bound"`
 }
 
 // evalBatch bounds the rows evaluated at once: large enough to keep the
@@ -176,7 +180,7 @@ func (e *evaluator) evaluate(set *dataset.Set, seed uint64) (Metrics, error) {
 		return Metrics{}, errorf("evaluate: data has %d features (%d values for %d examples), the model takes %d", set.D, len(set.X), set.N, e.m.Input.Size)
 	}
 	rng := rand.New(rand.NewPCG(seed, streamEval))
-	var recon, kl float64
+	var recon, kl, bound float64
 	for start := 0; start < set.N; start += evalBatch {
 		b := min(evalBatch, set.N-start)
 		n, err := e.net(b)
@@ -191,9 +195,16 @@ func (e *evaluator) evaluate(set *dataset.Set, seed uint64) (Metrics, error) {
 		}
 		recon += r
 		kl += k
+		if n.bound != nil {
+			bound += n.bound.bound
+		}
 	}
 	mt := Metrics{Recon: recon / float64(set.N), KL: kl / float64(set.N), N: set.N}
 	mt.ELBO = -(mt.Recon + mt.KL)
+	mt.Bound = mt.ELBO
+	if e.m.Objective.Kind == ir.IWAE {
+		mt.Bound = bound / float64(set.N)
+	}
 	return mt, nil
 }
 

@@ -20,7 +20,7 @@ const (
 
 // InitWeights draws the initial parameters as the IR says: InitFanInUniform
 // is U(-1/sqrt(fanIn), 1/sqrt(fanIn)) (PyTorch's nn.Linear default), InitZeros
-// is zeros, InitOnes ones. Parameters are drawn in m.Params order from one generator seeded
+// is zeros, InitOnes ones, InitUniform01 U(0, 1). Parameters are drawn in m.Params order from one generator seeded
 // with seed, so the same model and seed always give the same weights.
 func InitWeights(m *ir.Model, seed uint64) map[string]checkpoint.Tensor {
 	rng := rand.New(rand.NewPCG(seed, streamInit))
@@ -32,6 +32,12 @@ func InitWeights(m *ir.Model, seed uint64) map[string]checkpoint.Tensor {
 			bound := 1 / math.Sqrt(float64(p.FanIn))
 			for i := range t.Data {
 				t.Data[i] = float32((2*rng.Float64() - 1) * bound)
+			}
+		case p.Init == ir.InitUniform01:
+			// A VampPrior's pseudo-inputs, declared last: their draws
+			// come after every other parameter's.
+			for i := range t.Data {
+				t.Data[i] = float32(rng.Float64())
 			}
 		case p.Init == ir.InitOnes:
 			// Batch norm's scale and running variance; no draws, so the

@@ -83,6 +83,13 @@ type EpochMetrics struct {
 	KLWeight      float64  `json:"kl_weight"`
 	SamplesPerSec float64  `json:"samples_per_sec"` // training examples per second (validation excluded)
 	Seconds       float64  `json:"seconds"`         // wall time of the epoch, validation included
+
+	// The trained bound when it is not the ELBO (objective iwae): per
+	// example, training averaged over the batches, validation as above.
+	// "Best" then means the best validation bound.
+	Objective  string   `json:"objective,omitempty"`
+	TrainBound *float64 `json:"train_bound,omitempty"`
+	ValBound   *float64 `json:"val_bound,omitempty"`
 }
 
 // Result is the outcome of Train.
@@ -334,7 +341,7 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 	klw := KLWeight(t.m.Objective, epoch)
 	perm := t.rng.Perm(set.N)
 	grads := make([][]float32, len(t.data))
-	var recon, kl, lossSum float64
+	var recon, kl, lossSum, bound float64
 	done := 0
 	for b := 0; b < batches; b++ {
 		if err := ctx.Err(); err != nil {
@@ -366,6 +373,9 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 		t.st.Step++
 		t.opt.step(t.st.Step, t.data, grads)
 		recon += r
+		if n.bound != nil {
+			bound += n.bound.bound
+		}
 		kl += k
 		lossSum += loss * float64(size)
 		done += size
@@ -379,6 +389,11 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 	em.TrainRecon, em.TrainKL = recon/float64(set.N), kl/float64(set.N)
 	em.TrainELBO = -(em.TrainRecon + em.TrainKL)
 	score := em.TrainELBO
+	iwae := t.m.Objective.Kind == ir.IWAE
+	if iwae {
+		em.Objective, em.TrainBound = t.m.Objective.Kind.String(), ptr(bound/float64(set.N))
+		score = *em.TrainBound
+	}
 	if t.opts.Val != nil {
 		// The same noise every epoch, so that epochs compare on equal terms.
 		vm, err := t.eval.evaluate(t.opts.Val, t.m.Train.Seed)
@@ -394,6 +409,10 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 		}
 		em.ValELBO, em.ValRecon, em.ValKL = &vm.ELBO, &vm.Recon, &vm.KL
 		score = vm.ELBO
+		if iwae {
+			em.ValBound = ptr(vm.Bound)
+			score = vm.Bound
+		}
 	}
 	em.Seconds = time.Since(start).Seconds()
 

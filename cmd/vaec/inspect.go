@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/vaec/vaec/internal/capped"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -42,7 +42,7 @@ func inspectAction(c *cli.Context) error {
 		return usagef("--json and --dump cannot be combined")
 	}
 	path := c.Args().First()
-	data, err := os.ReadFile(path)
+	data, err := capped.ReadFile(path, capped.FileLimit)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/internal/capped"
 	"log/slog"
 	"net"
 	"os"
@@ -134,7 +135,7 @@ func withTriton(action cli.ActionFunc) cli.ActionFunc {
 func writeTriton(dir, repo string, c *cli.Context) error {
 	models := map[string][]byte{}
 	for _, name := range serve.ModelNames {
-		b, err := os.ReadFile(filepath.Join(dir, name+".onnx"))
+		b, err := capped.ReadFile(filepath.Join(dir, name+".onnx"), capped.FileLimit)
 		if os.IsNotExist(err) {
 			continue
 		}
