@@ -14,7 +14,6 @@ import (
 	"github.com/vaec/vaec/ir"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -142,7 +141,7 @@ func scatterPoints(mu []float32, n, latent int) (xy []float32, xlabel, ylabel st
 func modelFlags(enc, dec bool) []cli.Flag {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory"},
-		&cli.StringFlag{Name: "checkpoint", Usage: "weights to use (default: DIR/" + bestCheckpoint + ", else DIR/" + lastCheckpoint + ")"},
+		&cli.StringFlag{Name: "checkpoint", Usage: "weights to use (default: DIR/" + bestCheckpoint + " when the model has validation data, else DIR/" + lastCheckpoint + ")"},
 	}
 	var files []string
 	if enc {
@@ -203,6 +202,7 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 		if m, err := loadModel(dir); err == nil && m.SpecHash == v.SpecHash {
 			v.IR = m
 		}
+		warnStaleONNX(c.App.ErrWriter, dir, v)
 		return v, nil
 	}
 	if f := usesForeignFlags(c); f != "" {
@@ -214,10 +214,7 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 	}
 	path := c.String("checkpoint")
 	if path == "" {
-		path = filepath.Join(dir, bestCheckpoint)
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			path = filepath.Join(dir, lastCheckpoint)
-		}
+		path = modelCheckpoint(dir, m)
 	}
 	v, err := vae.FromCheckpoint(m, path)
 	if errors.Is(err, fs.ErrNotExist) {

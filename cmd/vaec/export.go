@@ -43,7 +43,7 @@ func exportCommand() *cli.Command {
 			quietFlag(),
 			&cli.BoolFlag{Name: "onnx", Usage: "export to ONNX (the only format, and the default)"},
 			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory holding model.json and the checkpoint"},
-			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to export (default: DIR/" + lastCheckpoint + ")"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to export (default: DIR/" + bestCheckpoint + " when the model has validation data, else DIR/" + lastCheckpoint + ")"},
 			&cli.StringFlag{Name: "out", Usage: "directory to write the ONNX files to (default: DIR)"},
 			&cli.IntFlag{Name: "opset", Usage: fmt.Sprintf("ONNX opset, %d to %d (default: the spec's, else %d)",
 				export.SupportedOpsets[0], export.SupportedOpsets[len(export.SupportedOpsets)-1], export.DefaultOpset)},
@@ -102,12 +102,13 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 	}
 	ckPath := cfg.checkpoint
 	if ckPath == "" {
-		ckPath = filepath.Join(cfg.dir, lastCheckpoint)
+		ckPath = modelCheckpoint(cfg.dir, m)
 	}
 	ck, err := loadTrainedCheckpoint(ckPath, cfg.checkpoint == "", cfg.dir, m)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "exporting %s (epoch %d)\n", ckPath, ck.State.Epoch)
 	if !ck.Checked {
 		fmt.Fprintf(errOut, "note: %s has no checksums (written by an earlier vaec): loaded unchecked\n", ckPath)
 	}

@@ -133,7 +133,11 @@ func exportUpToDate(dir string, opset int) (bool, string) {
 	case !ok || !exists(filepath.Join(dir, encoderFile)) || !exists(filepath.Join(dir, decoderFile)):
 		return false, "no ONNX files yet"
 	}
-	sum, err := builddir.FileSHA256(filepath.Join(dir, lastCheckpoint))
+	m, err := loadModel(dir)
+	if err != nil {
+		return false, err.Error()
+	}
+	sum, err := builddir.FileSHA256(modelCheckpoint(dir, m))
 	if err != nil {
 		return false, err.Error()
 	}

@@ -29,7 +29,7 @@ func verifyCommand() *cli.Command {
 		Flags: []cli.Flag{
 			quietFlag(),
 			&cli.StringFlag{Name: "dir", Value: defaultDir, Usage: "build directory holding model.json, the checkpoint and the ONNX files"},
-			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to compare with (default: DIR/" + lastCheckpoint + ")"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint to compare with (default: DIR/" + bestCheckpoint + " when the model has validation data, else DIR/" + lastCheckpoint + ")"},
 			&cli.StringFlag{Name: "encoder", Usage: "encoder file (default: DIR/" + encoderFile + ")"},
 			&cli.StringFlag{Name: "decoder", Usage: "decoder file (default: DIR/" + decoderFile + ")"},
 			&cli.IntFlag{Name: "n", Value: verify.DefaultN, Usage: "number of inputs"},
@@ -60,7 +60,10 @@ func verifyAction(c *cli.Context) error {
 		}
 		return filepath.Join(dir, file)
 	}
-	ckPath := or("checkpoint", lastCheckpoint)
+	ckPath := c.String("checkpoint")
+	if ckPath == "" {
+		ckPath = modelCheckpoint(dir, m)
+	}
 	if !c.IsSet("checkpoint") && !exists(ckPath) {
 		return fmt.Errorf("no trained checkpoint in %s/: run `vaec train` (then `vaec export`) first", filepath.Clean(dir))
 	}
