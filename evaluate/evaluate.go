@@ -26,6 +26,7 @@ package evaluate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/vaec/vaec/ir"
 	"math"
@@ -57,8 +58,14 @@ type Options struct {
 	// number of examples finished.
 	Progress func(done, total int)
 	// Prior is p(z) (the zero value is N(0, I)): the KL term and log p(z)
-	// in the importance weights are its.
+	// in the importance weights are its. A prior without a closed-form KL
+	// (the VampPrior, with its components attached) gets the Monte Carlo
+	// KL of the K draws, (1/K) Σ_k log q(z_k|x) − log p(z_k).
 	Prior ir.Prior
+	// BoundK, when 1 ≤ BoundK ≤ K, also reports the importance-weighted
+	// bound of BoundK draws (the IWAE objective's) from each example's
+	// first BoundK draws.
+	BoundK int
 	// Score also computes each example's deterministic anomaly score,
 	// −log p(x | z = mu) + KL(q(z|x) ‖ p(z)): one more decoder pass, at the
 	// posterior means. It is what score.onnx computes.
@@ -76,6 +83,10 @@ type Result struct {
 	KL    float64 `json:"kl"`    // mean KL(q(z|x) ‖ p(z)), closed form
 	// LogPx is the mean importance-sampled estimate of log p(x).
 	LogPx float64 `json:"log_px"`
+	// IWAE is the mean importance-weighted bound of BoundK draws
+	// (Options.BoundK; 0 when not asked), between ELBO and LogPx.
+	IWAE   float64 `json:"iwae,omitempty"`
+	BoundK int     `json:"bound_k,omitempty"`
 	// Standard errors of ELBO and LogPx as means over the examples.
 	ELBOStdErr  float64 `json:"elbo_stderr"`
 	LogPxStdErr float64 `json:"log_px_stderr"`
@@ -147,6 +158,12 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 	chunk := min(opts.K, rows)
 	elbo := make([]float64, n)
 	logpx := make([]float64, n)
+	boundK := 0
+	if opts.BoundK >= 1 && opts.BoundK <= opts.K {
+		boundK = opts.BoundK
+		res.BoundK = boundK
+	}
+	var sumBound float64
 	res.ExampleRecon, res.ExampleKL = make([]float64, n), make([]float64, n)
 	var sumRecon, sumKL float64
 	for start := 0; start < n; start += per {
@@ -156,6 +173,7 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 		end := min(n, start+per)
 		logw := make([][]float64, end-start) // per example, K log-weights
 		recon := make([]float64, end-start)
+		klmc := make([]float64, end-start) // Σ_k log q − log p, for a prior without a closed-form KL
 		rngs := make([]*rand.Rand, end-start)
 		for i := range rngs {
 			rngs[i] = rand.New(rand.NewPCG(opts.Seed, uint64(start+i)))
@@ -204,14 +222,21 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 						return nil, fmt.Errorf("evaluate: %w", err)
 					}
 					logw[i] = append(logw[i], ll[r]+lp-logq[r])
+					klmc[i] += logq[r] - lp
 				}
 			}
 		}
 		for i := range logw {
 			ex := start + i
 			kl, err := opts.Prior.KL(res.Mu[ex*L:(ex+1)*L], res.Logvar[ex*L:(ex+1)*L])
+			if errors.Is(err, ir.ErrNoClosedForm) {
+				kl, err = klmc[i]/float64(opts.K), nil
+			}
 			if err != nil {
 				return nil, fmt.Errorf("evaluate: %w", err)
+			}
+			if boundK > 0 {
+				sumBound += LogMeanExp(logw[i][:boundK])
 			}
 			rc := recon[i] / float64(opts.K)
 			elbo[ex] = rc - kl
@@ -228,6 +253,9 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 		}
 	}
 	res.Recon = sumRecon / float64(n)
+	if boundK > 0 {
+		res.IWAE = sumBound / float64(n)
+	}
 	res.KL = sumKL / float64(n)
 	res.ELBO, res.ELBOStdErr = meanStdErr(elbo)
 	res.LogPx, res.LogPxStdErr = meanStdErr(logpx)

@@ -39,6 +39,8 @@ var ErrNoClosedForm = errors.New("no closed-form KL")
 type mixture struct {
 	k, l       int
 	mu, logvar []float64
+	prec       []float64 // exp(−logvar)
+	logDet     []float64 // per component: Σ_j logvar + L·log 2π
 }
 
 // Learned reports whether the prior has parameters of its own, which its
@@ -56,8 +58,14 @@ func (p Prior) WithComponents(mu, logvar []float32, latent int) (Prior, error) {
 		return p, fmt.Errorf("prior %s: %d means and %d log-variances are not %d components of %d units", p.Kind, len(mu), len(logvar), p.Components, latent)
 	}
 	m := &mixture{k: p.Components, l: latent, mu: make([]float64, len(mu)), logvar: make([]float64, len(mu))}
+	m.prec, m.logDet = make([]float64, len(mu)), make([]float64, m.k)
 	for i := range mu {
 		m.mu[i], m.logvar[i] = float64(mu[i]), float64(logvar[i])
+		m.prec[i] = math.Exp(-m.logvar[i])
+		m.logDet[i/latent] += m.logvar[i]
+	}
+	for k := range m.logDet {
+		m.logDet[k] += float64(latent) * log2Pi
 	}
 	p.mix = m
 	return p, nil
@@ -91,13 +99,13 @@ func (m *mixture) logDensity(z []float32) (float64, error) {
 	}
 	lc := make([]float64, m.k)
 	for k := range lc {
-		mu, lv := m.mu[k*m.l:(k+1)*m.l], m.logvar[k*m.l:(k+1)*m.l]
+		mu, prec := m.mu[k*m.l:(k+1)*m.l], m.prec[k*m.l:(k+1)*m.l]
 		var s float64
 		for j, v := range z {
 			d := float64(v) - mu[j]
-			s += lv[j] + d*d*math.Exp(-lv[j])
+			s += d * d * prec[j]
 		}
-		lc[k] = -0.5 * (float64(m.l)*log2Pi + s)
+		lc[k] = -0.5 * (m.logDet[k] + s)
 	}
 	return logMeanExp(lc), nil
 }

@@ -69,11 +69,12 @@ func FromWeights(m *ir.Model, w map[string]checkpoint.Tensor, epochs int, origin
 			return nil, fmt.Errorf("%s: parameter %q has shape %v, the model needs %v", origin, p.Name, ir.Shape(t.Shape), p.Shape)
 		}
 	}
-	return &Model{
+	v := &Model{
 		Origin: origin, IR: m, Input: m.Input, Latent: m.Latent, Prior: m.Prior, SpecHash: m.SpecHash,
 		Likelihood: evaluate.Likelihood{Kind: m.Likelihood.Kind, Sigma: m.Likelihood.Sigma},
 		Epochs:     epochs, weights: w,
-	}, nil
+	}
+	return v, v.bindPrior()
 }
 
 // FromCheckpoint returns m with the weights of the checkpoint at path, after
@@ -96,12 +97,13 @@ func FromCheckpoint(m *ir.Model, path string) (*Model, error) {
 			return nil, fmt.Errorf("%s: parameter %q has shape %v, the model needs %v", path, p.Name, ir.Shape(t.Shape), p.Shape)
 		}
 	}
-	return &Model{
+	v := &Model{
 		Origin: path, IR: m, Input: m.Input, Latent: m.Latent, Prior: m.Prior, SpecHash: m.SpecHash,
 		Likelihood: evaluate.Likelihood{Kind: m.Likelihood.Kind, Sigma: m.Likelihood.Sigma},
 		Epochs:     ck.State.Epoch,
 		weights:    ck.Weights,
-	}, nil
+	}
+	return v, v.bindPrior()
 }
 
 // HasEncoder and HasDecoder tell which halves are loaded.

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vaec/vaec/evaluate"
+	"github.com/vaec/vaec/ir"
 )
 
 // defaultK is eval's default number of importance samples. The cost grows
@@ -78,7 +79,11 @@ func evalAction(c *cli.Context) error {
 	}
 	start := time.Now()
 	last := start
-	opts := evaluate.Options{K: k, Seed: c.Uint64("seed")}
+	opts := evaluate.Options{K: k, Seed: c.Uint64("seed"), Prior: v.Prior}
+	if v.IR != nil && v.IR.Objective.Kind == ir.IWAE {
+		// Also the bound the model was trained on, from the first draws.
+		opts.BoundK = min(v.IR.Objective.Samples, k)
+	}
 	if !c.Bool("quiet") {
 		opts.Progress = func(done, total int) {
 			if time.Since(last) >= 10*time.Second && done < total {
@@ -110,6 +115,9 @@ func printEval(w io.Writer, r evalReport) error {
 	fmt.Fprintf(tw, "ELBO\t%.2f\t%.2f\t\n", r.ELBO, r.ELBOStdErr)
 	fmt.Fprintf(tw, "  reconstruction −E_q[log p(x|z)]\t%.2f\t\t\n", r.Recon)
 	fmt.Fprintf(tw, "  KL(q(z|x) ‖ p(z))\t%.2f\t\t\n", r.KL)
+	if r.BoundK > 0 {
+		fmt.Fprintf(tw, "IWAE bound (K=%d, the trained objective)\t%.2f\t\t\n", r.BoundK, r.IWAE)
+	}
 	fmt.Fprintf(tw, "log p(x), importance-sampled (K=%d)\t%.2f\t%.2f\t\n", r.K, r.LogPx, r.LogPxStdErr)
 	fmt.Fprintf(tw, "gap log p(x) − ELBO\t%.2f\t\t\n", r.Gap)
 	if err := tw.Flush(); err != nil {
