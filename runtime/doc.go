@@ -92,21 +92,30 @@
 //     asymmetric, tf_half_pixel_for_nearest) and Upsample. Cubic
 //     interpolation, tf_crop_and_resize, antialias and axes are refused.
 //   - Softmax, ReduceSum, ReduceMean (keepdims, noop_with_empty_axes).
+//   - Masks: IsNaN (float32 in, bool out), Where (bool condition; float32,
+//     int64 or bool data), Equal, Less, Greater (float32 or int64; Equal
+//     also bool), And, Or, Not; all broadcast multidirectionally. An
+//     exported model with missing: mean starts with
+//     Where(IsNaN(x), fill, x).
 //
-// Tensors are float32, or int64 for shapes and indices: an int64 graph
-// input or output has IOInfo.Type Int64 and its values in Tensor.Int64.
+// Tensors are float32, int64 for shapes and indices, or bool for masks:
+// an int64 graph input or output has IOInfo.Type Int64 and its values in
+// Tensor.Int64, a bool one Type Bool and Tensor.Bool. Bool values are
+// type-checked at load like the others: only the mask operators take them
+// (a bool reaching Relu or Add is a load error naming the node), and bool
+// initializers and Constant tensors are refused (no vaec file has one).
 // Other element types, sequences and optionals, nodes with a second
 // output (MaxPool's Indices) and unknown attributes are refused at load,
 // naming the node, operator and attribute.
 //
 // ONNX's backend node tests (scripts/gen_node_tests.py writes them from
 // Debian's python3-onnx 1.12; runtime/nodesuite runs them, CI requires
-// them) check these definitions: of the 922 tests, the 216 whose
+// them) check these definitions: of the 922 tests, the 246 whose
 // operators and types the runtime implements load and pass at 1e-5
-// absolute plus 1e-5 relative; the 31 others of its operators are refused
+// absolute plus 1e-5 relative; the 33 others of its operators are refused
 // for the reasons listed in runtime/nodesuite/testdata/refused.tsv (other
 // element types, training-mode BatchNormalization, MaxPool's Indices,
-// cubic Resize, sequences and optionals); the 675 left use other
+// cubic Resize, sequences and optionals); the 643 left use other
 // operators. PyTorch 1.13's exports of MLP and conv VAEs
 // (testdata/foreign/torch) match PyTorch at batch 1 and 7.
 //

@@ -19,7 +19,7 @@ import (
 type IOInfo struct {
 	Name  string
 	Shape []Dim
-	Type  DType // Float32 unless the file declares INT64
+	Type  DType // Float32 unless the file declares INT64 or BOOL
 }
 
 func (io IOInfo) String() string {
@@ -65,6 +65,8 @@ type step struct {
 	out      int
 	run      kernel
 	shapeIn  uint       // opSpec.shapeIn
+	boolIn   uint       // opSpec.boolIn
+	outType  outRule    // opSpec.outType
 	view     bool       // opSpec.view
 	attrs    attrs      // as decoded, for fuse
 	gemm     *gemmAct   // Gemm steps: the activation fused into them
@@ -77,14 +79,39 @@ type gemmAct struct {
 	alpha float32
 }
 
-// intOut is the element type rule Load's shape check uses for a value
-// whose shape it cannot compute: Shape gives int64, every other operator
-// the type of its first input.
-func (s step) intOut(in []*value) bool {
-	if s.op == "Shape" {
-		return true
+// unknownOut is the value Load's shape check records for a step whose
+// output shape it cannot compute: the shape unknown, the element type by
+// the operator's rule (opSpec.outType).
+func (s step) unknownOut(in []*value) *value {
+	from := func(j int) *value {
+		if j < len(in) && in[j] != nil {
+			return in[j]
+		}
+		return &value{}
 	}
-	return len(in) > 0 && in[0] != nil && in[0].isInt
+	switch s.outType {
+	case outInt64:
+		return &value{unknown: true, isInt: true}
+	case outBool:
+		return &value{unknown: true, isBool: true}
+	case outSecond:
+		return &value{unknown: true, isInt: from(1).isInt, isBool: from(1).isBool}
+	}
+	return &value{unknown: true, isInt: from(0).isInt, isBool: from(0).isBool}
+}
+
+// checkBoolIn refuses a bool input where the operator does not take one
+// (opSpec.boolIn): the kernels of float32 and int64 operators test isInt
+// only and would otherwise read a bool value as float32 data it does not
+// have. Load's shape check meets every such input first, so a file that
+// loads never fails here.
+func (s step) checkBoolIn(in []*value) error {
+	for j, v := range in {
+		if v != nil && v.isBool && s.boolIn&(1<<j) == 0 {
+			return fmt.Errorf("input %d is bool, which %s does not take there", j, s.op)
+		}
+	}
+	return nil
 }
 
 func (s step) where() string { return fmt.Sprintf("node %q (%s)", s.name, s.op) }
@@ -257,21 +284,24 @@ func checkStructure(pb *pbModel) error {
 	return nil
 }
 
-// ioType refuses graph inputs and outputs that are not float32 or int64
-// tensors, naming the type.
+// ioType refuses graph inputs and outputs that are not float32, int64 or
+// bool tensors, naming the type.
 func ioType(vi pbValueInfo, what string) error {
 	if !vi.tensor {
 		return fmt.Errorf("%s %q: %s is not supported (tensors only)", what, vi.name, vi.kind)
 	}
-	if vi.elemType != dtFloat && vi.elemType != dtInt64 {
-		return fmt.Errorf("%s %q: element type %s is not supported (FLOAT, and INT64 for shapes and indices)", what, vi.name, dtName(vi.elemType))
+	if vi.elemType != dtFloat && vi.elemType != dtInt64 && vi.elemType != dtBool {
+		return fmt.Errorf("%s %q: element type %s is not supported (FLOAT; INT64 for shapes and indices; BOOL for masks)", what, vi.name, dtName(vi.elemType))
 	}
 	return nil
 }
 
 func dtypeOf(elemType int64) DType {
-	if elemType == dtInt64 {
+	switch elemType {
+	case dtInt64:
 		return Int64
+	case dtBool:
+		return Bool
 	}
 	return Float32
 }
@@ -363,7 +393,8 @@ func plan(pb *pbModel, col *collector) (*Model, error) {
 			return nil, fmt.Errorf("%s: onnx-go reported inputs %q, file has %q", where, got, n.inputs)
 		}
 		spec := ops[n.opType]
-		s := step{name: nodeName(n, i), op: n.opType, out: slot[n.outputs[0]], shapeIn: spec.shapeIn, view: spec.view}
+		s := step{name: nodeName(n, i), op: n.opType, out: slot[n.outputs[0]], shapeIn: spec.shapeIn, boolIn: spec.boolIn,
+			outType: spec.outType, view: spec.view}
 		nin := spec.maxIn
 		if spec.variadic {
 			nin = len(n.inputs)
@@ -532,9 +563,12 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		k := m.inputSlots[i]
 		// Kernels never modify their inputs, so the caller's shape and
 		// data are used as they are.
-		if info.Type == Int64 {
+		switch info.Type {
+		case Int64:
 			st.vbuf[k] = value{shape: t.Shape, i: t.Int64, isInt: true}
-		} else {
+		case Bool:
+			st.vbuf[k] = value{shape: t.Shape, b: t.Bool, isBool: true}
+		default:
 			st.vbuf[k] = value{shape: t.Shape, f: t.Data}
 		}
 		st.vals[k] = &st.vbuf[k]
@@ -562,13 +596,19 @@ func (m *Model) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	shapes := make([]int, 0, rank) // one allocation for every output's shape
 	for i, info := range m.outputs {
 		v := vals[m.outputSlots[i]]
-		if v.isInt != (info.Type == Int64) {
+		if v.dt() != info.Type {
 			return nil, fmt.Errorf("output %q is %s, the file declares %v", info.Name, v.dtype(), info.Type)
 		}
 		if v.isInt {
 			r := len(shapes)
 			shapes = append(shapes, v.shape...)
 			res[info.Name] = Tensor{Shape: shapes[r:len(shapes):len(shapes)], Int64: append([]int64(nil), v.i...)}
+			continue
+		}
+		if v.isBool {
+			r := len(shapes)
+			shapes = append(shapes, v.shape...)
+			res[info.Name] = Tensor{Shape: shapes[r:len(shapes):len(shapes)], Bool: append(make([]bool, 0, len(v.b)), v.b...)}
 			continue
 		}
 		// Copy when the output aliases an input or a constant, so callers
@@ -625,23 +665,25 @@ func (m *Model) execStep(st *execState, s step, dry bool) error {
 			// Float data is hidden from the shape check, except small
 			// inputs that decide the output shape (Resize's scales).
 			if dry && !v.isInt && !v.shapeOnly && !(s.shapeIn&(1<<j) != 0 && len(v.f) <= maxRank) {
-				v = &value{shape: v.shape, shapeOnly: true}
+				v = &value{shape: v.shape, shapeOnly: true, isBool: v.isBool}
 			}
 		}
 		in = append(in, v)
 	}
 	st.in = in
 	var out *value
-	var err error
-	if unknown {
+	err := s.checkBoolIn(in)
+	switch {
+	case err != nil:
+	case unknown:
 		err = errNoData
-	} else {
+	default:
 		out, err = s.run(in)
 	}
 	if dry && errors.Is(err, errNoData) {
 		// The shape depends on data the check does not have: the value's
 		// shape stays unknown, its type follows the operator's rule.
-		st.vals[s.out] = &value{unknown: true, isInt: s.intOut(in)}
+		st.vals[s.out] = s.unknownOut(in)
 		clear(in)
 		return nil
 	}
@@ -699,12 +741,19 @@ func checkInput(info IOInfo, t Tensor, syms []symDim) ([]symDim, error) {
 	if err != nil {
 		return syms, fmt.Errorf("input %q: %w", info.Name, err)
 	}
-	if info.Type == Int64 {
+	switch info.Type {
+	case Int64:
 		if n != len(t.Int64) || t.Data != nil {
 			return syms, fmt.Errorf("input %q is int64: shape %v needs %d values in Int64, got %d (and %d in Data)", info.Name, t.Shape, n, len(t.Int64), len(t.Data))
 		}
-	} else if n != len(t.Data) {
-		return syms, fmt.Errorf("input %q: shape %v needs %d values, got %d", info.Name, t.Shape, n, len(t.Data))
+	case Bool:
+		if n != len(t.Bool) || t.Data != nil {
+			return syms, fmt.Errorf("input %q is bool: shape %v needs %d values in Bool, got %d (and %d in Data)", info.Name, t.Shape, n, len(t.Bool), len(t.Data))
+		}
+	default:
+		if n != len(t.Data) {
+			return syms, fmt.Errorf("input %q: shape %v needs %d values, got %d", info.Name, t.Shape, n, len(t.Data))
+		}
 	}
 dims:
 	for i, d := range info.Shape {
@@ -733,7 +782,7 @@ dims:
 func (m *Model) seedDry(st *execState) error {
 	for i, info := range m.inputs {
 		if !m.inputShaped[i] {
-			st.vals[m.inputSlots[i]] = &value{unknown: true, isInt: info.Type == Int64}
+			st.vals[m.inputSlots[i]] = &value{unknown: true, isInt: info.Type == Int64, isBool: info.Type == Bool}
 			continue
 		}
 		shape := make([]int, len(info.Shape))
@@ -743,7 +792,7 @@ func (m *Model) seedDry(st *execState) error {
 				shape[i] = int(d.Value)
 			}
 		}
-		st.vals[m.inputSlots[i]] = &value{shape: shape, shapeOnly: true, isInt: info.Type == Int64}
+		st.vals[m.inputSlots[i]] = &value{shape: shape, shapeOnly: true, isInt: info.Type == Int64, isBool: info.Type == Bool}
 	}
 	return nil
 }
@@ -763,7 +812,7 @@ func (m *Model) dryRun() error {
 	vals := st.vals
 	for i, info := range m.outputs {
 		v := vals[m.outputSlots[i]]
-		if v.isInt != (info.Type == Int64) {
+		if v.dt() != info.Type {
 			return fmt.Errorf("output %v: the graph computes %s", info, v.dtype())
 		}
 		got := v.shape

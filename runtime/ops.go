@@ -50,6 +50,11 @@ type opSpec struct {
 	// decide the output shape (Resize's scales): Load's shape check gives
 	// the kernel their data.
 	shapeIn uint
+	// boolIn marks (bit j for input j) the inputs that may be bool; exec
+	// refuses a bool anywhere else (step.checkBoolIn).
+	boolIn uint
+	// outType is the output's element type rule (outFirst unless set).
+	outType outRule
 	// view: the output shares the input's data (no new buffer).
 	view bool
 	// extraOut says why a node with more than one output is refused.
@@ -88,7 +93,7 @@ var ops = map[string]opSpec{
 	"Squeeze":   {minIn: 1, maxIn: 2, attrs: map[string]attrType{"axes": aInts}, minOpset: 1, build: buildSqueeze, view: true},
 	"Unsqueeze": {minIn: 1, maxIn: 2, attrs: map[string]attrType{"axes": aInts}, minOpset: 1, build: buildUnsqueeze, view: true},
 	"Expand":    {minIn: 2, maxIn: 2, minOpset: 8, build: buildExpand},
-	"Shape":     {minIn: 1, maxIn: 1, attrs: map[string]attrType{"start": aInt, "end": aInt}, minOpset: 1, build: buildShape},
+	"Shape":     {minIn: 1, maxIn: 1, attrs: map[string]attrType{"start": aInt, "end": aInt}, minOpset: 1, build: buildShape, outType: outInt64},
 	"Constant": {minIn: 0, maxIn: 0, attrs: map[string]attrType{
 		"value": aTensor, "value_float": aFloat, "value_floats": aFloats, "value_int": aInt, "value_ints": aInts,
 	}, minOpset: 1, build: buildConstant},
@@ -114,6 +119,15 @@ var ops = map[string]opSpec{
 		"cubic_coeff_a": aFloat, "exclude_outside": aInt, "extrapolation_value": aFloat, "antialias": aInt, "axes": aInts, "keep_aspect_ratio_policy": aString},
 		minOpset: 10, build: buildResize, shapeIn: 1<<1 | 1<<2},
 	"Upsample": {minIn: 2, maxIn: 2, attrs: map[string]attrType{"mode": aString}, minOpset: 9, build: buildUpsample, shapeIn: 1 << 1},
+	// Masks (opsbool.go).
+	"IsNaN":   {minIn: 1, maxIn: 1, minOpset: 9, build: buildIsNaN, outType: outBool},
+	"Where":   {minIn: 3, maxIn: 3, minOpset: 9, build: buildWhere, boolIn: 1<<0 | 1<<1 | 1<<2, outType: outSecond},
+	"Equal":   {minIn: 2, maxIn: 2, minOpset: 7, build: buildCompare(cmpEqual), boolIn: 1<<0 | 1<<1, outType: outBool},
+	"Less":    {minIn: 2, maxIn: 2, minOpset: 7, build: buildCompare(cmpLess), outType: outBool},
+	"Greater": {minIn: 2, maxIn: 2, minOpset: 7, build: buildCompare(cmpGreater), outType: outBool},
+	"And":     {minIn: 2, maxIn: 2, minOpset: 7, build: buildLogic(func(x, y bool) bool { return x && y }), boolIn: 1<<0 | 1<<1, outType: outBool},
+	"Or":      {minIn: 2, maxIn: 2, minOpset: 7, build: buildLogic(func(x, y bool) bool { return x || y }), boolIn: 1<<0 | 1<<1, outType: outBool},
+	"Not":     {minIn: 1, maxIn: 1, minOpset: 1, build: buildNot, boolIn: 1 << 0, outType: outBool},
 }
 
 func withAttrs(a, b map[string]attrType) map[string]attrType {

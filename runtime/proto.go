@@ -35,6 +35,7 @@ const (
 const (
 	dtFloat = 1
 	dtInt64 = 7
+	dtBool  = 9 // graph inputs and outputs only: bool tensors in the file are refused
 )
 
 // dtName names an ONNX TensorProto.DataType for messages.

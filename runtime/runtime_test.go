@@ -391,6 +391,9 @@ func FuzzLoad(f *testing.F) {
 	for _, g := range opSeeds() {
 		f.Add(g.Bytes())
 	}
+	for _, g := range boolSeeds() {
+		f.Add(g.Bytes())
+	}
 	if torch, err := filepath.Glob(filepath.Join("..", "testdata", "foreign", "torch", "*_opset17.onnx")); err == nil {
 		for _, p := range torch {
 			if b, err := os.ReadFile(p); err == nil {
@@ -415,9 +418,12 @@ func FuzzLoad(f *testing.F) {
 			if n, err := checkedSize(shape); err != nil || n > 1<<16 {
 				return
 			}
-			if io.Type == Int64 {
+			switch io.Type {
+			case Int64:
 				in[io.Name] = Tensor{Shape: shape, Int64: make([]int64, shapeSize(shape))}
-			} else {
+			case Bool:
+				in[io.Name] = Tensor{Shape: shape, Bool: make([]bool, shapeSize(shape))}
+			default:
 				in[io.Name] = Tensor{Shape: shape, Data: make([]float32, shapeSize(shape))}
 			}
 		}

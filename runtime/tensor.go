@@ -9,12 +9,15 @@ import (
 // Tensor is a dense array in row-major order. Float32 tensors (every VAE
 // input and output) hold their values in Data; int64 tensors (shapes and
 // indices: a Reshape target or a Gather index fed as a graph input, a Shape
-// result as a graph output) hold them in Int64, with Data nil. The model's
-// IOInfo.Type says which an input needs and an output has.
+// result as a graph output) hold them in Int64, with Data nil; bool tensors
+// (masks: an IsNaN or a comparison as a graph output, a Where condition
+// fed as a graph input) hold them in Bool. The model's IOInfo.Type says
+// which an input needs and an output has.
 type Tensor struct {
 	Shape []int
 	Data  []float32
 	Int64 []int64
+	Bool  []bool
 }
 
 // DType is the element type of a graph input or output.
@@ -23,11 +26,15 @@ type DType int
 const (
 	Float32 DType = iota // ONNX FLOAT; values in Tensor.Data
 	Int64                // ONNX INT64; values in Tensor.Int64
+	Bool                 // ONNX BOOL; values in Tensor.Bool
 )
 
 func (d DType) String() string {
-	if d == Int64 {
+	switch d {
+	case Int64:
 		return "int64"
+	case Bool:
+		return "bool"
 	}
 	return "float32"
 }
@@ -113,20 +120,27 @@ func checkedSize(s []int) (int, error) {
 	return n, nil
 }
 
-// value is a tensor flowing through the graph: float32 data, or int64 data
-// for shape arithmetic (Shape, Reshape's shape input, Expand's shape input).
+// value is a tensor flowing through the graph: float32 data, int64 data
+// for shape arithmetic (Shape, Reshape's shape input, Expand's shape
+// input), or bool data for masks (IsNaN, the comparisons, Where's
+// condition). Kernels written before bool existed test isInt alone and
+// would read a bool value's absent f: exec refuses a bool input to any
+// operator whose opSpec.boolIn does not allow it, so they never see one.
 type value struct {
-	shape []int
-	f     []float32
-	i     []int64
-	isInt bool
+	shape  []int
+	f      []float32
+	i      []int64
+	b      []bool
+	isInt  bool
+	isBool bool
 	// shapeOnly marks a value whose data was never computed: Load's
 	// shape check propagates shapes through the graph without arithmetic
 	// (so a hostile file cannot make Load compute or allocate much).
 	shapeOnly bool
 	// unknown marks a value whose shape the shape check could not compute
 	// because it depends on data it does not have (an int64 graph input
-	// used as a Reshape target, say); only isInt is meaningful.
+	// used as a Reshape target, say); only isInt and isBool are
+	// meaningful.
 	unknown bool
 }
 
@@ -152,11 +166,21 @@ func anyShapeOnly(in ...*value) bool {
 	return false
 }
 
-func (v *value) dtype() string {
-	if v.isInt {
-		return "int64"
+func (v *value) dtype() string { return v.dt().String() }
+
+// dt is the value's element type.
+func (v *value) dt() DType {
+	switch {
+	case v.isInt:
+		return Int64
+	case v.isBool:
+		return Bool
 	}
-	return "float32"
+	return Float32
+}
+
+func newBool(shape []int) *value {
+	return &value{shape: shape, b: make([]bool, shapeSize(shape)), isBool: true}
 }
 
 func newInt(shape []int) *value {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -135,14 +136,20 @@ type tableRow struct {
 func layerTable(m *ir.Model) []tableRow {
 	rows := []tableRow{{Layer: ir.InputX, Op: "input", Shape: m.Input.Shape}}
 	add := func(n *ir.Node, shape []int) {
-		act := n.Activation.String()
+		act := ""
+		if slices.Contains(n.Op.Info().Attrs, "activation") {
+			act = n.Activation.String()
+		}
 		if n.Activation.HasAlpha() {
 			act += "(" + strconv.FormatFloat(n.Alpha, 'g', -1, 64) + ")"
 		}
 		params := 0
 		for _, name := range n.Params {
-			p, _ := m.Param(name)
-			params += p.Size()
+			// Buffers (batch norm's running statistics) are not
+			// parameters, as in the total and in PyTorch's count.
+			if p, _ := m.Param(name); !p.Buffer {
+				params += p.Size()
+			}
 		}
 		rows = append(rows, tableRow{Layer: n.Name, Op: n.Op.String(), Activation: act, Shape: shape,
 			Params: params, MACs: n.MACs()})
@@ -206,7 +213,7 @@ func likelihoodText(m *ir.Model) string {
 func printBuildTable(w io.Writer, m *ir.Model, dir string) error {
 	fmt.Fprintf(w, "%s: latent %d, likelihood %s, spec hash %.12s\n\n", m.Name, m.Latent, likelihoodText(m), m.SpecHash)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAYER\tOP\tACTIVATION\tOUTPUT SHAPE\tPARAMS")
+	fmt.Fprintln(tw, "LAYER\tOP\tACTIVATION\tOUTPUT SHAPE\tPARAMS\tMACS")
 	for _, r := range layerTable(m) {
 		act := r.Activation
 		if act == "" {
@@ -220,7 +227,11 @@ func printBuildTable(w io.Writer, m *ir.Model, dir string) error {
 		if r.Op == "param" {
 			shape = shape[:1] + shape[4:] // a parameter has no batch dimension
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Layer, r.Op, act, shape, params)
+		macs := "-"
+		if r.MACs > 0 {
+			macs = thousands(r.MACs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Layer, r.Op, act, shape, params, macs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

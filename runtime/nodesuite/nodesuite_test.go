@@ -163,6 +163,12 @@ func compare(got, want runtime.Tensor) error {
 	if !slices.Equal(got.Shape, want.Shape) && !(len(got.Shape)+len(want.Shape) <= 1 && len(got.Data)+len(got.Int64) == len(want.Data)+len(want.Int64)) {
 		return fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
 	}
+	if want.Bool != nil || got.Bool != nil {
+		if !slices.Equal(got.Bool, want.Bool) || got.Data != nil {
+			return fmt.Errorf("bool values %v, want %v", got.Bool, want.Bool)
+		}
+		return nil
+	}
 	if want.Int64 != nil || got.Int64 != nil {
 		if !slices.Equal(got.Int64, want.Int64) || got.Data != nil {
 			return fmt.Errorf("int64 values %v, want %v", got.Int64, want.Int64)
@@ -184,7 +190,8 @@ func compare(got, want runtime.Tensor) error {
 	return nil
 }
 
-// readTensor reads a serialized TensorProto holding float32 or int64 data.
+// readTensor reads a serialized TensorProto holding float32, int64 or bool
+// data.
 func readTensor(path string) (string, runtime.Tensor, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -197,6 +204,7 @@ func readTensor(path string) (string, runtime.Tensor, error) {
 		raw      []byte
 		floats   []float32
 		ints     []int64
+		int32s   []int64 // int32_data, where ONNX stores bools as 0 and 1
 		hasTyped bool
 	)
 	for len(b) > 0 {
@@ -248,6 +256,20 @@ func readTensor(path string) (string, runtime.Tensor, error) {
 			} else {
 				floats = append(floats, math.Float32frombits(uint32(v)))
 			}
+		case 5:
+			hasTyped = true
+			if typ == protowire.BytesType {
+				for len(payload) > 0 {
+					d, k := protowire.ConsumeVarint(payload)
+					if k < 0 {
+						return "", runtime.Tensor{}, fmt.Errorf("%s: bad int32_data", path)
+					}
+					int32s = append(int32s, int64(d))
+					payload = payload[k:]
+				}
+			} else {
+				int32s = append(int32s, int64(v))
+			}
 		case 7:
 			hasTyped = true
 			if typ == protowire.BytesType {
@@ -293,8 +315,19 @@ func readTensor(path string) (string, runtime.Tensor, error) {
 		if t.Int64 == nil {
 			t.Int64 = []int64{}
 		}
+	case 9:
+		t.Bool = []bool{}
+		if hasTyped {
+			for _, v := range int32s {
+				t.Bool = append(t.Bool, v != 0)
+			}
+		} else {
+			for _, c := range raw {
+				t.Bool = append(t.Bool, c != 0)
+			}
+		}
 	default:
-		return "", runtime.Tensor{}, fmt.Errorf("%s: data type %d is not float32 or int64", path, dtype)
+		return "", runtime.Tensor{}, fmt.Errorf("%s: data type %d is not float32, int64 or bool", path, dtype)
 	}
 	return name, t, nil
 }

@@ -72,8 +72,34 @@ func Int64Tensor(name string, vals []int64) PB {
 	return t.Msg(9, raw)
 }
 
+// Element types for TypedValueInfo and BoolTensor's data_type.
+const (
+	DtFloat = dtFloat
+	DtInt64 = dtInt64
+	DtBool  = 9 // TensorProto.BOOL
+)
+
+// BoolTensor is a BOOL TensorProto with raw data, one byte per value.
+func BoolTensor(name string, dims []int64, vals []bool) PB {
+	var t PB
+	for _, d := range dims {
+		t = t.Int(1, d)
+	}
+	raw := make([]byte, len(vals))
+	for i, v := range vals {
+		if v {
+			raw[i] = 1
+		}
+	}
+	return t.Int(2, DtBool).Str(8, name).Msg(9, raw)
+}
+
 // ValueInfo declares a float tensor; dims are ints or strings (symbolic).
-func ValueInfo(name string, dims ...any) PB {
+func ValueInfo(name string, dims ...any) PB { return TypedValueInfo(name, dtFloat, dims...) }
+
+// TypedValueInfo declares a tensor of an element type (DtFloat, DtInt64,
+// DtBool or any other TensorProto.DataType value).
+func TypedValueInfo(name string, elemType int64, dims ...any) PB {
 	var shape PB
 	for _, d := range dims {
 		switch d := d.(type) {
@@ -83,7 +109,7 @@ func ValueInfo(name string, dims ...any) PB {
 			shape = shape.Msg(1, PB(nil).Str(2, d))
 		}
 	}
-	tt := PB(nil).Int(1, dtFloat).Msg(2, shape)
+	tt := PB(nil).Int(1, elemType).Msg(2, shape)
 	return PB(nil).Str(1, name).Msg(2, PB(nil).Msg(1, tt))
 }
 
