@@ -12,6 +12,7 @@ import (
 	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
+	"github.com/vaec/vaec/ir"
 )
 
 // trainRun is one training run's figures.
@@ -28,6 +29,8 @@ func trainMain(args []string, out io.Writer) error {
 	python := fs.String("python", "/usr/bin/python3", "Python with torch (Debian's python3-torch)")
 	threads := fs.String("torch-threads", "1", "PyTorch thread counts to run each round; the best median is the baseline")
 	skipTorch := fs.Bool("skip-torch", false, "measure vaec only")
+	torchScript := fs.String("torch-script", "", "the PyTorch reference script (default: bench/pytorch_conv_vae.py for specs with convolutions, bench/pytorch_vae.py otherwise)")
+	seedPerRound := fs.Bool("seed-per-round", false, "round r trains with seed r (vaec and PyTorch), so that the ELBO medians are over seeds; otherwise every round uses the spec's seed (PyTorch: 1)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of vaec's training runs to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,8 +58,12 @@ func trainMain(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "training %s (%d parameters) on %d examples, validating on %d, batch %d, %d epochs, %d rounds; load average %s\n",
-		m.Name, m.ParamCount(), train.N, val.N, m.Train.BatchSize, *epochs, *rounds, loadAverage())
+	script := *torchScript
+	if script == "" {
+		script = filepath.Join("bench", torchReference(m))
+	}
+	fmt.Fprintf(out, "training %s (%d parameters) on %d examples, validating on %d, batch %d, %d epochs, %d rounds; PyTorch reference %s; load average %s\n",
+		m.Name, m.ParamCount(), train.N, val.N, m.Train.BatchSize, *epochs, *rounds, script, loadAverage())
 
 	stop, err := startProfile(*cpuprofile)
 	if err != nil {
@@ -65,7 +72,11 @@ func trainMain(args []string, out io.Writer) error {
 	var vaecRuns []trainRun
 	torchRuns := map[int][]trainRun{}
 	ctx := context.Background()
+	torchSeed := 1
 	for r := 1; r <= *rounds; r++ {
+		if *seedPerRound {
+			m.Train.Seed, torchSeed = uint64(r), r
+		}
 		res, err := graph.Train(ctx, m, graph.TrainOptions{Train: train, Val: val, Epochs: *epochs})
 		if err != nil {
 			return fmt.Errorf("vaec: %w", err)
@@ -77,7 +88,7 @@ func trainMain(args []string, out io.Writer) error {
 			continue
 		}
 		for _, t := range threadCounts {
-			run, err := torchTrain(ctx, *python, root, *epochs, t)
+			run, err := torchTrain(ctx, *python, root, script, *epochs, t, torchSeed)
 			if err != nil {
 				return err
 			}
@@ -123,11 +134,13 @@ func vaecFigures(res *graph.Result, n int) trainRun {
 }
 
 // torchTrain runs the PyTorch reference and reads its summary line.
-func torchTrain(ctx context.Context, python, root string, epochs, threads int) (trainRun, error) {
-	script := filepath.Join(root, "bench", "pytorch_vae.py")
+func torchTrain(ctx context.Context, python, root, script string, epochs, threads, seed int) (trainRun, error) {
+	if !filepath.IsAbs(script) {
+		script = filepath.Join(root, script)
+	}
 	images := filepath.Join(root, "testdata", "mnist", "t10k-images-idx3-ubyte.gz")
 	stdout, err := runPython(ctx, python, torchEnv(), os.Stderr, script, "--images", images,
-		"--epochs", fmt.Sprint(epochs), "--threads", fmt.Sprint(threads))
+		"--epochs", fmt.Sprint(epochs), "--threads", fmt.Sprint(threads), "--seed", fmt.Sprint(seed))
 	if err != nil {
 		return trainRun{}, fmt.Errorf("pytorch: %w (install Debian's python3-torch, or pass -skip-torch)", err)
 	}
@@ -141,6 +154,20 @@ func torchTrain(ctx context.Context, python, root string, epochs, threads int) (
 		return trainRun{}, fmt.Errorf("pytorch: no summary line in its output:\n%s", stdout)
 	}
 	return trainRun{samplesPerSec: s.SamplesPerSec, valELBO: s.ValELBO}, nil
+}
+
+// torchReference names the PyTorch script that trains the same model as
+// m: the conv VAE of issue 11 when m has image layers, the MLP otherwise.
+// Both train on the same MNIST split with the same settings.
+func torchReference(m *ir.Model) string {
+	for _, g := range []*ir.Graph{&m.Encoder, &m.Decoder} {
+		for _, n := range g.Nodes {
+			if n.Op != ir.Dense {
+				return "pytorch_conv_vae.py"
+			}
+		}
+	}
+	return "pytorch_vae.py"
 }
 
 // torchEnv gives PyTorch its fastest setting on this hardware: Debian's
