@@ -146,6 +146,7 @@ func sourceRequest(src ir.Source, in *ir.Input) *request {
 	}
 	if in != nil {
 		q.checkD = featureCheck(*in)
+		q.checkRecord = layoutCheck(*in)
 		q.missing = in.Missing
 		if in.Missing == ir.MissingMean {
 			q.fill = in.Fill
@@ -161,6 +162,32 @@ func featureCheck(in ir.Input) func(d int) string {
 			return ""
 		}
 		return fmt.Sprintf("records have %d values, the spec's input shape %v needs %d", d, in.Shape, in.Size)
+	}
+}
+
+// layoutCheck refuses image records stored channels last: an array of
+// [H, W, C] records (NHWC, as NumPy and Keras often write images) for an
+// input [C, H, W] has the right number of values in the wrong order, and
+// reading it as it is would train on scrambled images. vaec does not
+// convert; the hint says how. A single channel is the same either way, and
+// records of another rank (IDX's [H, W] for [1, H, W]) are left to the
+// value count.
+func layoutCheck(in ir.Input) func(rec []int) string {
+	return func(rec []int) string {
+		if len(in.Shape) != 3 || len(rec) != 3 || ir.Shape(rec).Equal(in.Shape) {
+			return ""
+		}
+		c, h, w := in.Shape[0], in.Shape[1], in.Shape[2]
+		if rec[0] == h && rec[1] == w && rec[2] == c {
+			if c == 1 {
+				return ""
+			}
+			return fmt.Sprintf("records are %v, channels last (NHWC); the spec's input shape %v is channels first: transpose the array, e.g. numpy.transpose(x, (0, 3, 1, 2))", ir.Shape(rec), in.Shape)
+		}
+		if ir.Shape(rec).Size() == in.Size {
+			return fmt.Sprintf("records are %v, the spec's input shape is %v", ir.Shape(rec), in.Shape)
+		}
+		return ""
 	}
 }
 

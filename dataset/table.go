@@ -50,6 +50,9 @@ type request struct {
 	// checkD, when set, validates the values per record (the message gets
 	// the file name prefixed).
 	checkD func(d int) string
+	// checkRecord, when set, validates the shape of one record of a binary
+	// array (IDX, NPY), whose files say it.
+	checkRecord func(shape []int) string
 	// records, when >= 0, is the record count the file must hold: a labels
 	// file must match its data file (named by recordsOf).
 	records   int
@@ -174,6 +177,11 @@ func readArray(s *stream, dt dtype, big bool, shape []int, q *request) (*table, 
 	}
 	if q.checkD != nil {
 		if msg := q.checkD(d); msg != "" {
+			return nil, &Error{File: s.path, Offset: -1, Msg: msg}
+		}
+	}
+	if q.checkRecord != nil {
+		if msg := q.checkRecord(shape[1:]); msg != "" {
 			return nil, &Error{File: s.path, Offset: -1, Msg: msg}
 		}
 	}
