@@ -29,7 +29,6 @@ data:
 `, "SIZE", strconv.Itoa(size)) + data)
 }
 
-
 // TestCSVSources: header detection (and forcing), column selection by
 // name and index, the input's column names, the build's notes, and the
 // fill of missing values fitted on the training records.

@@ -266,4 +266,3 @@ func wilson(k, n int) (lo, hi float64) {
 	h := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / (1 + z*z/nf)
 	return c - h, c + h
 }
-
