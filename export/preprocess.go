@@ -48,11 +48,46 @@ func allEqual(v []float64, x float64) bool {
 	return true
 }
 
+// fillMissing lowers the missing-value rule missing: mean: a NaN in the
+// raw input becomes the feature's training mean (ir.Input.Fill, raw units,
+// the loader's fill), so a caller may send NaN for a value it lacks and
+// get what the loader would have computed. It returns the filled value.
+func (b *builder) fillMissing(x string) (string, error) {
+	in := b.m.Input
+	if len(in.Fill) != in.Size {
+		return "", fmt.Errorf("missing: mean needs %d fill values (the training means), the model has %d", in.Size, len(in.Fill))
+	}
+	raw := make([]byte, 4*len(in.Fill))
+	for i, v := range in.Fill {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(float32(v)))
+	}
+	// Shaped like one example, so that Where broadcasts it over the batch.
+	t := &onnxpb.TensorProto{DataType: proto.Int32(int32(onnxpb.TensorProto_FLOAT)), Dims: int64s(in.Shape), RawData: raw}
+	fill, err := b.constant("input.fill", t)
+	if err != nil {
+		return "", err
+	}
+	if err := b.node("IsNaN", "input/IsNaN", []string{x}, "x.missing"); err != nil {
+		return "", err
+	}
+	if err := b.node("Where", "input/Fill", []string{"x.missing", fill, x}, "x.filled"); err != nil {
+		return "", err
+	}
+	return "x.filled", nil
+}
+
 // preprocess lowers x = raw·a + b and returns the model-space value (x
 // itself when the map is the identity or preprocessing is off).
 func (b *builder) preprocess(x string) (string, error) {
 	if !b.pre {
 		return x, nil
+	}
+	if b.m.Input.Missing == ir.MissingMean {
+		filled, err := b.fillMissing(x)
+		if err != nil {
+			return "", err
+		}
+		x = filled
 	}
 	a, off := b.m.Input.Affine()
 	cur := x
