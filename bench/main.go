@@ -38,6 +38,8 @@ func main() {
 		err = inferMain(os.Args[2:], os.Stdout)
 	case "serve":
 		err = serveMain(os.Args[2:], os.Stdout)
+	case "variants":
+		err = variantsMain(os.Args[2:], os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown benchmark %q: want train or infer\n", os.Args[1])
 		os.Exit(2)

@@ -82,7 +82,10 @@ const (
 var committedNames = []string{Checkpoint, Best, Metrics}
 
 // ExportNames are the files an export set may hold.
-var ExportNames = []string{Encoder, Decoder, Score, Sidecar, RoundTrip}
+var ExportNames = []string{Encoder, Decoder, Score, Sidecar, RoundTrip, Prior}
+
+// Prior is a VampPrior model's prior.onnx (export.RolePrior).
+const Prior = "prior.onnx"
 
 // Commit describes the committed training state (commit.json of the
 // current generation).

@@ -261,7 +261,7 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 	res.LogPx, res.LogPxStdErr = meanStdErr(logpx)
 	res.ExampleELBO, res.ExampleLogPx = elbo, logpx
 	if opts.Score {
-		if err := score(ctx, m, lk, x, n, d, rows, res); err != nil {
+		if err := score(ctx, m, lk, x, n, d, rows, res, opts.Prior); err != nil {
 			return nil, err
 		}
 	}
@@ -270,7 +270,11 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 
 // score fills res.Score and res.ScoreRecon: the decoder at the posterior
 // means, rows at a time.
-func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows int, res *Result) error {
+//
+// The KL term is the closed form where the prior has one; otherwise (the
+// VampPrior) it is log q(mu|x) − log p(mu), the KL's integrand at z = mu,
+// so that the score stays deterministic (score.onnx computes the same).
+func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows int, res *Result, prior ir.Prior) error {
 	L := res.Latent
 	res.Score, res.ScoreRecon = make([]float64, n), make([]float64, n)
 	for start := 0; start < n; start += rows {
@@ -289,7 +293,20 @@ func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows 
 		for i, v := range ll {
 			ex := start + i
 			res.ScoreRecon[ex] = -v
-			res.Score[ex] = -v + res.ExampleKL[ex]
+			kl := res.ExampleKL[ex]
+			if _, err := prior.KL(nil, nil); errors.Is(err, ir.ErrNoClosedForm) {
+				mu, lv := res.Mu[ex*L:(ex+1)*L], res.Logvar[ex*L:(ex+1)*L]
+				lp, err := prior.LogDensity(mu)
+				if err != nil {
+					return fmt.Errorf("evaluate: %w", err)
+				}
+				var lq float64
+				for _, v := range lv {
+					lq -= 0.5 * (log2Pi + float64(v))
+				}
+				kl = lq - lp
+			}
+			res.Score[ex] = -v + kl
 			if !finite(res.Score[ex]) {
 				return fmt.Errorf("evaluate: example %d: score %v: not finite (diverged model?)", ex, res.Score[ex])
 			}

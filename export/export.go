@@ -79,6 +79,10 @@ type Options struct {
 	// scaled (and normalised) as the metadata states, and the decoder has
 	// no mean_raw output. By default the files take raw data.
 	NoPreprocess bool
+	// Prior is the model's prior with a VampPrior's components attached
+	// (vae.FromWeights binds them), for prior.onnx and score.onnx's KL;
+	// unused for N(0, I).
+	Prior ir.Prior
 }
 
 // Metadata keys written to metadata_props.
@@ -179,6 +183,7 @@ func build(m *ir.Model, w map[string]checkpoint.Tensor, opts Options, role strin
 	}
 	b := newBuilder(m, w)
 	b.pre = !opts.NoPreprocess
+	b.prior = opts.Prior
 	switch role {
 	case RoleEncoder:
 		err = b.encoderGraph()
@@ -186,6 +191,8 @@ func build(m *ir.Model, w map[string]checkpoint.Tensor, opts Options, role strin
 		err = b.decoderGraph()
 	case RoleScore:
 		err = b.scoreGraph()
+	case RolePrior:
+		err = b.priorGraph()
 	default:
 		err = b.roundTripGraph()
 	}
@@ -254,6 +261,10 @@ func metadataProps(m *ir.Model, role string, md Metadata, pre bool) []*onnxpb.St
 	if m.Likelihood.Kind == ir.GaussianFixed {
 		kv[MetaSigma] = formatFloat(m.Likelihood.Sigma)
 	}
+	if m.Prior.Kind == ir.PriorVamp {
+		// Absent for N(0, I), so that earlier files keep their bytes.
+		kv[MetaPrior] = fmt.Sprintf("%s %d", m.Prior.Kind, m.Prior.Components)
+	}
 	if md.ValELBO != nil {
 		kv[MetaValELBO] = formatFloat(*md.ValELBO)
 	}
@@ -304,7 +315,13 @@ func docString(m *ir.Model, role string, pre bool) string {
 	case RoleDecoder:
 		fmt.Fprintf(&sb, "Input: z [N, %d] float32, a latent code. Outputs: %s. ", m.Latent, outs)
 	case RoleScore:
+		if m.Prior.Kind == ir.PriorVamp {
+			fmt.Fprintf(&sb, "Input: %s. Outputs: score [N], the anomaly score -log p(x|z=mu) + log q(mu|x) - log p(mu) in nats under the VampPrior p (higher: less like the training data), and mu [N, %d]. ", in, m.Latent)
+			break
+		}
 		fmt.Fprintf(&sb, "Input: %s. Outputs: score [N], the anomaly score -log p(x|z=mu) + KL(q(z|x) || N(0, I)) in nats (higher: less like the training data), and mu [N, %d]. ", in, m.Latent)
+	case RolePrior:
+		fmt.Fprintf(&sb, "The VampPrior p(z) = (1/%d) sum_k q(z|u_k) of this model's %d learned pseudo-inputs u_k. Input: component [N, %d] float32, a one-hot choice of k. Outputs: mu [N, %d] and logvar [N, %d] of q(z|u_k); to sample p(z), pick k uniformly and take z = mu + exp(logvar/2)*eps, eps standard normal, then run decoder.onnx on z. ", m.Prior.Components, m.Prior.Components, m.Prior.Components, m.Latent, m.Latent)
 	default:
 		fmt.Fprintf(&sb, "Inputs: %s and eps [N, %d] float32 standard normal noise; z = mu + exp(logvar/2)*eps. Outputs: %s. ", in, m.Latent, outs)
 	}

@@ -31,7 +31,8 @@ type builder struct {
 	w      map[string]checkpoint.Tensor
 	g      *onnxpb.GraphProto
 	values map[string]bool
-	pre    bool // raw data in: preprocessing nodes first, mean_raw out
+	pre    bool     // raw data in: preprocessing nodes first, mean_raw out
+	prior  ir.Prior // Options.Prior: a learned prior's components (prior.go)
 }
 
 func newBuilder(m *ir.Model, w map[string]checkpoint.Tensor) *builder {

@@ -27,6 +27,10 @@ type FileMeta struct {
 	// Threshold on the score for FalsePositiveRate; nil when none.
 	Threshold         *float64
 	FalsePositiveRate float64
+	// Prior is the prior's kind and size (MetaPrior; N(0, I) when absent).
+	// A VampPrior's components are not in the metadata: prior.onnx holds
+	// them.
+	Prior ir.Prior
 }
 
 // ReadMetadata parses the metadata_props of a file written by Encoder,
@@ -104,6 +108,14 @@ func ReadMetadata(md map[string]string) (*FileMeta, error) {
 		return nil, err
 	}
 	fm.Preprocess = md[MetaPreprocess] == "inside"
+	if s, ok := md[MetaPrior]; ok {
+		var kind string
+		var k int
+		if n, err := fmt.Sscanf(s, "%s %d", &kind, &k); n != 2 || err != nil || kind != ir.PriorVamp.String() || k < 1 || k > ir.MaxComponents {
+			return nil, fmt.Errorf("metadata %s = %q: want \"vamp K\" with 1 <= K <= %d", MetaPrior, s, ir.MaxComponents)
+		}
+		fm.Prior = ir.Prior{Kind: ir.PriorVamp, Components: k, PseudoInputs: ir.PseudoInputsParam}
+	}
 	if k, ok := md[MetaNormalize]; ok {
 		if fm.Input.Normalize, err = ir.ParseNormalize(k); err != nil || fm.Input.Normalize == ir.NormalizeNone {
 			return nil, fmt.Errorf("metadata %s = %q is not a normalisation vaec knows", MetaNormalize, k)

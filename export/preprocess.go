@@ -173,7 +173,7 @@ func (b *builder) expectName() string {
 // number `vaec score` prints in its score column.
 func (b *builder) scoreGraph() error {
 	m := b.m
-	if m.Prior.Kind != ir.PriorNormal {
+	if m.Prior.Kind != ir.PriorNormal && m.Prior.Kind != ir.PriorVamp {
 		return fmt.Errorf("score: prior %v has no ONNX lowering", m.Prior.Kind)
 	}
 	if err := b.input(ir.InputX, m.Input.Shape); err != nil {
@@ -284,6 +284,18 @@ func (b *builder) scoreGraph() error {
 		}
 	default:
 		return fmt.Errorf("score: likelihood %v has no ONNX lowering", m.Likelihood.Kind)
+	}
+	if m.Prior.Kind == ir.PriorVamp {
+		// No closed form: log q(mu|x) − log p(mu) (prior.go).
+		if err := b.vampKL(ir.OutputMu, lv, "score.kl"); err != nil {
+			return err
+		}
+		if err := run([]step{{"Add", ir.OutputScore, []string{"score.recon", "score.kl"}}}); err != nil {
+			return err
+		}
+		b.g.Output = append(b.g.Output, vectorInfo(ir.OutputScore))
+		b.output(ir.OutputMu, []int{m.Latent})
+		return nil
 	}
 	// KL(N(mu, exp(lv)) ‖ N(0, I)) per row: ½ Σ (exp(lv) + mu² − 1 − lv).
 	half, err := scalar("score.kl_half", 0.5)

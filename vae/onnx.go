@@ -223,6 +223,9 @@ func FromONNX(encPath, decPath string, opts ONNXOptions) (*Model, error) {
 		v.raw = encMeta != nil && encMeta.Preprocess
 		v.Threshold, v.FalsePositiveRate = meta.Threshold, meta.FalsePositiveRate
 		v.Likelihood = evaluate.Likelihood{Kind: meta.Likelihood.Kind, Sigma: meta.Likelihood.Sigma}
+		// A VampPrior without its components: sampling and evaluation
+		// refuse it rather than draw from N(0, I).
+		v.Prior = meta.Prior
 		if opts.Scale != 0 && opts.Scale != meta.Input.Scale {
 			return nil, fmt.Errorf("input scale %.6g contradicts the metadata of the vaec file (%s = %.6g): vaec's metadata decides, leave the scale out", opts.Scale, export.MetaInputScale, meta.Input.Scale)
 		}

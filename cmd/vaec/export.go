@@ -136,6 +136,15 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 		}
 		opts.Metadata.FalsePositiveRate = m.Anomaly.FalsePositiveRate
 	}
+	if m.Prior.Learned() {
+		// A VampPrior's components (the encoder at its pseudo-inputs) are
+		// constants of prior.onnx and score.onnx.
+		v, err := vae.FromWeights(m, ck.Weights, ck.State.Epoch, ckPath)
+		if err != nil {
+			return err
+		}
+		opts.Prior = v.Prior
+	}
 	outDir := cfg.out
 	if outDir == "" {
 		outDir = cfg.dir
@@ -147,6 +156,9 @@ func runExport(cfg exportConfig, d *builddir.Dir, errOut, out io.Writer) error {
 	}
 	if cfg.roundTrip {
 		files = append(files, &exportFile{path: filepath.Join(outDir, roundTripFile), fn: export.RoundTrip})
+	}
+	if m.Prior.Learned() {
+		files = append(files, &exportFile{path: filepath.Join(outDir, export.RolePrior+".onnx"), fn: export.Prior})
 	}
 	// Lower everything before writing anything, so that a failure leaves
 	// the directory as it was.
