@@ -67,13 +67,19 @@ func BenchmarkTrainEpochMNIST(b *testing.B) {
 }
 
 // BenchmarkTrainStep128 measures one optimizer step of the PyTorch example's
-// configuration (batch 128) on MNIST with the fused lowering (what Train
-// runs); it reports training samples/s. With VAEC_OPPROFILE=1 it also prints
-// the time per op kind. For a pprof profile:
+// configuration (batch 128) on MNIST as Train runs it: the fused lowering,
+// data-parallel across the batch's shards (parallel.go); it reports
+// training samples/s. With VAEC_OPPROFILE=1 it also prints the time per
+// phase and per op kind. For a pprof profile:
 //
 //	go test -run='^$' -bench=TrainStep128 -cpuprofile cpu.out ./graph
 //	go tool pprof -top graph.test cpu.out
-func BenchmarkTrainStep128(b *testing.B) { benchmarkTrainStep(b, pytorchExample(), false) }
+func BenchmarkTrainStep128(b *testing.B) { benchmarkStep(b, pytorchExample()) }
+
+// BenchmarkTrainStep128Unsharded is the fused step on one net for the
+// whole batch, its products split across the cores: the step before the
+// data-parallel one, for comparison.
+func BenchmarkTrainStep128Unsharded(b *testing.B) { benchmarkTrainStep(b, pytorchExample(), false) }
 
 // BenchmarkTrainStep128Primitive is the same step with Gorgonia's built-in
 // ops on its TapeMachine: the reference lowering, for comparison.

@@ -3,7 +3,6 @@ package graph
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sync"
 
 	"github.com/vaec/vaec/checkpoint"
@@ -27,6 +26,10 @@ type optimizer struct {
 	slots    map[string][]float32 // "<slot>.<param name>" → state, shaped like the parameter
 	shapes   map[string][]int
 	perParam [][][]float32 // per parameter, its slots in slotNames order (built on first step)
+
+	// The current update's scalars, set by begin.
+	scale float32 // gradient scale: clipping times begin's gradScale
+	adam  kernels.AdamParams
 }
 
 // slotNames lists the state each optimizer keeps per parameter.
@@ -96,31 +99,51 @@ func (o *optimizer) restore(st map[string]checkpoint.Tensor) error {
 // (parallelFor) with no effect on the result: element j goes through the
 // same float32 operations whichever goroutine updates it. Adam, the
 // default, runs kernels.AdamStep (16 lanes at a time with AVX-512, bit-identical
-// to the Go loop it replaces).
+// to the Go loop it replaces). The trainer's data-parallel step
+// (parallel.go) calls begin and update itself, on fixed ranges.
 func (o *optimizer) step(step int64, params, grads [][]float32) {
-	scale := float32(1)
+	var ss float64
 	if o.clip > 0 {
-		var ss float64
 		for _, g := range grads {
-			for _, v := range g {
-				ss += float64(v) * float64(v)
-			}
-		}
-		if norm := math.Sqrt(ss); norm > o.clip {
-			scale = float32(o.clip / norm)
+			ss += sumSquares(g)
 		}
 	}
-	lr := float32(o.cfg.LearningRate)
-	wd := float32(o.wd)
-	eps := float32(o.cfg.Epsilon)
-	var adam kernels.AdamParams
+	o.begin(step, ss, 1)
+	for i := range o.names {
+		p, g := params[i], grads[i]
+		parallelFor(len(p), parallelMin, func(lo, hi int) { o.update(i, p, g, lo, hi) })
+	}
+}
+
+// sumSquares returns Σ g[j]² in float64, in index order.
+func sumSquares(g []float32) float64 {
+	var ss float64
+	for _, v := range g {
+		ss += float64(v) * float64(v)
+	}
+	return ss
+}
+
+// begin fixes the scalars of update number step: the clipping scale from
+// ss, the sum of squares of the raw gradients (ignored without clipping),
+// and gradScale, a factor every gradient value is multiplied by first (1,
+// or the 1/shards of a data-parallel step whose gradients are sums of
+// per-shard means); ss is taken before that factor.
+func (o *optimizer) begin(step int64, ss float64, gradScale float32) {
+	scale := gradScale
+	if o.clip > 0 {
+		if norm := math.Sqrt(ss) * float64(gradScale); norm > o.clip {
+			scale = float32(o.clip / norm * float64(gradScale))
+		}
+	}
+	o.scale = scale
 	if o.cfg.Kind == ir.Adam {
-		adam = kernels.AdamParams{
-			GradScale: scale, WeightDecay: wd,
+		o.adam = kernels.AdamParams{
+			GradScale: scale, WeightDecay: float32(o.wd),
 			Beta1: float32(o.cfg.Beta1), Beta2: float32(o.cfg.Beta2),
-			StepSize: lr / float32(1-math.Pow(o.cfg.Beta1, float64(step))),
+			StepSize: float32(o.cfg.LearningRate) / float32(1-math.Pow(o.cfg.Beta1, float64(step))),
 			SqrtBC2:  float32(math.Sqrt(1 - math.Pow(o.cfg.Beta2, float64(step)))),
-			Eps:      eps,
+			Eps:      float32(o.cfg.Epsilon),
 		}
 	}
 	if o.perParam == nil {
@@ -131,42 +154,42 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 			}
 		}
 	}
-	for i := range o.names {
-		p, g, st := params[i], grads[i], o.perParam[i]
-		switch o.cfg.Kind {
-		case ir.Adam:
-			parallelFor(len(p), parallelMin, func(lo, hi int) {
-				kernels.AdamStep(p[lo:hi], g[lo:hi], st[0][lo:hi], st[1][lo:hi], adam)
-			})
-		case ir.Adagrad:
-			s := st[0]
-			parallelFor(len(p), parallelMin, func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					gj := g[j]*scale + wd*p[j]
-					s[j] += gj * gj
-					p[j] -= lr * gj / (sqrt32(s[j]) + eps)
-				}
-			})
-		case ir.SGD:
-			mu := float32(o.cfg.Momentum)
-			buf := st[0]
-			parallelFor(len(p), parallelMin, func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					gj := g[j]*scale + wd*p[j]
-					buf[j] = mu*buf[j] + gj
-					p[j] -= lr * buf[j]
-				}
-			})
-		case ir.RMSProp:
-			rho := float32(o.cfg.Rho)
-			s := st[0]
-			parallelFor(len(p), parallelMin, func(lo, hi int) {
-				for j := lo; j < hi; j++ {
-					gj := g[j]*scale + wd*p[j]
-					s[j] = rho*s[j] + (1-rho)*gj*gj
-					p[j] -= lr * gj / (sqrt32(s[j]) + eps)
-				}
-			})
+}
+
+// update applies the rule fixed by begin to elements [lo, hi) of
+// parameter i (o.names order), p its values and g its gradient. Ranges
+// of one step may run concurrently.
+func (o *optimizer) update(i int, p, g []float32, lo, hi int) {
+	st := o.perParam[i]
+	scale := o.scale
+	lr := float32(o.cfg.LearningRate)
+	wd := float32(o.wd)
+	eps := float32(o.cfg.Epsilon)
+	switch o.cfg.Kind {
+	case ir.Adam:
+		kernels.AdamStep(p[lo:hi], g[lo:hi], st[0][lo:hi], st[1][lo:hi], o.adam)
+	case ir.Adagrad:
+		s := st[0]
+		for j := lo; j < hi; j++ {
+			gj := g[j]*scale + wd*p[j]
+			s[j] += gj * gj
+			p[j] -= lr * gj / (sqrt32(s[j]) + eps)
+		}
+	case ir.SGD:
+		mu := float32(o.cfg.Momentum)
+		buf := st[0]
+		for j := lo; j < hi; j++ {
+			gj := g[j]*scale + wd*p[j]
+			buf[j] = mu*buf[j] + gj
+			p[j] -= lr * buf[j]
+		}
+	case ir.RMSProp:
+		rho := float32(o.cfg.Rho)
+		s := st[0]
+		for j := lo; j < hi; j++ {
+			gj := g[j]*scale + wd*p[j]
+			s[j] = rho*s[j] + (1-rho)*gj*gj
+			p[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}
 	}
 }
@@ -176,11 +199,12 @@ func (o *optimizer) step(step int64, params, grads [][]float32) {
 const parallelMin = 1 << 15
 
 // parallelFor calls fn on consecutive ranges covering [0, n), on up to
-// GOMAXPROCS goroutines, none smaller than minPart. fn must give the same
+// kernels.Threads() goroutines (GOMAXPROCS, less what a data-parallel
+// step's shards take), none smaller than minPart. fn must give the same
 // result whatever the split (element-wise work, or sums kept per item and
 // added afterwards in order), because the split depends on GOMAXPROCS.
 func parallelFor(n, minPart int, fn func(lo, hi int)) {
-	parts := min(runtime.GOMAXPROCS(0), n/max(minPart, 1))
+	parts := min(kernels.Threads(), n/max(minPart, 1))
 	if parts <= 1 {
 		fn(0, n)
 		return

@@ -123,8 +123,8 @@ type trainer struct {
 	pcg   *rand.PCG
 	rng   *rand.Rand
 	st    checkpoint.State
-	store Store // nil: nothing is kept
-	nets  map[int]*net
+	store Store            // nil: nothing is kept
+	steps map[int]*stepper // per batch size: the data-parallel step (parallel.go)
 	eval  *evaluator
 }
 
@@ -160,7 +160,7 @@ func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error)
 	if epochs <= 0 {
 		epochs = m.Train.Epochs
 	}
-	t := &trainer{m: m, opts: opts, nets: map[int]*net{}, store: opts.Store}
+	t := &trainer{m: m, opts: opts, steps: map[int]*stepper{}, store: opts.Store}
 	if t.store == nil && (opts.Checkpoint != "" || opts.Best != "" || opts.Metrics != "") {
 		t.store = &fileStore{checkpoint: opts.Checkpoint, best: opts.Best, metrics: opts.Metrics, fresh: !opts.Resume}
 	}
@@ -215,8 +215,8 @@ func (t *trainer) fill(res *Result) {
 }
 
 func (t *trainer) close() {
-	for _, n := range t.nets {
-		n.close()
+	for _, s := range t.steps {
+		s.close()
 	}
 	if t.eval != nil {
 		t.eval.close()
@@ -320,16 +320,19 @@ func (t *trainer) snapshot() (*checkpoint.Checkpoint, error) {
 	return c, nil
 }
 
-func (t *trainer) net(batch int) (*net, error) {
-	if n, ok := t.nets[batch]; ok {
-		return n, nil
+func (t *trainer) stepper(batch int) (*stepper, error) {
+	if s, ok := t.steps[batch]; ok {
+		return s, nil
 	}
-	n, err := buildNet(t.m, t.w, batch, max(t.m.Objective.Samples, 1), true)
+	samples := max(t.m.Objective.Samples, 1)
+	s, err := newStepper(t.m, t.data, batch, samples, func(rows int) (*net, error) {
+		return buildNet(t.m, t.w, rows, samples, true)
+	})
 	if err != nil {
 		return nil, err
 	}
-	t.nets[batch] = n
-	return n, nil
+	t.steps[batch] = s
+	return s, nil
 }
 
 // epoch runs one epoch (1-based) and writes its checkpoint and metrics.
@@ -340,7 +343,6 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 	batches := (set.N + bs - 1) / bs
 	klw := KLWeight(t.m.Objective, epoch)
 	perm := t.rng.Perm(set.N)
-	grads := make([][]float32, len(t.data))
 	var recon, kl, lossSum, bound float64
 	done := 0
 	for b := 0; b < batches; b++ {
@@ -348,13 +350,11 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 			return EpochMetrics{}, t.interrupted(epoch, b, batches)
 		}
 		size := min(bs, set.N-done)
-		n, err := t.net(size)
+		s, err := t.stepper(size)
 		if err != nil {
 			return EpochMetrics{}, err
 		}
-		fillRows(n.xv.Data().([]float32), set.X, set.D, perm[done:done+size])
-		fillNormal(t.rng, n.epsv.Data().([]float32))
-		r, k, loss, err := n.run(float32(klw))
+		r, k, loss, bnd, err := s.forward(set.X, set.D, perm[done:done+size], t.rng, float32(klw))
 		if err != nil {
 			return EpochMetrics{}, errorf("epoch %d batch %d: %v", epoch, b+1, err)
 		}
@@ -365,17 +365,10 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 			return EpochMetrics{}, errorf("epoch %d batch %d/%d: the loss is %.4g nats per example, beyond %.0e: the model cannot explain the data at this scale (features with large raw values? add input.normalize: standardize); training stopped, %s",
 				epoch, b+1, batches, loss, MaxLoss, t.kept())
 		}
-		for i := range grads {
-			if grads[i], err = n.grad(i); err != nil {
-				return EpochMetrics{}, errorf("epoch %d batch %d: %v", epoch, b+1, err)
-			}
-		}
 		t.st.Step++
-		t.opt.step(t.st.Step, t.data, grads)
+		s.update(t.opt, t.st.Step)
 		recon += r
-		if n.bound != nil {
-			bound += n.bound.bound
-		}
+		bound += bnd
 		kl += k
 		lossSum += loss * float64(size)
 		done += size

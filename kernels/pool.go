@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"runtime"
-	"sync"
-)
+import "sync"
 
 // The worker pool: goroutines started once and parked on a channel, so a
 // parallel Sgemm costs a channel hand-off per part instead of a goroutine
@@ -34,7 +31,7 @@ var pool struct {
 // workers returns how many goroutines a large product may use, making sure
 // that the pool has that many minus one (the caller) parked.
 func workers() int {
-	n := min(runtime.GOMAXPROCS(0), maxParts)
+	n := min(Threads(), maxParts)
 	if n <= 1 {
 		return 1
 	}

@@ -1,0 +1,404 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vaec/vaec/ir"
+	"github.com/vaec/vaec/kernels"
+)
+
+// The data-parallel training step.
+//
+// A batch of B examples is cut into shards of consecutive rows, each with
+// a net of its own (graph, tape, buffers) built for its row count and
+// sharing the parameters' arrays, which nothing writes while the shards
+// run. One step is two phases, each ended by one barrier:
+//
+//  1. shards: each shard copies its rows of x and ε into its net and runs
+//     forward and backward; shards are claimed by up to
+//     min(GOMAXPROCS, shards) goroutines, and every product inside a
+//     shard runs on kernels.Threads() goroutines (one, on two cores).
+//     The caller then adds the shards' loss terms in shard order.
+//  2. update: the parameters are cut into chunks of optChunk elements at
+//     fixed boundaries; for each chunk, claimed by whichever goroutine is
+//     free, the shards' gradients are added in shard order and the
+//     optimizer updates the chunk while it is in cache. With global-norm
+//     clipping the sum and the update are two passes (the norm needs every
+//     gradient), a third barrier.
+//
+// The shard boundaries depend only on the model and the batch size
+// (shardBounds), the chunk boundaries only on the parameter shapes, and
+// each shard and chunk computes the same operations whichever goroutine
+// runs it, so weights are bit-identical for any GOMAXPROCS. They differ
+// from an unsharded step's (the gradient of a weight is a sum of per-shard
+// sums instead of one sum over the batch), which is why the shard size is
+// a constant of the design rather than a tuning knob.
+
+// shardRows is the number of rows a shard aims at. 64 rows keep a
+// shard's products large enough for the micro-kernel (8 rows a tile)
+// and its gradient GEMMs (k = rows) efficient, while a batch of 128 gives
+// two shards, one per core of the development machine; see the scaling
+// notes in doc.go for larger machines.
+const shardRows = 64
+
+// maxShards bounds the nets built per batch size.
+const maxShards = 64
+
+// optChunk is the number of parameter elements one update task covers:
+// its gradients, values and moments (5 arrays of 64 KB for Adam with two
+// shards) stay in a core's L2 while the sum and the update pass over them.
+const optChunk = 1 << 14
+
+// shardBounds returns the first row of every shard and, last, batch:
+// batch/shardRows shards (at least one), the remainder spread over the
+// first ones. A model with batch norm has one shard, because its batch
+// statistics couple all rows of the batch.
+func shardBounds(m *ir.Model, batch int) []int {
+	shards := min(max(1, batch/shardRows), maxShards)
+	if hasBatchNorm(m) {
+		shards = 1
+	}
+	lo := make([]int, shards+1)
+	q, r := batch/shards, batch%shards
+	for k := range shards {
+		lo[k+1] = lo[k] + q
+		if k < r {
+			lo[k+1]++
+		}
+	}
+	return lo
+}
+
+func hasBatchNorm(m *ir.Model) bool {
+	for _, g := range []*ir.Graph{&m.Encoder, &m.Decoder} {
+		for i := range g.Nodes {
+			if g.Nodes[i].Op == ir.BatchNorm {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stepper runs data-parallel training steps for one batch size.
+type stepper struct {
+	batch, samples, latent int
+	lo                     []int  // shard row bounds, len(shards)+1
+	shards                 []*net // one per shard
+	equal                  bool   // every shard has the same rows
+	coef                   []float32
+
+	params [][]float32 // the trainable parameters, shared with the trainer
+	sums   [][]float32 // summed gradients; nil with one shard
+	chunks []chunk
+	ss     []float64 // per chunk: Σ g² (clipping only)
+	eps    []float32 // the whole batch's ε, drawn in one sequence
+
+	res   []shardResult // per shard, from the last run
+	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
+
+	prof *stepProfile // nil unless profiling
+}
+
+// shardResult is what one shard's run returns.
+type shardResult struct {
+	recon, kl, loss, bound float64
+	err                    error
+}
+
+// chunk is elements [lo, hi) of parameter i.
+type chunk struct{ i, lo, hi int }
+
+// newStepper builds the shards' nets for batch rows of m. params are the
+// trainable parameters' arrays, in m.Trainable order, backing w.
+func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(rows int) (*net, error)) (*stepper, error) {
+	s := &stepper{batch: batch, samples: samples, latent: m.Latent, lo: shardBounds(m, batch), params: params}
+	s.equal = true
+	for k := 0; k+1 < len(s.lo); k++ {
+		rows := s.lo[k+1] - s.lo[k]
+		n, err := build(rows)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.shards = append(s.shards, n)
+		s.coef = append(s.coef, float32(float64(rows)/float64(batch)))
+		if rows != s.lo[1] {
+			s.equal = false
+		}
+	}
+	s.res = make([]shardResult, len(s.shards))
+	// Each tape computes into buffers allocated once, so the gradient
+	// arrays are fixed for the stepper's life.
+	for _, n := range s.shards {
+		g := make([][]float32, len(params))
+		for i := range params {
+			var err error
+			if g[i], err = n.grad(i); err != nil {
+				s.close()
+				return nil, err
+			}
+			if len(g[i]) != len(params[i]) {
+				s.close()
+				return nil, errorf("gradient of %s: %d values, want %d", n.p.trained[i].Name(), len(g[i]), len(params[i]))
+			}
+		}
+		s.grads = append(s.grads, g)
+	}
+	s.eps = make([]float32, samples*batch*m.Latent)
+	if len(s.shards) > 1 {
+		s.sums = make([][]float32, len(params))
+		for i, p := range params {
+			s.sums[i] = make([]float32, len(p))
+		}
+	}
+	for i, p := range params {
+		for lo := 0; lo < len(p); lo += optChunk {
+			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+optChunk)})
+		}
+	}
+	s.ss = make([]float64, len(s.chunks))
+	return s, nil
+}
+
+func (s *stepper) close() {
+	for _, n := range s.shards {
+		n.close()
+	}
+}
+
+// forward draws ε for the whole batch from rng (the same draws, in the same
+// order, as an unsharded step), copies rows idx of x ([*, d] row-major)
+// and ε into the shards, and runs every shard forward and backward. It
+// returns the batch's summed reconstruction term and KL, its loss per
+// example and the summed trained bound (0 for the plain ELBO).
+func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw float32) (recon, kl, loss, bound float64, err error) {
+	var t0 time.Time
+	if s.prof != nil {
+		t0 = time.Now()
+	}
+	fillNormal(rng, s.eps)
+	var t1 time.Time
+	if s.prof != nil {
+		t1 = time.Now()
+		s.prof.add(phaseDraw, t1.Sub(t0), t1.Sub(t0)) // one core works
+	}
+	busy := s.parallel(len(s.shards), func(k int) {
+		n := s.shards[k]
+		lo, hi := s.lo[k], s.lo[k+1]
+		fillRows(n.xv.Data().([]float32), x, d, idx[lo:hi])
+		// Row r·B+i of ε belongs to example i in sample r; the shard's
+		// rows are r·b+(i−lo).
+		eps, l, b := n.epsv.Data().([]float32), s.latent, hi-lo
+		for r := range s.samples {
+			copy(eps[r*b*l:(r+1)*b*l], s.eps[(r*s.batch+lo)*l:(r*s.batch+hi)*l])
+		}
+		res := &s.res[k]
+		res.recon, res.kl, res.loss, res.err = n.run(klw)
+		if n.bound != nil {
+			res.bound = n.bound.bound
+		}
+	})
+	if s.prof != nil {
+		s.prof.add(phaseShards, time.Since(t1), busy)
+	}
+	// The loss reduction: scalars, added in shard order.
+	for k, res := range s.res {
+		if res.err != nil {
+			return 0, 0, 0, 0, res.err
+		}
+		recon += res.recon
+		kl += res.kl
+		loss += float64(s.lo[k+1]-s.lo[k]) * res.loss
+		bound += res.bound
+	}
+	return recon, kl, loss / float64(s.batch), bound, nil
+}
+
+// update adds the shards' gradients and applies optimizer step number step
+// to the parameters.
+func (s *stepper) update(o *optimizer, step int64) {
+	var t0 time.Time
+	if s.prof != nil {
+		t0 = time.Now()
+	}
+	grads := s.grads
+	// The gradient update applies: the shards' sum, scaled by gradScale.
+	// With equal shards each is a mean over b rows, the batch's mean is
+	// their sum over the shard count; with unequal ones each shard is
+	// weighted by its share of the batch while summing.
+	gradScale := float32(1)
+	if s.equal {
+		gradScale = 1 / float32(len(s.shards))
+	}
+	target := func(i int) []float32 {
+		if s.sums == nil {
+			return grads[0][i]
+		}
+		return s.sums[i]
+	}
+	reduce := func(c chunk) []float32 {
+		if s.sums == nil {
+			return grads[0][c.i]
+		}
+		dst := s.sums[c.i][c.lo:c.hi]
+		if s.equal {
+			sumInto(dst, grads, c)
+		} else {
+			weightedSumInto(dst, grads, s.coef, c)
+		}
+		return s.sums[c.i]
+	}
+	var busy time.Duration
+	if o.clip > 0 {
+		busy = s.parallel(len(s.chunks), func(j int) {
+			c := s.chunks[j]
+			s.ss[j] = sumSquares(reduce(c)[c.lo:c.hi])
+		})
+		var ss float64
+		for _, v := range s.ss {
+			ss += v
+		}
+		o.begin(step, ss, gradScale)
+		busy += s.parallel(len(s.chunks), func(j int) {
+			c := s.chunks[j]
+			o.update(c.i, s.params[c.i], target(c.i), c.lo, c.hi)
+		})
+	} else {
+		o.begin(step, 0, gradScale)
+		busy = s.parallel(len(s.chunks), func(j int) {
+			c := s.chunks[j]
+			o.update(c.i, s.params[c.i], reduce(c), c.lo, c.hi)
+		})
+	}
+	if s.prof != nil {
+		s.prof.add(phaseUpdate, time.Since(t0), busy)
+		s.prof.steps++
+	}
+}
+
+// sumInto sets dst to the sum of the shards' gradients over chunk c, added
+// in shard order.
+func sumInto(dst []float32, grads [][][]float32, c chunk) {
+	copy(dst, grads[0][c.i][c.lo:c.hi])
+	for _, g := range grads[1:] {
+		src := g[c.i][c.lo:c.hi]
+		src = src[:len(dst)]
+		for j, v := range src {
+			dst[j] += v
+		}
+	}
+}
+
+// weightedSumInto sets dst to Σ_k coef[k]·g_k over chunk c, in shard order;
+// the float32 conversions forbid fused multiply-adds, which would round
+// differently on the architectures where Go contracts them.
+func weightedSumInto(dst []float32, grads [][][]float32, coef []float32, c chunk) {
+	for j := range dst {
+		dst[j] = 0
+	}
+	for k, g := range grads {
+		src := g[c.i][c.lo:c.hi]
+		src = src[:len(dst)]
+		ck := coef[k]
+		for j, v := range src {
+			dst[j] += float32(ck * v)
+		}
+	}
+}
+
+// parallel calls fn(j) for every j in [0, count), each j claimed by the
+// first free one of up to min(GOMAXPROCS, count) goroutines (the caller
+// is one), and returns the time they spent in fn, summed. While it runs,
+// the kernels split their work over the remaining cores only
+// (kernels.Share). fn(j) must not depend on which goroutine runs it.
+func (s *stepper) parallel(count int, fn func(j int)) time.Duration {
+	workers := min(runtime.GOMAXPROCS(0), count)
+	var busy atomic.Int64
+	var next atomic.Int32
+	run := func() {
+		var t0 time.Time
+		if s.prof != nil {
+			t0 = time.Now()
+		}
+		for {
+			j := int(next.Add(1) - 1)
+			if j >= count {
+				break
+			}
+			fn(j)
+		}
+		if s.prof != nil {
+			busy.Add(int64(time.Since(t0)))
+		}
+	}
+	if workers <= 1 {
+		run()
+		return time.Duration(busy.Load())
+	}
+	done := kernels.Share(workers)
+	defer done()
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	for range workers - 1 {
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	run()
+	wg.Wait()
+	return time.Duration(busy.Load())
+}
+
+// The phases of a step, as stepProfile reports them.
+const (
+	phaseDraw   = iota // drawing ε (the trainer's generator: one sequence)
+	phaseShards        // forward and backward of every shard
+	phaseUpdate        // gradient sum and optimizer
+	numPhases
+)
+
+var phaseNames = [numPhases]string{"draw ε", "shards (fwd+bwd)", "sum + optimizer"}
+
+// stepProfile accumulates the wall time of each phase and the time the
+// goroutines spent working in it, from which the idle share of the cores
+// follows: 1 − busy/(wall·cores).
+type stepProfile struct {
+	wall, busy [numPhases]time.Duration
+	steps      int
+}
+
+func (p *stepProfile) add(phase int, wall, busy time.Duration) {
+	p.wall[phase] += wall
+	p.busy[phase] += busy
+}
+
+// report formats the profile for procs cores.
+func (p *stepProfile) report(procs int) string {
+	if p.steps == 0 {
+		return "no steps\n"
+	}
+	var b strings.Builder
+	var total time.Duration
+	for _, w := range p.wall {
+		total += w
+	}
+	fmt.Fprintf(&b, "%-18s %10s %6s %10s %6s\n", "phase", "µs/step", "share", "busy µs", "idle")
+	for ph := range numPhases {
+		w, bz := p.wall[ph], p.busy[ph]
+		idle := 1 - float64(bz)/(float64(w)*float64(procs))
+		fmt.Fprintf(&b, "%-18s %10.1f %5.1f%% %10.1f %5.1f%%\n", phaseNames[ph],
+			us(w, p.steps), 100*float64(w)/float64(total), us(bz, p.steps), 100*max(0, idle))
+	}
+	fmt.Fprintf(&b, "%-18s %10.1f   (idle: the share of %d cores' time in the phase spent waiting)\n", "total", us(total, p.steps), procs)
+	return b.String()
+}
+
+func us(d time.Duration, steps int) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(steps) }

@@ -1,0 +1,231 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/vaec/vaec/ir"
+)
+
+func TestShardBounds(t *testing.T) {
+	conv := convVAE(t, true) // batch norm: one shard whatever the batch
+	for _, tc := range []struct {
+		m     *ir.Model
+		batch int
+		want  []int
+	}{
+		{pytorchExample(), 1, []int{0, 1}},
+		{pytorchExample(), 64, []int{0, 64}},
+		{pytorchExample(), 127, []int{0, 127}},
+		{pytorchExample(), 128, []int{0, 64, 128}},
+		{pytorchExample(), 200, []int{0, 67, 134, 200}},
+		{pytorchExample(), 256, []int{0, 64, 128, 192, 256}},
+		{pytorchExample(), 40, []int{0, 40}},
+		{pytorchExample(), 1 << 20, nil}, // capped: checked below
+		{conv, 256, []int{0, 256}},
+	} {
+		got := shardBounds(tc.m, tc.batch)
+		if tc.want == nil {
+			if len(got)-1 != maxShards || got[len(got)-1] != tc.batch {
+				t.Errorf("batch %d: %d shards ending at %d, want %d ending at %d", tc.batch, len(got)-1, got[len(got)-1], maxShards, tc.batch)
+			}
+			continue
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s batch %d: bounds %v, want %v", tc.m.Name, tc.batch, got, tc.want)
+		}
+	}
+}
+
+// TestShardedStepMatchesWhole: a step cut into shards computes the loss
+// terms and the gradient of one net over the whole batch, to rounding,
+// for equal shards (summed, then scaled) and unequal ones (weighted).
+func TestShardedStepMatchesWhole(t *testing.T) {
+	for _, batch := range []int{128, 193} {
+		t.Run(fmt.Sprint(batch), func(t *testing.T) {
+			m := mlp(784, []int{48}, 6, ir.ReLU, ir.Bernoulli)
+			m.Train.ClipNorm = 0
+			set := loadMNIST(t, 0, batch)
+			w := InitWeights(m, 3)
+			var params [][]float32
+			for _, p := range m.Trainable() {
+				params = append(params, w[p.Name].Data)
+			}
+			s, err := newStepper(m, params, batch, 1, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.close()
+			if len(s.shards) < 2 {
+				t.Fatalf("%d shards, want several", len(s.shards))
+			}
+			idx := make([]int, batch)
+			for i := range idx {
+				idx[i] = i
+			}
+			r, k, loss, _, err := s.forward(set.X, set.D, idx, rand.New(rand.NewPCG(5, 6)), 0.7)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			whole, err := buildNet(m, w, batch, 1, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer whole.close()
+			copy(whole.xv.Data().([]float32), set.X)
+			fillNormal(rand.New(rand.NewPCG(5, 6)), whole.epsv.Data().([]float32))
+			wr, wk, wloss, err := whole.run(0.7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				name      string
+				got, want float64
+			}{{"recon", r, wr}, {"kl", k, wk}, {"loss", loss, wloss}} {
+				if !closeTo(c.got, c.want, 1e-4, 1e-5) {
+					t.Errorf("%s: sharded %v, whole %v", c.name, c.got, c.want)
+				}
+			}
+			// The gradient the optimizer sees: the reduction of update,
+			// times its gradient scale.
+			scale := 1.0
+			if s.equal {
+				scale = 1 / float64(len(s.shards))
+			}
+			for i := range params {
+				want, err := whole.grad(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range want {
+					var got float64
+					for sh := range s.shards {
+						c := 1.0
+						if !s.equal {
+							c = float64(s.coef[sh])
+						}
+						got += c * float64(s.grads[sh][i][j])
+					}
+					got *= scale
+					if !closeTo(got, float64(want[j]), 1e-6, 1e-4) {
+						t.Fatalf("gradient of %s [%d]: sharded %v, whole %v", m.Trainable()[i].Name, j, got, want[j])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestShardedTrainIndependentOfGOMAXPROCS trains with several shards per
+// batch (3 unequal ones, then 2 in the short last batch), with and without
+// gradient clipping (which sums and updates in two passes): the weights
+// are bit-identical on 1 to 4 cores.
+func TestShardedTrainIndependentOfGOMAXPROCS(t *testing.T) {
+	for _, clip := range []float64{0, 0.5} {
+		t.Run(fmt.Sprint("clip=", clip), func(t *testing.T) {
+			m := mlp(784, []int{32}, 4, ir.ReLU, ir.Bernoulli)
+			m.Train.BatchSize, m.Train.Epochs, m.Train.Seed, m.Train.ClipNorm = 200, 1, 9, clip
+			o := TrainOptions{Train: loadMNIST(t, 0, 560)}
+			if got := len(shardBounds(m, 200)) - 1; got != 3 {
+				t.Fatalf("%d shards for a batch of 200, want 3", got)
+			}
+			var first *Result
+			for procs := 1; procs <= 4; procs++ {
+				prev := runtime.GOMAXPROCS(procs)
+				r, err := Train(context.Background(), m, o)
+				runtime.GOMAXPROCS(prev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if first == nil {
+					first = r
+					continue
+				}
+				sameWeights(t, first.Weights, r.Weights)
+			}
+		})
+	}
+}
+
+// benchmarkStep measures the trainer's step (the data-parallel one of
+// parallel.go) on one batch of m from MNIST: the draw of ε, every shard's
+// forward and backward, the gradient sum and the optimizer. With
+// VAEC_OPPROFILE=1 it prints the time per phase (and how idle the cores
+// were in each) and the time per op kind of the first shard's tape.
+func benchmarkStep(b *testing.B, m *ir.Model) {
+	batch := m.Train.BatchSize
+	set := loadMNIST(b, 0, batch)
+	w := InitWeights(m, 1)
+	var params [][]float32
+	for _, p := range m.Trainable() {
+		params = append(params, w[p.Name].Data)
+	}
+	s, err := newStepper(m, params, batch, 1, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.close()
+	opt, err := newOptimizer(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	idx := make([]int, batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	profile := os.Getenv("VAEC_OPPROFILE") != ""
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i == 1 && profile {
+			// The first step warms caches and pools.
+			s.prof = &stepProfile{}
+			for _, n := range s.shards {
+				n.tape.profile = true
+			}
+		}
+		if _, _, _, _, err := s.forward(set.X, set.D, idx, rng, 1); err != nil {
+			b.Fatal(err)
+		}
+		s.update(opt, int64(i+1))
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "samples/s")
+	if profile && b.N > 1 {
+		b.Logf("GOMAXPROCS=%d, %d shards of %v rows; per phase (%d steps):\n%s\nper op kind, shard 1 of %d (%d runs):\n%s",
+			runtime.GOMAXPROCS(0), len(s.shards), s.lo, s.prof.steps, s.prof.report(runtime.GOMAXPROCS(0)),
+			len(s.shards), s.shards[0].tape.runs, s.shards[0].tape.report())
+	}
+}
+
+// BenchmarkTrainScaling runs BenchmarkTrainStep128's step at every
+// GOMAXPROCS from 1 to runtime.NumCPU() and prints samples/s for each with
+// the speed-up over one core:
+//
+//	go test -run='^$' -bench=TrainScaling ./graph
+func BenchmarkTrainScaling(b *testing.B) { benchmarkScaling(b, pytorchExample()) }
+
+func benchmarkScaling(b *testing.B, m *ir.Model) {
+	var base float64
+	for procs := 1; procs <= runtime.NumCPU(); procs++ {
+		var sps float64
+		b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			benchmarkStep(b, m)
+			sps = float64(b.N*m.Train.BatchSize) / b.Elapsed().Seconds()
+		})
+		if procs == 1 {
+			base = sps
+		}
+		if sps > 0 && base > 0 && !math.IsNaN(sps) {
+			fmt.Printf("GOMAXPROCS=%-3d %10.0f samples/s  %5.2fx\n", procs, sps, sps/base)
+		}
+	}
+}
