@@ -98,7 +98,7 @@ func benchmarkTrainStep(b *testing.B, m *ir.Model, primitive bool) {
 		b.Fatal(err)
 	}
 	var data, grads [][]float32
-	for _, p := range m.Params {
+	for _, p := range m.Trainable() {
 		data = append(data, w[p.Name].Data)
 	}
 	grads = make([][]float32, len(data))
