@@ -74,7 +74,7 @@ func (c *checker) checkPrior(n *yaml.Node) {
 	case ir.PriorVamp.String():
 		v := m.get("components")
 		if v == nil {
-			c.errorf(m.keyNode("type"), "prior", "add components: 500 (Tomczak and Welling's K for MNIST)", "prior vamp needs components")
+			c.errorf(m.keyNode("type"), "prior", "add components: K (Tomczak and Welling use 500 on MNIST)", "prior vamp needs components")
 			return
 		}
 		if k, ok := c.integer(v, "prior.components", 1, ir.MaxComponents); ok {

@@ -1,11 +1,14 @@
 package graph
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
+	"github.com/vaec/vaec/checkpoint"
 	"github.com/vaec/vaec/ir"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -203,5 +206,63 @@ func TestIWAEStableForLargeK(t *testing.T) {
 	lw0 := -3*math.Log1p(math.Exp(-400)) - 0.5*math.Log(2*math.Pi) + 0.5*math.Log(2*math.Pi) // prior and q cancel at z = 0
 	if want := lw0 - math.Log(s); !closeTo(op.bound, want, 1e-9, 1e-12) {
 		t.Errorf("bound %v, want %v", op.bound, want)
+	}
+}
+
+// TestVariantsTrain: IWAE and a VampPrior train (the validation bound
+// improves over two epochs), give bit-identical weights at GOMAXPROCS 1
+// and 2, and the VampPrior's other parameters start where the standard
+// model's do (its pseudo-inputs are drawn last).
+func TestVariantsTrain(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(m *ir.Model)
+	}{
+		{"iwae", func(m *ir.Model) { m.Objective = ir.Objective{Kind: ir.IWAE, Beta: 1, Samples: 3} }},
+		{"vamp", func(m *ir.Model) { m.Prior = ir.Prior{Kind: ir.PriorVamp, Components: 7}; m.AddPriorParams() }},
+		{"iwae+vamp", func(m *ir.Model) {
+			m.Objective = ir.Objective{Kind: ir.IWAE, Beta: 1, Samples: 2}
+			m.Prior = ir.Prior{Kind: ir.PriorVamp, Components: 3}
+			m.AddPriorParams()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, base := smallMNIST(t)
+			plain := InitWeights(m, m.Train.Seed)
+			tc.mutate(m)
+			if err := ir.VerifyArchitecture(m); err != nil {
+				t.Fatal(err)
+			}
+			for name, w := range InitWeights(m, m.Train.Seed) {
+				if p, ok := plain[name]; ok {
+					sameWeights(t, map[string]checkpoint.Tensor{name: p}, map[string]checkpoint.Tensor{name: w})
+				}
+			}
+			run := func(procs int) *Result {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				r, err := Train(context.Background(), m, base)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			one := run(1)
+			two := run(2)
+			sameWeights(t, one.Weights, two.Weights)
+			h := one.History
+			first, last := *h[0].ValELBO, *h[len(h)-1].ValELBO
+			if m.Objective.Kind == ir.IWAE {
+				if h[0].ValBound == nil || h[0].TrainBound == nil || h[0].Objective != "iwae" {
+					t.Fatalf("metrics without the trained bound: %+v", h[0])
+				}
+				first, last = *h[0].ValBound, *h[len(h)-1].ValBound
+				if *h[len(h)-1].ValBound < *h[len(h)-1].ValELBO {
+					t.Errorf("IWAE bound %v below the ELBO %v", *h[len(h)-1].ValBound, *h[len(h)-1].ValELBO)
+				}
+			}
+			if !(last > first) {
+				t.Errorf("validation bound %v after epoch 1, %v at the end: no progress", first, last)
+			}
+		})
 	}
 }
