@@ -154,6 +154,32 @@ func TestShardedTrainIndependentOfGOMAXPROCS(t *testing.T) {
 	}
 }
 
+// TestShardedConvTrainIndependentOfGOMAXPROCS: the conv VAE without batch
+// norm is cut into shards too (convolutions, transposed convolutions and
+// upsampling inside each shard), with the same guarantee.
+func TestShardedConvTrainIndependentOfGOMAXPROCS(t *testing.T) {
+	m := convVAEWith(t, false, false)
+	m.Train.BatchSize, m.Train.Epochs, m.Train.Seed = 128, 1, 4
+	o := TrainOptions{Train: loadMNIST(t, 0, 300)}
+	if got := len(shardBounds(m, 128)) - 1; got != 2 {
+		t.Fatalf("%d shards for a batch of 128, want 2", got)
+	}
+	var first *Result
+	for procs := 1; procs <= 3; procs++ {
+		prev := runtime.GOMAXPROCS(procs)
+		r, err := Train(context.Background(), m, o)
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = r
+			continue
+		}
+		sameWeights(t, first.Weights, r.Weights)
+	}
+}
+
 // benchmarkStep measures the trainer's step (the data-parallel one of
 // parallel.go) on one batch of m from MNIST: the draw of ε, every shard's
 // forward and backward, the gradient sum and the optimizer. With

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -622,8 +621,9 @@ func getConvFloats(n int) *[]float32 {
 }
 
 // parallelChunks calls fn(i, scratch) for every i in [0, count) on up to
-// GOMAXPROCS goroutines, each claiming the next unclaimed i. fn's result
-// must not depend on which goroutine runs it.
+// Threads() goroutines (GOMAXPROCS unless a data-parallel caller shares
+// the cores), each claiming the next unclaimed i. fn's result must not
+// depend on which goroutine runs it.
 func parallelChunks(count int, fn func(i int, s *convScratch)) {
 	var next atomic.Int64
 	run := func() {
@@ -637,7 +637,7 @@ func parallelChunks(count int, fn func(i int, s *convScratch)) {
 		}
 		scratchPool.Put(s)
 	}
-	workers := min(runtime.GOMAXPROCS(0), count)
+	workers := min(Threads(), count)
 	if workers <= 1 {
 		run()
 		return
