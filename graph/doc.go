@@ -8,6 +8,16 @@
 //
 // Shapes and names follow the IR: a dense layer is y = act(x·W + b) with
 // W [In, Out] and b [Out]; each Gorgonia node carries its parameter's IR name.
+// Every value is a [rows, features] matrix: an image [C, H, W] is a row of
+// C·H·W values in NCHW order, so reshape and the flattening before a dense
+// layer are free. conv2d, conv_transpose2d, upsample and batch_norm lower to
+// the fused image ops of conv.go and conv_bn.go, weights as PyTorch and ONNX
+// lay them out (a [a, b, kh, kw] convolution weight bound as the matrix
+// [a, b·kh·kw]). Batch norm normalises with the batch's statistics in a
+// training graph, updating its running statistics in place (they are IR
+// buffers, Param.Buffer: bound like parameters, kept in the checkpoint,
+// never differentiated or optimised), and with the running statistics in
+// every other graph: validation, [Evaluate], [Encode], [Decode].
 // Everything is float32. Gorgonia types never leave this package: weights go
 // in and out as map[string]checkpoint.Tensor.
 //
