@@ -63,11 +63,15 @@
 //     Do and are copied into their node's value.
 //   - An in-place optimizer (optim.go): Adam through kernels.AdamStep, every
 //     rule element-wise and split across the cores.
-//   - Both cores: kernels.Sgemm splits large products across GOMAXPROCS
-//     goroutines; the Bernoulli NLL splits its rows; the optimizer splits
-//     each parameter. Every split is at fixed boundaries or element-wise, and
-//     per-row sums are added in row order, so results do not depend on
-//     GOMAXPROCS (TestTrainIndependentOfGOMAXPROCS).
+//   - Every core busy with work of its own: the training step is data
+//     parallel (parallel.go, described below); inside a shard every
+//     product and element-wise kernel runs on one goroutine when there are
+//     as many shards as cores. Outside training (evaluation, validation)
+//     kernels.Sgemm splits large products across GOMAXPROCS goroutines and
+//     the Bernoulli NLL splits its rows. Every split is at fixed boundaries
+//     or element-wise, and sums are added in a fixed order, so results do
+//     not depend on GOMAXPROCS (TestTrainIndependentOfGOMAXPROCS,
+//     TestShardedTrainIndependentOfGOMAXPROCS).
 //
 // Layers the fused Dense does not cover (ELU or leaky ReLU with alpha ≤ 0,
 // whose derivative is not a function of the output) fall back to Gorgonia's
@@ -75,6 +79,75 @@
 // throughout, on the TapeMachine) is kept as the reference that
 // TestFusedMatchesPrimitive compares the fused one against, and as
 // BenchmarkTrainStep128Primitive.
+//
+// # The data-parallel step
+//
+// A batch of B rows is cut into S = B/64 shards of consecutive rows (the
+// remainder spread over the first shards; one shard below 128 rows, and
+// one for a model with batch norm, whose statistics couple the rows). S
+// depends on the batch size alone, never on the machine. Each shard has
+// its own net and tape for its row count, reading the shared parameter
+// arrays, which nothing writes during the phase. A step is:
+//
+//	draw ε      the trainer's generator, the whole batch in one sequence (ε of
+//	            a row is the same as without shards); serial, ~1% of a step
+//	shards      each shard copies its rows of x and ε and runs forward and
+//	            backward; up to min(GOMAXPROCS, S) goroutines claim shards;
+//	            kernels.Share tells the kernels to use GOMAXPROCS/workers
+//	            goroutines each (one on two cores: no hand-offs at all)
+//	            — barrier —
+//	loss        the shards' terms added in shard order (scalars, the caller)
+//	update      the parameters in fixed chunks of 16,384 elements; per chunk
+//	            the shards' gradients are added in shard order
+//	            (kernels.AddTo) and the optimizer updates the chunk while it
+//	            is in L2; chunks claimed by whichever goroutine is free
+//	            — barrier —  (global-norm clipping: sum, barrier, update)
+//
+// Each shard's loss is its own mean (recon + w·KL)/b; with equal shards
+// the batch's gradient is their sum times 1/S, which the optimizer takes as
+// its gradient scale (exact for S a power of two), and unequal shards are
+// weighted by b/B while summing. The weights are therefore not
+// bit-identical to the unsharded step's (before issue 17, one net per
+// batch and products split across the cores): a weight's gradient is now a
+// sum over shards of sums over rows. They are bit-identical for every
+// GOMAXPROCS and after a resume, which is what the tests pin.
+//
+// # Scaling beyond two cores
+//
+// Per step, whatever the core count P: two barriers (three with clipping)
+// and at most 2(P−1) goroutine starts; no lock, and no barrier inside a
+// shard while S ≥ P. Work per core, with N parameters and F the
+// multiply-adds of one example's forward and backward pass (about
+// 3·651,200 ≈ 2 M for the MNIST model, N = 652,824):
+//
+//	shards   ⌈S/P⌉ shards of B/S rows: ⌈S/P⌉·(B/S)·F multiply-adds
+//	update   N/P elements: (S−1)·N/P adds and N/P optimizer updates, and
+//	         (S+7)·4·N/P bytes of memory traffic (S gradients read, their
+//	         sum written, parameters and two moments read and written)
+//
+// For the MNIST model:
+//
+//	cores   batch 128 (S = 2)                         batch 1024 (S = 16)
+//	  2     1 shard (64 rows) per core                8 shards (512 rows) per core
+//	  4     1 shard on each of 2 goroutines, its      4 shards (256 rows) per core
+//	        products split 2 ways: 2 barriers per
+//	        product again (18 per shard)
+//	  8     as 4, products split 4 ways               2 shards (128 rows) per core
+//	 16     as 4, products split 8 ways               1 shard (64 rows) per core
+//	update  N/P elements per core, 1 add each;        N/P elements, 15 adds each;
+//	        5.2 MB of gradients read a step           42 MB of gradients a step
+//
+// A batch of 128 has two shards, so cores beyond two only help inside a
+// shard's products (32 rows per shard would give four, at the price of
+// three adds per parameter and less efficient products on two cores). With
+// S ≥ P the design scales linearly in compute; its limits are ⌈S/P⌉
+// rounding (S = 16 on 12 cores runs two rounds on 4 of them), and the
+// update, whose memory traffic grows with S while its compute shrinks
+// with P: at 16 shards it reads 16·4·N bytes, about 42 MB for this model,
+// which a fixed pairwise tree over the shard index (log₂ S
+// rounds, each split across the cores; the pairs depend on S alone, so the
+// result still does not depend on P) would spread over the cores' caches
+// instead of streaming it through one pass.
 //
 // # Figures
 //
