@@ -420,6 +420,9 @@ func decoderRunner(t *testing.T) Runner {
 
 var zRequest = []byte(`{"inputs":[{"name":"z","shape":[1,20],"datatype":"FP32","data":[` + strings.Repeat("0.5,", 19) + `0.5]}]}`)
 
+// z2Request holds two rows.
+var z2Request = []byte(`{"inputs":[{"name":"z","shape":[2,20],"datatype":"FP32","data":[` + strings.Repeat("0.5,", 39) + `0.5]}]}`)
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -487,7 +490,7 @@ func TestGracefulShutdown(t *testing.T) {
 	for range inflight {
 		go func() {
 			client := &http.Client{Transport: &http.Transport{}}
-			resp, err := client.Post(url, "application/json", bytes.NewReader(zRequest))
+			resp, err := client.Post(url, "application/json", bytes.NewReader(z2Request))
 			if err != nil {
 				codes <- -1
 				return
@@ -497,20 +500,14 @@ func TestGracefulShutdown(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	// The first call is running with one request or more (a lone row runs
-	// as 2 rows, so 2 means one or two requests); the others queue.
-	inCall := []int{<-g.entered}
-	if inCall[0] == 2 {
-		inCall = append(inCall, 1)
-	}
+	// The first call is running with some of the requests; the others
+	// queue. Each request holds 2 rows, so the call's rows tell how many
+	// it holds (a 1-row request would be ambiguous: a lone row runs as 2),
+	// and shutdown starts only once every request has reached the server.
+	inCall := <-g.entered / 2
 	waitFor(t, "the other requests to arrive", func() bool {
 		metrics := string(do(t, "GET", base+"/metrics", nil, nil).body)
-		for _, n := range inCall {
-			if strings.Contains(metrics, fmt.Sprintf(`vaec_serve_queue_depth{model="decoder"} %d`, inflight-n)) {
-				return true
-			}
-		}
-		return false
+		return strings.Contains(metrics, fmt.Sprintf(`vaec_serve_queue_depth{model="decoder"} %d`, inflight-inCall))
 	})
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
