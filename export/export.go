@@ -116,6 +116,11 @@ const (
 	// MetaColumns names the input's features, a JSON array of strings,
 	// when the data had a header.
 	MetaColumns = "vaec.columns"
+	// MetaMissing is "mean" when missing values (NaN) are replaced inside
+	// the file by the training means, MetaFill (comma-separated, raw
+	// units); absent otherwise.
+	MetaMissing = "vaec.missing"
+	MetaFill    = "vaec.fill"
 	MetaFPR     = "vaec.false_positive_rate"
 )
 
@@ -267,6 +272,10 @@ func metadataProps(m *ir.Model, role string, md Metadata, pre bool) []*onnxpb.St
 	}
 	if md.ValELBO != nil {
 		kv[MetaValELBO] = formatFloat(*md.ValELBO)
+	}
+	if m.Input.Missing == ir.MissingMean && pre {
+		kv[MetaMissing] = m.Input.Missing.String()
+		kv[MetaFill] = floatList(m.Input.Fill)
 	}
 	if m.Input.Columns != nil {
 		b, _ := json.Marshal(m.Input.Columns) // strings always marshal

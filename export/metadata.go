@@ -141,6 +141,26 @@ func ReadMetadata(md map[string]string) (*FileMeta, error) {
 			}
 		}
 	}
+	if k, ok := md[MetaMissing]; ok {
+		if fm.Input.Missing, err = ir.ParseMissing(k); err != nil || fm.Input.Missing != ir.MissingMean {
+			return nil, fmt.Errorf("metadata %s = %q is not a missing-value rule vaec writes", MetaMissing, k)
+		}
+		s, err := get(MetaFill)
+		if err != nil {
+			return nil, err
+		}
+		parts := strings.Split(s, ",")
+		if len(parts) != fm.Input.Size {
+			return nil, fmt.Errorf("metadata %s has %d values, the input %d features", MetaFill, len(parts), fm.Input.Size)
+		}
+		for _, p := range parts {
+			v, err := strconv.ParseFloat(p, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("metadata %s: %q is not a finite number", MetaFill, p)
+			}
+			fm.Input.Fill = append(fm.Input.Fill, v)
+		}
+	}
 	if c, ok := md[MetaColumns]; ok {
 		if err := json.Unmarshal([]byte(c), &fm.Input.Columns); err != nil || len(fm.Input.Columns) != fm.Input.Size {
 			return nil, fmt.Errorf("metadata %s is not a JSON array of %d column names", MetaColumns, fm.Input.Size)
