@@ -163,6 +163,9 @@ func (c *checker) checkSpec(root *yaml.Node) {
 	if v := top.get("data"); v != nil {
 		c.checkData(v)
 	}
+	if v := top.get("condition"); v != nil {
+		c.checkCondition(v)
+	}
 	if v := top.get("anomaly"); v != nil {
 		if m, ok := c.mapping(v, "anomaly", anomalySection); ok {
 			c.require(m, anomalySection.required...)

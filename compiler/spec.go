@@ -149,6 +149,7 @@ var topSection = &section{
 		{"likelihood", "Observation model p(x|z): bernoulli (default) or gaussian.", sOneOf(sEnum(likelihoods...), sRef("likelihood"))},
 		{"objective", "The training objective: the ELBO (default) or the importance-weighted bound.", sRef("objective")},
 		{"prior", "The prior p(z): normal (default) or {type: vamp, components: K}.", sOneOf(sEnum(priorTypes...), sRef("prior"))},
+		{"condition", "A conditional VAE on the sources' labels: {classes: C}.", sRef("condition")},
 		{"train", "Training settings.", sRef("train")},
 		{"data", "Data sources.", sRef("data")},
 		{"export", "ONNX export settings.", sRef("export")},
@@ -324,7 +325,7 @@ var exportSection = &section{
 
 // allSections lists every section, the document first.
 func allSections() []*section {
-	return []*section{topSection, inputSection, layerSection, likelihoodSection, objectiveSection, priorSection,
+	return []*section{topSection, inputSection, layerSection, likelihoodSection, objectiveSection, priorSection, conditionSection,
 		trainSection, optimizerSection, dataSection, sourceSection, exportSection, anomalySection}
 }
 

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/ir"
 	"gopkg.in/yaml.v3"
 )
@@ -79,6 +80,63 @@ func (c *checker) checkPrior(n *yaml.Node) {
 		}
 		if k, ok := c.integer(v, "prior.components", 1, ir.MaxComponents); ok {
 			c.m.Prior = ir.Prior{Kind: ir.PriorVamp, Components: int(k)}
+		}
+	}
+}
+
+var conditionSection = &section{
+	def: "condition", where: "condition", title: "the condition",
+	doc: "A conditional VAE: the label of each record, one-hot, is an input of the encoder (with x) and of the decoder (with z). The labels come from the data sources' labels files.",
+	fields: []field{
+		{"classes", "Number of classes; labels are integers 0 to classes-1.", sInt(2, ir.MaxClasses)},
+	},
+	required: []string{"classes"},
+}
+
+// checkCondition reads condition (after data, whose labels it needs):
+// every source must name a labels file, and every label must be a class.
+// The labels are read here, so a bad one is a build error rather than a
+// failure in the middle of training.
+func (c *checker) checkCondition(n *yaml.Node) {
+	m, ok := c.mapping(n, "condition", conditionSection)
+	if !ok {
+		return
+	}
+	c.require(m, conditionSection.required...)
+	v := m.get("classes")
+	if v == nil {
+		return
+	}
+	k, ok := c.integer(v, "condition.classes", 2, ir.MaxClasses)
+	if !ok {
+		return
+	}
+	if c.m.Prior.Kind == ir.PriorVamp {
+		c.errorf(v, "condition", "use prior: normal with a condition", "a conditional model with the vamp prior is not supported: its pseudo-inputs have no label")
+		return
+	}
+	c.m.Condition = ir.Condition{Classes: int(k)}
+	srcs := []struct {
+		key string
+		src *ir.Source
+	}{{"data.train", &c.m.Data.Train}, {"data.validation", c.m.Data.Validation}}
+	for _, s := range srcs {
+		if s.src == nil || s.src.Path == "" {
+			continue
+		}
+		if s.src.Labels == "" {
+			c.errorf(v, "condition", "add labels: FILE to "+s.key, "a conditional model needs labels, and %s has none", s.key)
+			continue
+		}
+		set, err := dataset.Load(*s.src, c.m.Input)
+		if err != nil {
+			continue // the data checks report it
+		}
+		for i, l := range set.Labels {
+			if l < 0 || l >= int(k) {
+				c.errorf(v, "condition.classes", "", "%s: label %d of record %d (file %s) is not a class 0 to %d", s.key, l, s.src.Start+i, s.src.Labels, k-1)
+				break
+			}
 		}
 	}
 }

@@ -62,6 +62,12 @@ type Options struct {
 	// (the VampPrior, with its components attached) gets the Monte Carlo
 	// KL of the K draws, (1/K) Σ_k log q(z_k|x) − log p(z_k).
 	Prior ir.Prior
+	// Labels, for a conditional model (which must implement
+	// ConditionalModel), is each example's class: the encoder and the
+	// decoder get its one-hot row of Classes with every draw of the
+	// example. A real-valued condition goes through Conditions instead.
+	Labels  []int
+	Classes int
 	// BoundK, when 1 ≤ BoundK ≤ K, also reports the importance-weighted
 	// bound of BoundK draws (the IWAE objective's) from each example's
 	// first BoundK draws.
@@ -124,11 +130,19 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 		rows = 1024
 	}
 	res := &Result{N: n, K: opts.K}
+	if opts.Labels != nil {
+		if len(opts.Labels) != n || opts.Classes < 1 {
+			return nil, fmt.Errorf("evaluate: %d labels of %d classes for %d examples", len(opts.Labels), opts.Classes, n)
+		}
+		if _, ok := m.(ConditionalModel); !ok {
+			return nil, fmt.Errorf("evaluate: labels given, but the model takes no condition")
+		}
+	}
 
 	// Encode everything first: active units need every posterior mean.
 	for start := 0; start < n; start += encodeRows {
 		b := min(encodeRows, n-start)
-		mu, lv, err := m.Encode(x[start*d:(start+b)*d], b)
+		mu, lv, err := encodeCond(m, x[start*d:(start+b)*d], b, opts, identityRows(b, start))
 		if err != nil {
 			return nil, fmt.Errorf("evaluate: encoding examples %d to %d: %w", start, start+b-1, err)
 		}
@@ -205,7 +219,11 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 					copy(xr[r*d:(r+1)*d], x[ex*d:(ex+1)*d])
 				}
 			}
-			out, err := m.Decode(z, g*kc)
+			rowsEx := make([]int, g*kc)
+			for r := range rowsEx {
+				rowsEx[r] = start + r/kc
+			}
+			out, err := decodeCond(m, z, g*kc, opts, rowsEx)
 			if err != nil {
 				return nil, fmt.Errorf("evaluate: decoding samples of examples %d to %d: %w", start, end-1, err)
 			}
@@ -261,7 +279,7 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 	res.LogPx, res.LogPxStdErr = meanStdErr(logpx)
 	res.ExampleELBO, res.ExampleLogPx = elbo, logpx
 	if opts.Score {
-		if err := score(ctx, m, lk, x, n, d, rows, res, opts.Prior); err != nil {
+		if err := score(ctx, m, lk, x, n, d, rows, res, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -274,7 +292,8 @@ func Run(ctx context.Context, m Model, lk Likelihood, x []float32, n, d int, opt
 // The KL term is the closed form where the prior has one; otherwise (the
 // VampPrior) it is log q(mu|x) − log p(mu), the KL's integrand at z = mu,
 // so that the score stays deterministic (score.onnx computes the same).
-func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows int, res *Result, prior ir.Prior) error {
+func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows int, res *Result, opts Options) error {
+	prior := opts.Prior
 	L := res.Latent
 	res.Score, res.ScoreRecon = make([]float64, n), make([]float64, n)
 	for start := 0; start < n; start += rows {
@@ -282,7 +301,7 @@ func score(ctx context.Context, m Model, lk Likelihood, x []float32, n, d, rows 
 			return fmt.Errorf("evaluate: %w", err)
 		}
 		end := min(n, start+rows)
-		out, err := m.Decode(res.Mu[start*L:end*L], end-start)
+		out, err := decodeCond(m, res.Mu[start*L:end*L], end-start, opts, identityRows(end-start, start))
 		if err != nil {
 			return fmt.Errorf("evaluate: decoding the means of examples %d to %d: %w", start, end-1, err)
 		}

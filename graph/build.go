@@ -38,6 +38,9 @@ type params struct {
 	trained  G.Nodes              // the trainable ones (not buffers), in m.Params order: what G.Grad differentiates
 	named    map[string]*G.Node   // by IR name
 	data     map[string][]float32 // the shared backing arrays
+	// extra binds graph inputs besides the first (a conditional model's
+	// y, condition.go) for the lowering in progress.
+	extra map[string]*G.Node
 }
 
 // bindParams creates one node per parameter of m in g. Vectors (biases, the
@@ -154,6 +157,7 @@ var lowerings = map[ir.Op]lowerFunc{
 	ir.Upsample:        upsample,
 	ir.BatchNorm:       batchNorm,
 	ir.Reshape:         reshape,
+	ir.Concat:          lowerConcat,
 }
 
 // The image layers have only the fused lowering (Gorgonia has no
@@ -256,6 +260,13 @@ func dense(n *ir.Node, in []*G.Node, p *params) (*G.Node, error) {
 // and returns every node's value by name.
 func lowerGraph(g *ir.Graph, in *G.Node, p *params) (map[string]*G.Node, error) {
 	vals := map[string]*G.Node{g.Inputs[0].Name: in}
+	for _, v := range g.Inputs[1:] {
+		x, ok := p.extra[v.Name]
+		if !ok {
+			return nil, errorf("graph input %s is not bound", v.Name)
+		}
+		vals[v.Name] = x
+	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		f, ok := lowerings[n.Op]
@@ -472,11 +483,13 @@ type net struct {
 	recon, kl      *G.Node
 	loss           *G.Node
 	grads          G.Nodes
-	elbo           *elboOp  // fused lowering: the loss op, which keeps the terms in float64
-	bound          *boundOp // fused lowering of iwae or a learned prior (bound.go), instead of elbo
-	boundSum       *G.Node  // with bound: the summed trained bound
-	tape           *tape    // fused lowering
-	vm             G.VM     // primitive lowering
+	elbo           *elboOp       // fused lowering: the loss op, which keeps the terms in float64
+	bound          *boundOp      // fused lowering of iwae or a learned prior (bound.go), instead of elbo
+	boundSum       *G.Node       // with bound: the summed trained bound
+	tape           *tape         // fused lowering
+	ys             *G.Node       // conditional: the decoder's y [S·B, C]
+	yv, ysv        *tensor.Dense // conditional: y and ys, filled before each run (fillCondition)
+	vm             G.VM          // primitive lowering
 }
 
 // buildNet lowers m for batch size batch with samples draws of z per input.
@@ -515,10 +528,21 @@ func buildNetLowering(m *ir.Model, w map[string]checkpoint.Tensor, batch, sample
 	n.x = G.NewMatrix(g, G.Float32, G.WithShape(batch, d), G.WithName(ir.InputX), G.WithValue(n.xv))
 	n.eps = G.NewMatrix(g, G.Float32, G.WithShape(samples*batch, l), G.WithName(ir.InputEps), G.WithValue(n.epsv))
 	n.klw = G.NewScalar(g, G.Float32, G.WithName("kl_weight"), G.WithValue(n.klwv))
+	if m.Conditional() {
+		// y for the encoder's rows, ys for the decoder's S·B rows.
+		c := m.Condition.Classes
+		n.yv = tensor.New(tensor.WithShape(batch, c), tensor.Of(tensor.Float32))
+		n.ysv = tensor.New(tensor.WithShape(samples*batch, c), tensor.Of(tensor.Float32))
+		p.extra = map[string]*G.Node{ir.InputY: G.NewMatrix(g, G.Float32, G.WithShape(batch, c), G.WithName(ir.InputY), G.WithValue(n.yv))}
+		n.ys = G.NewMatrix(g, G.Float32, G.WithShape(samples*batch, c), G.WithName("y_samples"), G.WithValue(n.ysv))
+	}
 
 	mu, logvar, err := encoder(m, n.x, p)
 	if err != nil {
 		return nil, err
+	}
+	if n.ys != nil {
+		p.extra = map[string]*G.Node{ir.InputY: n.ys}
 	}
 	if primitive {
 		err = n.primitiveObjective(m, mu, logvar)

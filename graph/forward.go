@@ -13,7 +13,7 @@ import (
 
 // forward builds a one-off graph with a [n, cols] input called name, lowers
 // body on it and returns the values of the nodes body returns, copied out.
-func forward(m *ir.Model, w map[string]checkpoint.Tensor, name string, in []float32, n, cols int,
+func forward(m *ir.Model, w map[string]checkpoint.Tensor, name string, in, y []float32, n, cols int,
 	body func(g *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error)) (out [][]float32, err error) {
 	if err := checkModel(m); err != nil {
 		return nil, err
@@ -32,6 +32,9 @@ func forward(m *ir.Model, w map[string]checkpoint.Tensor, name string, in []floa
 	g := G.NewGraph()
 	p, err := bindParams(g, m, w)
 	if err != nil {
+		return nil, err
+	}
+	if err := bindCondition(g, m, p, y, n); err != nil {
 		return nil, err
 	}
 	xv := tensor.New(tensor.WithShape(n, cols), tensor.WithBacking(append([]float32(nil), in...)))
@@ -64,10 +67,14 @@ func forward(m *ir.Model, w map[string]checkpoint.Tensor, name string, in []floa
 // Encode runs the encoder on x [n, m.Input.Size] (row-major, already scaled)
 // and returns mu and logvar [n, m.Latent].
 func Encode(m *ir.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu, logvar []float32, err error) {
+	return encodeWith(m, w, x, nil, n)
+}
+
+func encodeWith(m *ir.Model, w map[string]checkpoint.Tensor, x, y []float32, n int) (mu, logvar []float32, err error) {
 	if m == nil {
 		return nil, nil, errorf("nil model")
 	}
-	out, err := forward(m, w, ir.InputX, x, n, m.Input.Size, func(_ *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error) {
+	out, err := forward(m, w, ir.InputX, x, y, n, m.Input.Size, func(_ *G.ExprGraph, x *G.Node, p *params) ([]*G.Node, error) {
 		mu, lv, err := encoder(m, x, p)
 		return []*G.Node{mu, lv}, err
 	})
@@ -82,10 +89,14 @@ func Encode(m *ir.Model, w map[string]checkpoint.Tensor, x []float32, n int) (mu
 // the output activation) for the Gaussians, and for GaussianLearned "logvar",
 // the learned log-variance repeated for every row ([n, D]).
 func Decode(m *ir.Model, w map[string]checkpoint.Tensor, z []float32, n int) (map[string][]float32, error) {
+	return decodeWith(m, w, z, nil, n)
+}
+
+func decodeWith(m *ir.Model, w map[string]checkpoint.Tensor, z, cond []float32, n int) (map[string][]float32, error) {
 	if m == nil {
 		return nil, errorf("nil model")
 	}
-	out, err := forward(m, w, ir.InputZ, z, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
+	out, err := forward(m, w, ir.InputZ, z, cond, n, m.Latent, func(_ *G.ExprGraph, z *G.Node, p *params) ([]*G.Node, error) {
 		y, err := decoder(m, z, p)
 		if err != nil {
 			return nil, err
@@ -188,6 +199,11 @@ func (e *evaluator) evaluate(set *dataset.Set, seed uint64) (Metrics, error) {
 			return Metrics{}, err
 		}
 		copy(n.xv.Data().([]float32), set.X[start*set.D:(start+b)*set.D])
+		if n.yv != nil {
+			if err := fillCondition(n.yv.Data().([]float32), n.ysv.Data().([]float32), set.Labels, identity(b, start), e.m.Condition.Classes); err != nil {
+				return Metrics{}, errorf("evaluate: %v", err)
+			}
+		}
 		fillNormal(rng, n.epsv.Data().([]float32))
 		r, k, _, err := n.run(1)
 		if err != nil {

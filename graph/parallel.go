@@ -94,6 +94,11 @@ type stepper struct {
 	equal                  bool   // every shard has the same rows
 	coef                   []float32
 
+	// labels and classes: a conditional model's y (condition.go), the
+	// training set's labels indexed like x.
+	labels  []int
+	classes int
+
 	params [][]float32 // the trainable parameters, shared with the trainer
 	sums   [][]float32 // summed gradients; nil with one shard
 	chunks []chunk
@@ -193,6 +198,12 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		n := s.shards[k]
 		lo, hi := s.lo[k], s.lo[k+1]
 		fillRows(n.xv.Data().([]float32), x, d, idx[lo:hi])
+		if n.yv != nil {
+			if err := fillCondition(n.yv.Data().([]float32), n.ysv.Data().([]float32), s.labels, idx[lo:hi], s.classes); err != nil {
+				s.res[k].err = err
+				return
+			}
+		}
 		// Row r·B+i of ε belongs to example i in sample r; the shard's
 		// rows are r·b+(i−lo).
 		eps, l, b := n.epsv.Data().([]float32), s.latent, hi-lo

@@ -156,6 +156,9 @@ func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error)
 	if m.Train.BatchSize <= 0 {
 		return nil, errorf("train.batch_size: %d must be positive", m.Train.BatchSize)
 	}
+	if err := checkLabels(m, opts); err != nil {
+		return nil, err
+	}
 	epochs := opts.Epochs
 	if epochs <= 0 {
 		epochs = m.Train.Epochs
@@ -354,6 +357,7 @@ func (t *trainer) epoch(ctx context.Context, epoch, epochs int) (EpochMetrics, e
 		if err != nil {
 			return EpochMetrics{}, err
 		}
+		s.labels, s.classes = set.Labels, t.m.Condition.Classes
 		r, k, loss, bnd, err := s.forward(set.X, set.D, perm[done:done+size], t.rng, float32(klw))
 		if err != nil {
 			return EpochMetrics{}, errorf("epoch %d batch %d: %v", epoch, b+1, err)

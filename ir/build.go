@@ -10,20 +10,33 @@ type Builder struct {
 	m    *Model
 	g    *Graph
 	last string // the most recent node (or the graph input): the default input of the next
+
+	// A conditional model's y (condition.go): pendingY until the concat
+	// node is inserted, then every input yFrom reads yAt instead.
+	pendingY   bool
+	yFrom, yAt string
 }
 
 // EncoderBuilder starts the encoder of m: its input x has the shape of
 // m.Input. It replaces any encoder m had.
 func (m *Model) EncoderBuilder() *Builder {
 	m.Encoder = Graph{Inputs: []Value{{Name: InputX, Shape: m.Input.Shape.Clone()}}}
-	return &Builder{m: m, g: &m.Encoder, last: InputX}
+	b := &Builder{m: m, g: &m.Encoder, last: InputX}
+	if m.Conditional() {
+		b.condition()
+	}
+	return b
 }
 
 // DecoderBuilder starts the decoder of m: its input z is [m.Latent]. It
 // replaces any decoder m had.
 func (m *Model) DecoderBuilder() *Builder {
 	m.Decoder = Graph{Inputs: []Value{{Name: InputZ, Shape: Shape{m.Latent}}}}
-	return &Builder{m: m, g: &m.Decoder, last: InputZ}
+	b := &Builder{m: m, g: &m.Decoder, last: InputZ}
+	if m.Conditional() {
+		b.condition()
+	}
+	return b
 }
 
 // Last is the name of the most recently added node, or the graph input.
@@ -49,7 +62,18 @@ func (g *Graph) shapeOf(name string) (Shape, bool) {
 // table, appends the parameters to the model, and returns the node as
 // stored. A shape that does not fit is an error at n's position, and
 // nothing is added.
+//
+// In a conditional model's graphs the first dense node is preceded by the
+// concat node that appends y to its input (see Condition).
 func (b *Builder) Add(n Node) (*Node, error) {
+	n.Inputs = append([]string(nil), n.Inputs...)
+	if err := b.rewire(&n); err != nil {
+		return nil, err
+	}
+	return b.add(n)
+}
+
+func (b *Builder) add(n Node) (*Node, error) {
 	info := n.Op.Info()
 	if !n.Op.Valid() {
 		return nil, n.Errorf("unknown op %v", n.Op)
@@ -106,8 +130,15 @@ type DenseLayer struct {
 // (Linear for Bernoulli logits). Settings other than the architecture
 // (objective, training, data) are left zero for the caller.
 func NewMLP(name string, shape Shape, latent int, enc, dec []DenseLayer, lik Likelihood, outAct Activation) (*Model, error) {
+	return newMLP(nil, name, shape, latent, enc, dec, lik, outAct)
+}
+
+func newMLP(set func(*Model), name string, shape Shape, latent int, enc, dec []DenseLayer, lik Likelihood, outAct Activation) (*Model, error) {
 	m := &Model{Format: FormatVersion, Version: 1, Name: name, Latent: latent,
 		Input: Input{Shape: shape.Clone(), Size: shape.Size(), Scale: 1}, Likelihood: lik}
+	if set != nil {
+		set(m)
+	}
 	b := m.EncoderBuilder()
 	for i, l := range enc {
 		if _, err := b.Add(Node{Name: fmt.Sprintf("encoder.%d", i), Op: Dense, Attrs: Attrs{Units: l.Units, Activation: l.Activation, Alpha: l.Alpha}}); err != nil {

@@ -343,6 +343,8 @@ type Model struct {
 
 	Likelihood Likelihood `json:"likelihood"`
 	Prior      Prior      `json:"prior"`
+	// Condition makes the model a conditional VAE (zero: unconditional).
+	Condition Condition `json:"condition,omitzero"`
 
 	// Params lists every parameter once, in a fixed order: the encoder's
 	// nodes, the decoder's nodes, then the likelihood's.

@@ -48,6 +48,9 @@ const (
 	// row-major order kept): how a dense layer's vector becomes an image.
 	// Attribute: shape.
 	Reshape
+	// Concat: y = [flatten(a), b], b a vector: how a conditional model's
+	// label y joins the first dense layer's input (see Condition).
+	Concat
 )
 
 // ParamSpec is one parameter an op implies for a node: its name is the
@@ -236,6 +239,7 @@ var ops = []OpInfo{
 		},
 		MACs: func(n *Node) int { return 0 },
 	},
+	Concat: concatInfo,
 }
 
 // BatchNormChannels is the number of channels a batch norm over values of

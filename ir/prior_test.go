@@ -106,3 +106,46 @@ func TestVampPrior(t *testing.T) {
 		t.Errorf("sample mean %v, want 0.5", mean)
 	}
 }
+
+func TestConditionalBuilder(t *testing.T) {
+	m := &Model{Format: FormatVersion, Version: 1, Name: "c", Latent: 2, Condition: Condition{Classes: 3},
+		Input: Input{Shape: Shape{1, 4, 3}, Size: 12, Scale: 1}, Likelihood: Likelihood{Kind: Bernoulli}}
+	b := m.EncoderBuilder()
+	for _, n := range []Node{
+		{Name: "encoder.0", Op: Dense, Attrs: Attrs{Units: 5, Activation: ReLU}},
+		{Name: "encoder.mu", Op: Dense, Role: RoleMu, Inputs: []string{"encoder.0"}, Attrs: Attrs{Units: 2}},
+		{Name: "encoder.logvar", Op: Dense, Role: RoleLogvar, Inputs: []string{"encoder.0"}, Attrs: Attrs{Units: 2}},
+	} {
+		if _, err := b.Add(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := m.DecoderBuilder()
+	if _, err := d.Add(Node{Name: "decoder.out", Op: Dense, Role: RoleOutput, Attrs: Attrs{Units: 12}}); err != nil {
+		t.Fatal(err)
+	}
+	m.SpecHash = strings.Repeat("ab", 32)
+	m.Objective = Objective{Beta: 1, Samples: 1}
+	m.Train = Train{Optimizer: Optimizer{Kind: Adam, LearningRate: 1e-3}, BatchSize: 4, Epochs: 1}
+	m.Data.Train = Source{Path: "x.npy", Format: FormatNPY}
+	m.Export.Opset = 17
+	if err := Verify(m); err != nil {
+		t.Fatal(err)
+	}
+	// y joins the flattened image before encoder.0 and z before the
+	// output layer; the heads still read encoder.0.
+	e := m.Encoder.Nodes
+	if e[0].Name != "encoder.concat_y" || e[0].Op != Concat || !e[0].Out.Equal(Shape{15}) || e[1].Inputs[0] != "encoder.concat_y" || e[2].Inputs[0] != "encoder.0" {
+		t.Errorf("encoder %+v", e)
+	}
+	if p, _ := m.Param("encoder.0.weight"); !p.Shape.Equal(Shape{15, 5}) {
+		t.Errorf("encoder.0.weight %v, want [15, 5]", p.Shape)
+	}
+	if p, _ := m.Param("decoder.out.weight"); !p.Shape.Equal(Shape{5, 12}) {
+		t.Errorf("decoder.out.weight %v, want [2+3, 12]", p.Shape)
+	}
+	m.Condition.Classes = 4
+	if err := Verify(m); err == nil || !strings.Contains(err.Error(), "inputs") {
+		t.Errorf("Verify with another class count = %v", err)
+	}
+}

@@ -115,8 +115,14 @@ func (v *verifier) checkArchitecture() {
 	if m.Latent < 1 || m.Latent > MaxUnits {
 		v.errorf("latent %d out of range [1, %d]", m.Latent, MaxUnits)
 	}
-	v.checkGraph("encoder", &m.Encoder, Value{Name: InputX, Shape: m.Input.Shape})
-	v.checkGraph("decoder", &m.Decoder, Value{Name: InputZ, Shape: Shape{m.Latent}})
+	encIn, decIn := []Value{{Name: InputX, Shape: m.Input.Shape}}, []Value{{Name: InputZ, Shape: Shape{m.Latent}}}
+	if m.Condition.Classes < 0 || m.Condition.Classes > MaxClasses {
+		v.errorf("condition classes %d, want 0 to %d", m.Condition.Classes, MaxClasses)
+	} else if m.Conditional() {
+		encIn, decIn = append(encIn, m.conditionInput()), append(decIn, m.conditionInput())
+	}
+	v.checkGraph("encoder", &m.Encoder, encIn...)
+	v.checkGraph("decoder", &m.Decoder, decIn...)
 	v.checkRoles()
 	v.checkLikelihood()
 	v.checkPrior()
@@ -177,17 +183,27 @@ func (v *verifier) checkInput() {
 
 // checkGraph checks the graph's input and walks its nodes in order,
 // recomputing every shape and parameter from the op table.
-func (v *verifier) checkGraph(what string, g *Graph, input Value) {
-	if len(g.Inputs) != 1 || g.Inputs[0].Name != input.Name || !g.Inputs[0].Shape.Equal(input.Shape) {
-		v.errorf("%s inputs %v, want %s %v", what, g.Inputs, input.Name, input.Shape)
+func (v *verifier) checkGraph(what string, g *Graph, inputs ...Value) {
+	if len(g.Inputs) != len(inputs) {
+		v.errorf("%s inputs %v, want %v", what, g.Inputs, inputs)
 		return
 	}
+	for i, in := range inputs {
+		if g.Inputs[i].Name != in.Name || !g.Inputs[i].Shape.Equal(in.Shape) {
+			v.errorf("%s inputs %v, want %v", what, g.Inputs, inputs)
+			return
+		}
+	}
+	input := inputs[0]
 	if len(g.Nodes) == 0 || len(g.Nodes) > MaxLayers+2 {
 		v.errorf("%s has %d nodes, want 1 to %d", what, len(g.Nodes), MaxLayers+2)
 		return
 	}
 	v.name(input.Name, what+" input")
 	shapes := map[string]Shape{input.Name: input.Shape}
+	for _, in := range inputs[1:] {
+		shapes[in.Name] = in.Shape // y, shared by both graphs
+	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		v.name(n.Name, what+" node "+n.Name)

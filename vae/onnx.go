@@ -656,6 +656,9 @@ var kindPhrase = map[OutputKind]string{
 // a caller whose rows are not the data's (importance sampling repeats each
 // example) knows the values would be misaligned.
 func (v *Model) PerRow() bool {
+	if len(v.labels) > 1 {
+		return true
+	}
 	for _, io := range []*[]*condition{v.encExtra(), v.decExtra()} {
 		for _, c := range *io {
 			if c.batch && c.rows > 1 {

@@ -18,9 +18,15 @@ func (v *Model) Score(ctx context.Context, set *dataset.Set, k int, seed uint64,
 	if !v.HasEncoder() || !v.HasDecoder() {
 		return nil, fmt.Errorf("vae: scoring needs both the encoder and the decoder")
 	}
-	return evaluate.Run(ctx, v, v.Likelihood, set.X, set.N, set.D, evaluate.Options{
-		K: k, Seed: seed, Prior: v.Prior, Score: true, Progress: progress,
-	})
+	opts := evaluate.Options{K: k, Seed: seed, Prior: v.Prior, Score: true, Progress: progress}
+	if c := v.Classes(); c > 0 {
+		labels, err := v.ExampleLabels(set.N)
+		if err != nil {
+			return nil, err
+		}
+		opts.Labels, opts.Classes = labels, c
+	}
+	return evaluate.Run(ctx, v, v.Likelihood, set.X, set.N, set.D, opts)
 }
 
 // FitThreshold returns the outlier threshold for fpr on the validation

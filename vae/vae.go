@@ -51,6 +51,7 @@ type Model struct {
 	raw bool
 
 	weights  map[string]checkpoint.Tensor // from a checkpoint
+	labels   []int                        // a conditional checkpoint model's labels (condition.go)
 	enc, dec *runtime.Model               // from ONNX files
 	encIO    *encoderIO                   // the encoder's roles, with enc
 	decIO    *decoderIO                   // the decoder's roles, with dec
@@ -123,7 +124,11 @@ func (v *Model) Encode(x []float32, n int) (mu, logvar []float32, err error) {
 
 func (v *Model) encode(x []float32, n, first int) (mu, logvar []float32, err error) {
 	if v.weights != nil {
-		return graph.Encode(v.IR, v.weights, x, n)
+		y, err := v.condition(n, first)
+		if err != nil {
+			return nil, nil, err
+		}
+		return graph.EncodeY(v.IR, v.weights, x, y, n)
 	}
 	if v.enc == nil {
 		return nil, nil, errors.New("no encoder loaded")
@@ -164,7 +169,11 @@ func (v *Model) DecodeOutputs(z []float32, n int) (map[string][]float32, error) 
 
 func (v *Model) decodeOutputs(z []float32, n, first int) (map[string][]float32, error) {
 	if v.weights != nil {
-		return graph.Decode(v.IR, v.weights, z, n)
+		y, err := v.condition(n, first)
+		if err != nil {
+			return nil, err
+		}
+		return graph.DecodeY(v.IR, v.weights, z, y, n)
 	}
 	if v.dec == nil {
 		return nil, errors.New("no decoder loaded")
@@ -202,7 +211,11 @@ func (v *Model) output(out map[string][]float32, n int) ([]float32, error) {
 // nats).
 func (v *Model) Decode(z []float32, n int) (evaluate.Decoded, error) {
 	if v.weights != nil && v.Likelihood.Kind == ir.Bernoulli {
-		l, err := graph.DecodeLogits(v.IR, v.weights, z, n)
+		y, err := v.condition(n, 0)
+		if err != nil {
+			return evaluate.Decoded{}, err
+		}
+		l, err := graph.DecodeLogitsY(v.IR, v.weights, z, y, n)
 		return evaluate.Decoded{Logits: l}, err
 	}
 	out, err := v.DecodeOutputs(z, n)

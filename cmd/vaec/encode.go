@@ -205,7 +205,7 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 		warnStaleONNX(c.App.ErrWriter, dir, v)
 		return v, nil
 	}
-	if f := usesForeignFlags(c); f != "" {
+	if f := usesForeignFlags(c); f != "" && f != "label" {
 		return nil, usagef("--%s applies to ONNX files (--encoder/--decoder or --onnx), not to the checkpoint", f)
 	}
 	m, err := loadModel(dir)
@@ -222,6 +222,9 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	if err := checkpointLabels(c, v); err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -303,6 +306,9 @@ func loadData(c *cli.Context, v *vae.Model) (*dataset.Set, string, error) {
 			idx[i] = i
 		}
 		set = set.Subset(idx)
+	}
+	if err := dataLabels(c, v, set); err != nil {
+		return nil, "", err
 	}
 	return set, fmt.Sprintf("%s (%d examples)", desc, set.N), nil
 }

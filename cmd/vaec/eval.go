@@ -80,6 +80,13 @@ func evalAction(c *cli.Context) error {
 	start := time.Now()
 	last := start
 	opts := evaluate.Options{K: k, Seed: c.Uint64("seed"), Prior: v.Prior}
+	if v.Classes() > 0 {
+		// A conditional model: each example's label (the data's, or --label).
+		if opts.Labels, err = v.ExampleLabels(set.N); err != nil {
+			return err
+		}
+		opts.Classes = v.Classes()
+	}
 	if v.IR != nil && v.IR.Objective.Kind == ir.IWAE {
 		// Also the bound the model was trained on, from the first draws.
 		opts.BoundK = min(v.IR.Objective.Samples, k)
