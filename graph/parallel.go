@@ -100,7 +100,6 @@ type stepper struct {
 	classes int
 
 	params [][]float32 // the trainable parameters, shared with the trainer
-	sums   [][]float32 // summed gradients; nil with one shard
 	chunks []chunk
 	ss     []float64 // per chunk: Σ g² (clipping only)
 	eps    []float32 // the whole batch's ε, drawn in one sequence
@@ -157,12 +156,6 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(
 		s.grads = append(s.grads, g)
 	}
 	s.eps = make([]float32, samples*batch*m.Latent)
-	if len(s.shards) > 1 {
-		s.sums = make([][]float32, len(params))
-		for i, p := range params {
-			s.sums[i] = make([]float32, len(p))
-		}
-	}
 	for i, p := range params {
 		for lo := 0; lo < len(p); lo += optChunk {
 			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+optChunk)})
@@ -248,23 +241,19 @@ func (s *stepper) update(o *optimizer, step int64) {
 	if s.equal {
 		gradScale = 1 / float32(len(s.shards))
 	}
-	target := func(i int) []float32 {
-		if s.sums == nil {
-			return grads[0][i]
-		}
-		return s.sums[i]
-	}
+	// The sum goes into the first shard's gradient arrays, which its tape
+	// overwrites before reading them again: no buffer of its own, and one
+	// array less streamed through the cache.
+	target := func(i int) []float32 { return grads[0][i] }
 	reduce := func(c chunk) []float32 {
-		if s.sums == nil {
-			return grads[0][c.i]
+		switch {
+		case len(grads) == 1:
+		case s.equal:
+			sumInto(grads, c)
+		default:
+			weightedSumInto(grads, s.coef, c)
 		}
-		dst := s.sums[c.i][c.lo:c.hi]
-		if s.equal {
-			sumInto(dst, grads, c)
-		} else {
-			weightedSumInto(dst, grads, s.coef, c)
-		}
-		return s.sums[c.i]
+		return grads[0][c.i]
 	}
 	var busy time.Duration
 	if o.clip > 0 {
@@ -294,26 +283,30 @@ func (s *stepper) update(o *optimizer, step int64) {
 	}
 }
 
-// sumInto sets dst to the sum of the shards' gradients over chunk c, added
-// in shard order (kernels.AddTo: 16 lanes at a time, the Go loop's bits).
-func sumInto(dst []float32, grads [][][]float32, c chunk) {
-	copy(dst, grads[0][c.i][c.lo:c.hi])
+// sumInto adds the other shards' gradients over chunk c to the first
+// shard's, in shard order (kernels.AddTo: 16 lanes at a time, the Go
+// loop's bits).
+func sumInto(grads [][][]float32, c chunk) {
+	dst := grads[0][c.i][c.lo:c.hi]
 	for _, g := range grads[1:] {
 		kernels.AddTo(dst, g[c.i][c.lo:c.hi])
 	}
 }
 
-// weightedSumInto sets dst to Σ_k coef[k]·g_k over chunk c, in shard order;
-// the float32 conversions forbid fused multiply-adds, which would round
-// differently on the architectures where Go contracts them.
-func weightedSumInto(dst []float32, grads [][][]float32, coef []float32, c chunk) {
-	for j := range dst {
-		dst[j] = 0
+// weightedSumInto sets the first shard's gradient over chunk c to
+// Σ_k coef[k]·g_k, added in shard order; the float32 conversions forbid
+// fused multiply-adds, which would round differently on the architectures
+// where Go contracts them.
+func weightedSumInto(grads [][][]float32, coef []float32, c chunk) {
+	dst := grads[0][c.i][c.lo:c.hi]
+	c0 := coef[0]
+	for j, v := range dst {
+		dst[j] = float32(c0 * v)
 	}
-	for k, g := range grads {
+	for k, g := range grads[1:] {
 		src := g[c.i][c.lo:c.hi]
 		src = src[:len(dst)]
-		ck := coef[k]
+		ck := coef[k+1]
 		for j, v := range src {
 			dst[j] += float32(ck * v)
 		}
