@@ -266,6 +266,9 @@ func metadataProps(m *ir.Model, role string, md Metadata, pre bool) []*onnxpb.St
 	if m.Likelihood.Kind == ir.GaussianFixed {
 		kv[MetaSigma] = formatFloat(m.Likelihood.Sigma)
 	}
+	if m.Conditional() {
+		kv[MetaConditionClasses] = strconv.Itoa(m.Condition.Classes)
+	}
 	if m.Prior.Kind == ir.PriorVamp {
 		// Absent for N(0, I), so that earlier files keep their bytes.
 		kv[MetaPrior] = fmt.Sprintf("%s %d", m.Prior.Kind, m.Prior.Components)
@@ -334,6 +337,7 @@ func docString(m *ir.Model, role string, pre bool) string {
 	default:
 		fmt.Fprintf(&sb, "Inputs: %s and eps [N, %d] float32 standard normal noise; z = mu + exp(logvar/2)*eps. Outputs: %s. ", in, m.Latent, outs)
 	}
+	sb.WriteString(conditionDoc(m))
 	norm := ""
 	if m.Input.Normalize != ir.NormalizeNone {
 		norm = ", then the per-feature " + m.Input.Normalize.String() + " fitted on the training records"

@@ -212,6 +212,7 @@ var lowerings = map[ir.Op]lowerFunc{
 	ir.Upsample:        (*builder).upsample,
 	ir.BatchNorm:       (*builder).batchNorm,
 	ir.Reshape:         (*builder).reshape,
+	ir.Concat:          (*builder).concat,
 }
 
 // lowerGraph lowers g's nodes in order, its input bound to the value in.
@@ -219,6 +220,9 @@ var lowerings = map[ir.Op]lowerFunc{
 // heads become the outputs mu and logvar). It returns every node's value.
 func (b *builder) lowerGraph(g *ir.Graph, in string, rename map[string]string) (map[string]string, error) {
 	vals := map[string]string{g.Inputs[0].Name: in}
+	if err := b.bindExtraInputs(g, vals); err != nil {
+		return nil, err
+	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		f, ok := lowerings[n.Op]

@@ -31,6 +31,8 @@ type FileMeta struct {
 	// A VampPrior's components are not in the metadata: prior.onnx holds
 	// them.
 	Prior ir.Prior
+	// Condition is a conditional model's class count (MetaConditionClasses).
+	Condition ir.Condition
 }
 
 // ReadMetadata parses the metadata_props of a file written by Encoder,
@@ -108,6 +110,9 @@ func ReadMetadata(md map[string]string) (*FileMeta, error) {
 		return nil, err
 	}
 	fm.Preprocess = md[MetaPreprocess] == "inside"
+	if fm.Condition, err = readCondition(md); err != nil {
+		return nil, err
+	}
 	if s, ok := md[MetaPrior]; ok {
 		var kind string
 		var k int

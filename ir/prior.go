@@ -86,7 +86,7 @@ func (p Prior) ComponentParams() (mu, logvar []float32, latent int) {
 
 func (p Prior) bound() (*mixture, error) {
 	if p.mix == nil {
-		return nil, fmt.Errorf("prior %s: the components are not attached (WithComponents)", p.Kind)
+		return nil, fmt.Errorf("prior %s: its components (the encoder at the pseudo-inputs) are not known here: they come with the trained weights, or from prior.onnx", p.Kind)
 	}
 	return p.mix, nil
 }

@@ -226,6 +226,9 @@ func FromONNX(encPath, decPath string, opts ONNXOptions) (*Model, error) {
 		// A VampPrior without its components: sampling and evaluation
 		// refuse it rather than draw from N(0, I).
 		v.Prior = meta.Prior
+		if err := v.bindPriorFile(decPath, encPath); err != nil {
+			return nil, err
+		}
 		if opts.Scale != 0 && opts.Scale != meta.Input.Scale {
 			return nil, fmt.Errorf("input scale %.6g contradicts the metadata of the vaec file (%s = %.6g): vaec's metadata decides, leave the scale out", opts.Scale, export.MetaInputScale, meta.Input.Scale)
 		}

@@ -133,7 +133,17 @@ func Run(cfg Config) (*Report, error) {
 	}
 
 	// The reference: the Gorgonia graph built from the IR and checkpoint.
-	mu, logvar, err := graph.Encode(m, cfg.Weights, cfg.In.X, n)
+	// A conditional model's y: row i is class i mod C, so every class is
+	// checked.
+	var y []float32
+	if m.Conditional() {
+		c := m.Condition.Classes
+		y = make([]float32, n*c)
+		for i := range n {
+			y[i*c+i%c] = 1
+		}
+	}
+	mu, logvar, err := graph.EncodeY(m, cfg.Weights, cfg.In.X, y, n)
 	if err != nil {
 		return nil, fmt.Errorf("reference encoder: %w", err)
 	}
@@ -147,7 +157,7 @@ func Run(cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	decRef, err := graph.Decode(m, cfg.Weights, z, n)
+	decRef, err := graph.DecodeY(m, cfg.Weights, z, y, n)
 	if err != nil {
 		return nil, fmt.Errorf("reference decoder: %w", err)
 	}
@@ -161,6 +171,10 @@ func Run(cfg Config) (*Report, error) {
 	xShape := append([]int{n}, m.Input.Shape...)
 	encIn := map[string]runtime.Tensor{ir.InputX: {Shape: xShape, Data: xFile}}
 	decIn := map[string]runtime.Tensor{ir.InputZ: {Shape: []int{n, m.Latent}, Data: z}}
+	if y != nil {
+		yt := runtime.Tensor{Shape: []int{n, m.Condition.Classes}, Data: y}
+		encIn[ir.InputY], decIn[ir.InputY] = yt, yt
+	}
 	encNames := []string{ir.OutputMu, ir.OutputLogvar}
 	decNames := m.DecoderOutputs()
 	if dec.Metadata()[export.MetaPreprocess] == "inside" {
@@ -232,7 +246,11 @@ func runORT(path, inName string, outs []string, in map[string]runtime.Tensor) (m
 	if err != nil {
 		return nil, err
 	}
-	s, err := ort.NewSession(b, []string{inName}, outs, ort.Options{})
+	names := []string{inName}
+	if _, ok := in[ir.InputY]; ok {
+		names = append(names, ir.InputY)
+	}
+	s, err := ort.NewSession(b, names, outs, ort.Options{})
 	if err != nil {
 		return nil, err
 	}
