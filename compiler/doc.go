@@ -51,13 +51,18 @@
 //	  offset: 0
 //	latent: 20*                    latent dimension; smaller than the input size
 //	encoder:*                      hidden layers, input → heads; the mu and logvar heads are implied
-//	  - type: dense                the only layer type, and the default
-//	    units: 400*
-//	    activation: relu           linear, relu, tanh, sigmoid, elu, leaky_relu, softplus
+//	  - type: dense                dense (the default), conv2d, conv_transpose2d, upsample, batch_norm
+//	    units: 400*                dense only
+//	    activation: relu           linear, relu, tanh, sigmoid, elu, leaky_relu, softplus (batch_norm: linear)
 //	    slope: 0.01                leaky_relu only
 //	    alpha: 1                   elu only
-//	decoder:*                      hidden layers, z → output; the output layer is implied
-//	  - units: 400
+//	    reshape: [64, 7, 7]        dense only: the output as an image [C, H, W] (C·H·W = units)
+//	  - type: conv2d               filters*, kernel* (k or [kh, kw]), stride 1, padding 0
+//	  - type: conv_transpose2d     the same, and output_padding 0 (less than the stride)
+//	  - type: upsample             factor* (f or [fh, fw]; nearest)
+//	  - type: batch_norm           momentum 0.1, epsilon 1e-5
+//	decoder:*                      hidden layers, z → output; the output layer is implied, unless the
+//	  - units: 400                 last layer is a conv2d or conv_transpose2d giving the input's shape
 //	likelihood: bernoulli          bernoulli | gaussian (sigma 1), or a mapping:
 //	                               {type: gaussian, sigma: 0.1}             fixed sigma
 //	                               {type: gaussian, variance: learned}      per-dimension log-variance
