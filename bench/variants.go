@@ -48,6 +48,7 @@ var variants = []variant{
 	{"iwae5", "objective: {type: iwae, samples: 5}"},
 	{"vae1", "objective: {samples: 1}"},
 	{"vamp100", "prior: {type: vamp, components: 100}"},
+	{"cvae", "condition: {classes: 10}"},
 }
 
 // comparisons are the paired tests: the first model should have the
@@ -91,6 +92,13 @@ type variantEval struct {
 	ActiveUnits        int
 	Epoch              int
 	ExampleLogPx       []float64
+
+	// Conditional models: log p(x | y+1 mod 10) per image, and the 5-NN
+	// accuracy of 100 samples per label (per label and overall).
+	LogPxWrong        float64   `json:",omitempty"`
+	ExampleLogPxWrong []float64 `json:",omitempty"`
+	KNNAccuracy       float64   `json:",omitempty"`
+	KNNPerLabel       []float64 `json:",omitempty"`
 }
 
 func variantsMain(args []string, out io.Writer) error {
@@ -143,6 +151,9 @@ func variantsMain(args []string, out io.Writer) error {
 		}
 	}
 	printVariants(out, models, seedList, results)
+	if rs := results["cvae"]; len(rs) > 0 {
+		printConditional(out, seedList, rs)
+	}
 	for _, c := range comparisons {
 		a, b := results[c[0]], results[c[1]]
 		if len(a) == 0 || len(b) == 0 {
@@ -239,13 +250,23 @@ func evalVariant(ctx context.Context, run string, k int, seed uint64) (*variantE
 		return nil, err
 	}
 	// BoundK 5 for every model: the IWAE-5 bound of the first five draws,
-	// the figure the iwae5 model maximises.
-	res, err := evaluate.Run(ctx, v, v.Likelihood, val.X, val.N, val.D, evaluate.Options{K: k, Seed: seed, Prior: v.Prior, BoundK: 5})
+	// the figure the iwae5 model maximises. A conditional model gets the
+	// true labels.
+	opts := evaluate.Options{K: k, Seed: seed, Prior: v.Prior, BoundK: 5}
+	if c := m.Condition.Classes; c > 0 {
+		opts.Labels, opts.Classes = val.Labels, c
+	}
+	res, err := evaluate.Run(ctx, v, v.Likelihood, val.X, val.N, val.D, opts)
 	if err != nil {
 		return nil, err
 	}
 	ev := &variantEval{ELBO: res.ELBO, IWAE5: res.IWAE, LogPx: res.LogPx, ActiveUnits: res.ActiveUnits,
 		Epoch: ck.State.Epoch, ExampleLogPx: res.ExampleLogPx}
+	if m.Conditional() {
+		if err := conditionalFigures(ctx, m, v, val, opts, ev); err != nil {
+			return nil, err
+		}
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return nil, err
