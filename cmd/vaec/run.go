@@ -156,9 +156,10 @@ func section(w io.Writer, name string) {
 // outside vaec.
 func printServingHint(w io.Writer, m *ir.Model, dir string) {
 	enc, dec := filepath.Join(dir, encoderFile), filepath.Join(dir, decoderFile)
-	fmt.Fprintf(w, "\nThe model is ready:\n  %s  x [N, %s] -> mu, logvar [N, %d]\n  %s  z [N, %d] -> %v\n",
-		enc, dimsText(m.Input.Shape), m.Latent, dec, m.Latent, m.DecoderOutputs())
-	fmt.Fprintf(w, "Inputs are scaled as x = raw*%g + %g. Load them in ONNX Runtime, for example from Python:\n", m.Input.Scale, m.Input.Offset)
+	score := filepath.Join(filepath.Dir(dec), scoreFile)
+	fmt.Fprintf(w, "\nThe model is ready:\n  %s  x [N, %s] -> mu, logvar [N, %d]\n  %s  z [N, %d] -> %v\n  %s  x [N, %s] -> score [N], mu [N, %d]\n",
+		enc, dimsText(m.Input.Shape), m.Latent, dec, m.Latent, append(m.DecoderOutputs(), ir.OutputMeanRaw), score, dimsText(m.Input.Shape), m.Latent)
+	fmt.Fprintf(w, "x is raw data as the data file holds it (the scaling x*%g + %g is inside). Load the files in ONNX Runtime, for example from Python:\n", m.Input.Scale, m.Input.Offset)
 	fmt.Fprintf(w, "  import onnxruntime as ort, numpy as np\n")
 	fmt.Fprintf(w, "  dec = ort.InferenceSession(%q)\n", dec)
 	fmt.Fprintf(w, "  out = dec.run(None, {%q: np.random.randn(16, %d).astype(np.float32)})\n", ir.InputZ, m.Latent)
