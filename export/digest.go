@@ -52,7 +52,7 @@ func (d DigestCheck) OK() bool { return d.Recorded != "" && d.Recorded == d.Comp
 func CheckDigest(data []byte) (DigestCheck, error) {
 	var m onnxpb.ModelProto
 	if err := proto.Unmarshal(data, &m); err != nil {
-		return DigestCheck{}, fmt.Errorf("not an ONNX model (protobuf: %v)", err)
+		return DigestCheck{}, fmt.Errorf("not an ONNX model: %s (protobuf: %v)", wireError(data), err)
 	}
 	var d DigestCheck
 	for _, p := range m.MetadataProps {

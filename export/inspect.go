@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"google.golang.org/protobuf/encoding/protowire"
 	"math"
 	"sort"
 	"strconv"
@@ -79,7 +80,7 @@ func parse(data []byte) (*onnxpb.ModelProto, error) {
 	}
 	var m onnxpb.ModelProto
 	if err := proto.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("not an ONNX model (protobuf: %v)", err)
+		return nil, fmt.Errorf("not an ONNX model: %s (protobuf: %v)", wireError(data), err)
 	}
 	if m.IrVersion == nil || m.Graph == nil {
 		return nil, fmt.Errorf("not an ONNX model: no ir_version or no graph")
@@ -466,4 +467,51 @@ func domainName(d string) string {
 		return "ai.onnx"
 	}
 	return d
+}
+
+// wireError locates the first malformed protobuf field of data, walking
+// the wire format down through length-delimited fields that parse as
+// messages, and says where: "byte 7: field 3 of type 5 runs past the end".
+func wireError(data []byte) string {
+	off, msg := wireWalk(data, 0, 0)
+	if off < 0 {
+		return "the wire format reads, but not as a ModelProto"
+	}
+	return fmt.Sprintf("byte %d: %s", off, msg)
+}
+
+// wireWalk returns the offset (relative to the whole input, base) of the
+// first malformed field of b, or -1 when b is well-formed; depth bounds
+// the descent.
+func wireWalk(b []byte, base, depth int) (int, string) {
+	for i := 0; i < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[i:])
+		if n < 0 {
+			return base + i, "a field tag that does not read (" + protowire.ParseError(n).Error() + ")"
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[i+n:])
+		if m < 0 {
+			return base + i, fmt.Sprintf("field %d of wire type %d: %v", num, typ, protowire.ParseError(m))
+		}
+		if typ == protowire.BytesType && depth < 8 {
+			v, k := protowire.ConsumeBytes(b[i+n:])
+			// A nested message that is itself malformed; strings and raw
+			// tensor data that happen not to parse are not errors, so only
+			// descend when most of the value reads as fields.
+			if k > 0 && len(v) > 0 {
+				if off, msg := wireWalk(v, base+i+n+(k-len(v)), depth+1); off >= 0 && looksLikeMessage(v) {
+					return off, msg
+				}
+			}
+		}
+		i += n + m
+	}
+	return -1, ""
+}
+
+// looksLikeMessage tells whether b starts with a well-formed tag of a
+// small field number, as ONNX messages do (strings usually do not).
+func looksLikeMessage(b []byte) bool {
+	num, typ, n := protowire.ConsumeTag(b)
+	return n > 0 && num > 0 && num < 64 && typ <= protowire.Fixed32Type
 }
