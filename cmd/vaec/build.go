@@ -240,6 +240,9 @@ func printBuildTable(w io.Writer, m *ir.Model, dir string) error {
 	fmt.Fprintf(w, "\ntotal parameters: %s\nmultiply-adds per sample: %s\n", thousands(m.ParamCount()), thousands(m.MACs()))
 	fmt.Fprintf(w, "training: %s lr %g, batch %d, %d epochs, seed %d; objective beta %g, %d sample(s), KL warm-up %d epochs\n",
 		o.Kind, o.LearningRate, t.BatchSize, t.Epochs, t.Seed, m.Objective.Beta, m.Objective.Samples, m.Objective.WarmupEpochs)
+	if v := variantSummary(m); v != "" {
+		fmt.Fprintln(w, v)
+	}
 	_, err := fmt.Fprintf(w, "wrote %s\n", filepath.Join(dir, modelFile))
 	return err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/vaec/vaec/dataset"
+	"github.com/vaec/vaec/ir"
 	"github.com/vaec/vaec/vae"
 )
 
@@ -49,4 +50,22 @@ func dataLabels(c *cli.Context, v *vae.Model, set *dataset.Set) error {
 		return fmt.Errorf("%s is conditional (%d classes): the data has no labels; give --label K (or --labels FILE with --data)", v.Origin, v.Classes())
 	}
 	return v.SetLabels(set.Labels)
+}
+
+// variantSummary is build's line about issue 15's variants, "" for none.
+func variantSummary(m *ir.Model) string {
+	var parts []string
+	if m.Objective.Kind == ir.IWAE {
+		parts = append(parts, fmt.Sprintf("objective iwae (the importance-weighted bound of %d draws)", m.Objective.Samples))
+	}
+	if m.Prior.Kind == ir.PriorVamp {
+		parts = append(parts, fmt.Sprintf("prior vamp with %d pseudo-inputs", m.Prior.Components))
+	}
+	if m.Conditional() {
+		parts = append(parts, fmt.Sprintf("conditional on %d classes (y one-hot, encoder [x, y], decoder [z, y])", m.Condition.Classes))
+	}
+	if parts == nil {
+		return ""
+	}
+	return "variant: " + strings.Join(parts, "; ")
 }
