@@ -6,10 +6,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
 
+	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/ir"
 )
 
@@ -237,6 +239,21 @@ func benchmarkStep(b *testing.B, m *ir.Model) {
 //
 //	go test -run='^$' -bench=TrainScaling ./graph
 func BenchmarkTrainScaling(b *testing.B) { benchmarkScaling(b, pytorchExample()) }
+
+// BenchmarkTrainStepConv128 is BenchmarkTrainStep128 for the conv VAE of
+// testdata/specs/mnist-conv.yaml (no batch norm: two shards of 64 rows).
+func BenchmarkTrainStepConv128(b *testing.B) { benchmarkStep(b, mnistConvSpec(b)) }
+
+// BenchmarkTrainScalingConv is BenchmarkTrainScaling for the conv VAE.
+func BenchmarkTrainScalingConv(b *testing.B) { benchmarkScaling(b, mnistConvSpec(b)) }
+
+func mnistConvSpec(tb testing.TB) *ir.Model {
+	m, err := compiler.CompileFile(filepath.Join("..", "testdata", "specs", "mnist-conv.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
 
 func benchmarkScaling(b *testing.B, m *ir.Model) {
 	var base float64

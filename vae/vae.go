@@ -104,6 +104,9 @@ func FromCheckpoint(m *ir.Model, path string) (*Model, error) {
 		Epochs:     ck.State.Epoch,
 		weights:    ck.Weights,
 	}
+	if !ck.Checked {
+		v.Notes = append(v.Notes, path+" has no checksums (written by an earlier vaec): loaded unchecked")
+	}
 	return v, v.bindPrior()
 }
 

@@ -226,6 +226,9 @@ func openVAE(c *cli.Context, needEnc, needDec bool) (*vae.Model, error) {
 	if err := checkpointLabels(c, v); err != nil {
 		return nil, err
 	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(c.App.ErrWriter, "note: %s\n", n)
+	}
 	return v, nil
 }
 

@@ -66,9 +66,6 @@ func scoreAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, n := range v.Notes {
-		fmt.Fprintln(c.App.ErrWriter, "note:", n)
-	}
 	set, desc, err := loadData(c, v)
 	if err != nil {
 		return err
