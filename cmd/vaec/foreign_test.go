@@ -180,7 +180,8 @@ func TestForeignErrors(t *testing.T) {
 		{[]string{"sample", "--decoder", cond, "--feed", "y=nowhere.npy"}, exitError, []string{"--feed y:", "nowhere.npy"}},
 		{[]string{"eval", "--encoder", enc, "--decoder", cond, "--label", "1,2", "--data", "x.npy"}, exitUsage, []string{"eval takes one --label"}},
 		{[]string{"reconstruct", "--encoder", enc, "--decoder", dec, "--input-scale", "0"}, exitUsage, []string{"--input-scale: \"0\": want a positive number"}},
-		{[]string{"sample", "--dir", t.TempDir(), "--label", "1"}, exitUsage, []string{"--label applies to ONNX files"}},
+		{[]string{"sample", "--dir", t.TempDir(), "--latent-name", "z"}, exitUsage, []string{"--latent-name applies to ONNX files"}},
+		{[]string{"sample", "--dir", t.TempDir(), "--label", "1"}, exitError, []string{"no build in"}},
 		{[]string{"sample", "--decoder", filepath.Join("..", "..", "testdata", "round1", "build", "decoder.onnx"), "--decoder-output", "logits", "--out", out}, exitError, []string{"decoder output kind logits contradicts the file's vaec metadata"}},
 	}
 	for _, tt := range tests {
