@@ -122,8 +122,8 @@ func knnClass(train *dataset.Set, x []float32, k int) int {
 	return winner
 }
 
-func printConditional(out io.Writer, seeds []int, rs []*variantEval) {
-	fmt.Fprintln(out, "\nconditional VAE: log p(x|y) with the true label and with y+1 mod 10 (K as above), and 5-NN labels of 100 samples per label:")
+func printConditional(out io.Writer, name string, seeds []int, rs []*variantEval) {
+	fmt.Fprintln(out, "\n"+name+": log p(x|y) with the true label and with y+1 mod 10 (K as above), and 5-NN labels of 100 samples per label:")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "seed\tlog p(x|y)\tlog p(x|y+1)\tmean difference\t95%% interval\t5-NN accuracy\tper label 0..9\t\n")
 	for i, r := range rs {

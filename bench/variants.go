@@ -41,14 +41,21 @@ import (
 // MNIST example.
 type variant struct {
 	name, lines string
+	latent      int  // 0: the example's 20
+	ablation    bool // run only when -models names it
 }
 
 var variants = []variant{
-	{"vae5", "objective: {samples: 5}"},
-	{"iwae5", "objective: {type: iwae, samples: 5}"},
-	{"vae1", "objective: {samples: 1}"},
-	{"vamp100", "prior: {type: vamp, components: 100}"},
-	{"cvae", "condition: {classes: 10}"},
+	{"vae5", "objective: {samples: 5}", 0, false},
+	{"iwae5", "objective: {type: iwae, samples: 5}", 0, false},
+	{"vae1", "objective: {samples: 1}", 0, false},
+	{"vamp100", "prior: {type: vamp, components: 100}", 0, false},
+	{"cvae", "condition: {classes: 10}", 0, false},
+	// Ablations of the conditional model's latent size: the smaller z, the
+	// more the decoder must take the class from y.
+	{"cvae8", "condition: {classes: 10}", 8, true},
+	{"cvae4", "condition: {classes: 10}", 4, true},
+	{"cvae2", "condition: {classes: 10}", 2, true},
 }
 
 // comparisons are the paired tests: the first model should have the
@@ -58,22 +65,22 @@ var comparisons = [][2]string{{"iwae5", "vae5"}, {"vamp100", "vae1"}}
 // variantSpec is the MNIST example with the variant's lines, epochs and
 // seed; data paths are absolute so the spec works from any directory.
 const variantSpec = `vaec: 1
-name: %s
+name: %[1]s
 input:
   shape: [784]
   scale: 1/255
-latent: 20
+latent: %[6]d
 encoder:
   - units: 400
 decoder:
   - units: 400
 likelihood: bernoulli
-%s
+%[2]s
 train:
   optimizer: {type: adam, learning_rate: 1e-3}
   batch_size: 128
-  epochs: %d
-  seed: %d
+  epochs: %[3]d
+  seed: %[4]d
 data:
   train:
     path: %[5]s/t10k-images-idx3-ubyte.gz
@@ -120,7 +127,12 @@ func variantsMain(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	models := variants
+	var models []variant
+	for _, v := range variants {
+		if !v.ablation {
+			models = append(models, v)
+		}
+	}
 	if *only != "" {
 		models = nil
 		for _, name := range strings.Split(*only, ",") {
@@ -139,7 +151,11 @@ func variantsMain(args []string, out io.Writer) error {
 	for _, v := range models {
 		for _, seed := range seedList {
 			run := filepath.Join(*dir, fmt.Sprintf("%s-s%d", v.name, seed))
-			spec := fmt.Sprintf(variantSpec, v.name, v.lines, *epochs, seed, mnist)
+			latent := v.latent
+			if latent == 0 {
+				latent = 20
+			}
+			spec := fmt.Sprintf(variantSpec, v.name, v.lines, *epochs, seed, mnist, latent)
 			if err := trainVariant(ctx, run, spec, *epochs, out); err != nil {
 				return fmt.Errorf("%s: %w", run, err)
 			}
@@ -151,8 +167,10 @@ func variantsMain(args []string, out io.Writer) error {
 		}
 	}
 	printVariants(out, models, seedList, results)
-	if rs := results["cvae"]; len(rs) > 0 {
-		printConditional(out, seedList, rs)
+	for _, v := range models {
+		if rs := results[v.name]; len(rs) > 0 && strings.Contains(v.lines, "condition") {
+			printConditional(out, v.name, seedList, rs)
+		}
 	}
 	for _, c := range comparisons {
 		a, b := results[c[0]], results[c[1]]
