@@ -211,8 +211,12 @@ func trainBuild(ctx context.Context, m *ir.Model, d *builddir.Dir, f trainFlags)
 	case len(res.History) == 0:
 		fmt.Fprintf(f.out, "nothing to train: already at epoch %d\n", res.Epoch)
 	}
-	fmt.Fprintf(f.out, "done: %d epochs; best %s ELBO %.2f nats at epoch %d (%s); last: %s; metrics: %s\n",
-		res.Epoch, what, res.BestELBO, res.BestEpoch, filepath.Join(dir, bestCheckpoint), ckpt, metrics)
+	bound := "ELBO"
+	if m.Objective.Kind == ir.IWAE {
+		bound = "IWAE bound" // what an IWAE model is trained, and kept as best, on
+	}
+	fmt.Fprintf(f.out, "done: %d epochs; best %s %s %.2f nats at epoch %d (%s); last: %s; metrics: %s\n",
+		res.Epoch, what, bound, res.BestELBO, res.BestEpoch, filepath.Join(dir, bestCheckpoint), ckpt, metrics)
 	if curves != "" {
 		fmt.Fprintf(f.out, "curves: %s\n", curves)
 	}
