@@ -68,9 +68,13 @@
 //	                               {type: gaussian, variance: learned}      per-dimension log-variance
 //	                               mean_activation: linear | sigmoid        gaussian mean (default linear)
 //	objective:
+//	  type: elbo                   elbo | iwae (importance-weighted bound of `samples` draws; beta 1, no warm-up)
 //	  beta: 1                      KL weight (β-VAE when > 1)
 //	  samples: 1                   Monte Carlo samples of z per input
 //	  kl_warmup_epochs: 0          KL weight rises linearly from 0 to beta; at most train.epochs
+//	prior: normal                  normal | {type: vamp, components: K} (VampPrior, K learned pseudo-inputs)
+//	condition:                     a conditional VAE (absent: unconditional)
+//	  classes: 10*                 labels 0..classes-1 from every source's labels file; y one-hot
 //	train:
 //	  optimizer: adam              adam | adagrad | sgd | rmsprop, or a mapping with type and:
 //	                               adam: learning_rate 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-8
