@@ -164,7 +164,11 @@
 //
 //	GOMAXPROCS=1   17,825  17,814  18,681  20,361  19,480 samples/s   median 18,681
 //	GOMAXPROCS=2   23,902  27,307  19,696  27,396  27,734 samples/s   median 27,307
-//	ratio of medians 1.46× (issue 17 asks ≥ 1.8× on a quiet machine). Two
+//	ratio of medians 1.46× (issue 17 asks ≥ 1.8× on a quiet machine); the
+//	same protocol at load 1.83 → 1.59:
+//	GOMAXPROCS=1   21,057  19,805  18,504  19,266  19,923 samples/s   median 19,805
+//	GOMAXPROCS=2   31,071  31,661  29,313  27,513  18,653 samples/s   median 29,313
+//	ratio 1.48× (1.60× best against median). Two
 //	earlier runs of the same protocol at load 7.6–4.6 gave 0.93× (18,495 vs
 //	17,271) and 0.90× (19,303 vs 17,462): at load 4, user CPU time equals
 //	wall time at GOMAXPROCS=2 (7.37 s vs 7.61 s for 1,000 steps), so one
