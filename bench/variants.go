@@ -56,6 +56,10 @@ var variants = []variant{
 	{"cvae8", "condition: {classes: 10}", 8, true},
 	{"cvae4", "condition: {classes: 10}", 4, true},
 	{"cvae2", "condition: {classes: 10}", 2, true},
+	// ... and of its KL weight at the example's latent size: β > 1 makes z
+	// cost more, so the decoder takes more of the class from y.
+	{"cvae-beta2", "condition: {classes: 10}\nobjective: {beta: 2}", 0, true},
+	{"cvae-beta3", "condition: {classes: 10}\nobjective: {beta: 3}", 0, true},
 }
 
 // comparisons are the paired tests: the first model should have the
