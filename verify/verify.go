@@ -177,21 +177,31 @@ func Run(cfg Config) (*Report, error) {
 	}
 	encNames := []string{ir.OutputMu, ir.OutputLogvar}
 	decNames := m.DecoderOutputs()
+	// mean_raw is E[x|z] with the input's scaling undone: a linear map of
+	// the expectation. It is judged in model units (mapped back through the
+	// scaling), where the tolerance means what it means for the other
+	// outputs: in raw units an error of one float32 ulp of a probability
+	// becomes 255 times larger for 8-bit data.
+	a, b := m.Input.Affine()
+	var expect []float32
 	if dec.Metadata()[export.MetaPreprocess] == "inside" {
-		// mean_raw: E[x|z] with the scaling undone, from the graph's
-		// expectation in float64.
-		expect := decRef[ir.OutputMean]
+		expect = decRef[ir.OutputMean]
 		if m.Likelihood.Kind == ir.Bernoulli {
 			expect = decRef[ir.OutputProbs]
 		}
-		a, b := m.Input.Affine()
-		raw := make([]float32, len(expect))
-		for i, v := range expect {
-			d := i % m.Input.Size
-			raw[i] = float32((float64(v) - b[d]) / a[d])
-		}
-		decRef[ir.OutputMeanRaw] = raw
+		decRef[ir.OutputMeanRaw] = expect
 		decNames = append(decNames, ir.OutputMeanRaw)
+	}
+	toModel := func(name string, t runtime.Tensor) runtime.Tensor {
+		if name != ir.OutputMeanRaw {
+			return t
+		}
+		x := make([]float32, len(t.Data))
+		for i, v := range t.Data {
+			d := i % m.Input.Size
+			x[i] = float32(float64(v)*a[d] + b[d])
+		}
+		return runtime.Tensor{Shape: t.Shape, Data: x}
 	}
 
 	rep := &Report{N: n, Source: cfg.In.Source, Tol: cfg.Tol}
@@ -200,6 +210,7 @@ func Run(cfg Config) (*Report, error) {
 			r := Row{File: file, Output: name, Judge: judgeName}
 			want := ref[name]
 			g, ok := got[name]
+			g = toModel(name, g)
 			switch {
 			case runErr != nil:
 				r.Note = runErr.Error()
