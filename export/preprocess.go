@@ -293,7 +293,7 @@ func (b *builder) scoreGraph() error {
 		if err := run([]step{{"Add", ir.OutputScore, []string{"score.recon", "score.kl"}}}); err != nil {
 			return err
 		}
-		b.g.Output = append(b.g.Output, vectorInfo(ir.OutputScore))
+		b.g.Output = append(b.g.Output, valueInfo(ir.OutputScore, nil))
 		b.output(ir.OutputMu, []int{m.Latent})
 		return nil
 	}
@@ -319,13 +319,7 @@ func (b *builder) scoreGraph() error {
 	if err := run([]step{{"Mul", "score.kl", []string{"score.klsum", half}}, {"Add", ir.OutputScore, []string{"score.recon", "score.kl"}}}); err != nil {
 		return err
 	}
-	b.g.Output = append(b.g.Output, vectorInfo(ir.OutputScore))
+	b.g.Output = append(b.g.Output, valueInfo(ir.OutputScore, nil))
 	b.output(ir.OutputMu, []int{m.Latent})
 	return nil
-}
-
-// vectorInfo is a float32 tensor [N].
-func vectorInfo(name string) *onnxpb.ValueInfoProto {
-	v := valueInfo(name, nil)
-	return v
 }

@@ -149,8 +149,12 @@ func (v *verifier) checkInput() {
 			return
 		}
 		for d, f := range x {
-			if !finite(f) || (nonzero && f == 0) {
-				v.errorf("input %s[%d] = %v: want a finite number%s", name, d, f, map[bool]string{true: ", not 0"}[nonzero])
+			if !finite(f) {
+				v.errorf("input %s[%d] = %v: want a finite number", name, d, f)
+				return
+			}
+			if nonzero && f == 0 {
+				v.errorf("input %s[%d] = 0: want a non-zero number", name, d)
 				return
 			}
 		}
