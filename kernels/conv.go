@@ -592,10 +592,11 @@ func (g ConvGeom) gatherChannels(y []float32, cnt int, z []float32, ld int) {
 }
 
 // convScratch is one goroutine's buffers: a chunk's patch matrix, its
-// channel-major output and its padded channels-last images. Kept in a pool, so that steady-state calls do not
-// allocate them.
+// channel-major output, its padded channels-last images, an unpadded
+// image, and a row of bias values (PackedConv). Kept in a pool, so that
+// steady-state calls do not allocate them.
 type convScratch struct {
-	col, z, xp, t []float32
+	col, z, xp, t, bias []float32
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(convScratch) }}

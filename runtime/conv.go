@@ -9,10 +9,11 @@ import (
 
 // Convolution, transposed convolution and pooling over [N, C, D1, …, Dk]
 // tensors. The 2-D cases VAEs use (group 1, no dilation, the same padding
-// at both ends of an axis) run through package kernels (im2col or col2im
-// and one matrix product per chunk of images, chunks across cores, bias
-// added in cache); every other case runs a direct loop that follows the
-// ONNX definition index by index.
+// at both ends of an axis) run through kernels.PackedConv (weights
+// prepared once and kept from call to call, see packedConv; im2col or
+// col2im around a product split across cores, bias and activation applied
+// in cache); every other case runs a direct loop that follows the ONNX
+// definition index by index.
 
 // window is the geometry of one spatial axis.
 type window struct {
@@ -174,6 +175,7 @@ func buildConv(a attrs, _ []*value) (kernel, error) { return convKernel(a, kerne
 // with the activation that is its only consumer): the fast path applies
 // it while each block is in cache, the direct loop afterwards.
 func convKernel(a attrs, act kernels.Act, alpha float32) kernel {
+	var packed packedConv
 	return func(in []*value) (*value, error) {
 		x, w, b := in[0], in[1], in[2]
 		if err := spatialShape(x, "input X"); err != nil {
@@ -219,7 +221,11 @@ func convKernel(a attrs, act kernels.Act, alpha float32) kernel {
 			bias = b.f
 		}
 		if g, ok := kernelsGeom(ws, c, m, p.group); ok {
-			if err := kernels.Conv(g, n, x.f, w.f, bias, act, alpha, y.f); err != nil {
+			pc, err := packed.get(g, w.f, false)
+			if err != nil {
+				return nil, err
+			}
+			if err := pc.Conv(n, x.f, bias, act, alpha, y.f); err != nil {
 				return nil, err
 			}
 			return y, nil
@@ -312,6 +318,7 @@ func buildConvTranspose(a attrs, _ []*value) (kernel, error) {
 
 // convTransposeKernel is ConvTranspose followed by the activation act.
 func convTransposeKernel(a attrs, act kernels.Act, alpha float32) kernel {
+	var packed packedConv
 	return func(in []*value) (*value, error) {
 		x, w, b := in[0], in[1], in[2]
 		if err := spatialShape(x, "input X"); err != nil {
@@ -409,7 +416,11 @@ func convTransposeKernel(a attrs, act kernels.Act, alpha float32) kernel {
 			bias = b.f
 		}
 		if g, ok := kernelsGeom(ws, m, c, p.group); ok && g.OutH() == ws[0].out && g.OutW() == ws[1].out {
-			if err := kernels.ConvAdjoint(g, n, x.f, w.f, bias, act, alpha, y.f); err != nil {
+			pc, err := packed.get(g, w.f, true)
+			if err != nil {
+				return nil, err
+			}
+			if err := pc.ConvTranspose(n, x.f, bias, act, alpha, y.f); err != nil {
 				return nil, err
 			}
 			return y, nil

@@ -1,0 +1,211 @@
+package kernels
+
+import "fmt"
+
+// PackedConv is a convolution's fixed weights prepared for repeated
+// inference calls, as PackedB is a dense layer's: an inference runtime owns
+// its weights, so their reordering into tap order and their packing can be
+// paid once instead of on every call (for a batch-1 call of a 32→64
+// channel layer the reordering alone costs as much as the product).
+//
+// A call turns the images into a patch matrix (im2col over padded
+// channels-last copies, as Conv does) and multiplies it by the packed
+// weights with PackedB.MulBiasAct, whose product is split across cores by
+// the spinning worker pool of the inference path even for one image, with
+// the bias and activation applied in cache:
+//
+//	convolution            yᵀ [P, K]      = act(col [P, taps] · wtᵀ [taps, K] + bias)
+//	transposed convolution col [P, taps]  = xᵀ [P, K] · wt [K, taps], then col2im, bias, act
+//
+// where P = OutH·OutW per image and wt is w in tap order [K, KH, KW, C].
+// The products are channels-last; transposes (8×8 blocks) give NCHW.
+//
+// Determinism: for fixed inputs, batch size and CPU kind the result is
+// bit-identical from run to run and does not depend on GOMAXPROCS: chunks
+// of images are fixed by the geometry and the batch, and MulBiasAct splits
+// along rows and columns only. Results differ from Conv's and
+// ConvAdjoint's in rounding (the sums run in another order).
+//
+// A PackedConv is read-only after it is made and safe for concurrent use.
+type PackedConv struct {
+	g          ConvGeom
+	transposed bool
+	pb         *PackedB
+}
+
+// NewPackedConv prepares the weights w [K, C, KH, KW] of the convolution
+// g for PackedConv.Conv.
+func NewPackedConv(g ConvGeom, w []float32) (*PackedConv, error) {
+	return newPackedConv(g, w, false)
+}
+
+// NewPackedConvTranspose prepares the weights w [K, C, KH, KW] for
+// PackedConv.ConvTranspose: the transposed convolution from K channels to
+// C that is the adjoint of g (ConvAdjoint's operation; w is then the
+// ConvTranspose weight [C_in, C_out, kh, kw]).
+func NewPackedConvTranspose(g ConvGeom, w []float32) (*PackedConv, error) {
+	return newPackedConv(g, w, true)
+}
+
+func newPackedConv(g ConvGeom, w []float32, transposed bool) (*PackedConv, error) {
+	if err := g.Check(); err != nil {
+		return nil, err
+	}
+	if len(w) != g.WeightSize() {
+		return nil, fmt.Errorf("kernels: NewPackedConv: w has %d elements, want %d (%v)", len(w), g.WeightSize(), g)
+	}
+	wt := make([]float32, g.WeightSize())
+	g.toTapOrder(wt, w)
+	kc := g.PatchSize()
+	var pb *PackedB
+	var err error
+	if transposed {
+		pb, err = NewPackedB(false, g.K, kc, wt, kc)
+	} else {
+		pb, err = NewPackedB(true, kc, g.K, wt, kc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &PackedConv{g: g, transposed: transposed, pb: pb}, nil
+}
+
+// Geom returns the geometry the weights were prepared for.
+func (p *PackedConv) Geom() ConvGeom { return p.g }
+
+// Transposed reports whether p was made by NewPackedConvTranspose.
+func (p *PackedConv) Transposed() bool { return p.transposed }
+
+// Conv computes y = act(conv(x, w) + bias) for n images, as Conv does:
+// x [n, C, H, W], bias [K] (nil for none), y [n, K, OutH, OutW]. y must
+// not overlap x.
+func (p *PackedConv) Conv(n int, x, bias []float32, act Act, alpha float32, y []float32) error {
+	g := p.g
+	if p.transposed {
+		return fmt.Errorf("kernels: PackedConv.Conv: weights prepared for a transposed convolution")
+	}
+	if err := p.checkCall("Conv", n, x, y, bias, g.K, act); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	np, kc := g.OutH()*g.OutW(), g.PatchSize()
+	nb, chunks := g.packedChunking(n)
+	parallelChunks(chunks, func(i int, s *convScratch) {
+		s0 := i * nb
+		cnt := min(nb, n-s0)
+		rows := cnt * np
+		xp := s.grow(&s.xp, cnt*g.paddedSize())
+		col := s.grow(&s.col, rows*kc)
+		z := s.grow(&s.z, rows*g.K)
+		g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
+		g.im2col(col, xp, cnt)
+		p.pb.MulBiasAct(rows, col, kc, z, g.K, bias, act, alpha)
+		for im := 0; im < cnt; im++ {
+			// z's image [P, K] → y's [K, P].
+			transpose(y[(s0+im)*g.OutSize():], np, z[im*np*g.K:], g.K, np, g.K)
+		}
+	})
+	return nil
+}
+
+// ConvTranspose computes x = act(convᵀ(y, w) + bias) for n images, as
+// ConvAdjoint does: y [n, K, OutH, OutW], bias [C] (nil for none), x [n,
+// C, H, W]. x must not overlap y.
+func (p *PackedConv) ConvTranspose(n int, y, bias []float32, act Act, alpha float32, x []float32) error {
+	g := p.g
+	if !p.transposed {
+		return fmt.Errorf("kernels: PackedConv.ConvTranspose: weights prepared for a convolution")
+	}
+	if err := p.checkCall("ConvTranspose", n, y, x, bias, g.C, act); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	np, kc := g.OutH()*g.OutW(), g.PatchSize()
+	nb, chunks := g.packedChunking(n)
+	parallelChunks(chunks, func(i int, s *convScratch) {
+		s0 := i * nb
+		cnt := min(nb, n-s0)
+		rows := cnt * np
+		a := s.grow(&s.z, rows*g.K)
+		for im := 0; im < cnt; im++ {
+			// y's image [K, P] → a's [P, K].
+			transpose(a[im*np*g.K:], g.K, y[(s0+im)*g.OutSize():], np, g.K, np)
+		}
+		col := s.grow(&s.col, rows*kc)
+		p.pb.MulBiasAct(rows, a, g.K, col, kc, nil, Linear, 0)
+		xp := s.grow(&s.xp, cnt*g.paddedSize())
+		g.col2im(xp, col, cnt)
+		var tiled []float32
+		if bias != nil {
+			// The bias repeated along an image row of channels-last pixels.
+			tiled = s.grow(&s.bias, g.W*g.C)
+			for w := 0; w < g.W; w++ {
+				copy(tiled[w*g.C:(w+1)*g.C], bias)
+			}
+		}
+		g.fromPaddedTiled(x[s0*g.InSize():(s0+cnt)*g.InSize()], xp, s.grow(&s.t, g.InSize()), cnt, tiled, act, alpha)
+	})
+	return nil
+}
+
+func (p *PackedConv) checkCall(fn string, n int, in, out, bias []float32, nbias int, act Act) error {
+	g := p.g
+	if n < 0 {
+		return fmt.Errorf("kernels: PackedConv.%s: negative batch %d", fn, n)
+	}
+	inSize, outSize := g.InSize(), g.OutSize()
+	if p.transposed {
+		inSize, outSize = outSize, inSize
+	}
+	if err := checkLen("PackedConv."+fn, "input", in, n*inSize); err != nil {
+		return err
+	}
+	if err := checkLen("PackedConv."+fn, "output", out, n*outSize); err != nil {
+		return err
+	}
+	if bias != nil && len(bias) != nbias {
+		return fmt.Errorf("kernels: PackedConv.%s: bias has %d elements, want %d", fn, len(bias), nbias)
+	}
+	if int(act) >= len(actNames) {
+		return fmt.Errorf("kernels: PackedConv.%s: unknown activation %v", fn, act)
+	}
+	return nil
+}
+
+// packedChunking returns the images per chunk and the chunks for a batch
+// of n: chunks whose patch matrix, padded images and product fill about
+// convChunkFloats, as chunking's do. It depends on the geometry and n
+// only.
+func (g ConvGeom) packedChunking(n int) (nb, chunks int) {
+	return g.chunking(n)
+}
+
+// fromPaddedTiled writes the interior of cnt padded channels-last images
+// xp into x [C, H, W] as act(value + bias[c]), where tiled is the bias
+// repeated along an image row (W·C values; nil for none): the bias and
+// activation run over the contiguous channels-last rows, sixteen lanes at
+// a time, before the transpose. xp is overwritten. tmp is as for toPadded.
+func (g ConvGeom) fromPaddedTiled(x, xp, tmp []float32, cnt int, tiled []float32, act Act, alpha float32) {
+	if tiled != nil || act != Linear {
+		wp, run := g.W+2*g.PW, g.W*g.C
+		for im := 0; im < cnt; im++ {
+			img := xp[im*g.paddedSize() : (im+1)*g.paddedSize()]
+			for h := 0; h < g.H; h++ {
+				at := ((h+g.PH)*wp + g.PW) * g.C
+				row := img[at : at+run]
+				if biasActRow(row, tiled, act, alpha) {
+					continue
+				}
+				if tiled != nil {
+					addTo(row, tiled)
+				}
+				applyAct(row, act, alpha)
+			}
+		}
+	}
+	g.fromPadded(x, xp, tmp, cnt, nil, Linear, 0)
+}
