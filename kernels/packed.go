@@ -173,6 +173,17 @@ func (p *PackedB) N() int { return p.n }
 // MulBiasAct panics if the arguments are inconsistent (slices too short,
 // leading dimensions too small, bias of the wrong length, unknown act).
 func (p *PackedB) MulBiasAct(m int, a []float32, lda int, c []float32, ldc int, bias []float32, act Act, alpha float32) {
+	p.MulBiasActThen(m, a, lda, c, ldc, bias, act, alpha, nil)
+}
+
+// MulBiasActThen is MulBiasAct that also calls then(i0, i1, c0, c1) for
+// every block of C (rows [i0, i1), columns [c0, c1)) as soon as the block
+// is final, on the goroutine that computed it, while it is in cache. The
+// blocks partition C; calls may run concurrently, so then must only touch
+// data of its own block. A runtime uses it to derive a second output from
+// the first (a decoder's output in data units from its probabilities)
+// without another pass over memory.
+func (p *PackedB) MulBiasActThen(m int, a []float32, lda int, c []float32, ldc int, bias []float32, act Act, alpha float32, then func(i0, i1, c0, c1 int)) {
 	if m < 0 {
 		panic(fmt.Sprintf("kernels: MulBiasAct: negative m=%d", m))
 	}
@@ -191,7 +202,7 @@ func (p *PackedB) MulBiasAct(m int, a []float32, lda int, c []float32, ldc int, 
 	if m == 0 || p.n == 0 {
 		return
 	}
-	ep := epilogue{on: bias != nil || act != Linear, bias: bias, act: act, alpha: alpha}
+	ep := epilogue{on: bias != nil || act != Linear, bias: bias, act: act, alpha: alpha, then: then}
 	if p.k == 0 {
 		scaleC(c, m, p.n, ldc, 0)
 		ep.apply(c, ldc, 0, m, 0, p.n)
@@ -307,12 +318,19 @@ type epilogue struct {
 	bias  []float32
 	act   Act
 	alpha float32
+	then  func(i0, i1, c0, c1 int) // MulBiasActThen's
 }
 
 // apply sets C[i, j] = act(C[i, j] + bias[j]) for rows [i0, i1) and
-// columns [c0, c1).
+// columns [c0, c1), then calls e.then on the block.
 func (e *epilogue) apply(c []float32, ldc, i0, i1, c0, c1 int) {
-	if !e.on || c0 >= c1 {
+	if c0 >= c1 {
+		return
+	}
+	if e.then != nil {
+		defer e.then(i0, i1, c0, c1)
+	}
+	if !e.on {
 		return
 	}
 	var b []float32

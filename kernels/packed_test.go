@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 )
 
@@ -241,6 +242,7 @@ func BenchmarkPackedB(b *testing.B) {
 		{"1x400x40", 1, 40, 400, Linear},
 		{"256x784x400_relu", 256, 400, 784, ReLU},
 		{"256x400x784_sigmoid", 256, 784, 400, Sigmoid},
+		{"256x400x784_linear", 256, 784, 400, Linear},
 		{"256x400x40", 256, 40, 400, Linear},
 		{"256x20x400_relu", 256, 400, 20, ReLU},
 	} {
@@ -260,5 +262,48 @@ func BenchmarkPackedB(b *testing.B) {
 			}
 			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
+	}
+}
+
+// TestMulBiasActThen checks that the blocks handed to then partition C and
+// are final when handed over: a copy made in then equals the result.
+func TestMulBiasActThen(t *testing.T) {
+	for _, g := range []struct{ m, n, k int }{{1, 400, 784}, {1, 40, 400}, {7, 100, 30}, {256, 784, 400}, {256, 40, 400}, {3, 5, 0}} {
+		rng := rand.New(rand.NewPCG(uint64(g.m), uint64(g.n)))
+		tc := gemmCase{m: g.m, n: g.n, k: g.k, alpha: 1}
+		a, lda, bb, ldb, c, ldc := tc.operands(rng)
+		p, err := NewPackedB(false, g.k, g.n, bb, ldb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bias := make([]float32, g.n)
+		for i := range bias {
+			bias[i] = float32(rng.NormFloat64())
+		}
+		want := make([]float32, len(c))
+		p.MulBiasAct(g.m, a, lda, want, ldc, bias, Sigmoid, 0)
+		got := make([]float32, len(c))
+		var mu sync.Mutex
+		seen := make([]int, g.m*g.n)
+		p.MulBiasActThen(g.m, a, lda, c, ldc, bias, Sigmoid, 0, func(i0, i1, c0, c1 int) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := i0; i < i1; i++ {
+				for j := c0; j < c1; j++ {
+					seen[i*g.n+j]++
+					got[i*ldc+j] = c[i*ldc+j]
+				}
+			}
+		})
+		for i := 0; i < g.m; i++ {
+			for j := 0; j < g.n; j++ {
+				if seen[i*g.n+j] != 1 {
+					t.Fatalf("%+v: element (%d, %d) handed to then %d times", g, i, j, seen[i*g.n+j])
+				}
+				if got[i*ldc+j] != want[i*ldc+j] {
+					t.Fatalf("%+v: element (%d, %d): then saw %g, final %g", g, i, j, got[i*ldc+j], want[i*ldc+j])
+				}
+			}
+		}
 	}
 }

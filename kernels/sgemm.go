@@ -463,7 +463,7 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 				}
 				j.tile(ws, kc, ap, astride, bp, bstride, ci, h, w, beta)
 			}
-			if j.ep.on && j.p0+pc+kc == j.k {
+			if (j.ep.on || j.ep.then != nil) && j.p0+pc+kc == j.k {
 				// These rows of these panels are final: bias and
 				// activation while they are still in cache.
 				j.ep.apply(j.c, j.ldc, ir, ir+h, j.j0+jlo*nr, min(j.j1, j.j0+jhi*nr))

@@ -1,6 +1,12 @@
 package runtime
 
-import "github.com/vaec/vaec/kernels"
+import (
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/vaec/vaec/kernels"
+)
 
 // denseStep is a Gemm whose weight is an initializer, with its bias and
 // fused activation: y = act(x·W + b), every dense layer an exporter writes.
@@ -23,6 +29,12 @@ type denseStep struct {
 	// orig are the steps this one replaces, run instead when the input
 	// does not fit (they then report the error).
 	orig []step
+	// w is W as a k×n row-major matrix while Load prepares the step
+	// (merging and folding rewrite it); nil afterwards.
+	w []float32
+	// tails are elementwise steps on the output folded into this step
+	// (fuseTails); their steps are at the end of orig.
+	tails []denseTail
 }
 
 // gemmDense returns the dense form of the Gemm step s, or nil when s is not
@@ -64,44 +76,46 @@ func (m *Model) gemmDense(s *step) *denseStep {
 			bias = C.f
 		}
 	}
-	pb, err := kernels.NewPackedB(transB == 1, k, n, W.f, max(W.shape[1], 1))
-	if err != nil {
-		return nil // not reached: the shape check at load passed
+	w := W.f
+	if transB == 1 {
+		w = make([]float32, k*n)
+		for j := 0; j < n; j++ {
+			for p := 0; p < k; p++ {
+				w[p*n+j] = W.f[j*k+p]
+			}
+		}
 	}
-	return &denseStep{k: k, n: n, pb: pb, bias: bias, act: s.gemm.act, alpha: s.gemm.alpha,
+	return &denseStep{k: k, n: n, w: w, bias: bias, act: s.gemm.act, alpha: s.gemm.alpha,
 		outs: []int{s.out}, widths: []int{n}, orig: []step{*s}}
 }
 
+// pack packs d.w into d.pb and drops d.w.
+func (d *denseStep) pack() bool {
+	pb, err := kernels.NewPackedB(false, d.k, d.n, d.w, max(d.n, 1))
+	if err != nil {
+		return false // not reached: the shape check at load passed
+	}
+	d.pb, d.w = pb, nil
+	return true
+}
+
 // mergeDense merges d2 into d1 (same input, same activation): one
-// PackedB over [W1 | W2]. It reports false when they do not qualify.
-func mergeDense(d1, d2 *denseStep, w1, w2 *value, t1, t2 bool) (*denseStep, bool) {
+// product over [W1 | W2]. It reports false when they do not qualify.
+func mergeDense(d1, d2 *denseStep) (*denseStep, bool) {
 	if d1.k != d2.k || d1.act != d2.act || d1.alpha != d2.alpha || (d1.bias == nil) != (d2.bias == nil) {
 		return nil, false
 	}
 	k, n := d1.k, d1.n+d2.n
 	w := make([]float32, k*n)
-	put := func(src *value, trans bool, col, width int) {
-		for p := 0; p < k; p++ {
-			for j := 0; j < width; j++ {
-				if trans {
-					w[p*n+col+j] = src.f[j*k+p]
-				} else {
-					w[p*n+col+j] = src.f[p*width+j]
-				}
-			}
-		}
-	}
-	put(w1, t1, 0, d1.n)
-	put(w2, t2, d1.n, d2.n)
-	pb, err := kernels.NewPackedB(false, k, n, w, n)
-	if err != nil {
-		return nil, false
+	for p := 0; p < k; p++ {
+		copy(w[p*n:p*n+d1.n], d1.w[p*d1.n:(p+1)*d1.n])
+		copy(w[p*n+d1.n:(p+1)*n], d2.w[p*d2.n:(p+1)*d2.n])
 	}
 	var bias []float32
 	if d1.bias != nil {
 		bias = append(append([]float32{}, d1.bias...), d2.bias...)
 	}
-	return &denseStep{k: k, n: n, pb: pb, bias: bias, act: d1.act, alpha: d1.alpha,
+	return &denseStep{k: k, n: n, w: w, bias: bias, act: d1.act, alpha: d1.alpha,
 		outs: append(append([]int{}, d1.outs...), d2.outs...), widths: append(append([]int{}, d1.widths...), d2.widths...)}, true
 }
 
@@ -129,8 +143,7 @@ func (m *Model) prepareDense() {
 			if drop[j] || sj.dense == nil || sj.in[0] != si.in[0] {
 				continue
 			}
-			merged, ok := mergeDense(si.dense, sj.dense, m.consts[si.in[1]], m.consts[sj.in[1]],
-				si.attrs.int("transB", 0) == 1, sj.attrs.int("transB", 0) == 1)
+			merged, ok := mergeDense(si.dense, sj.dense)
 			if !ok {
 				continue
 			}
@@ -138,7 +151,7 @@ func (m *Model) prepareDense() {
 			si.dense = merged
 			si.name, si.op = si.name+"+"+sj.name, si.op+"+"+sj.op
 			drop[j] = true
-			break // pairs only: the merged weight is no longer an initializer
+			break // pairs only, as exporters write them (mu and log-variance)
 		}
 	}
 	kept := m.steps[:0]
@@ -148,12 +161,19 @@ func (m *Model) prepareDense() {
 		}
 	}
 	m.steps = kept
+	m.foldAffine()
+	m.fuseTails()
+	for i := range m.steps {
+		if d := m.steps[i].dense; d != nil {
+			d.pack() // on failure (not reached) runDense leaves every call to orig
+		}
+	}
 
 	// Arena slots.
 	denseOnly := make([]bool, m.nslots)
 	for _, s := range m.steps {
 		if s.dense != nil {
-			for _, o := range s.dense.outs {
+			for _, o := range stepOuts(s) {
 				denseOnly[o] = true
 			}
 		}
@@ -175,12 +195,16 @@ func (m *Model) prepareDense() {
 // is not a float [m, k] matrix with data, for the general kernel to
 // handle (and to report).
 func (d *denseStep) runDense(m *Model, st *execState, A *value) bool {
-	if A == nil || A.isInt || A.shapeOnly || len(A.shape) != 2 || A.shape[1] != d.k || len(A.f) != A.shape[0]*d.k {
+	if d.pb == nil || A == nil || A.isInt || A.shapeOnly || len(A.shape) != 2 || A.shape[1] != d.k || len(A.f) != A.shape[0]*d.k {
 		return false
 	}
 	rows := A.shape[0]
 	if _, err := checkedSize([]int{rows, d.n}); err != nil {
 		return false
+	}
+	if len(d.outs) == 1 && len(d.tails) > 0 {
+		d.runTails(m, st, A, rows)
+		return true
 	}
 	if len(d.outs) == 1 {
 		y := st.out(m, d.outs[0], rows, d.n)
@@ -209,14 +233,16 @@ var useDense = true
 // the slot values and the arena buffers of intermediate slots, so that a
 // steady stream of calls allocates little more than its outputs.
 type execState struct {
-	vals  []*value
-	in    []*value
-	arena [][]float32 // by slot
-	vbuf  []value     // by slot: the value headers of dense outputs
-	shp   [][2]int    // by slot: their shapes
-	tmp   []float32
-	syms  []symDim
-	track *liveTrack // Load's peak measurement only
+	vals     []*value
+	in       []*value
+	arena    [][]float32 // by slot
+	vbuf     []value     // by slot: the value headers of dense outputs
+	shp      [][2]int    // by slot: their shapes
+	tmp      []float32
+	tailData [][]float32 // runTails' outputs
+	bind     [][]float32 // by slot: RunInto's buffers
+	syms     []symDim
+	track    *liveTrack // Load's peak measurement only
 }
 
 func (m *Model) getState() *execState {
@@ -233,7 +259,60 @@ func (m *Model) getState() *execState {
 
 func (m *Model) putState(st *execState) {
 	clear(st.vals) // drop references to the caller's tensors
+	clear(st.bind)
 	m.states.Put(st)
+}
+
+// bound returns the caller's buffer for slot (RunInto), or nil.
+func (st *execState) bound(slot int) []float32 {
+	if st.bind == nil {
+		return nil
+	}
+	return st.bind[slot]
+}
+
+// bind records RunInto's buffers by output slot, after checking that none
+// overlaps an input or another buffer: a kernel must never write where it
+// reads.
+func (m *Model) bind(st *execState, inputs map[string]Tensor, into map[string][]float32) error {
+	if len(into) == 0 {
+		return nil
+	}
+	if st.bind == nil {
+		st.bind = make([][]float32, m.nslots)
+	}
+	type span struct {
+		name   string
+		lo, hi uintptr
+	}
+	var spans []span
+	add := func(name string, f []float32) {
+		if len(f) > 0 {
+			lo := uintptr(unsafe.Pointer(&f[0]))
+			spans = append(spans, span{name, lo, lo + uintptr(len(f))*4})
+		}
+	}
+	for name, t := range inputs {
+		add("input "+name, t.Data)
+	}
+	for name, buf := range into {
+		i := slices.IndexFunc(m.outputs, func(o IOInfo) bool { return o.Name == name })
+		if i < 0 {
+			return fmt.Errorf("RunInto: model has no output %q (outputs: %v)", name, m.outputs)
+		}
+		if m.outputs[i].Type != Float32 {
+			return fmt.Errorf("RunInto: output %q is %v, buffers are for float32 outputs", name, m.outputs[i].Type)
+		}
+		add("output "+name, buf)
+		for _, sp := range spans[:len(spans)-1] {
+			last := spans[len(spans)-1]
+			if len(buf) > 0 && sp.lo < last.hi && last.lo < sp.hi {
+				return fmt.Errorf("RunInto: the buffer for output %q overlaps %s", name, sp.name)
+			}
+		}
+		st.bind[m.outputSlots[i]] = buf
+	}
+	return nil
 }
 
 // out returns the value for a dense output slot of rows×n: an arena buffer
@@ -247,6 +326,8 @@ func (st *execState) out(m *Model, slot, rows, n int) *value {
 			st.arena[slot] = make([]float32, rows*n)
 		}
 		v.f = st.arena[slot][:rows*n]
+	} else if b := st.bound(slot); len(b) >= rows*n {
+		v.f = b[:rows*n]
 	} else {
 		v.f = make([]float32, rows*n) // the caller's to keep
 	}

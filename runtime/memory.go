@@ -1,6 +1,9 @@
 package runtime
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // maxLiveElems bounds the values (float32 or int64 elements) of the
 // intermediate and output tensors that one Run keeps alive at once: 2^28,
@@ -54,6 +57,13 @@ func (m *Model) planMemory() error {
 
 // stepOuts are the slots a step writes; stepIns those it reads.
 func stepOuts(s step) []int {
+	if s.dense != nil && len(s.dense.tails) > 0 {
+		outs := slices.Clone(s.dense.outs)
+		for _, t := range s.dense.tails {
+			outs = append(outs, t.dst)
+		}
+		return outs
+	}
 	if s.dense != nil {
 		return s.dense.outs
 	}

@@ -70,10 +70,10 @@ var (
 var ops = map[string]opSpec{
 	"Gemm":      {minIn: 2, maxIn: 3, attrs: map[string]attrType{"alpha": aFloat, "beta": aFloat, "transA": aInt, "transB": aInt}, minOpset: 7, build: buildGemm},
 	"MatMul":    {minIn: 2, maxIn: 2, minOpset: 1, build: buildMatMul},
-	"Add":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x + y })},
-	"Sub":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x - y })},
-	"Mul":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x * y })},
-	"Div":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(func(x, y float32) float32 { return x / y })},
+	"Add":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(binAdd)},
+	"Sub":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(binSub)},
+	"Mul":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(binMul)},
+	"Div":       {minIn: 2, maxIn: 2, minOpset: 7, build: elementwise(binDiv)},
 	"Pow":       {minIn: 2, maxIn: 2, minOpset: 7, build: buildPow},
 	"Relu":      {minIn: 1, maxIn: 1, minOpset: 6, build: buildAct(kernels.ReLU, 0)},
 	"Tanh":      {minIn: 1, maxIn: 1, minOpset: 6, build: buildAct(kernels.Tanh, 0)},
@@ -396,7 +396,7 @@ func forEachBroadcast(out, as, bs []int, f func(o, ia, ib, n, sa, sb int)) {
 	}
 }
 
-func elementwise(op func(x, y float32) float32) func(attrs, []*value) (kernel, error) {
+func elementwise(op binOp) func(attrs, []*value) (kernel, error) {
 	return func(attrs, []*value) (kernel, error) {
 		return func(in []*value) (*value, error) {
 			a, b := in[0], in[1]
@@ -414,33 +414,134 @@ func elementwise(op func(x, y float32) float32) func(attrs, []*value) (kernel, e
 				return &value{shape: shape, shapeOnly: true}, nil
 			}
 			y := newFloat(shape)
+			// The common cases in one pass: equal shapes, or one operand a
+			// single value (an input's scale, a constant 1 or 0.5).
+			switch {
+			case len(a.f) == len(y.f) && len(b.f) == len(y.f):
+				op.vv(y.f, a.f, b.f)
+				return y, nil
+			case len(a.f) == len(y.f) && len(b.f) == 1:
+				op.vs(y.f, a.f, b.f[0])
+				return y, nil
+			case len(b.f) == len(y.f) && len(a.f) == 1:
+				op.sv(y.f, a.f[0], b.f)
+				return y, nil
+			}
 			forEachBroadcast(shape, bstrides(a.shape, shape), bstrides(b.shape, shape), func(o, ia, ib, n, sa, sb int) {
 				dst := y.f[o : o+n]
 				switch {
 				case sa == 1 && sb == 1:
-					x, z := a.f[ia:ia+n], b.f[ib:ib+n]
-					for i := range dst {
-						dst[i] = op(x[i], z[i])
-					}
+					op.vv(dst, a.f[ia:ia+n], b.f[ib:ib+n])
 				case sa == 1:
-					x, z := a.f[ia:ia+n], b.f[ib]
-					for i := range dst {
-						dst[i] = op(x[i], z)
-					}
+					op.vs(dst, a.f[ia:ia+n], b.f[ib])
 				case sb == 1:
-					x, z := a.f[ia], b.f[ib:ib+n]
-					for i := range dst {
-						dst[i] = op(x, z[i])
-					}
+					op.sv(dst, a.f[ia], b.f[ib:ib+n])
 				default:
-					v := op(a.f[ia], b.f[ib])
-					for i := range dst {
-						dst[i] = v
-					}
+					op.sv(dst, a.f[ia], b.f[ib:ib+1]) // one value, repeated
 				}
 			})
 			return y, nil
 		}, nil
+	}
+}
+
+// binOp is one of the four elementwise arithmetic operators. Its loops
+// are written out per operator, not through a function value, so that
+// each is a tight loop the compiler keeps free of calls and bounds
+// checks: at batch 256 an input scaling is 200,000 of them.
+type binOp uint8
+
+const (
+	binAdd binOp = iota
+	binSub
+	binMul
+	binDiv
+)
+
+// vv sets dst[i] = x[i] op y[i].
+func (op binOp) vv(dst, x, y []float32) {
+	x, y = x[:len(dst)], y[:len(dst)]
+	switch op {
+	case binAdd:
+		for i := range dst {
+			dst[i] = x[i] + y[i]
+		}
+	case binSub:
+		for i := range dst {
+			dst[i] = x[i] - y[i]
+		}
+	case binMul:
+		for i := range dst {
+			dst[i] = x[i] * y[i]
+		}
+	case binDiv:
+		for i := range dst {
+			dst[i] = x[i] / y[i]
+		}
+	}
+}
+
+// vs sets dst[i] = x[i] op y.
+func (op binOp) vs(dst, x []float32, y float32) {
+	x = x[:len(dst)]
+	switch op {
+	case binAdd:
+		for i := range dst {
+			dst[i] = x[i] + y
+		}
+	case binSub:
+		for i := range dst {
+			dst[i] = x[i] - y
+		}
+	case binMul:
+		for i := range dst {
+			dst[i] = x[i] * y
+		}
+	case binDiv:
+		for i := range dst {
+			dst[i] = x[i] / y
+		}
+	}
+}
+
+// sv sets dst[i] = x op y[i], or x op y[0] for every i when y has one
+// element.
+func (op binOp) sv(dst []float32, x float32, y []float32) {
+	if len(y) == 1 {
+		v := y[0]
+		switch op {
+		case binAdd:
+			v = x + v
+		case binSub:
+			v = x - v
+		case binMul:
+			v = x * v
+		case binDiv:
+			v = x / v
+		}
+		for i := range dst {
+			dst[i] = v
+		}
+		return
+	}
+	y = y[:len(dst)]
+	switch op {
+	case binAdd:
+		for i := range dst {
+			dst[i] = x + y[i]
+		}
+	case binSub:
+		for i := range dst {
+			dst[i] = x - y[i]
+		}
+	case binMul:
+		for i := range dst {
+			dst[i] = x * y[i]
+		}
+	case binDiv:
+		for i := range dst {
+			dst[i] = x / y[i]
+		}
 	}
 }
 
