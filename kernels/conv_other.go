@@ -5,3 +5,10 @@ package kernels
 var useAVX512Add = false
 
 func addVec(dst, src []float32) bool { return false }
+
+// hasConvTile is a variable for the tests' sake (see conv_amd64.go).
+var hasConvTile = false
+
+func convTile(x []float32, rows *[6]int, taps []int, c int, w []float32, out []float32, ldo int) {
+	panic("kernels: convTile without AVX-512")
+}

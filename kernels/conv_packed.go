@@ -31,7 +31,22 @@ type PackedConv struct {
 	g          ConvGeom
 	transposed bool
 	pb         *PackedB
+
+	// The direct path of a convolution (hasConvTile): no patch matrix;
+	// convTile reads each patch from the padded channels-last images. dw
+	// holds the weights in column blocks of 64 output channels, each
+	// [KH·KW][C][64] (zero past K); tapOffs the byte offset of each
+	// kernel tap (i, j) in a padded image.
+	direct  bool
+	dw      []float32
+	tapOffs []int
 }
+
+// convTileRows and convTileCols are the shape of convTile's tile.
+const (
+	convTileRows = 6
+	convTileCols = 64
+)
 
 // NewPackedConv prepares the weights w [K, C, KH, KW] of the convolution
 // g for PackedConv.Conv.
@@ -67,7 +82,34 @@ func newPackedConv(g ConvGeom, w []float32, transposed bool) (*PackedConv, error
 	if err != nil {
 		return nil, err
 	}
-	return &PackedConv{g: g, transposed: transposed, pb: pb}, nil
+	p := &PackedConv{g: g, transposed: transposed, pb: pb}
+	if !transposed && hasConvTile {
+		p.prepareDirect(w)
+	}
+	return p, nil
+}
+
+// prepareDirect lays w [K, C, KH, KW] out for convTile.
+func (p *PackedConv) prepareDirect(w []float32) {
+	g := p.g
+	taps, blocks := g.KH*g.KW, (g.K+convTileCols-1)/convTileCols
+	per := taps * g.C * convTileCols
+	p.dw = make([]float32, blocks*per)
+	for k := 0; k < g.K; k++ {
+		blk := p.dw[k/convTileCols*per:]
+		for c := 0; c < g.C; c++ {
+			for t := 0; t < taps; t++ {
+				blk[(t*g.C+c)*convTileCols+k%convTileCols] = w[(k*g.C+c)*taps+t]
+			}
+		}
+	}
+	wp := g.W + 2*g.PW
+	for i := 0; i < g.KH; i++ {
+		for j := 0; j < g.KW; j++ {
+			p.tapOffs = append(p.tapOffs, 4*(i*wp+j)*g.C)
+		}
+	}
+	p.direct = true
 }
 
 // Geom returns the geometry the weights were prepared for.
@@ -88,6 +130,10 @@ func (p *PackedConv) Conv(n int, x, bias []float32, act Act, alpha float32, y []
 		return err
 	}
 	if n == 0 {
+		return nil
+	}
+	if p.direct {
+		p.convDirect(n, x, bias, act, alpha, y)
 		return nil
 	}
 	np, kc := g.OutH()*g.OutW(), g.PatchSize()
@@ -208,4 +254,54 @@ func (g ConvGeom) fromPaddedTiled(x, xp, tmp []float32, cnt int, tiled []float32
 		}
 	}
 	g.fromPadded(x, xp, tmp, cnt, nil, Linear, 0)
+}
+
+// convDirect is Conv's direct path: for each chunk of images, their padded
+// channels-last copies, then convTile over every tile of 6 output pixels
+// (the last tile repeats its last pixel) and 64 output channels into a
+// channels-last product, the bias and activation over its rows, and a
+// transpose into y. Each output is one sum in (tap, channel) order, so it
+// does not depend on the tiling, the chunking or the thread count.
+func (p *PackedConv) convDirect(n int, x, bias []float32, act Act, alpha float32, y []float32) {
+	g := p.g
+	np, ow := g.OutH()*g.OutW(), g.OutW()
+	blocks := (g.K + convTileCols - 1) / convTileCols
+	ld, per := blocks*convTileCols, len(p.dw)/blocks
+	nb, chunks := g.chunking(n)
+	parallelChunks(chunks, func(i int, s *convScratch) {
+		s0 := i * nb
+		cnt := min(nb, n-s0)
+		rows := cnt * np
+		tiles := (rows + convTileRows - 1) / convTileRows
+		xp := s.grow(&s.xp, cnt*g.paddedSize())
+		z := s.grow(&s.z, tiles*convTileRows*ld)
+		g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
+		wp := g.W + 2*g.PW
+		var ro [convTileRows]int
+		for t := 0; t < tiles; t++ {
+			for r := range ro {
+				q := min(t*convTileRows+r, rows-1)
+				im, pos := q/np, q%np
+				ro[r] = 4 * (im*g.paddedSize() + (pos/ow*g.SH*wp+pos%ow*g.SW)*g.C)
+			}
+			for b := 0; b < blocks; b++ {
+				convTile(xp, &ro, p.tapOffs, g.C, p.dw[b*per:], z[t*convTileRows*ld+b*convTileCols:], ld)
+			}
+		}
+		if bias != nil || act != Linear {
+			for q := 0; q < rows; q++ {
+				row := z[q*ld : q*ld+g.K]
+				if biasActRow(row, bias, act, alpha) {
+					continue
+				}
+				if bias != nil {
+					addTo(row, bias)
+				}
+				applyAct(row, act, alpha)
+			}
+		}
+		for im := 0; im < cnt; im++ {
+			transpose(y[(s0+im)*g.OutSize():], np, z[im*np*ld:], ld, np, g.K)
+		}
+	})
 }

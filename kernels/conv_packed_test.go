@@ -36,33 +36,50 @@ func packedConvCases() []struct {
 	return cases
 }
 
+// withConvPaths runs f with the direct tile kernel (where the CPU has
+// it) and without it (the patch matrix and PackedB path).
+func withConvPaths(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	saved := hasConvTile
+	defer func() { hasConvTile = saved }()
+	for _, direct := range []bool{false, true} {
+		if direct && !saved {
+			continue
+		}
+		hasConvTile = direct
+		t.Run(fmt.Sprintf("direct=%v", direct), f)
+	}
+}
+
 func TestPackedConv(t *testing.T) {
 	for ci, tc := range packedConvCases() {
 		t.Run(fmt.Sprintf("%v/n=%d", tc.g, tc.n), func(t *testing.T) {
 			withChunks(t, func(t *testing.T) {
-				g, n := tc.g, tc.n
-				rng := rand.New(rand.NewPCG(uint64(ci), 21))
-				x, w, b := randConv(rng, n*g.InSize()), randConv(rng, g.WeightSize()), randConv(rng, g.K)
-				act := []Act{Linear, ReLU, Tanh, Sigmoid}[ci%4]
-				if ci%5 == 4 {
-					b = nil
-				}
-				p, err := NewPackedConv(g, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				y := make([]float32, n*g.OutSize()+1)
-				for i := range y {
-					y[i] = float32(math.NaN()) // every output must be written
-				}
-				if err := p.Conv(n, x, b, act, 0.1, y[:n*g.OutSize()]); err != nil {
-					t.Fatal(err)
-				}
-				if !math.IsNaN(float64(y[len(y)-1])) {
-					t.Errorf("wrote past the output")
-				}
-				want, scale := refConv(g, n, x, w, b, act)
-				checkClose(t, "y", y, want, scale)
+				withConvPaths(t, func(t *testing.T) {
+					g, n := tc.g, tc.n
+					rng := rand.New(rand.NewPCG(uint64(ci), 21))
+					x, w, b := randConv(rng, n*g.InSize()), randConv(rng, g.WeightSize()), randConv(rng, g.K)
+					act := []Act{Linear, ReLU, Tanh, Sigmoid}[ci%4]
+					if ci%5 == 4 {
+						b = nil
+					}
+					p, err := NewPackedConv(g, w)
+					if err != nil {
+						t.Fatal(err)
+					}
+					y := make([]float32, n*g.OutSize()+1)
+					for i := range y {
+						y[i] = float32(math.NaN()) // every output must be written
+					}
+					if err := p.Conv(n, x, b, act, 0.1, y[:n*g.OutSize()]); err != nil {
+						t.Fatal(err)
+					}
+					if !math.IsNaN(float64(y[len(y)-1])) {
+						t.Errorf("wrote past the output")
+					}
+					want, scale := refConv(g, n, x, w, b, act)
+					checkClose(t, "y", y, want, scale)
+				})
 			})
 		})
 	}
@@ -102,7 +119,9 @@ func TestPackedConvTranspose(t *testing.T) {
 
 // TestPackedConvThreads: the results do not depend on GOMAXPROCS, for a
 // batch of one (the product split across cores) and of several chunks.
-func TestPackedConvThreads(t *testing.T) {
+func TestPackedConvThreads(t *testing.T) { withConvPaths(t, testPackedConvThreads) }
+
+func testPackedConvThreads(t *testing.T) {
 	saved := convChunkFloats
 	defer func() { convChunkFloats = saved }()
 	convChunkFloats = 1 << 12 // several chunks at batch 7
