@@ -194,6 +194,19 @@ func (o *optimizer) update(i int, p, g []float32, lo, hi int) {
 	}
 }
 
+// updateSum is update on the gradient g0 + g1 (one rounded addition per
+// element, as kernels.AddTo), fused where the rule allows (Adam): the
+// sum is never written. It reports false, doing nothing, for the other
+// rules.
+func (o *optimizer) updateSum(i int, p, g0, g1 []float32, lo, hi int) bool {
+	if o.cfg.Kind != ir.Adam {
+		return false
+	}
+	st := o.perParam[i]
+	kernels.AdamStepSum(p[lo:hi], g0[lo:hi], g1[lo:hi], st[0][lo:hi], st[1][lo:hi], o.adam)
+	return true
+}
+
 // parallelMin is the element count below which an element-wise update runs
 // on the calling goroutine: smaller ones cost less than a hand-off.
 const parallelMin = 1 << 15

@@ -274,6 +274,20 @@ func (s *stepper) update(o *optimizer, step int64) {
 		o.begin(step, 0, gradScale)
 		busy = s.parallel(len(s.chunks), func(j int) {
 			c := s.chunks[j]
+			if k := len(grads); k > 1 && s.equal {
+				// All but the last shard summed in order, the last one
+				// added inside the optimizer's pass: the same sum.
+				g0 := grads[0][c.i]
+				if k > 2 {
+					sumInto(grads[:k-1], c)
+				}
+				if o.updateSum(c.i, s.params[c.i], g0, grads[k-1][c.i], c.lo, c.hi) {
+					return
+				}
+				kernels.AddTo(g0[c.lo:c.hi], grads[k-1][c.i][c.lo:c.hi])
+				o.update(c.i, s.params[c.i], g0, c.lo, c.hi)
+				return
+			}
 			o.update(c.i, s.params[c.i], reduce(c), c.lo, c.hi)
 		})
 	}

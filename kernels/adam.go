@@ -58,3 +58,32 @@ func AdamStep(p, g, m, v []float32, h AdamParams) {
 // sqrt32 is the correctly rounded float32 square root (the float64 root of
 // a float32 rounds to the same value), as VSQRTPS computes it.
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
+
+// AdamStepSum is AdamStep on the gradient g0 + g1, each element's sum one
+// rounded float32 addition (as AddTo), without writing the sum anywhere:
+// the update of a data-parallel step whose last shard's gradient is
+// added while the optimizer passes over the element, one array streamed
+// less than AddTo followed by AdamStep, with the same bits. g0 and g1 are
+// not modified. AdamStepSum panics if m, v, g0 or g1 is shorter than p.
+func AdamStepSum(p, g0, g1, m, v []float32, h AdamParams) {
+	n := len(p)
+	if len(g0) < n || len(g1) < n || len(m) < n || len(v) < n {
+		panic(fmt.Sprintf("kernels: AdamStepSum: p has %d elements, g0 %d, g1 %d, m %d, v %d", n, len(g0), len(g1), len(m), len(v)))
+	}
+	if n == 0 {
+		return
+	}
+	if adamSumVec(p, g0, g1, m, v, &h) {
+		return
+	}
+	g0, g1, m, v = g0[:n], g1[:n], m[:n], v[:n]
+	c1, c2 := 1-h.Beta1, 1-h.Beta2
+	for j := range p {
+		g := g0[j] + g1[j]
+		gj := float32(g*h.GradScale) + float32(h.WeightDecay*p[j])
+		mj := float32(h.Beta1*m[j]) + float32(c1*gj)
+		vj := float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj)
+		m[j], v[j] = mj, vj
+		p[j] -= float32(h.StepSize*mj) / (sqrt32(vj)/h.SqrtBC2 + h.Eps)
+	}
+}

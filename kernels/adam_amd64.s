@@ -74,3 +74,79 @@ amasked:
 adone:
 	VZEROUPPER
 	RET
+
+// func adamSumAVX512(p, g0, g1, m, v *float32, n int, consts *[9]float32)
+// adamAVX512 on g0 + g1 (one rounded addition per lane).
+TEXT ·adamSumAVX512(SB), NOSPLIT, $0-56
+	MOVQ p+0(FP), DI
+	MOVQ g0+8(FP), SI
+	MOVQ g1+16(FP), R9
+	MOVQ m+24(FP), DX
+	MOVQ v+32(FP), R8
+	MOVQ n+40(FP), CX
+	MOVQ consts+48(FP), AX
+	VBROADCASTSS 0(AX), Z20  // GradScale
+	VBROADCASTSS 4(AX), Z21  // WeightDecay
+	VBROADCASTSS 8(AX), Z22  // Beta1
+	VBROADCASTSS 12(AX), Z23 // 1 - Beta1
+	VBROADCASTSS 16(AX), Z24 // Beta2
+	VBROADCASTSS 20(AX), Z25 // 1 - Beta2
+	VBROADCASTSS 24(AX), Z26 // StepSize
+	VBROADCASTSS 28(AX), Z27 // SqrtBC2
+	VBROADCASTSS 32(AX), Z28 // Eps
+	MOVL  $0xffff, AX
+	KMOVW AX, K2
+
+sloop:
+	TESTQ CX, CX
+	JLE   sdone
+	KMOVW K2, K1
+	CMPQ  CX, $16
+	JGE   smasked
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+
+smasked:
+	VMOVUPS.Z (SI), K1, Z0 // g0
+	VMOVUPS.Z (R9), K1, Z7 // g1
+	VADDPS    Z7, Z0, Z0   // g = g0 + g1
+	VMOVUPS.Z (DI), K1, Z1 // p
+	VMOVUPS.Z (DX), K1, Z2 // m
+	VMOVUPS.Z (R8), K1, Z3 // v
+
+	VMULPS Z20, Z0, Z4 // g·scale
+	VMULPS Z1, Z21, Z5 // wd·p
+	VADDPS Z5, Z4, Z4  // g′
+
+	VMULPS Z2, Z22, Z5 // b1·m
+	VMULPS Z4, Z23, Z6 // (1-b1)·g′
+	VADDPS Z6, Z5, Z2  // m
+
+	VMULPS Z3, Z24, Z5 // b2·v
+	VMULPS Z4, Z25, Z6 // (1-b2)·g′
+	VMULPS Z4, Z6, Z6  // ·g′
+	VADDPS Z6, Z5, Z3  // v
+
+	VSQRTPS Z3, Z5
+	VDIVPS  Z27, Z5, Z5 // sqrt(v)/sbc2
+	VADDPS  Z28, Z5, Z5 // + eps
+	VMULPS  Z2, Z26, Z6 // StepSize·m
+	VDIVPS  Z5, Z6, Z6
+	VSUBPS  Z6, Z1, Z1  // p - ...
+
+	VMOVUPS Z1, K1, (DI)
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K1, (R8)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	ADDQ    $64, R9
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	SUBQ    $16, CX
+	JMP     sloop
+
+sdone:
+	VZEROUPPER
+	RET

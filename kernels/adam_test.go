@@ -117,3 +117,44 @@ func BenchmarkAdamStep(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/elem")
 }
+
+// TestAdamStepSum: the fused sum and update give the bits of AddTo
+// followed by AdamStep, on both paths, and leave the gradients alone.
+func TestAdamStepSum(t *testing.T) {
+	withActPaths(t, func(t *testing.T) {
+		for _, n := range []int{0, 1, 15, 16, 17, 1000} {
+			rng := rand.New(rand.NewPCG(52, uint64(n)))
+			vec := func(scale float64) []float32 {
+				x := make([]float32, n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64() * scale)
+				}
+				return x
+			}
+			p, m, v := vec(1), vec(0.1), vec(0.1)
+			for i := range v {
+				v[i] *= v[i]
+			}
+			p2, m2, v2 := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+			for step := 1; step <= 3; step++ {
+				g0, g1 := vec(1), vec(1e-3) // unequal magnitudes: the sum rounds
+				c0, c1 := append([]float32(nil), g0...), append([]float32(nil), g1...)
+				h := AdamParams{GradScale: 0.5, WeightDecay: 1e-2, Beta1: 0.9, Beta2: 0.999,
+					StepSize: float32(1e-3 / (1 - math.Pow(0.9, float64(step)))),
+					SqrtBC2:  float32(math.Sqrt(1 - math.Pow(0.999, float64(step)))), Eps: 1e-8}
+				AdamStepSum(p, g0, g1, m, v, h)
+				sum := append([]float32(nil), c0...)
+				AddTo(sum, c1)
+				AdamStep(p2, sum, m2, v2, h)
+				for i := range p {
+					if g0[i] != c0[i] || g1[i] != c1[i] {
+						t.Fatalf("n=%d step %d: gradient %d modified", n, step, i)
+					}
+					if math.Float32bits(p[i]) != math.Float32bits(p2[i]) || m[i] != m2[i] || v[i] != v2[i] {
+						t.Fatalf("n=%d step %d, element %d: p=%v m=%v v=%v, AddTo+AdamStep give p=%v m=%v v=%v", n, step, i, p[i], m[i], v[i], p2[i], m2[i], v2[i])
+					}
+				}
+			}
+		}
+	})
+}
