@@ -534,7 +534,7 @@ func (g ConvGeom) col2im(xp, col []float32, cnt int) {
 				r++
 				for i := 0; i < g.KH; i++ {
 					at := ((y*g.SH+i)*wp + x*g.SW) * g.C
-					addRun(img[at:at+run], patch[i*run:i*run+run])
+					addShort(img[at:at+run], patch[i*run:i*run+run])
 				}
 			}
 		}
@@ -560,6 +560,20 @@ func addRun(dst, src []float32) {
 		d[6] += s[6]
 		d[7] += s[7]
 		dst, src = dst[8:], src[8:]
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// addShort is addRun for the short runs of a one-channel image's patch,
+// where the call into the vector loop costs more than the adds; each
+// element gets the same single float32 addition either way.
+func addShort(dst, src []float32) {
+	if len(src) > 16 {
+		addRun(dst, src)
+		return
 	}
 	dst = dst[:len(src)]
 	for i, v := range src {

@@ -18,7 +18,10 @@ import "fmt"
 //	transposed convolution col [P, taps]  = xᵀ [P, K] · wt [K, taps], then col2im, bias, act
 //
 // where P = OutH·OutW per image and wt is w in tap order [K, KH, KW, C].
-// The products are channels-last; transposes (8×8 blocks) give NCHW.
+// The products are channels-last; transposes (8×8 blocks) give NCHW. A
+// batch of several chunks runs its chunks on all cores instead, each
+// chunk's product on its own goroutine (as ConvAdjoint does, but from the
+// stored wt). On AVX-512 a convolution takes the direct path (convDirect).
 //
 // Determinism: for fixed inputs, batch size and CPU kind the result is
 // bit-identical from run to run and does not depend on GOMAXPROCS: chunks
@@ -31,6 +34,7 @@ type PackedConv struct {
 	g          ConvGeom
 	transposed bool
 	pb         *PackedB
+	wt         []float32 // w in tap order [K, KH, KW, C]
 
 	// The direct path of a convolution (hasConvTile): no patch matrix;
 	// convTile reads each patch from the padded channels-last images. dw
@@ -82,7 +86,7 @@ func newPackedConv(g ConvGeom, w []float32, transposed bool) (*PackedConv, error
 	if err != nil {
 		return nil, err
 	}
-	p := &PackedConv{g: g, transposed: transposed, pb: pb}
+	p := &PackedConv{g: g, transposed: transposed, pb: pb, wt: wt}
 	if !transposed && hasConvTile {
 		p.prepareDirect(w)
 	}
@@ -147,7 +151,13 @@ func (p *PackedConv) Conv(n int, x, bias []float32, act Act, alpha float32, y []
 		z := s.grow(&s.z, rows*g.K)
 		g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
 		g.im2col(col, xp, cnt)
-		p.pb.MulBiasAct(rows, col, kc, z, g.K, bias, act, alpha)
+		if chunks == 1 {
+			p.pb.MulBiasAct(rows, col, kc, z, g.K, bias, act, alpha)
+		} else {
+			// z [P, K] = col · wtᵀ, then bias and activation per row.
+			sgemmSerial(false, true, rows, g.K, kc, col, kc, p.wt, kc, 0, z, g.K)
+			AddBiasAct(z, rows, g.K, bias, act, alpha)
+		}
 		for im := 0; im < cnt; im++ {
 			// z's image [P, K] → y's [K, P].
 			transpose(y[(s0+im)*g.OutSize():], np, z[im*np*g.K:], g.K, np, g.K)
@@ -176,13 +186,22 @@ func (p *PackedConv) ConvTranspose(n int, y, bias []float32, act Act, alpha floa
 		s0 := i * nb
 		cnt := min(nb, n-s0)
 		rows := cnt * np
-		a := s.grow(&s.z, rows*g.K)
-		for im := 0; im < cnt; im++ {
-			// y's image [K, P] → a's [P, K].
-			transpose(a[im*np*g.K:], g.K, y[(s0+im)*g.OutSize():], np, g.K, np)
-		}
 		col := s.grow(&s.col, rows*kc)
-		p.pb.MulBiasAct(rows, a, g.K, col, kc, nil, Linear, 0)
+		if chunks == 1 {
+			// One chunk: the product split across cores by MulBiasAct.
+			a := s.grow(&s.z, rows*g.K)
+			for im := 0; im < cnt; im++ {
+				// y's image [K, P] → a's [P, K].
+				transpose(a[im*np*g.K:], g.K, y[(s0+im)*g.OutSize():], np, g.K, np)
+			}
+			p.pb.MulBiasAct(rows, a, g.K, col, kc, nil, Linear, 0)
+		} else {
+			// Chunks already on every core: one product per chunk on
+			// this goroutine, as ConvAdjoint does, from the stored wt.
+			z := s.grow(&s.z, g.K*rows)
+			g.gatherChannels(y[s0*g.OutSize():], cnt, z, rows)
+			sgemmSerial(true, false, rows, kc, g.K, z, rows, p.wt, kc, 0, col, kc)
+		}
 		xp := s.grow(&s.xp, cnt*g.paddedSize())
 		g.col2im(xp, col, cnt)
 		var tiled []float32
