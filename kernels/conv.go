@@ -611,6 +611,7 @@ func (g ConvGeom) gatherChannels(y []float32, cnt int, z []float32, ld int) {
 // steady-state calls do not allocate them.
 type convScratch struct {
 	col, z, xp, t, bias []float32
+	rows                []int // PackedConv's direct path: tile row offsets
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(convScratch) }}

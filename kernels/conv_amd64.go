@@ -19,15 +19,20 @@ func addVec(dst, src []float32) bool {
 }
 
 //go:noescape
-func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, ldo int)
+func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, ldo int, load int)
 
 // hasConvTile reports whether PackedConv's direct path (convTile) runs on
 // this CPU; a variable so that tests can compare it with the other path.
 // NewPackedConv reads it.
 var hasConvTile = hasAVX512
 
-// convTile computes one 6×64 tile of a direct convolution (see
-// convTile6x64AVX512). The caller guarantees every access is in bounds.
-func convTile(x []float32, rows *[6]int, taps []int, c int, w []float32, out []float32, ldo int) {
-	convTile6x64AVX512(&x[0], &rows[0], &taps[0], len(taps), c, &w[0], &out[0], ldo)
+// convTile computes one 6×64 tile of a direct convolution over the taps
+// given (see convTile6x64AVX512), continuing the sums in out when load is
+// set. The caller guarantees every access is in bounds.
+func convTile(x []float32, rows []int, taps []int, c int, w []float32, out []float32, ldo int, load bool) {
+	l := 0
+	if load {
+		l = 1
+	}
+	convTile6x64AVX512(&x[0], &rows[0], &taps[0], len(taps), c, &w[0], &out[0], ldo, l)
 }

@@ -57,7 +57,7 @@ done:
 	VZEROUPPER
 	RET
 
-// func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, ldo int)
+// func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, ldo int, load int)
 //
 // One tile of a convolution computed in place from padded channels-last
 // images (PackedConv's direct path): for r < 6 and k < 64,
@@ -65,9 +65,10 @@ done:
 //	out[r*ldo + k] = Σ_t Σ_ch x[(rows[r] + taps[t])/4 + ch] · w[(t*c + ch)*64 + k]
 //
 // with rows and taps in bytes, the sum in (t, ch) order, one fused
-// multiply-add per term. Z0–Z23 hold the 6×64 tile; each step loads 64
-// weights and broadcasts one input value per row.
-TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-64
+// multiply-add per term; with load non-zero the sums continue from the
+// values in out (a later group of taps). Z0–Z23 hold the 6×64 tile; each
+// step loads 64 weights and broadcasts one input value per row.
+TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-72
 	MOVQ x+0(FP), AX
 	MOVQ rows+8(FP), BX
 	MOVQ 0(BX), R8
@@ -85,6 +86,9 @@ TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-64
 	MOVQ taps+16(FP), BX
 	MOVQ ntaps+24(FP), DX
 	MOVQ w+40(FP), DI
+	MOVQ   load+64(FP), AX
+	TESTQ  AX, AX
+	JNZ    loadacc
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -109,6 +113,41 @@ TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-64
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
+	JMP    tap
+
+loadacc:
+	MOVQ    out+48(FP), AX
+	MOVQ    ldo+56(FP), CX
+	SHLQ    $2, CX
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS 128(AX), Z2
+	VMOVUPS 192(AX), Z3
+	ADDQ    CX, AX
+	VMOVUPS (AX), Z4
+	VMOVUPS 64(AX), Z5
+	VMOVUPS 128(AX), Z6
+	VMOVUPS 192(AX), Z7
+	ADDQ    CX, AX
+	VMOVUPS (AX), Z8
+	VMOVUPS 64(AX), Z9
+	VMOVUPS 128(AX), Z10
+	VMOVUPS 192(AX), Z11
+	ADDQ    CX, AX
+	VMOVUPS (AX), Z12
+	VMOVUPS 64(AX), Z13
+	VMOVUPS 128(AX), Z14
+	VMOVUPS 192(AX), Z15
+	ADDQ    CX, AX
+	VMOVUPS (AX), Z16
+	VMOVUPS 64(AX), Z17
+	VMOVUPS 128(AX), Z18
+	VMOVUPS 192(AX), Z19
+	ADDQ    CX, AX
+	VMOVUPS (AX), Z20
+	VMOVUPS 64(AX), Z21
+	VMOVUPS 128(AX), Z22
+	VMOVUPS 192(AX), Z23
 
 tap:
 	MOVQ (BX), SI

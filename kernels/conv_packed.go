@@ -46,10 +46,13 @@ type PackedConv struct {
 	tapOffs []int
 }
 
-// convTileRows and convTileCols are the shape of convTile's tile.
+// convTileRows and convTileCols are the shape of convTile's tile;
+// convTileL1 is the floats of weights a group of taps may hold (24 KB,
+// half this machine's L1).
 const (
 	convTileRows = 6
 	convTileCols = 64
+	convTileL1   = 6 << 10
 )
 
 // NewPackedConv prepares the weights w [K, C, KH, KW] of the convolution
@@ -296,27 +299,58 @@ func (p *PackedConv) convDirect(n int, x, bias []float32, act Act, alpha float32
 		z := s.grow(&s.z, tiles*convTileRows*ld)
 		g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
 		wp := g.W + 2*g.PW
-		var ro [convTileRows]int
-		for t := 0; t < tiles; t++ {
-			for r := range ro {
-				q := min(t*convTileRows+r, rows-1)
-				im, pos := q/np, q%np
-				ro[r] = 4 * (im*g.paddedSize() + (pos/ow*g.SH*wp+pos%ow*g.SW)*g.C)
+		if cap(s.rows) < tiles*convTileRows {
+			s.rows = make([]int, tiles*convTileRows)
+		}
+		ro := s.rows[:tiles*convTileRows]
+		r := 0
+		for im := 0; im < cnt; im++ {
+			for oy := 0; oy < g.OutH(); oy++ {
+				at := 4 * (im*g.paddedSize() + oy*g.SH*wp*g.C)
+				for ox := 0; ox < ow; ox++ {
+					ro[r] = at + 4*ox*g.SW*g.C
+					r++
+				}
 			}
-			for b := 0; b < blocks; b++ {
-				convTile(xp, &ro, p.tapOffs, g.C, p.dw[b*per:], z[t*convTileRows*ld+b*convTileCols:], ld)
+		}
+		for ; r < len(ro); r++ {
+			ro[r] = ro[rows-1] // the last tile repeats its last pixel
+		}
+		// Groups of taps whose weights stay in L1 while every tile of
+		// the chunk runs over them; the sums continue from group to group
+		// in the same order.
+		ntaps := len(p.tapOffs)
+		group := max(1, min(ntaps, convTileL1/(g.C*convTileCols)))
+		for b := 0; b < blocks; b++ {
+			for t0 := 0; t0 < ntaps; t0 += group {
+				t1 := min(ntaps, t0+group)
+				w := p.dw[b*per+t0*g.C*convTileCols:]
+				for t := 0; t < tiles; t++ {
+					convTile(xp, ro[t*convTileRows:], p.tapOffs[t0:t1], g.C, w, z[t*convTileRows*ld+b*convTileCols:], ld, t0 > 0)
+				}
 			}
 		}
 		if bias != nil || act != Linear {
-			for q := 0; q < rows; q++ {
-				row := z[q*ld : q*ld+g.K]
-				if biasActRow(row, bias, act, alpha) {
+			// Over runs of up to 64 rows of z (padding columns included,
+			// never read afterwards), with the bias repeated per row.
+			const runRows = 64
+			var tiled []float32
+			if bias != nil {
+				tiled = s.grow(&s.bias, runRows*ld)
+				for r := 0; r < runRows; r++ {
+					copy(tiled[r*ld:r*ld+g.K], bias)
+					clear(tiled[r*ld+g.K : (r+1)*ld])
+				}
+			}
+			for q := 0; q < rows; q += runRows {
+				run := z[q*ld : min(rows, q+runRows)*ld]
+				if biasActRow(run, tiled, act, alpha) {
 					continue
 				}
-				if bias != nil {
-					addTo(row, bias)
+				if tiled != nil {
+					addTo(run, tiled)
 				}
-				applyAct(row, act, alpha)
+				applyAct(run, act, alpha)
 			}
 		}
 		for im := 0; im < cnt; im++ {
