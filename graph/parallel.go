@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vaec/vaec/ir"
@@ -108,6 +106,7 @@ type stepper struct {
 	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
 
 	prof *stepProfile // nil unless profiling
+	crew *crew        // helper goroutines for the parallel phases (crew.go)
 }
 
 // shardResult is what one shard's run returns.
@@ -168,6 +167,9 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(
 func (s *stepper) close() {
 	for _, n := range s.shards {
 		n.close()
+	}
+	if s.crew != nil {
+		s.crew.stop()
 	}
 }
 
@@ -329,46 +331,31 @@ func weightedSumInto(grads [][][]float32, coef []float32, c chunk) {
 
 // parallel calls fn(j) for every j in [0, count), each j claimed by the
 // first free one of up to min(GOMAXPROCS, count) goroutines (the caller
-// is one), and returns the time they spent in fn, summed. While it runs,
+// and the crew's members), and returns the time they spent in fn, summed
+// (when profiling). While it runs,
 // the kernels split their work over the remaining cores only
 // (kernels.Share). fn(j) must not depend on which goroutine runs it.
 func (s *stepper) parallel(count int, fn func(j int)) time.Duration {
 	workers := min(runtime.GOMAXPROCS(0), count)
-	var busy atomic.Int64
-	var next atomic.Int32
-	run := func() {
+	if workers <= 1 {
 		var t0 time.Time
 		if s.prof != nil {
 			t0 = time.Now()
 		}
-		for {
-			j := int(next.Add(1) - 1)
-			if j >= count {
-				break
-			}
+		for j := range count {
 			fn(j)
 		}
 		if s.prof != nil {
-			busy.Add(int64(time.Since(t0)))
+			return time.Since(t0)
 		}
-	}
-	if workers <= 1 {
-		run()
-		return time.Duration(busy.Load())
+		return 0
 	}
 	done := kernels.Share(workers)
 	defer done()
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
-	for range workers - 1 {
-		go func() {
-			defer wg.Done()
-			run()
-		}()
+	if s.crew == nil {
+		s.crew = newCrew()
 	}
-	run()
-	wg.Wait()
-	return time.Duration(busy.Load())
+	return s.crew.run(count, workers-1, s.prof != nil, fn)
 }
 
 // The phases of a step, as stepProfile reports them.
