@@ -611,7 +611,8 @@ func (g ConvGeom) gatherChannels(y []float32, cnt int, z []float32, ld int) {
 // steady-state calls do not allocate them.
 type convScratch struct {
 	col, z, xp, t, bias []float32
-	rows                []int // PackedConv's direct path: tile row offsets
+	rows, orows         []int       // PackedConv's direct path: tile row offsets in and out
+	xps                 [][]float32 // ConvChain: each stage's padded input
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(convScratch) }}

@@ -19,20 +19,23 @@ func addVec(dst, src []float32) bool {
 }
 
 //go:noescape
-func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, ldo int, load int)
+func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, orows *int, ncols int, flags int, bias *float32)
 
 // hasConvTile reports whether PackedConv's direct path (convTile) runs on
 // this CPU; a variable so that tests can compare it with the other path.
 // NewPackedConv reads it.
 var hasConvTile = hasAVX512
 
-// convTile computes one 6×64 tile of a direct convolution over the taps
-// given (see convTile6x64AVX512), continuing the sums in out when load is
-// set. The caller guarantees every access is in bounds.
-func convTile(x []float32, rows []int, taps []int, c int, w []float32, out []float32, ldo int, load bool) {
-	l := 0
-	if load {
-		l = 1
+// convTile computes one tile of 6 output pixels × ncols (≤ 64) channels
+// of a direct convolution over the taps given (see convTile6x64AVX512):
+// pixel r's sums go to out[orows[r]/4:], continued from the values there
+// with tileLoad, the bias added (tileBias: bias[:ncols]) and ReLU applied
+// (tileReLU) before the store. The caller guarantees every access is in
+// bounds.
+func convTile(x []float32, rows []int, taps []int, c int, w []float32, out []float32, orows []int, ncols int, flags int, bias []float32) {
+	bp := &w[0] // any valid pointer when there is no bias
+	if flags&tileBias != 0 {
+		bp = &bias[0]
 	}
-	convTile6x64AVX512(&x[0], &rows[0], &taps[0], len(taps), c, &w[0], &out[0], ldo, l)
+	convTile6x64AVX512(&x[0], &rows[0], &taps[0], len(taps), c, &w[0], &out[0], &orows[0], ncols, flags, bp)
 }

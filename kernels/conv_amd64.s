@@ -57,18 +57,22 @@ done:
 	VZEROUPPER
 	RET
 
-// func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, ldo int, load int)
+// func convTile6x64AVX512(x *float32, rows *int, taps *int, ntaps, c int, w *float32, out *float32, orows *int, ncols int, flags int, bias *float32)
 //
 // One tile of a convolution computed in place from padded channels-last
-// images (PackedConv's direct path): for r < 6 and k < 64,
+// images (PackedConv's direct path): for r < 6 and k < ncols (≤ 64),
 //
-//	out[r*ldo + k] = Σ_t Σ_ch x[(rows[r] + taps[t])/4 + ch] · w[(t*c + ch)*64 + k]
+//	s = Σ_t Σ_ch x[(rows[r] + taps[t])/4 + ch] · w[(t*c + ch)*64 + k]
+//	out[orows[r]/4 + k] = s                      (flags 0)
 //
-// with rows and taps in bytes, the sum in (t, ch) order, one fused
-// multiply-add per term; with load non-zero the sums continue from the
-// values in out (a later group of taps). Z0–Z23 hold the 6×64 tile; each
-// step loads 64 weights and broadcasts one input value per row.
-TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-72
+// with rows, taps and orows in bytes, the sum in (t, ch) order, one fused
+// multiply-add per term. Flags: 1 continues the sums from the values in
+// out (a later group of taps); 2 adds bias[k] to each sum before the
+// store, then 4 applies max(s, 0) (ReLU, NaN kept), as biasActAVX512 does
+// after a plain store. Columns k ≥ ncols are neither read nor written
+// (masked). Z0–Z23 hold the 6×64 tile; each step loads 64 weights and
+// broadcasts one input value per row.
+TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-88
 	MOVQ x+0(FP), AX
 	MOVQ rows+8(FP), BX
 	MOVQ 0(BX), R8
@@ -83,12 +87,83 @@ TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-72
 	ADDQ AX, R12
 	MOVQ 40(BX), R13
 	ADDQ AX, R13
+	MOVQ ncols+64(FP), CX
+	MOVQ $0xffff, SI
+	// K1..K4: the columns of each group of 16 below ncols.
+	MOVQ CX, AX
+	SUBQ $0, AX
+	CMPQ AX, $0
+	JGT  m0pos
+	XORQ AX, AX
+m0pos:
+	CMPQ AX, $16
+	JLT  m0set
+	MOVQ $16, AX
+m0set:
+	MOVQ CX, DX
+	MOVQ AX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	MOVQ DX, CX
+	KMOVW AX, K1
+	MOVQ CX, AX
+	SUBQ $16, AX
+	CMPQ AX, $0
+	JGT  m1pos
+	XORQ AX, AX
+m1pos:
+	CMPQ AX, $16
+	JLT  m1set
+	MOVQ $16, AX
+m1set:
+	MOVQ CX, DX
+	MOVQ AX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	MOVQ DX, CX
+	KMOVW AX, K2
+	MOVQ CX, AX
+	SUBQ $32, AX
+	CMPQ AX, $0
+	JGT  m2pos
+	XORQ AX, AX
+m2pos:
+	CMPQ AX, $16
+	JLT  m2set
+	MOVQ $16, AX
+m2set:
+	MOVQ CX, DX
+	MOVQ AX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	MOVQ DX, CX
+	KMOVW AX, K3
+	MOVQ CX, AX
+	SUBQ $48, AX
+	CMPQ AX, $0
+	JGT  m3pos
+	XORQ AX, AX
+m3pos:
+	CMPQ AX, $16
+	JLT  m3set
+	MOVQ $16, AX
+m3set:
+	MOVQ CX, DX
+	MOVQ AX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	MOVQ DX, CX
+	KMOVW AX, K4
 	MOVQ taps+16(FP), BX
 	MOVQ ntaps+24(FP), DX
 	MOVQ w+40(FP), DI
-	MOVQ   load+64(FP), AX
-	TESTQ  AX, AX
-	JNZ    loadacc
+	MOVQ flags+72(FP), AX
+	TESTQ $1, AX
+	JNZ   loadacc
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -113,41 +188,47 @@ TEXT ·convTile6x64AVX512(SB), NOSPLIT, $0-72
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	JMP    tap
+	JMP tap
 
 loadacc:
-	MOVQ    out+48(FP), AX
-	MOVQ    ldo+56(FP), CX
-	SHLQ    $2, CX
-	VMOVUPS (AX), Z0
-	VMOVUPS 64(AX), Z1
-	VMOVUPS 128(AX), Z2
-	VMOVUPS 192(AX), Z3
-	ADDQ    CX, AX
-	VMOVUPS (AX), Z4
-	VMOVUPS 64(AX), Z5
-	VMOVUPS 128(AX), Z6
-	VMOVUPS 192(AX), Z7
-	ADDQ    CX, AX
-	VMOVUPS (AX), Z8
-	VMOVUPS 64(AX), Z9
-	VMOVUPS 128(AX), Z10
-	VMOVUPS 192(AX), Z11
-	ADDQ    CX, AX
-	VMOVUPS (AX), Z12
-	VMOVUPS 64(AX), Z13
-	VMOVUPS 128(AX), Z14
-	VMOVUPS 192(AX), Z15
-	ADDQ    CX, AX
-	VMOVUPS (AX), Z16
-	VMOVUPS 64(AX), Z17
-	VMOVUPS 128(AX), Z18
-	VMOVUPS 192(AX), Z19
-	ADDQ    CX, AX
-	VMOVUPS (AX), Z20
-	VMOVUPS 64(AX), Z21
-	VMOVUPS 128(AX), Z22
-	VMOVUPS 192(AX), Z23
+	MOVQ out+48(FP), AX
+	MOVQ orows+56(FP), CX
+	MOVQ 0(CX), SI
+	ADDQ AX, SI
+	VMOVUPS.Z 0(SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS.Z 128(SI), K3, Z2
+	VMOVUPS.Z 192(SI), K4, Z3
+	MOVQ 8(CX), SI
+	ADDQ AX, SI
+	VMOVUPS.Z 0(SI), K1, Z4
+	VMOVUPS.Z 64(SI), K2, Z5
+	VMOVUPS.Z 128(SI), K3, Z6
+	VMOVUPS.Z 192(SI), K4, Z7
+	MOVQ 16(CX), SI
+	ADDQ AX, SI
+	VMOVUPS.Z 0(SI), K1, Z8
+	VMOVUPS.Z 64(SI), K2, Z9
+	VMOVUPS.Z 128(SI), K3, Z10
+	VMOVUPS.Z 192(SI), K4, Z11
+	MOVQ 24(CX), SI
+	ADDQ AX, SI
+	VMOVUPS.Z 0(SI), K1, Z12
+	VMOVUPS.Z 64(SI), K2, Z13
+	VMOVUPS.Z 128(SI), K3, Z14
+	VMOVUPS.Z 192(SI), K4, Z15
+	MOVQ 32(CX), SI
+	ADDQ AX, SI
+	VMOVUPS.Z 0(SI), K1, Z16
+	VMOVUPS.Z 64(SI), K2, Z17
+	VMOVUPS.Z 128(SI), K3, Z18
+	VMOVUPS.Z 192(SI), K4, Z19
+	MOVQ 40(CX), SI
+	ADDQ AX, SI
+	VMOVUPS.Z 0(SI), K1, Z20
+	VMOVUPS.Z 64(SI), K2, Z21
+	VMOVUPS.Z 128(SI), K3, Z22
+	VMOVUPS.Z 192(SI), K4, Z23
 
 tap:
 	MOVQ (BX), SI
@@ -196,37 +277,106 @@ chan:
 	DECQ         DX
 	JNZ          tap
 
-	MOVQ    out+48(FP), AX
-	MOVQ    ldo+56(FP), CX
-	SHLQ    $2, CX
-	VMOVUPS Z0, (AX)
-	VMOVUPS Z1, 64(AX)
-	VMOVUPS Z2, 128(AX)
-	VMOVUPS Z3, 192(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	VMOVUPS Z6, 128(AX)
-	VMOVUPS Z7, 192(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z8, (AX)
-	VMOVUPS Z9, 64(AX)
-	VMOVUPS Z10, 128(AX)
-	VMOVUPS Z11, 192(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z12, (AX)
-	VMOVUPS Z13, 64(AX)
-	VMOVUPS Z14, 128(AX)
-	VMOVUPS Z15, 192(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z16, (AX)
-	VMOVUPS Z17, 64(AX)
-	VMOVUPS Z18, 128(AX)
-	VMOVUPS Z19, 192(AX)
-	ADDQ    CX, AX
-	VMOVUPS Z20, (AX)
-	VMOVUPS Z21, 64(AX)
-	VMOVUPS Z22, 128(AX)
-	VMOVUPS Z23, 192(AX)
+	MOVQ  flags+72(FP), AX
+	TESTQ $2, AX
+	JZ    nobias
+	MOVQ  bias+80(FP), CX
+	VMOVUPS.Z 0(CX), K1, Z24
+	VMOVUPS.Z 64(CX), K2, Z25
+	VMOVUPS.Z 128(CX), K3, Z26
+	VMOVUPS.Z 192(CX), K4, Z27
+	VADDPS Z24, Z0, Z0
+	VADDPS Z25, Z1, Z1
+	VADDPS Z26, Z2, Z2
+	VADDPS Z27, Z3, Z3
+	VADDPS Z24, Z4, Z4
+	VADDPS Z25, Z5, Z5
+	VADDPS Z26, Z6, Z6
+	VADDPS Z27, Z7, Z7
+	VADDPS Z24, Z8, Z8
+	VADDPS Z25, Z9, Z9
+	VADDPS Z26, Z10, Z10
+	VADDPS Z27, Z11, Z11
+	VADDPS Z24, Z12, Z12
+	VADDPS Z25, Z13, Z13
+	VADDPS Z26, Z14, Z14
+	VADDPS Z27, Z15, Z15
+	VADDPS Z24, Z16, Z16
+	VADDPS Z25, Z17, Z17
+	VADDPS Z26, Z18, Z18
+	VADDPS Z27, Z19, Z19
+	VADDPS Z24, Z20, Z20
+	VADDPS Z25, Z21, Z21
+	VADDPS Z26, Z22, Z22
+	VADDPS Z27, Z23, Z23
+
+nobias:
+	TESTQ $4, AX
+	JZ    store
+	VPXORD Z28, Z28, Z28
+	VMAXPS Z0, Z28, Z0
+	VMAXPS Z1, Z28, Z1
+	VMAXPS Z2, Z28, Z2
+	VMAXPS Z3, Z28, Z3
+	VMAXPS Z4, Z28, Z4
+	VMAXPS Z5, Z28, Z5
+	VMAXPS Z6, Z28, Z6
+	VMAXPS Z7, Z28, Z7
+	VMAXPS Z8, Z28, Z8
+	VMAXPS Z9, Z28, Z9
+	VMAXPS Z10, Z28, Z10
+	VMAXPS Z11, Z28, Z11
+	VMAXPS Z12, Z28, Z12
+	VMAXPS Z13, Z28, Z13
+	VMAXPS Z14, Z28, Z14
+	VMAXPS Z15, Z28, Z15
+	VMAXPS Z16, Z28, Z16
+	VMAXPS Z17, Z28, Z17
+	VMAXPS Z18, Z28, Z18
+	VMAXPS Z19, Z28, Z19
+	VMAXPS Z20, Z28, Z20
+	VMAXPS Z21, Z28, Z21
+	VMAXPS Z22, Z28, Z22
+	VMAXPS Z23, Z28, Z23
+
+store:
+	MOVQ out+48(FP), AX
+	MOVQ orows+56(FP), CX
+	MOVQ 0(CX), SI
+	ADDQ AX, SI
+	VMOVUPS Z0, K1, 0(SI)
+	VMOVUPS Z1, K2, 64(SI)
+	VMOVUPS Z2, K3, 128(SI)
+	VMOVUPS Z3, K4, 192(SI)
+	MOVQ 8(CX), SI
+	ADDQ AX, SI
+	VMOVUPS Z4, K1, 0(SI)
+	VMOVUPS Z5, K2, 64(SI)
+	VMOVUPS Z6, K3, 128(SI)
+	VMOVUPS Z7, K4, 192(SI)
+	MOVQ 16(CX), SI
+	ADDQ AX, SI
+	VMOVUPS Z8, K1, 0(SI)
+	VMOVUPS Z9, K2, 64(SI)
+	VMOVUPS Z10, K3, 128(SI)
+	VMOVUPS Z11, K4, 192(SI)
+	MOVQ 24(CX), SI
+	ADDQ AX, SI
+	VMOVUPS Z12, K1, 0(SI)
+	VMOVUPS Z13, K2, 64(SI)
+	VMOVUPS Z14, K3, 128(SI)
+	VMOVUPS Z15, K4, 192(SI)
+	MOVQ 32(CX), SI
+	ADDQ AX, SI
+	VMOVUPS Z16, K1, 0(SI)
+	VMOVUPS Z17, K2, 64(SI)
+	VMOVUPS Z18, K3, 128(SI)
+	VMOVUPS Z19, K4, 192(SI)
+	MOVQ 40(CX), SI
+	ADDQ AX, SI
+	VMOVUPS Z20, K1, 0(SI)
+	VMOVUPS Z21, K2, 64(SI)
+	VMOVUPS Z22, K3, 128(SI)
+	VMOVUPS Z23, K4, 192(SI)
 	VZEROUPPER
 	RET

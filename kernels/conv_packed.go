@@ -21,7 +21,7 @@ import "fmt"
 // The products are channels-last; transposes (8×8 blocks) give NCHW. A
 // batch of several chunks runs its chunks on all cores instead, each
 // chunk's product on its own goroutine (as ConvAdjoint does, but from the
-// stored wt). On AVX-512 a convolution takes the direct path (convDirect).
+// stored wt). On AVX-512 a convolution takes the direct path (convChainDirect).
 //
 // Determinism: for fixed inputs, batch size and CPU kind the result is
 // bit-identical from run to run and does not depend on GOMAXPROCS: chunks
@@ -140,7 +140,7 @@ func (p *PackedConv) Conv(n int, x, bias []float32, act Act, alpha float32, y []
 		return nil
 	}
 	if p.direct {
-		p.convDirect(n, x, bias, act, alpha, y)
+		convChainDirect(n, x, []ConvStage{{P: p, Bias: bias, Act: act, Alpha: alpha}}, y, false)
 		return nil
 	}
 	np, kc := g.OutH()*g.OutW(), g.PatchSize()
@@ -278,83 +278,239 @@ func (g ConvGeom) fromPaddedTiled(x, xp, tmp []float32, cnt int, tiled []float32
 	g.fromPadded(x, xp, tmp, cnt, nil, Linear, 0)
 }
 
-// convDirect is Conv's direct path: for each chunk of images, their padded
-// channels-last copies, then convTile over every tile of 6 output pixels
-// (the last tile repeats its last pixel) and 64 output channels into a
-// channels-last product, the bias and activation over its rows, and a
-// transpose into y. Each output is one sum in (tap, channel) order, so it
-// does not depend on the tiling, the chunking or the thread count.
-func (p *PackedConv) convDirect(n int, x, bias []float32, act Act, alpha float32, y []float32) {
-	g := p.g
-	np, ow := g.OutH()*g.OutW(), g.OutW()
-	blocks := (g.K + convTileCols - 1) / convTileCols
-	ld, per := blocks*convTileCols, len(p.dw)/blocks
-	nb, chunks := g.chunking(n)
+// Flags of convTile.
+const (
+	tileLoad = 1 << iota // continue the sums from the values in out
+	tileBias             // add the bias before the store
+	tileReLU             // then apply ReLU
+)
+
+// ConvStage is one convolution of ConvChain: prepared weights, its bias
+// (nil for none) and activation.
+type ConvStage struct {
+	P     *PackedConv
+	Bias  []float32
+	Act   Act
+	Alpha float32
+}
+
+// ConvChain computes the convolutions of stages back to back, each
+// stage's output the next one's input, for n images: x [n, C, H, W] of
+// the first stage, y the last stage's output [n, K, OutH, OutW], or with
+// nhwc set channels-last [n, OutH, OutW, K]. On the direct path a chunk
+// of images runs through every stage while it is in cache, each stage
+// writing straight into the padded channels-last images the next one
+// reads (no transposes, no intermediate tensors); otherwise the stages
+// run one by one through Conv. Each output is the sum each stage's Conv
+// computes, rounded alike: the result does not depend on the chunking,
+// the thread count or nhwc. y must not overlap x.
+func ConvChain(n int, x []float32, stages []ConvStage, y []float32, nhwc bool) error {
+	if len(stages) == 0 {
+		return fmt.Errorf("kernels: ConvChain: no stages")
+	}
+	direct := true
+	for i, st := range stages {
+		g := st.P.g
+		if st.P.transposed {
+			return fmt.Errorf("kernels: ConvChain: stage %d: weights prepared for a transposed convolution", i)
+		}
+		if i > 0 {
+			if p := stages[i-1].P.g; p.K != g.C || p.OutH() != g.H || p.OutW() != g.W {
+				return fmt.Errorf("kernels: ConvChain: stage %d (%v) does not take stage %d's output (%v)", i, g, i-1, p)
+			}
+		}
+		if bias := st.Bias; bias != nil && len(bias) != g.K {
+			return fmt.Errorf("kernels: ConvChain: stage %d: bias has %d elements, want %d", i, len(bias), g.K)
+		}
+		if int(st.Act) >= len(actNames) {
+			return fmt.Errorf("kernels: ConvChain: stage %d: unknown activation %v", i, st.Act)
+		}
+		direct = direct && st.P.direct
+	}
+	first, last := stages[0].P.g, stages[len(stages)-1].P.g
+	if err := checkLen("ConvChain", "input", x, n*first.InSize()); err != nil {
+		return err
+	}
+	if err := checkLen("ConvChain", "output", y, n*last.OutSize()); err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	if direct {
+		convChainDirect(n, x, stages, y, nhwc)
+		return nil
+	}
+	// One stage at a time through Conv, then channels-last if asked.
+	in := x
+	for i, st := range stages {
+		out := y
+		if i < len(stages)-1 || nhwc {
+			out = make([]float32, n*st.P.g.OutSize())
+		}
+		if err := st.P.Conv(n, in, st.Bias, st.Act, st.Alpha, out); err != nil {
+			return err
+		}
+		in = out
+	}
+	if nhwc {
+		np := last.OutH() * last.OutW()
+		for im := 0; im < n; im++ {
+			transpose(y[im*last.OutSize():], last.K, in[im*last.OutSize():], np, last.K, np)
+		}
+	}
+	return nil
+}
+
+// convChainDirect is ConvChain's direct path (every stage direct). Chunks
+// of images fill about convChunkFloats with every stage's padded input
+// and the last output; for each, the first stage's padded channels-last
+// copy, then per stage convTile over every tile of 6 output pixels (the
+// last tile repeats its last pixel) and 64 output channels, its stores
+// going to the next stage's padded images, to y (channels-last), or to a
+// channels-last product transposed into y. Bias and ReLU are applied in
+// the tile's final store; another activation runs over the rows written.
+func convChainDirect(n int, x []float32, stages []ConvStage, y []float32, nhwc bool) {
+	first, last := stages[0].P.g, stages[len(stages)-1].P.g
+	per := last.OutSize() // y's floats per image
+	floats := per         // a chunk's per image
+	for _, st := range stages {
+		floats += st.P.g.paddedSize()
+	}
+	nb := max(1, min(n, convChunkFloats/floats))
+	chunks := (n + nb - 1) / nb
 	parallelChunks(chunks, func(i int, s *convScratch) {
 		s0 := i * nb
 		cnt := min(nb, n-s0)
-		rows := cnt * np
-		tiles := (rows + convTileRows - 1) / convTileRows
-		xp := s.grow(&s.xp, cnt*g.paddedSize())
-		z := s.grow(&s.z, tiles*convTileRows*ld)
-		g.toPadded(xp, x[s0*g.InSize():], s.grow(&s.t, g.InSize()), cnt)
-		wp := g.W + 2*g.PW
-		if cap(s.rows) < tiles*convTileRows {
-			s.rows = make([]int, tiles*convTileRows)
+		for len(s.xps) < len(stages) {
+			s.xps = append(s.xps, nil)
 		}
-		ro := s.rows[:tiles*convTileRows]
-		r := 0
-		for im := 0; im < cnt; im++ {
-			for oy := 0; oy < g.OutH(); oy++ {
-				at := 4 * (im*g.paddedSize() + oy*g.SH*wp*g.C)
-				for ox := 0; ox < ow; ox++ {
-					ro[r] = at + 4*ox*g.SW*g.C
-					r++
+		xp := s.grow(&s.xps[0], cnt*first.paddedSize())
+		first.toPadded(xp, x[s0*first.InSize():], s.grow(&s.t, first.InSize()), cnt)
+		for si, st := range stages {
+			g := st.P.g
+			np, ow := g.OutH()*g.OutW(), g.OutW()
+			var out []float32
+			var next *ConvGeom
+			switch {
+			case si < len(stages)-1:
+				ng := stages[si+1].P.g
+				next = &ng
+				out = s.grow(&s.xps[si+1], cnt*ng.paddedSize())
+				ng.clearBorder(out, cnt)
+			case nhwc:
+				out = y[s0*per : (s0+cnt)*per]
+			default:
+				out = s.grow(&s.z, cnt*np*g.K)
+			}
+			rows := cnt * np
+			tiles := (rows + convTileRows - 1) / convTileRows
+			if cap(s.rows) < tiles*convTileRows {
+				s.rows = make([]int, tiles*convTileRows)
+			}
+			if cap(s.orows) < tiles*convTileRows {
+				s.orows = make([]int, tiles*convTileRows)
+			}
+			ro, oo := s.rows[:tiles*convTileRows], s.orows[:tiles*convTileRows]
+			wp := g.W + 2*g.PW
+			r := 0
+			for im := 0; im < cnt; im++ {
+				for oy := 0; oy < g.OutH(); oy++ {
+					at := 4 * (im*g.paddedSize() + oy*g.SH*wp*g.C)
+					var oat int
+					if next != nil {
+						oat = 4 * (im*next.paddedSize() + ((oy+next.PH)*(next.W+2*next.PW)+next.PW)*g.K)
+					} else {
+						oat = 4 * (im*np + oy*ow) * g.K
+					}
+					for ox := 0; ox < ow; ox++ {
+						ro[r] = at + 4*ox*g.SW*g.C
+						oo[r] = oat + 4*ox*g.K
+						r++
+					}
 				}
 			}
-		}
-		for ; r < len(ro); r++ {
-			ro[r] = ro[rows-1] // the last tile repeats its last pixel
-		}
-		// Groups of taps whose weights stay in L1 while every tile of
-		// the chunk runs over them; the sums continue from group to group
-		// in the same order.
-		ntaps := len(p.tapOffs)
-		group := max(1, min(ntaps, convTileL1/(g.C*convTileCols)))
-		for b := 0; b < blocks; b++ {
-			for t0 := 0; t0 < ntaps; t0 += group {
-				t1 := min(ntaps, t0+group)
-				w := p.dw[b*per+t0*g.C*convTileCols:]
-				for t := 0; t < tiles; t++ {
-					convTile(xp, ro[t*convTileRows:], p.tapOffs[t0:t1], g.C, w, z[t*convTileRows*ld+b*convTileCols:], ld, t0 > 0)
+			for ; r < len(ro); r++ {
+				ro[r], oo[r] = ro[rows-1], oo[rows-1] // the last tile repeats its last pixel
+			}
+			st.P.directTiles(xp, ro, out, oo, tiles, st.Bias, st.Act)
+			if st.Act != Linear && st.Act != ReLU {
+				// The activation over the rows written.
+				if next != nil {
+					wpn := next.W + 2*next.PW
+					for im := 0; im < cnt; im++ {
+						for h := 0; h < next.H; h++ {
+							at := im*next.paddedSize() + ((h+next.PH)*wpn+next.PW)*next.C
+							applyAct(out[at:at+next.W*next.C], st.Act, st.Alpha)
+						}
+					}
+				} else {
+					applyAct(out[:rows*g.K], st.Act, st.Alpha)
 				}
 			}
-		}
-		if bias != nil || act != Linear {
-			// Over runs of up to 64 rows of z (padding columns included,
-			// never read afterwards), with the bias repeated per row.
-			const runRows = 64
-			var tiled []float32
-			if bias != nil {
-				tiled = s.grow(&s.bias, runRows*ld)
-				for r := 0; r < runRows; r++ {
-					copy(tiled[r*ld:r*ld+g.K], bias)
-					clear(tiled[r*ld+g.K : (r+1)*ld])
+			if next == nil && !nhwc {
+				for im := 0; im < cnt; im++ {
+					transpose(y[(s0+im)*per:], np, out[im*np*g.K:], g.K, np, g.K)
 				}
 			}
-			for q := 0; q < rows; q += runRows {
-				run := z[q*ld : min(rows, q+runRows)*ld]
-				if biasActRow(run, tiled, act, alpha) {
-					continue
-				}
-				if tiled != nil {
-					addTo(run, tiled)
-				}
-				applyAct(run, act, alpha)
-			}
-		}
-		for im := 0; im < cnt; im++ {
-			transpose(y[(s0+im)*g.OutSize():], np, z[im*np*ld:], ld, np, g.K)
+			xp = out
 		}
 	})
+}
+
+// directTiles runs convTile over every tile of a chunk: groups of taps
+// whose weights stay in L1 while every tile of the chunk runs over them,
+// the sums continuing from group to group in the same order, the bias
+// and ReLU (when act is ReLU) applied by the last group's store.
+func (p *PackedConv) directTiles(xp []float32, ro []int, out []float32, oo []int, tiles int, bias []float32, act Act) {
+	g := p.g
+	blocks := (g.K + convTileCols - 1) / convTileCols
+	per := len(p.dw) / blocks
+	ntaps := len(p.tapOffs)
+	group := max(1, min(ntaps, convTileL1/(g.C*convTileCols)))
+	for b := 0; b < blocks; b++ {
+		k0 := b * convTileCols
+		ncols := min(convTileCols, g.K-k0)
+		var bb []float32
+		if bias != nil {
+			bb = bias[k0:]
+		}
+		for t0 := 0; t0 < ntaps; t0 += group {
+			t1 := min(ntaps, t0+group)
+			w := p.dw[b*per+t0*g.C*convTileCols:]
+			flags := 0
+			if t0 > 0 {
+				flags |= tileLoad
+			}
+			if t1 == ntaps {
+				if bias != nil {
+					flags |= tileBias
+				}
+				if act == ReLU {
+					flags |= tileReLU
+				}
+			}
+			for t := 0; t < tiles; t++ {
+				convTile(xp, ro[t*convTileRows:], p.tapOffs[t0:t1], g.C, w, out[k0:], oo[t*convTileRows:], ncols, flags, bb)
+			}
+		}
+	}
+}
+
+// clearBorder zeroes the padding of cnt padded channels-last images xp.
+func (g ConvGeom) clearBorder(xp []float32, cnt int) {
+	if g.PH == 0 && g.PW == 0 {
+		return
+	}
+	wp := g.W + 2*g.PW
+	row := wp * g.C
+	for im := 0; im < cnt; im++ {
+		img := xp[im*g.paddedSize() : (im+1)*g.paddedSize()]
+		clear(img[:g.PH*row])
+		clear(img[(g.PH+g.H)*row:])
+		for h := g.PH; h < g.PH+g.H; h++ {
+			clear(img[h*row : h*row+g.PW*g.C])
+			clear(img[h*row+(g.PW+g.W)*g.C : (h+1)*row])
+		}
+	}
 }
