@@ -92,14 +92,18 @@
 //	draw ε      the trainer's generator, the whole batch in one sequence (ε of
 //	            a row is the same as without shards); serial, ~1% of a step
 //	shards      each shard copies its rows of x and ε and runs forward and
-//	            backward; up to min(GOMAXPROCS, S) goroutines claim shards;
+//	            backward; up to min(GOMAXPROCS, S) goroutines claim shards
+//	            (the caller and a standing crew, crew.go, whose members
+//	            poll for the next phase, so none waits for a thread to wake);
 //	            kernels.Share tells the kernels to use GOMAXPROCS/workers
 //	            goroutines each (one on two cores: no hand-offs at all)
 //	            — barrier —
 //	loss        the shards' terms added in shard order (scalars, the caller)
 //	update      the parameters in fixed chunks of 16,384 elements; per chunk
 //	            the shards' gradients are added in shard order
-//	            (kernels.AddTo) and the optimizer updates the chunk while it
+//	            (kernels.AddTo; with Adam the last shard's is added inside
+//	            the optimizer's pass, kernels.AdamStepSum, same bits, the sum
+//	            never written) and the optimizer updates the chunk while it
 //	            is in L2; chunks claimed by whichever goroutine is free
 //	            — barrier —  (global-norm clipping: sum, barrier, update)
 //
@@ -114,9 +118,9 @@
 //
 // # Scaling beyond two cores
 //
-// Per step, whatever the core count P: two barriers (three with clipping)
-// and at most 2(P−1) goroutine starts; no lock, and no barrier inside a
-// shard while S ≥ P. Work per core, with N parameters and F the
+// Per step, whatever the core count P: two barriers (three with clipping),
+// no goroutine start (the crew's P−1 members are started once), no lock,
+// and no barrier inside a shard while S ≥ P. Work per core, with N parameters and F the
 // multiply-adds of one example's forward and backward pass (about
 // 3·651,200 ≈ 2 M for the MNIST model, N = 652,824):
 //
