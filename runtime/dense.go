@@ -169,10 +169,11 @@ func (m *Model) prepareDense() {
 		}
 	}
 
-	// Arena slots.
+	// Arena slots: written by dense or chain steps, read only as their
+	// first input (which neither keeps nor returns).
 	denseOnly := make([]bool, m.nslots)
 	for _, s := range m.steps {
-		if s.dense != nil {
+		if s.dense != nil || s.chain != nil {
 			for _, o := range stepOuts(s) {
 				denseOnly[o] = true
 			}
@@ -180,7 +181,7 @@ func (m *Model) prepareDense() {
 	}
 	for _, s := range m.steps {
 		for j, k := range s.in {
-			if k >= 0 && (s.dense == nil || j > 0) {
+			if k >= 0 && (s.dense == nil && s.chain == nil || j > 0) {
 				denseOnly[k] = false
 			}
 		}
@@ -238,6 +239,7 @@ type execState struct {
 	arena    [][]float32 // by slot
 	vbuf     []value     // by slot: the value headers of dense outputs
 	shp      [][2]int    // by slot: their shapes
+	shapes   [][]int     // by slot: the shapes of chain outputs
 	tmp      []float32
 	tailData [][]float32 // runTails' outputs
 	bind     [][]float32 // by slot: RunInto's buffers
@@ -250,10 +252,11 @@ func (m *Model) getState() *execState {
 		return st
 	}
 	return &execState{
-		vals:  make([]*value, m.nslots),
-		arena: make([][]float32, m.nslots),
-		vbuf:  make([]value, m.nslots),
-		shp:   make([][2]int, m.nslots),
+		vals:   make([]*value, m.nslots),
+		arena:  make([][]float32, m.nslots),
+		vbuf:   make([]value, m.nslots),
+		shp:    make([][2]int, m.nslots),
+		shapes: make([][]int, m.nslots),
 	}
 }
 
@@ -330,6 +333,27 @@ func (st *execState) out(m *Model, slot, rows, n int) *value {
 		v.f = b[:rows*n]
 	} else {
 		v.f = make([]float32, rows*n) // the caller's to keep
+	}
+	st.vals[slot] = v
+	return v
+}
+
+// outShape is out for a value of shape [n, dims...].
+func (st *execState) outShape(m *Model, slot, n int, dims []int) *value {
+	v := &st.vbuf[slot]
+	shp := append(append(st.shapes[slot][:0], n), dims...)
+	st.shapes[slot] = shp
+	size := shapeSize(shp)
+	*v = value{shape: shp}
+	if m.arenaSlot[slot] {
+		if cap(st.arena[slot]) < size {
+			st.arena[slot] = make([]float32, size)
+		}
+		v.f = st.arena[slot][:size]
+	} else if b := st.bound(slot); len(b) >= size {
+		v.f = b[:size]
+	} else {
+		v.f = make([]float32, size) // the caller's to keep
 	}
 	st.vals[slot] = v
 	return v

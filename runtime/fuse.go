@@ -48,6 +48,7 @@ func (m *Model) fuse() {
 			g.gemm = &gemmAct{act: act, alpha: alpha}
 		case "Conv":
 			run = convKernel(g.attrs, act, alpha)
+			g.conv = &gemmAct{act: act, alpha: alpha}
 		case "ConvTranspose":
 			run = convTransposeKernel(g.attrs, act, alpha)
 		default:

@@ -71,6 +71,8 @@ type step struct {
 	attrs    attrs      // as decoded, for fuse
 	gemm     *gemmAct   // Gemm steps: the activation fused into them
 	dense    *denseStep // the dense-layer form, when the Gemm qualifies
+	conv     *gemmAct   // Conv steps: the activation fused into them
+	chain    *convChain // a run of Conv steps as one (fuseConvs)
 }
 
 // gemmAct is the activation a Gemm step applies (fuse).
@@ -161,6 +163,7 @@ func Load(data []byte) (*Model, error) {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
 	m.fuse()
+	m.fuseConvs()
 	m.prepareDense()
 	if err := m.planMemory(); err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
@@ -670,6 +673,11 @@ func (m *Model) exec(st *execState, dry bool) error {
 				if err := m.execStep(st, o, dry); err != nil {
 					return err
 				}
+			}
+		case s.chain != nil && !dry && s.chain.run(m, st, st.vals[s.in[0]], s.out):
+		case s.chain != nil:
+			if err := s.chain.fallback(m, st, s.out, dry); err != nil {
+				return err
 			}
 		default:
 			if err := m.execStep(st, s, dry); err != nil {

@@ -77,8 +77,15 @@ func stepIns(s step) []int {
 			in = append(in, k)
 		}
 	}
+	var orig []step
 	if s.dense != nil {
-		for _, o := range s.dense.orig {
+		orig = s.dense.orig
+	}
+	if s.chain != nil {
+		orig = s.chain.orig
+	}
+	if orig != nil {
+		for _, o := range orig {
 			for _, k := range o.in {
 				if k >= 0 {
 					in = append(in, k)
