@@ -164,27 +164,38 @@ func inferCases(m *ir.Model, batches []int) ([]inferCase, error) {
 		for i := range z {
 			z[i] = float32(rng.NormFloat64())
 		}
-		cases = append(cases,
-			inferCase{file: "encoder", model: enc, input: ir.InputX, output: []string{ir.OutputMu, ir.OutputLogvar},
-				outs: [][]int{{b, m.Latent}, {b, m.Latent}}, batch: b, data: x, shape: append([]int{b}, m.Input.Shape...)},
-			inferCase{file: "decoder", model: dec, input: ir.InputZ, output: m.DecoderOutputs(),
-				outs: decoderShapes(m, b), batch: b, data: z, shape: []int{b, m.Latent}})
+		for _, c := range []inferCase{
+			{file: "encoder", model: enc, input: ir.InputX, batch: b, data: x, shape: append([]int{b}, m.Input.Shape...)},
+			{file: "decoder", model: dec, input: ir.InputZ, batch: b, data: z, shape: []int{b, m.Latent}},
+		} {
+			if err := c.allOutputs(); err != nil {
+				return nil, err
+			}
+			cases = append(cases, c)
+		}
 	}
 	return cases, nil
 }
 
-// decoderShapes are the decoder's output shapes at batch b: the input's
-// shape for probabilities and means, [b, D] for a learned log-variance.
-func decoderShapes(m *ir.Model, b int) [][]int {
-	var shapes [][]int
-	for _, name := range m.DecoderOutputs() {
-		if name == ir.OutputLogvar {
-			shapes = append(shapes, []int{b, m.Input.Size})
-		} else {
-			shapes = append(shapes, append([]int{b}, m.Input.Shape...))
-		}
+// allOutputs sets c.output and c.outs to every output of the file and its
+// shape at c's batch size, so that both engines compute the same thing: a
+// decoder exported with preprocessing has mean_raw beside the likelihood's
+// outputs, and ONNX Runtime asked for fewer outputs skips the nodes that
+// only the others need.
+func (c *inferCase) allOutputs() error {
+	rt, err := runtime.Load(c.model)
+	if err != nil {
+		return err
 	}
-	return shapes
+	res, err := rt.Run(map[string]runtime.Tensor{c.input: {Shape: c.shape, Data: c.data}})
+	if err != nil {
+		return err
+	}
+	for _, o := range rt.Outputs() {
+		c.output = append(c.output, o.Name)
+		c.outs = append(c.outs, res[o.Name].Shape)
+	}
+	return nil
 }
 
 // measure calls run repeatedly for about d (after one warm-up call) and
