@@ -57,7 +57,7 @@ type boundOp struct {
 	nll, logw, lp []float64
 	gz            []float64 // ∂log p(z)/∂z, [S·B, L]
 	resp          []float64 // vamp: responsibilities of the components, [S·B, K]
-	sp, gout      []float32
+	gout          []float32
 	rowSum        []float64
 }
 
@@ -251,9 +251,8 @@ func (op *boundOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, erro
 	}
 	switch op.lik {
 	case ir.Bernoulli:
-		op.sp = resize(op.sp, sb*d)
 		op.rowSum = resize64(op.rowSum, sb)
-		bernoulliRows(out, x, b, d, op.sp, gout, op.rowSum, 1)
+		bernoulliRows(out, x, b, d, gout, op.rowSum, 1)
 		copy(op.nll, op.rowSum)
 	case ir.GaussianFixed:
 		gaussianRowsNLL(out, x, b, d, nil, op.sigma, gout, op.nll)

@@ -43,7 +43,6 @@ type elboOp struct {
 	dOut      []float32
 	dMu, dLv  []float32
 	dLvp      []float32
-	scratch   []float32 // Bernoulli: softplus of the logits
 	rowSum    []float64 // Bernoulli: NLL per row
 }
 
@@ -176,11 +175,10 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	var nll float64
 	switch op.lik {
 	case ir.Bernoulli:
-		op.scratch = resize(op.scratch, sb*d)
 		if cap(op.rowSum) < sb {
 			op.rowSum = make([]float64, sb)
 		}
-		nll = bernoulliRows(out, x, b, d, op.scratch, op.gradOrNil(op.dOut), op.rowSum[:sb], scale)
+		nll = bernoulliRows(out, x, b, d, op.gradOrNil(op.dOut), op.rowSum[:sb], scale)
 	case ir.GaussianFixed:
 		nll = gaussianFixedRows(out, x, b, d, op.sigma, op.gradOrNil(op.dOut), scale)
 	case ir.GaussianLearned:
@@ -212,29 +210,20 @@ var log2Pi64 = math.Log(2 * math.Pi)
 
 // bernoulliRows returns Σ softplus(l) − x·l = Σ −log Bernoulli(x | sigmoid(l))
 // over out [S·B, D] against x [B, D], and, when g is set, writes
-// g = (sigmoid(l) − x)·scale. softplus and sigmoid are computed a block of
-// rows at a time by kernels.AddBiasAct (16 lanes at once with AVX-512,
-// stable for any logit) into sp and g; a scalar pass then forms each row's
-// sum in float64 (into rowSum) and the gradient. Blocks of rows run on both
-// cores; the row sums are added in row order afterwards, so the result does
-// not depend on the split.
-func bernoulliRows(out, x []float32, b, d int, sp, g []float32, rowSum []float64, scale float32) float64 {
+// g = (sigmoid(l) − x)·scale: kernels.BernoulliRow, one pass per row (16
+// lanes at once with AVX-512, stable for any logit), each row's sum in
+// float64 into rowSum. Blocks of rows run on both cores; the row sums are
+// added in row order afterwards, so the result does not depend on the
+// split.
+func bernoulliRows(out, x []float32, b, d int, g []float32, rowSum []float64, scale float32) float64 {
 	rows := len(out) / d
 	parallelFor(rows, max(1, 8192/d), func(lo, hi int) {
-		blk := out[lo*d : hi*d]
-		copy(sp[lo*d:hi*d], blk)
-		kernels.AddBiasAct(sp[lo*d:hi*d], hi-lo, d, nil, kernels.Softplus, 0)
-		if g != nil {
-			copy(g[lo*d:hi*d], blk)
-			kernels.AddBiasAct(g[lo*d:hi*d], hi-lo, d, nil, kernels.Sigmoid, 0)
-		}
 		for r := lo; r < hi; r++ {
-			xr := x[(r%b)*d : (r%b+1)*d]
 			var gr []float32
 			if g != nil {
 				gr = g[r*d : (r+1)*d]
 			}
-			rowSum[r] = bernoulliRow(out[r*d:(r+1)*d], xr, sp[r*d:(r+1)*d], gr, scale)
+			rowSum[r] = kernels.BernoulliRow(out[r*d:(r+1)*d], x[(r%b)*d:(r%b+1)*d], gr, scale)
 		}
 	})
 	var total float64
@@ -242,32 +231,6 @@ func bernoulliRows(out, x []float32, b, d int, sp, g []float32, rowSum []float64
 		total += s
 	}
 	return total
-}
-
-// bernoulliRow returns Σ sp − x·l over one row and, when g is set, turns
-// the sigmoids in g into (g − x)·scale. Four partial sums break the chain
-// of dependent additions (the order is fixed, so the result is too).
-func bernoulliRow(l, x, sp, g []float32, scale float32) float64 {
-	n := len(l)
-	x, sp = x[:n], sp[:n]
-	var s0, s1, s2, s3 float64
-	j := 0
-	for ; j+4 <= n; j += 4 {
-		s0 += float64(sp[j]) - float64(x[j])*float64(l[j])
-		s1 += float64(sp[j+1]) - float64(x[j+1])*float64(l[j+1])
-		s2 += float64(sp[j+2]) - float64(x[j+2])*float64(l[j+2])
-		s3 += float64(sp[j+3]) - float64(x[j+3])*float64(l[j+3])
-	}
-	for ; j < n; j++ {
-		s0 += float64(sp[j]) - float64(x[j])*float64(l[j])
-	}
-	if g != nil {
-		g = g[:n]
-		for j, v := range g {
-			g[j] = (v - x[j]) * scale
-		}
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // gaussianFixedRows returns Σ ½[log 2π + 2·log σ + (x − mean)²/σ²] and, when

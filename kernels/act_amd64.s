@@ -471,3 +471,119 @@ cs16store:
 csdone:
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------------------
+// bernoulliAVX512: one row's Bernoulli negative log-likelihood, Σ softplus(l)
+// − x·l with each term in float64, accumulated per lane (element j in lane
+// j mod 16: lanes 0..7 in Z14, 8..15 in Z15) and stored to acc; with hasG,
+// g = (sigmoid(l) − x)·scale. The softplus and sigmoid lanes go through
+// exactly biasActAVX512's instructions. See bernoulli.go.
+
+// func bernoulliAVX512(l, x, grad *float32, n int, hasG bool, scale float32, acc *[16]float64)
+TEXT ·bernoulliAVX512(SB), NOSPLIT, $0-48
+	MOVQ    l+0(FP), SI
+	MOVQ    x+8(FP), DX
+	MOVQ    grad+16(FP), DI
+	MOVQ    n+24(FP), CX
+	MOVBLZX hasG+32(FP), R9
+	MOVQ    acc+40(FP), R10
+
+	LEAQ actconst<>(SB), AX
+	MOVQ AX, R11
+	VBROADCASTSS 0(AX), Z16
+	VBROADCASTSS 4(AX), Z17
+	VBROADCASTSS 8(AX), Z18
+	VBROADCASTSS 12(AX), Z19
+	VBROADCASTSS 16(AX), Z20
+	VBROADCASTSS 20(AX), Z21
+	VBROADCASTSS 24(AX), Z22
+	VBROADCASTSS 28(AX), Z23
+	VBROADCASTSS 32(AX), Z24
+	VBROADCASTSS 36(AX), Z25
+	VBROADCASTSS 40(AX), Z26
+	VBROADCASTSS 44(AX), Z28
+	VBROADCASTSS 48(AX), Z29
+	VBROADCASTSS scale+36(FP), Z27
+	VPXORD       Z31, Z31, Z31
+	VSUBPS       Z29, Z31, Z6 // -104
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+
+	MOVL  $0xffff, AX
+	KMOVW AX, K2
+
+bloop:
+	TESTQ CX, CX
+	JLE   bdone
+	KMOVW K2, K1
+	CMPQ  CX, $16
+	JGE   bfull
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+
+bfull:
+	VMOVUPS.Z (SI), K1, Z9  // l
+	VMOVUPS.Z (DX), K1, Z10 // x
+
+	// softplus(l) = max(l, 0) + log1p(e^-|l|), as biasActAVX512.
+	VMOVAPS   Z9, Z0
+	VPANDD    Z28, Z0, Z7
+	VSUBPS    Z7, Z31, Z1
+	VMAXPS    Z1, Z6, Z1
+	EXPPOLY
+	VADDPS    Z25, Z2, Z2
+	VSCALEFPS Z4, Z2, Z2
+	LOG1P
+	VMAXPS    Z0, Z31, Z0
+	VADDPS    Z2, Z0, Z11
+
+	// sp − x·l in float64, lanes 0..7 then 8..15; masked-off lanes add
+	// nothing.
+	VCVTPS2PD     Y11, Z1
+	VCVTPS2PD     Y10, Z2
+	VCVTPS2PD     Y9, Z3
+	VMULPD        Z3, Z2, Z2
+	VSUBPD        Z2, Z1, Z1
+	VADDPD        Z1, Z14, K1, Z14
+	VEXTRACTF64X4 $1, Z11, Y1
+	VEXTRACTF64X4 $1, Z10, Y2
+	VEXTRACTF64X4 $1, Z9, Y3
+	VCVTPS2PD     Y1, Z1
+	VCVTPS2PD     Y2, Z2
+	VCVTPS2PD     Y3, Z3
+	VMULPD        Z3, Z2, Z2
+	VSUBPD        Z2, Z1, Z1
+	KSHIFTRW      $8, K1, K3
+	VADDPD        Z1, Z15, K3, Z15
+
+	TESTQ R9, R9
+	JZ    bnext
+
+	// g = (sigmoid(l) − x)·scale, sigmoid as biasActAVX512.
+	VMOVAPS   Z9, Z0
+	VSUBPS    Z0, Z31, Z1
+	VMINPS    Z1, Z29, Z1
+	VMAXPS    Z1, Z6, Z1
+	EXPPOLY
+	VADDPS    Z25, Z2, Z2
+	VSCALEFPS Z4, Z2, Z2
+	VADDPS    Z25, Z2, Z2
+	VDIVPS    Z2, Z25, Z0
+	VSUBPS    Z10, Z0, Z0
+	VMULPS    Z27, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+
+bnext:
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  bloop
+
+bdone:
+	VMOVUPD Z14, (R10)
+	VMOVUPD Z15, 64(R10)
+	VZEROUPPER
+	RET
