@@ -142,6 +142,10 @@ func Conv(g ConvGeom, n int, x, w, bias []float32, act Act, alpha float32, y []f
 	if n == 0 {
 		return nil
 	}
+	if hasConvTile {
+		convDirect(g, n, x, w, bias, act, alpha, y)
+		return nil
+	}
 	wtp := getConvFloats(g.WeightSize())
 	wt := *wtp
 	g.toTapOrder(wt, w)
@@ -251,6 +255,10 @@ func ConvFilterGrad(g ConvGeom, n int, x, dy, dw []float32) error {
 	dw = dw[:g.WeightSize()]
 	if n == 0 {
 		clear(dw)
+		return nil
+	}
+	if hasConvTile {
+		g.filterGradDirect(n, x, dy, dw)
 		return nil
 	}
 	nb, chunks := g.chunking(n)

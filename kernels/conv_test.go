@@ -157,23 +157,27 @@ func withChunks(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
+// TestConv runs both paths (the direct tiles and the patch matrix) on
+// convCases plus odd channel counts at batch 1 and 7.
 func TestConv(t *testing.T) {
-	for ci, tc := range convCases {
-		t.Run(tc.g.String(), func(t *testing.T) {
+	for ci, tc := range packedConvCases() {
+		t.Run(fmt.Sprintf("%v/n=%d", tc.g, tc.n), func(t *testing.T) {
 			withChunks(t, func(t *testing.T) {
-				g, n := tc.g, tc.n
-				rng := rand.New(rand.NewPCG(uint64(ci), 1))
-				x, w, b := randConv(rng, n*g.InSize()), randConv(rng, g.WeightSize()), randConv(rng, g.K)
-				act := []Act{Linear, ReLU, Tanh}[ci%3]
-				y := make([]float32, n*g.OutSize())
-				for i := range y {
-					y[i] = float32(math.NaN()) // every output must be written
-				}
-				if err := Conv(g, n, x, w, b, act, 0.1, y); err != nil {
-					t.Fatal(err)
-				}
-				want, scale := refConv(g, n, x, w, b, act)
-				checkClose(t, "y", y, want, scale)
+				withConvPaths(t, func(t *testing.T) {
+					g, n := tc.g, tc.n
+					rng := rand.New(rand.NewPCG(uint64(ci), 1))
+					x, w, b := randConv(rng, n*g.InSize()), randConv(rng, g.WeightSize()), randConv(rng, g.K)
+					act := []Act{Linear, ReLU, Tanh}[ci%3]
+					y := make([]float32, n*g.OutSize())
+					for i := range y {
+						y[i] = float32(math.NaN()) // every output must be written
+					}
+					if err := Conv(g, n, x, w, b, act, 0.1, y); err != nil {
+						t.Fatal(err)
+					}
+					want, scale := refConv(g, n, x, w, b, act)
+					checkClose(t, "y", y, want, scale)
+				})
 			})
 		})
 	}
@@ -230,22 +234,25 @@ func TestConvAdjointIdentity(t *testing.T) {
 	}
 }
 
+// TestConvFilterGrad runs both paths, as TestConv does.
 func TestConvFilterGrad(t *testing.T) {
-	for ci, tc := range convCases {
-		t.Run(tc.g.String(), func(t *testing.T) {
+	for ci, tc := range packedConvCases() {
+		t.Run(fmt.Sprintf("%v/n=%d", tc.g, tc.n), func(t *testing.T) {
 			withChunks(t, func(t *testing.T) {
-				g, n := tc.g, tc.n+7 // more images: several groups with tiny chunks
-				rng := rand.New(rand.NewPCG(uint64(ci), 4))
-				x, dy := randConv(rng, n*g.InSize()), randConv(rng, n*g.OutSize())
-				dw := make([]float32, g.WeightSize())
-				for i := range dw {
-					dw[i] = float32(math.NaN()) // overwritten, never read
-				}
-				if err := ConvFilterGrad(g, n, x, dy, dw); err != nil {
-					t.Fatal(err)
-				}
-				want, scale := refFilterGrad(g, n, x, dy)
-				checkClose(t, "dw", dw, want, scale)
+				withConvPaths(t, func(t *testing.T) {
+					g, n := tc.g, tc.n+7 // more images: several groups with tiny chunks
+					rng := rand.New(rand.NewPCG(uint64(ci), 4))
+					x, dy := randConv(rng, n*g.InSize()), randConv(rng, n*g.OutSize())
+					dw := make([]float32, g.WeightSize())
+					for i := range dw {
+						dw[i] = float32(math.NaN()) // overwritten, never read
+					}
+					if err := ConvFilterGrad(g, n, x, dy, dw); err != nil {
+						t.Fatal(err)
+					}
+					want, scale := refFilterGrad(g, n, x, dy)
+					checkClose(t, "dw", dw, want, scale)
+				})
 			})
 		})
 	}
@@ -345,10 +352,21 @@ func TestConvErrors(t *testing.T) {
 }
 
 // TestConvIndependentOfGOMAXPROCS: the three functions give the same bits
-// on any number of goroutines.
+// on any number of goroutines, on both paths, for the VAE's 32→64 layer
+// and odd channel counts (more than one block of 64 output channels).
 func TestConvIndependentOfGOMAXPROCS(t *testing.T) {
+	for _, g := range []ConvGeom{
+		{C: 32, H: 14, W: 14, K: 64, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1},
+		{C: 17, H: 12, W: 10, K: 70, KH: 3, KW: 4, SH: 2, SW: 1, PH: 1, PW: 2},
+	} {
+		t.Run(g.String(), func(t *testing.T) {
+			withConvPaths(t, func(t *testing.T) { testConvIndependentOfGOMAXPROCS(t, g) })
+		})
+	}
+}
+
+func testConvIndependentOfGOMAXPROCS(t *testing.T, g ConvGeom) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	g := ConvGeom{C: 32, H: 14, W: 14, K: 64, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}
 	const n = 37
 	rng := rand.New(rand.NewPCG(9, 10))
 	x, y, w := randConv(rng, n*g.InSize()), randConv(rng, n*g.OutSize()), randConv(rng, g.WeightSize())
