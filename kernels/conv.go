@@ -204,6 +204,10 @@ func ConvAdjoint(g ConvGeom, n int, y, w, bias []float32, act Act, alpha float32
 	if n == 0 {
 		return nil
 	}
+	if _, ok := g.adjointBlock(); ok {
+		convAdjointDirect(g, n, y, w, bias, act, alpha, x)
+		return nil
+	}
 	wtp := getConvFloats(g.WeightSize())
 	wt := *wtp
 	g.toTapOrder(wt, w)

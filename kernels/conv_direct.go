@@ -196,3 +196,110 @@ func (g ConvGeom) filterGradDirect(n int, x, dy, dw []float32) {
 	}
 	convFloats.Put(partsp)
 }
+
+// adjointBlock returns the width of ConvAdjoint's direct column blocks for
+// g, and whether the direct path applies. A block is a run of (tap,
+// channel) columns of one kernel row, contiguous in a padded
+// channels-last image; blocks no wider than SW·C make the windows of the
+// pixels of one tile disjoint, so that a tile can add its sums into the
+// image in place. Narrower blocks than 48 of the tile's 64 columns would
+// waste more of the tile than the patch matrix path costs.
+func (g ConvGeom) adjointBlock() (bw int, ok bool) {
+	bw = min(convTileCols, g.SW*g.C, g.KW*g.C)
+	return bw, hasConvTile && bw >= 48
+}
+
+// convAdjointDirect is ConvAdjoint on the direct path (arguments checked,
+// n > 0, g.adjointBlock ok). For each chunk of images: y channels-last
+// (yᵀ [pixel][K]), the padded channels-last images zeroed, then for each
+// column block (kernel row i, columns j0…j0+bw of its KW·C run) and each
+// tile of 6 output pixels, convTile adds Σ_k yᵀ[pixel, k]·w[k, block
+// column] into the image at the pixel's patch, row i, column j0: the
+// col2im of ConvAdjoint's patch matrix done in the tile's store. Each
+// image value is summed over the blocks in order, then the pixels in
+// order, then k. The bias and activation run over the channels-last rows
+// before the transpose to NCHW.
+func convAdjointDirect(g ConvGeom, n int, y, w, bias []float32, act Act, alpha float32, x []float32) {
+	bw, _ := g.adjointBlock()
+	run := g.KW * g.C
+	perRow := (run + bw - 1) / bw
+	blocks := g.KH * perRow
+	d := directPool.Get().(*directScratch)
+	// wb [block][K][64]: block (i, b) column q is tap (i, (b·bw+q)/C),
+	// channel (b·bw+q)%C; zero past bw and past the run.
+	need := blocks * g.K * convTileCols
+	if cap(d.p.dw) < need {
+		d.p.dw = make([]float32, need)
+	}
+	wb := d.p.dw[:need]
+	clear(wb)
+	taps := g.KH * g.KW
+	for i := 0; i < g.KH; i++ {
+		for b := 0; b < perRow; b++ {
+			blk := wb[(i*perRow+b)*g.K*convTileCols:]
+			for q := 0; q < bw && b*bw+q < run; q++ {
+				j, c := (b*bw+q)/g.C, (b*bw+q)%g.C
+				for k := 0; k < g.K; k++ {
+					blk[k*convTileCols+q] = w[(k*g.C+c)*taps+i*g.KW+j]
+				}
+			}
+		}
+	}
+	np, ow, wp := g.OutH()*g.OutW(), g.OutW(), g.W+2*g.PW
+	per := np*g.K + g.paddedSize()
+	nb := max(1, min(n, convChunkFloats/per))
+	chunks := (n + nb - 1) / nb
+	parallelChunks(chunks, func(ci int, s *convScratch) {
+		s0 := ci * nb
+		cnt := min(nb, n-s0)
+		rows := cnt * np
+		yt := s.grow(&s.z, rows*g.K)
+		for im := 0; im < cnt; im++ {
+			transpose(yt[im*np*g.K:], g.K, y[(s0+im)*g.OutSize():], np, g.K, np)
+		}
+		xp := s.grow(&s.xp, cnt*g.paddedSize())
+		clear(xp)
+		tiles := (rows + convTileRows - 1) / convTileRows
+		if cap(s.rows) < tiles*convTileRows {
+			s.rows = make([]int, tiles*convTileRows)
+		}
+		if cap(s.orows) < tiles*convTileRows {
+			s.orows = make([]int, tiles*convTileRows)
+		}
+		ro, oo := s.rows[:tiles*convTileRows], s.orows[:tiles*convTileRows]
+		r := 0
+		for im := 0; im < cnt; im++ {
+			for oy := 0; oy < g.OutH(); oy++ {
+				at := im*g.paddedSize() + oy*g.SH*wp*g.C
+				for ox := 0; ox < ow; ox++ {
+					ro[r] = 4 * r * g.K
+					oo[r] = 4 * (at + ox*g.SW*g.C)
+					r++
+				}
+			}
+		}
+		for ; r < len(ro); r++ {
+			ro[r], oo[r] = ro[rows-1], oo[rows-1] // the last tile repeats its last pixel
+		}
+		zero := [1]int{0}
+		for i := 0; i < g.KH; i++ {
+			for b := 0; b < perRow; b++ {
+				blk := wb[(i*perRow+b)*g.K*convTileCols:]
+				out := xp[i*wp*g.C+b*bw:]
+				ncols := min(bw, run-b*bw)
+				for t := 0; t < tiles; t++ {
+					convTile(yt, ro[t*convTileRows:], zero[:], g.K, blk, out, oo[t*convTileRows:], ncols, tileLoad, nil)
+				}
+			}
+		}
+		var tiled []float32
+		if bias != nil {
+			tiled = s.grow(&s.bias, g.W*g.C)
+			for w := 0; w < g.W; w++ {
+				copy(tiled[w*g.C:(w+1)*g.C], bias)
+			}
+		}
+		g.fromPaddedTiled(x[s0*g.InSize():(s0+cnt)*g.InSize()], xp, s.grow(&s.t, g.InSize()), cnt, tiled, act, alpha)
+	})
+	directPool.Put(d)
+}

@@ -183,23 +183,49 @@ func TestConv(t *testing.T) {
 	}
 }
 
+// adjointCases are packedConvCases plus geometries whose column blocks
+// (min(64, SW·C, KW·C) wide) take ConvAdjoint's direct path: a partial
+// last block of a kernel row, blocks of 48 and 50, odd K, stride 3.
+func adjointCases() []struct {
+	g ConvGeom
+	n int
+} {
+	cases := packedConvCases()
+	for _, n := range []int{1, 7} {
+		for _, g := range []ConvGeom{
+			{C: 25, H: 9, W: 11, K: 37, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1},
+			{C: 48, H: 6, W: 7, K: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1},
+			{C: 40, H: 10, W: 8, K: 70, KH: 2, KW: 2, SH: 3, SW: 3, PH: 2, PW: 1},
+		} {
+			cases = append(cases, struct {
+				g ConvGeom
+				n int
+			}{g, n})
+		}
+	}
+	return cases
+}
+
+// TestConvAdjoint runs both paths, as TestConv does.
 func TestConvAdjoint(t *testing.T) {
-	for ci, tc := range convCases {
-		t.Run(tc.g.String(), func(t *testing.T) {
+	for ci, tc := range adjointCases() {
+		t.Run(fmt.Sprintf("%v/n=%d", tc.g, tc.n), func(t *testing.T) {
 			withChunks(t, func(t *testing.T) {
-				g, n := tc.g, tc.n
-				rng := rand.New(rand.NewPCG(uint64(ci), 2))
-				y, w, b := randConv(rng, n*g.OutSize()), randConv(rng, g.WeightSize()), randConv(rng, g.C)
-				act := []Act{ReLU, Linear, Sigmoid}[ci%3]
-				x := make([]float32, n*g.InSize())
-				for i := range x {
-					x[i] = float32(math.NaN())
-				}
-				if err := ConvAdjoint(g, n, y, w, b, act, 0.1, x); err != nil {
-					t.Fatal(err)
-				}
-				want, scale := refConvAdjoint(g, n, y, w, b, act)
-				checkClose(t, "x", x, want, scale)
+				withConvPaths(t, func(t *testing.T) {
+					g, n := tc.g, tc.n
+					rng := rand.New(rand.NewPCG(uint64(ci), 2))
+					y, w, b := randConv(rng, n*g.OutSize()), randConv(rng, g.WeightSize()), randConv(rng, g.C)
+					act := []Act{ReLU, Linear, Sigmoid}[ci%3]
+					x := make([]float32, n*g.InSize())
+					for i := range x {
+						x[i] = float32(math.NaN())
+					}
+					if err := ConvAdjoint(g, n, y, w, b, act, 0.1, x); err != nil {
+						t.Fatal(err)
+					}
+					want, scale := refConvAdjoint(g, n, y, w, b, act)
+					checkClose(t, "x", x, want, scale)
+				})
 			})
 		})
 	}
@@ -208,7 +234,7 @@ func TestConvAdjoint(t *testing.T) {
 // TestConvAdjointIdentity: ⟨Conv(x), y⟩ = ⟨x, ConvAdjoint(y)⟩ for the same
 // weights, each inner product taken in float64 from the float32 results.
 func TestConvAdjointIdentity(t *testing.T) {
-	for ci, tc := range convCases {
+	for ci, tc := range adjointCases() {
 		g, n := tc.g, tc.n
 		rng := rand.New(rand.NewPCG(uint64(ci), 3))
 		x, y, w := randConv(rng, n*g.InSize()), randConv(rng, n*g.OutSize()), randConv(rng, g.WeightSize())
@@ -358,6 +384,7 @@ func TestConvIndependentOfGOMAXPROCS(t *testing.T) {
 	for _, g := range []ConvGeom{
 		{C: 32, H: 14, W: 14, K: 64, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1},
 		{C: 17, H: 12, W: 10, K: 70, KH: 3, KW: 4, SH: 2, SW: 1, PH: 1, PW: 2},
+		{C: 25, H: 9, W: 11, K: 37, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1},
 	} {
 		t.Run(g.String(), func(t *testing.T) {
 			withConvPaths(t, func(t *testing.T) { testConvIndependentOfGOMAXPROCS(t, g) })
@@ -531,6 +558,30 @@ func TestAddRunPaths(t *testing.T) {
 			if math.Float32bits(got[0][j]) != math.Float32bits(got[1][j]) || (j < n && got[0][j] != dst[j]+src[j]) || (j == n && got[0][j] != dst[n]) {
 				t.Fatalf("n=%d: element %d: go %v, vector %v, want %v", n, j, got[0][j], got[1][j], dst[j]+src[j])
 			}
+		}
+	}
+}
+
+// TestAdjointBlock: which geometries take ConvAdjoint's direct path (on a
+// CPU with convTile), so that adjointCases covers it.
+func TestAdjointBlock(t *testing.T) {
+	saved := hasConvTile
+	defer func() { hasConvTile = saved }()
+	hasConvTile = true
+	for _, c := range []struct {
+		g      ConvGeom
+		bw     int
+		direct bool
+	}{
+		{ConvGeom{C: 32, H: 14, W: 14, K: 64, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}, 64, true},
+		{ConvGeom{C: 1, H: 28, W: 28, K: 32, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}, 2, false},
+		{ConvGeom{C: 25, H: 9, W: 11, K: 37, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 50, true},
+		{ConvGeom{C: 48, H: 6, W: 7, K: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 48, true},
+		{ConvGeom{C: 40, H: 10, W: 8, K: 70, KH: 2, KW: 2, SH: 3, SW: 3, PH: 2, PW: 1}, 64, true},
+		{ConvGeom{C: 17, H: 12, W: 10, K: 50, KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1}, 34, false},
+	} {
+		if bw, ok := c.g.adjointBlock(); bw != c.bw || ok != c.direct {
+			t.Errorf("%v: adjointBlock() = %d, %v, want %d, %v", c.g, bw, ok, c.bw, c.direct)
 		}
 	}
 }
