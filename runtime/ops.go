@@ -481,8 +481,20 @@ func (op binOp) vv(dst, x, y []float32) {
 	}
 }
 
+// scalarOps are the kernels' forms of x op c and c op x.
+var scalarOps = [...][2]kernels.ScalarOp{
+	binAdd: {kernels.AddScalar, kernels.AddScalar},
+	binSub: {kernels.SubScalar, kernels.RSubScalar},
+	binMul: {kernels.MulScalar, kernels.MulScalar},
+	binDiv: {kernels.DivScalar, kernels.RDivScalar},
+}
+
 // vs sets dst[i] = x[i] op y.
 func (op binOp) vs(dst, x []float32, y float32) {
+	if len(dst) >= 16 {
+		kernels.ApplyScalar(dst, x, scalarOps[op][0], y) // the same bits, 16 at a time
+		return
+	}
 	x = x[:len(dst)]
 	switch op {
 	case binAdd:
@@ -522,6 +534,10 @@ func (op binOp) sv(dst []float32, x float32, y []float32) {
 		for i := range dst {
 			dst[i] = v
 		}
+		return
+	}
+	if len(dst) >= 16 {
+		kernels.ApplyScalar(dst, y, scalarOps[op][1], x)
 		return
 	}
 	y = y[:len(dst)]

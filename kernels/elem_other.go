@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package kernels
+
+func scalarVec(dst, x []float32, op ScalarOp, c float32) bool { return false }
