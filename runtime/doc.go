@@ -202,25 +202,26 @@
 //
 // bench infer (go build -o /tmp/bench ./bench && /tmp/bench infer) times
 // the MNIST VAE (784-400-20) encoder and decoder at batch 1 and 256 in this
-// runtime and in ONNX Runtime through its Go binding, interleaved, ONNX
-// Runtime with bound input and output tensors and the better of 1 and 2
-// intra-op threads. On the shared 2-core development machine (Xeon 2.5
-// GHz, AVX-512; figures vary by ±30% with the other tenants' load),
-// medians of 5 rounds of 1 s (load average 1.1–1.5):
+// runtime and in ONNX Runtime through its Go binding, interleaved, both
+// writing into output tensors bound once (RunInto here), ONNX Runtime with
+// the better of 1 and 2 intra-op threads, both computing every output of
+// the file. On the shared 2-core development machine (Xeon 2.5 GHz,
+// AVX-512; figures vary by ±20% with the other tenants' load), medians of
+// 9 rounds of 1 s at the end of the 2026-12-02 session (load 1.1–1.8):
 //
 //	file     batch  vaec samples/s  ORT samples/s  ratio
-//	encoder      1          46663          24309   1.92x  latency 21.4 µs vs 41.1 µs
-//	decoder      1          36083          30795   1.17x  latency 27.7 µs vs 32.5 µs
-//	encoder    256         185504         182586   1.02x
-//	decoder    256         163764         179878   0.91x
+//	encoder      1          65400          52045   1.26x  latency 15.3 µs vs 19.2 µs
+//	decoder      1          68440          50789   1.35x  latency 14.6 µs vs 19.7 µs
+//	encoder    256         351657         265901   1.32x
+//	decoder    256         315636         296235   1.07x
 //
-// (before the dense form, at load 2: 0.47x, 0.84x, 0.52x and 0.62x).
-// At batch 256 each decoder call allocates its 800 KB output (Run returns
-// fresh tensors), which costs 10–15% against ONNX Runtime writing into a
-// bound buffer. BenchmarkMNIST* and BenchmarkInterleaved* in
-// runtime/opsuite measure the same things as Go benchmarks, with gorgonnx
-// (onnx-go's Gorgonia backend) for comparison: 2–3× slower than both at
-// batch 1 and about 20× slower at batch 256.
+// (a 5-round run just before: 1.35x, 1.20x, 1.07x, 1.29x; before the dense
+// form, at load 2: 0.47x, 0.84x, 0.52x and 0.62x). At batch 256 both
+// engines spend about three quarters of a call in the same products.
+// BenchmarkMNIST* and BenchmarkInterleaved* in runtime/opsuite measure the
+// same things as Go benchmarks, with gorgonnx (onnx-go's Gorgonia backend)
+// for comparison: 2–3× slower than both at batch 1 and about 20× slower at
+// batch 256.
 //
 // # Comparing
 //
