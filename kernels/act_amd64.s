@@ -76,6 +76,35 @@ GLOBL actconst<>(SB), RODATA|NOPTR, $84
 	VADDPS           Z3, Z3, Z3;      \
 	VMULPS           Z8, Z3, Z2
 
+// SOFTPLUS sets Z0 = softplus(Z0) = max(x, 0) + log1p(e^-|x|), which
+// neither overflows nor loses the tiny values for very negative x: |x| in
+// Z7, -|x| clamped at -104 (NaN kept) in Z1, u = e^-|x| = 2^k·(P1 + 1) in
+// Z2, then log1p(u), then max(x, 0) (NaN kept) added. Scratch: Z1..Z5,
+// Z7, Z8.
+#define SOFTPLUS \
+	VPANDD    Z28, Z0, Z7; \
+	VSUBPS    Z7, Z31, Z1; \
+	VMAXPS    Z1, Z6, Z1;  \
+	EXPPOLY;               \
+	VADDPS    Z25, Z2, Z2; \
+	VSCALEFPS Z4, Z2, Z2;  \
+	LOG1P;                 \
+	VMAXPS    Z0, Z31, Z0; \
+	VADDPS    Z2, Z0, Z0
+
+// SIGMOID sets Z0 = 1/(1 + e^-Z0): -x clamped to [-104, 104] in Z1,
+// e^-x = 2^k·(P1 + 1) in Z2 (scalef saturates it to +Inf for x < -88.7,
+// giving 0), then the division. Scratch: Z1, Z2, Z4, Z5.
+#define SIGMOID \
+	VSUBPS    Z0, Z31, Z1; \
+	VMINPS    Z1, Z29, Z1; \
+	VMAXPS    Z1, Z6, Z1;  \
+	EXPPOLY;               \
+	VADDPS    Z25, Z2, Z2; \
+	VSCALEFPS Z4, Z2, Z2;  \
+	VADDPS    Z25, Z2, Z2; \
+	VDIVPS    Z2, Z25, Z0
+
 // SIGMOID2 is the sigmoid lane sequence of biasActAVX512 (below) for two
 // vectors at once, x in Z0 and Z9, interleaved so that their latency
 // chains overlap; each lane goes through exactly the instructions of the
@@ -214,18 +243,8 @@ nobias:
 	JMP  store // linear
 
 softplus:
-	// softplus(x) = max(x, 0) + log1p(e^-|x|), which neither overflows
-	// nor loses the tiny values for very negative x.
-	VPANDD    Z28, Z0, Z7 // |x|
-	VSUBPS    Z7, Z31, Z1 // -|x|
-	VMAXPS    Z1, Z6, Z1  // clamp at -104, NaN kept
-	EXPPOLY
-	VADDPS    Z25, Z2, Z2 // e^r
-	VSCALEFPS Z4, Z2, Z2  // u = e^-|x|
-	LOG1P
-	VMAXPS    Z0, Z31, Z0 // max(x, 0), NaN kept
-	VADDPS    Z2, Z0, Z0
-	JMP       store
+	SOFTPLUS
+	JMP store
 
 relu:
 	// Operand order keeps NaN: max returns its second Intel operand (Z0)
@@ -247,16 +266,8 @@ elu:
 	JMP    store
 
 sigmoid:
-	// 1/(1+e^-x); scalef saturates e^-x to +Inf for x < -88.7, giving 0.
-	VSUBPS    Z0, Z31, Z1 // -x
-	VMINPS    Z1, Z29, Z1
-	VMAXPS    Z1, Z6, Z1
-	EXPPOLY
-	VADDPS    Z25, Z2, Z2 // e^r
-	VSCALEFPS Z4, Z2, Z2  // e^-x
-	VADDPS    Z25, Z2, Z2
-	VDIVPS    Z2, Z25, Z0
-	JMP    store
+	SIGMOID
+	JMP store
 
 tanh:
 	// tanh|x| = (e^2|x| - 1)/(e^2|x| + 1), saturated at |x| = 9; then
@@ -527,17 +538,9 @@ bfull:
 	VMOVUPS.Z (SI), K1, Z9  // l
 	VMOVUPS.Z (DX), K1, Z10 // x
 
-	// softplus(l) = max(l, 0) + log1p(e^-|l|), as biasActAVX512.
-	VMOVAPS   Z9, Z0
-	VPANDD    Z28, Z0, Z7
-	VSUBPS    Z7, Z31, Z1
-	VMAXPS    Z1, Z6, Z1
-	EXPPOLY
-	VADDPS    Z25, Z2, Z2
-	VSCALEFPS Z4, Z2, Z2
-	LOG1P
-	VMAXPS    Z0, Z31, Z0
-	VADDPS    Z2, Z0, Z11
+	VMOVAPS Z9, Z0
+	SOFTPLUS
+	VMOVAPS Z0, Z11
 
 	// sp − x·l in float64, lanes 0..7 then 8..15; masked-off lanes add
 	// nothing.
@@ -561,17 +564,10 @@ bfull:
 	TESTQ R9, R9
 	JZ    bnext
 
-	// g = (sigmoid(l) − x)·scale, sigmoid as biasActAVX512.
-	VMOVAPS   Z9, Z0
-	VSUBPS    Z0, Z31, Z1
-	VMINPS    Z1, Z29, Z1
-	VMAXPS    Z1, Z6, Z1
-	EXPPOLY
-	VADDPS    Z25, Z2, Z2
-	VSCALEFPS Z4, Z2, Z2
-	VADDPS    Z25, Z2, Z2
-	VDIVPS    Z2, Z25, Z0
-	VSUBPS    Z10, Z0, Z0
+	// g = (sigmoid(l) − x)·scale
+	VMOVAPS Z9, Z0
+	SIGMOID
+	VSUBPS  Z10, Z0, Z0
 	VMULPS    Z27, Z0, Z0
 	VMOVUPS   Z0, K1, (DI)
 

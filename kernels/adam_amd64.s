@@ -4,6 +4,30 @@
 
 #include "textflag.h"
 
+// ADAMLANES updates 16 lanes: g in Z0, p in Z1, m in Z2, v in Z3; the new
+// p, m and v are left in Z1, Z2, Z3. With the step's constants in
+// Z20..Z28 (as the functions below load them), in this order:
+// g′ = g·scale + wd·p; m = b1·m + (1−b1)·g′; v = b2·v + ((1−b2)·g′)·g′;
+// p = p − (StepSize·m)/(sqrt(v)/sbc2 + eps). Scratch: Z4..Z6.
+#define ADAMLANES \
+	VMULPS  Z20, Z0, Z4; \
+	VMULPS  Z1, Z21, Z5; \
+	VADDPS  Z5, Z4, Z4;  \
+	VMULPS  Z2, Z22, Z5; \
+	VMULPS  Z4, Z23, Z6; \
+	VADDPS  Z6, Z5, Z2;  \
+	VMULPS  Z3, Z24, Z5; \
+	VMULPS  Z4, Z25, Z6; \
+	VMULPS  Z4, Z6, Z6;  \
+	VADDPS  Z6, Z5, Z3;  \
+	VSQRTPS Z3, Z5;      \
+	VDIVPS  Z27, Z5, Z5; \
+	VADDPS  Z28, Z5, Z5; \
+	VMULPS  Z2, Z26, Z6; \
+	VDIVPS  Z5, Z6, Z6;  \
+	VSUBPS  Z6, Z1, Z1
+
+
 // func adamAVX512(p, grad, m, v *float32, n int, consts *[9]float32)
 TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
@@ -41,25 +65,7 @@ amasked:
 	VMOVUPS.Z (DX), K1, Z2 // m
 	VMOVUPS.Z (R8), K1, Z3 // v
 
-	VMULPS Z20, Z0, Z4 // g·scale
-	VMULPS Z1, Z21, Z5 // wd·p
-	VADDPS Z5, Z4, Z4  // g′
-
-	VMULPS Z2, Z22, Z5 // b1·m
-	VMULPS Z4, Z23, Z6 // (1-b1)·g′
-	VADDPS Z6, Z5, Z2  // m
-
-	VMULPS Z3, Z24, Z5 // b2·v
-	VMULPS Z4, Z25, Z6 // (1-b2)·g′
-	VMULPS Z4, Z6, Z6  // ·g′
-	VADDPS Z6, Z5, Z3  // v
-
-	VSQRTPS Z3, Z5
-	VDIVPS  Z27, Z5, Z5 // sqrt(v)/sbc2
-	VADDPS  Z28, Z5, Z5 // + eps
-	VMULPS  Z2, Z26, Z6 // StepSize·m
-	VDIVPS  Z5, Z6, Z6
-	VSUBPS  Z6, Z1, Z1  // p - ...
+	ADAMLANES
 
 	VMOVUPS Z1, K1, (DI)
 	VMOVUPS Z2, K1, (DX)
@@ -116,25 +122,7 @@ smasked:
 	VMOVUPS.Z (DX), K1, Z2 // m
 	VMOVUPS.Z (R8), K1, Z3 // v
 
-	VMULPS Z20, Z0, Z4 // g·scale
-	VMULPS Z1, Z21, Z5 // wd·p
-	VADDPS Z5, Z4, Z4  // g′
-
-	VMULPS Z2, Z22, Z5 // b1·m
-	VMULPS Z4, Z23, Z6 // (1-b1)·g′
-	VADDPS Z6, Z5, Z2  // m
-
-	VMULPS Z3, Z24, Z5 // b2·v
-	VMULPS Z4, Z25, Z6 // (1-b2)·g′
-	VMULPS Z4, Z6, Z6  // ·g′
-	VADDPS Z6, Z5, Z3  // v
-
-	VSQRTPS Z3, Z5
-	VDIVPS  Z27, Z5, Z5 // sqrt(v)/sbc2
-	VADDPS  Z28, Z5, Z5 // + eps
-	VMULPS  Z2, Z26, Z6 // StepSize·m
-	VDIVPS  Z5, Z6, Z6
-	VSUBPS  Z6, Z1, Z1  // p - ...
+	ADAMLANES
 
 	VMOVUPS Z1, K1, (DI)
 	VMOVUPS Z2, K1, (DX)
