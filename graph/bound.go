@@ -186,47 +186,15 @@ func (op *boundOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, erro
 	if len(in) != op.arity() {
 		return nil, fmt.Errorf("%v: %d inputs, want %d", op, len(in), op.arity())
 	}
-	sb, d, err := dims("out", in[boundOut])
+	li, err := lossInputs(op, in, boundOut, boundX, boundMu, boundLogvar, boundKLW, op.lvpIndex())
 	if err != nil {
 		return nil, err
 	}
-	b, l, err := dims("mu", in[boundMu])
-	if err != nil {
-		return nil, err
-	}
-	if b <= 0 || sb%b != 0 {
-		return nil, fmt.Errorf("%v: output has %d rows, not a multiple of the batch %d", op, sb, b)
-	}
-	s := sb / b
-	out, err := data("out", in[boundOut], sb, d)
-	if err != nil {
-		return nil, err
-	}
-	x, err := data("x", in[boundX], b, d)
-	if err != nil {
-		return nil, err
-	}
-	mu, err := data("mu", in[boundMu], b, l)
-	if err != nil {
-		return nil, err
-	}
-	lv, err := data("logvar", in[boundLogvar], b, l)
-	if err != nil {
-		return nil, err
-	}
+	sb, b, d, l, s := li.sb, li.b, li.d, li.l, li.s
+	out, x, mu, lv, klw, lvp := li.out, li.x, li.mu, li.lv, li.klw, li.lvp
 	eps, err := data("eps", in[boundEps], sb, l)
 	if err != nil {
 		return nil, err
-	}
-	klw, err := scalarValue("kl weight", in[boundKLW])
-	if err != nil {
-		return nil, err
-	}
-	var lvp []float32
-	if i := op.lvpIndex(); i >= 0 {
-		if lvp, err = data("output logvar", in[i], 1, d); err != nil {
-			return nil, err
-		}
 	}
 	var pmu, plv []float32
 	k := 0

@@ -123,44 +123,16 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	if len(in) != op.arity() {
 		return nil, fmt.Errorf("%v: %d inputs, want %d", op, len(in), op.arity())
 	}
-	sb, d, err := dims("out", in[elboOut])
-	if err != nil {
-		return nil, err
-	}
-	b, l, err := dims("mu", in[elboMu])
-	if err != nil {
-		return nil, err
-	}
-	if b <= 0 || sb%b != 0 {
-		return nil, fmt.Errorf("%v: output has %d rows, not a multiple of the batch %d", op, sb, b)
-	}
-	s := sb / b
-	out, err := data("out", in[elboOut], sb, d)
-	if err != nil {
-		return nil, err
-	}
-	x, err := data("x", in[elboX], b, d)
-	if err != nil {
-		return nil, err
-	}
-	mu, err := data("mu", in[elboMu], b, l)
-	if err != nil {
-		return nil, err
-	}
-	lv, err := data("logvar", in[elboLogvar], b, l)
-	if err != nil {
-		return nil, err
-	}
-	klw, err := scalarValue("kl weight", in[elboKLW])
-	if err != nil {
-		return nil, err
-	}
-	var lvp []float32
+	lvpAt := -1
 	if op.lik == ir.GaussianLearned {
-		if lvp, err = data("output logvar", in[elboLvp], 1, d); err != nil {
-			return nil, err
-		}
+		lvpAt = elboLvp
 	}
+	li, err := lossInputs(op, in, elboOut, elboX, elboMu, elboLogvar, elboKLW, lvpAt)
+	if err != nil {
+		return nil, err
+	}
+	sb, b, d, l, s := li.sb, li.b, li.d, li.l, li.s
+	out, x, mu, lv, klw, lvp := li.out, li.x, li.mu, li.lv, li.klw, li.lvp
 	if op.grad {
 		op.dOut = resize(op.dOut, sb*d)
 		op.dMu = resize(op.dMu, b*l)
@@ -190,6 +162,54 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	op.kl = klTerm(mu, lv, klw, b, op.gradOrNil(op.dMu), op.gradOrNil(op.dLv))
 	loss := float32((op.recon + float64(klw)*op.kl) / float64(b))
 	return setScalar(prealloc, loss), nil
+}
+
+// lossIn are the checked inputs of a loss op: the decoder's output out
+// [S·B, D] (S samples of each example) against x [B, D], the encoder's mu
+// and logvar [B, L], the KL weight, and for a learned output variance its
+// log [1, D] (lvp, else nil).
+type lossIn struct {
+	out, x, mu, lv, lvp []float32
+	klw                 float32
+	sb, b, d, l, s      int
+}
+
+// lossInputs unpacks and checks the inputs of op at the given positions
+// (lvpAt < 0: the op has no output log-variance).
+func lossInputs(op fmt.Stringer, in []G.Value, outAt, xAt, muAt, lvAt, klwAt, lvpAt int) (lossIn, error) {
+	var li lossIn
+	var err error
+	if li.sb, li.d, err = dims("out", in[outAt]); err != nil {
+		return li, err
+	}
+	if li.b, li.l, err = dims("mu", in[muAt]); err != nil {
+		return li, err
+	}
+	if li.b <= 0 || li.sb%li.b != 0 {
+		return li, fmt.Errorf("%v: output has %d rows, not a multiple of the batch %d", op, li.sb, li.b)
+	}
+	li.s = li.sb / li.b
+	if li.out, err = data("out", in[outAt], li.sb, li.d); err != nil {
+		return li, err
+	}
+	if li.x, err = data("x", in[xAt], li.b, li.d); err != nil {
+		return li, err
+	}
+	if li.mu, err = data("mu", in[muAt], li.b, li.l); err != nil {
+		return li, err
+	}
+	if li.lv, err = data("logvar", in[lvAt], li.b, li.l); err != nil {
+		return li, err
+	}
+	if li.klw, err = scalarValue("kl weight", in[klwAt]); err != nil {
+		return li, err
+	}
+	if lvpAt >= 0 {
+		if li.lvp, err = data("output logvar", in[lvpAt], 1, li.d); err != nil {
+			return li, err
+		}
+	}
+	return li, nil
 }
 
 func (op *elboOp) gradOrNil(g []float32) []float32 {

@@ -1,10 +1,8 @@
 package graph
 
 import (
-	"context"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 
 	"github.com/vaec/vaec/ir"
@@ -266,15 +264,5 @@ func TestTrainIndependentOfGOMAXPROCS(t *testing.T) {
 	m, base := smallMNIST(t)
 	m.Train.Epochs = 1
 	base.Val = nil
-	run := func(procs int) *Result {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		r, err := Train(context.Background(), m, base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	one := run(1)
-	two := run(2)
-	sameWeights(t, one.Weights, two.Weights)
+	sameWeightsOnCores(t, m, base, 2)
 }

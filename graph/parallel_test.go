@@ -138,20 +138,7 @@ func TestShardedTrainIndependentOfGOMAXPROCS(t *testing.T) {
 			if got := len(shardBounds(m, 200)) - 1; got != 3 {
 				t.Fatalf("%d shards for a batch of 200, want 3", got)
 			}
-			var first *Result
-			for procs := 1; procs <= 4; procs++ {
-				prev := runtime.GOMAXPROCS(procs)
-				r, err := Train(context.Background(), m, o)
-				runtime.GOMAXPROCS(prev)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if first == nil {
-					first = r
-					continue
-				}
-				sameWeights(t, first.Weights, r.Weights)
-			}
+			sameWeightsOnCores(t, m, o, 4)
 		})
 	}
 }
@@ -166,8 +153,15 @@ func TestShardedConvTrainIndependentOfGOMAXPROCS(t *testing.T) {
 	if got := len(shardBounds(m, 128)) - 1; got != 2 {
 		t.Fatalf("%d shards for a batch of 128, want 2", got)
 	}
+	sameWeightsOnCores(t, m, o, 3)
+}
+
+// sameWeightsOnCores trains m with o at every GOMAXPROCS from 1 to
+// maxProcs and checks that the weights are bit-identical.
+func sameWeightsOnCores(t *testing.T, m *ir.Model, o TrainOptions, maxProcs int) {
+	t.Helper()
 	var first *Result
-	for procs := 1; procs <= 3; procs++ {
+	for procs := 1; procs <= maxProcs; procs++ {
 		prev := runtime.GOMAXPROCS(procs)
 		r, err := Train(context.Background(), m, o)
 		runtime.GOMAXPROCS(prev)

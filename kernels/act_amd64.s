@@ -30,6 +30,26 @@ DATA actconst<>+76(SB)/4, $0x3e4ccccd // 1/5
 DATA actconst<>+80(SB)/4, $0x3eaaaaab // 1/3
 GLOBL actconst<>(SB), RODATA|NOPTR, $84
 
+// ACTCONSTS points R11 (and AX) at actconst and broadcasts the constants
+// the lane sequences below use: exp's in Z16..Z25, 2 in Z26, the |x| mask
+// in Z28, the clamp 104 in Z29.
+#define ACTCONSTS \
+	LEAQ         actconst<>(SB), AX; \
+	MOVQ         AX, R11;            \
+	VBROADCASTSS 0(AX), Z16;         \
+	VBROADCASTSS 4(AX), Z17;         \
+	VBROADCASTSS 8(AX), Z18;         \
+	VBROADCASTSS 12(AX), Z19;        \
+	VBROADCASTSS 16(AX), Z20;        \
+	VBROADCASTSS 20(AX), Z21;        \
+	VBROADCASTSS 24(AX), Z22;        \
+	VBROADCASTSS 28(AX), Z23;        \
+	VBROADCASTSS 32(AX), Z24;        \
+	VBROADCASTSS 36(AX), Z25;        \
+	VBROADCASTSS 40(AX), Z26;        \
+	VBROADCASTSS 44(AX), Z28;        \
+	VBROADCASTSS 48(AX), Z29
+
 // EXPPOLY splits the lanes of Z1 (|Z1| <= 104, or NaN) as
 // Z1 = k·ln2 + r with k = round(Z1·log2 e) in Z4 and |r| <= ln2/2, and sets
 // Z2 = P1(r) = e^r - 1 (Taylor polynomial to degree 7, error below 2^-26
@@ -160,21 +180,7 @@ TEXT ·biasActAVX512(SB), NOSPLIT, $0-44
 	MOVBLZX hasBias+24(FP), R9
 	MOVQ act+32(FP), R8
 
-	LEAQ actconst<>(SB), AX
-	MOVQ AX, R11
-	VBROADCASTSS 0(AX), Z16
-	VBROADCASTSS 4(AX), Z17
-	VBROADCASTSS 8(AX), Z18
-	VBROADCASTSS 12(AX), Z19
-	VBROADCASTSS 16(AX), Z20
-	VBROADCASTSS 20(AX), Z21
-	VBROADCASTSS 24(AX), Z22
-	VBROADCASTSS 28(AX), Z23
-	VBROADCASTSS 32(AX), Z24
-	VBROADCASTSS 36(AX), Z25
-	VBROADCASTSS 40(AX), Z26
-	VBROADCASTSS 44(AX), Z28
-	VBROADCASTSS 48(AX), Z29
+	ACTCONSTS
 	VBROADCASTSS 52(AX), Z30
 	VBROADCASTSS alpha+40(FP), Z27
 	VPXORD       Z31, Z31, Z31
@@ -499,21 +505,7 @@ TEXT ·bernoulliAVX512(SB), NOSPLIT, $0-48
 	MOVBLZX hasG+32(FP), R9
 	MOVQ    acc+40(FP), R10
 
-	LEAQ actconst<>(SB), AX
-	MOVQ AX, R11
-	VBROADCASTSS 0(AX), Z16
-	VBROADCASTSS 4(AX), Z17
-	VBROADCASTSS 8(AX), Z18
-	VBROADCASTSS 12(AX), Z19
-	VBROADCASTSS 16(AX), Z20
-	VBROADCASTSS 20(AX), Z21
-	VBROADCASTSS 24(AX), Z22
-	VBROADCASTSS 28(AX), Z23
-	VBROADCASTSS 32(AX), Z24
-	VBROADCASTSS 36(AX), Z25
-	VBROADCASTSS 40(AX), Z26
-	VBROADCASTSS 44(AX), Z28
-	VBROADCASTSS 48(AX), Z29
+	ACTCONSTS
 	VBROADCASTSS scale+36(FP), Z27
 	VPXORD       Z31, Z31, Z31
 	VSUBPS       Z29, Z31, Z6 // -104

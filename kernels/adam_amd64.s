@@ -4,6 +4,20 @@
 
 #include "textflag.h"
 
+// ADAMCONSTS broadcasts the step's constants from AX (*[9]float32:
+// GradScale, WeightDecay, Beta1, 1−Beta1, Beta2, 1−Beta2, StepSize,
+// SqrtBC2, Eps) into Z20..Z28, as ADAMLANES expects them.
+#define ADAMCONSTS \
+	VBROADCASTSS 0(AX), Z20;  \
+	VBROADCASTSS 4(AX), Z21;  \
+	VBROADCASTSS 8(AX), Z22;  \
+	VBROADCASTSS 12(AX), Z23; \
+	VBROADCASTSS 16(AX), Z24; \
+	VBROADCASTSS 20(AX), Z25; \
+	VBROADCASTSS 24(AX), Z26; \
+	VBROADCASTSS 28(AX), Z27; \
+	VBROADCASTSS 32(AX), Z28
+
 // ADAMLANES updates 16 lanes: g in Z0, p in Z1, m in Z2, v in Z3; the new
 // p, m and v are left in Z1, Z2, Z3. With the step's constants in
 // Z20..Z28 (as the functions below load them), in this order:
@@ -36,15 +50,7 @@ TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	MOVQ v+24(FP), R8
 	MOVQ n+32(FP), CX
 	MOVQ consts+40(FP), AX
-	VBROADCASTSS 0(AX), Z20  // GradScale
-	VBROADCASTSS 4(AX), Z21  // WeightDecay
-	VBROADCASTSS 8(AX), Z22  // Beta1
-	VBROADCASTSS 12(AX), Z23 // 1 - Beta1
-	VBROADCASTSS 16(AX), Z24 // Beta2
-	VBROADCASTSS 20(AX), Z25 // 1 - Beta2
-	VBROADCASTSS 24(AX), Z26 // StepSize
-	VBROADCASTSS 28(AX), Z27 // SqrtBC2
-	VBROADCASTSS 32(AX), Z28 // Eps
+	ADAMCONSTS
 	MOVL  $0xffff, AX
 	KMOVW AX, K2
 
@@ -91,15 +97,7 @@ TEXT ·adamSumAVX512(SB), NOSPLIT, $0-56
 	MOVQ v+32(FP), R8
 	MOVQ n+40(FP), CX
 	MOVQ consts+48(FP), AX
-	VBROADCASTSS 0(AX), Z20  // GradScale
-	VBROADCASTSS 4(AX), Z21  // WeightDecay
-	VBROADCASTSS 8(AX), Z22  // Beta1
-	VBROADCASTSS 12(AX), Z23 // 1 - Beta1
-	VBROADCASTSS 16(AX), Z24 // Beta2
-	VBROADCASTSS 20(AX), Z25 // 1 - Beta2
-	VBROADCASTSS 24(AX), Z26 // StepSize
-	VBROADCASTSS 28(AX), Z27 // SqrtBC2
-	VBROADCASTSS 32(AX), Z28 // Eps
+	ADAMCONSTS
 	MOVL  $0xffff, AX
 	KMOVW AX, K2
 
