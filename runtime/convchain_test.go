@@ -111,24 +111,7 @@ func TestConvChainMatchesSteps(t *testing.T) {
 				t.Errorf("plan: %s, want %s", got, tc.wantPlan)
 			}
 			for _, n := range []int{1, 7, 1, 7} {
-				in := chainInput(n, tc.c, tc.h, tc.w, n)
-				got, err := fast.Run(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := slow.Run(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for name, w := range want {
-					g := got[name]
-					if !sameShape(g.Shape, w.Shape) {
-						t.Fatalf("batch %d %s: shape %v, want %v", n, name, g.Shape, w.Shape)
-					}
-					if ok, i := Within(g.Data, w.Data, 1e-5); !ok {
-						t.Errorf("batch %d %s[%d] = %v, steps give %v", n, name, i, g.Data[i], w.Data[i])
-					}
-				}
+				agree(t, fmt.Sprint("batch ", n), fast, slow, chainInput(n, tc.c, tc.h, tc.w, n), nil)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -92,32 +93,17 @@ func TestFoldMatchesGeneral(t *testing.T) {
 					x[i] = float32((i*31 + rows) % 256)
 				}
 				in := map[string]Tensor{"x": {Shape: []int{rows, tc.width}, Data: x}}
-				got, err := fast.Run(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := slow.Run(in)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for name, w := range want {
-					g := got[name]
-					if !sameShape(g.Shape, w.Shape) {
-						t.Fatalf("batch %d %s: shape %v, want %v", rows, name, g.Shape, w.Shape)
+				got := agree(t, fmt.Sprint("batch ", rows), fast, slow, in, func(name string) float64 {
+					switch {
+					case tc.bad && name == "p":
+						return -1 // checked below
+					case name == "raw":
+						return 255e-5 // p's rounding difference, scaled by the unscale factor
 					}
-					if tc.bad && name == "p" {
-						if !math.IsNaN(float64(g.Data[0])) {
-							t.Errorf("batch %d: p[0] = %v, want NaN (x·NaN)", rows, g.Data[0])
-						}
-						continue
-					}
-					tol := 1e-5
-					if name == "raw" {
-						tol *= 255 // p's rounding difference, scaled by the unscale factor
-					}
-					if ok, i := Within(g.Data, w.Data, tol); !ok {
-						t.Errorf("batch %d %s[%d] = %v, general kernels give %v", rows, name, i, g.Data[i], w.Data[i])
-					}
+					return 1e-5
+				})
+				if tc.bad && !math.IsNaN(float64(got["p"].Data[0])) {
+					t.Errorf("batch %d: p[0] = %v, want NaN (x·NaN)", rows, got["p"].Data[0])
 				}
 			}
 		})
