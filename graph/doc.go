@@ -91,6 +91,11 @@
 //
 //	draw ε      the trainer's generator, the whole batch in one sequence (ε of
 //	            a row is the same as without shards); serial, ~1% of a step
+//	(pack)      only when the packed weights are out of date (the first
+//	            step, or after another batch size's stepper updated the
+//	            weights): every weight the shards multiply by, packed once
+//	            into the kernel's panel layout, split over the cores
+//	            (prepack.go) — barrier —
 //	shards      each shard copies its rows of x and ε and runs forward and
 //	            backward; up to min(GOMAXPROCS, S) goroutines claim shards
 //	            (the caller and a standing crew, crew.go, whose members
@@ -104,8 +109,20 @@
 //	            (kernels.AddTo; with Adam the last shard's is added inside
 //	            the optimizer's pass, kernels.AdamStepSum, same bits, the sum
 //	            never written) and the optimizer updates the chunk while it
-//	            is in L2; chunks claimed by whichever goroutine is free
+//	            is in L2, then refreshes the packed copies of its rows
+//	            (a weight's chunks are whole rows, 8 at a time); chunks
+//	            claimed by whichever goroutine is free
 //	            — barrier —  (global-norm clipping: sum, barrier, update)
+//
+// The packed copies exist because the shards share the weights: left to
+// Sgemm, each shard read W in place (x·W) or transposed it into a buffer
+// of its own (dz·Wᵀ), and on two cores those reads of lines the other
+// core had just written by the update made the shard's large products 20–
+// 45% slower than on one core. Reading one contiguous copy, refreshed by
+// the update while the rows are in cache, cut that to about 10%, and the
+// transposition is done once per step instead of once per shard. The
+// arithmetic is Sgemm's (the same kernels over the same k-blocks), so the
+// weights are bit-identical with or without the copies.
 //
 // Each shard's loss is its own mean (recon + w·KL)/b; with equal shards
 // the batch's gradient is their sum times 1/S, which the optimizer takes as

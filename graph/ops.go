@@ -137,6 +137,9 @@ type denseOp struct {
 	layer string
 	act   kernels.Act
 	alpha float32
+	// packed, when set, is W packed for the product (prepack.go): a
+	// training step's shards share one copy packed at the step's start.
+	packed *kernels.PackedB
 }
 
 func (op denseOp) Arity() int            { return 3 }
@@ -205,6 +208,13 @@ func (op denseOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	y, err := data("y", out, b, n)
 	if err != nil {
 		return nil, err
+	}
+	if op.packed != nil {
+		if op.packed.K() != k || op.packed.N() != n {
+			return nil, fmt.Errorf("%v: packed W is %d×%d, want %d×%d", op, op.packed.K(), op.packed.N(), k, n)
+		}
+		op.packed.Gemm(b, x, k, y, n, bias, op.act, op.alpha)
+		return out, nil
 	}
 	kernels.Sgemm(false, false, b, n, k, 1, x, k, w, n, 0, y, n)
 	kernels.AddBiasAct(y, b, n, bias, op.act, op.alpha)
@@ -303,6 +313,10 @@ func (op actGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 type matMulOp struct {
 	opBase
 	transA, transB bool
+	// packed, when set, is op(B) packed (prepack.go): the input gradient
+	// dz·Wᵀ of a training step's shards reads one copy of Wᵀ packed at
+	// the step's start instead of transposing W in every product.
+	packed *kernels.PackedB
 }
 
 func (op matMulOp) Arity() int            { return 2 }
@@ -385,6 +399,13 @@ func (op matMulOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	c, err := data("C", out, m, n)
 	if err != nil {
 		return nil, err
+	}
+	if op.packed != nil {
+		if op.transA || op.packed.K() != k || op.packed.N() != n {
+			return nil, fmt.Errorf("%v: packed B is %d×%d, want %d×%d", op, op.packed.K(), op.packed.N(), k, n)
+		}
+		op.packed.Gemm(m, a, ac, c, n, nil, kernels.Linear, 0)
+		return out, nil
 	}
 	kernels.Sgemm(op.transA, op.transB, m, n, k, 1, a, ac, b, bc, 0, c, n)
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vaec/vaec/ir"
@@ -105,6 +106,18 @@ type stepper struct {
 	res   []shardResult // per shard, from the last run
 	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
 
+	// packTasks pack the weights the shards' products share (prepack.go)
+	// at the start of every step; packErr holds their errors.
+	packTasks []packTask
+	packErr   []error
+	packed    [][]*packedWeight // per parameter: its packed copies
+	// version counts the updates of the parameters, shared by the
+	// trainer's steppers (one per batch size); packedAt is the version
+	// this stepper's copies hold.
+	version  *uint64
+	packedAt uint64
+	stale    atomic.Bool // the copies must be packed in full before use
+
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
 }
@@ -121,7 +134,7 @@ type chunk struct{ i, lo, hi int }
 // newStepper builds the shards' nets for batch rows of m. params are the
 // trainable parameters' arrays, in m.Trainable order, backing w.
 func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(rows int) (*net, error)) (*stepper, error) {
-	s := &stepper{batch: batch, samples: samples, latent: m.Latent, lo: shardBounds(m, batch), params: params}
+	s := &stepper{batch: batch, samples: samples, latent: m.Latent, lo: shardBounds(m, batch), params: params, version: new(uint64)}
 	s.equal = true
 	for k := 0; k+1 < len(s.lo); k++ {
 		rows := s.lo[k+1] - s.lo[k]
@@ -154,10 +167,22 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(
 		}
 		s.grads = append(s.grads, g)
 	}
+	s.stale.Store(true)
+	if err := s.attachPacked(); err != nil {
+		s.close()
+		return nil, err
+	}
 	s.eps = make([]float32, samples*batch*m.Latent)
 	for i, p := range params {
-		for lo := 0; lo < len(p); lo += optChunk {
-			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+optChunk)})
+		size := optChunk
+		if len(s.packed[i]) > 0 {
+			// Whole rows, 8 at a time, so that the update can refresh
+			// the packed copies row by row (prepack.go).
+			cols := s.packed[i][0].cols
+			size = max(8, optChunk/cols&^7) * cols
+		}
+		for lo := 0; lo < len(p); lo += size {
+			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+size)})
 		}
 	}
 	s.ss = make([]float64, len(s.chunks))
@@ -188,6 +213,22 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	if s.prof != nil {
 		t1 = time.Now()
 		s.prof.add(phaseDraw, t1.Sub(t0), t1.Sub(t0)) // one core works
+	}
+	// This stepper's update keeps its packed copies current; after
+	// another stepper's update (another batch size), or before the first
+	// step, they are packed again in full.
+	if s.packedAt != *s.version || s.stale.Load() {
+		busy, err := s.pack()
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		s.packedAt = *s.version
+		s.stale.Store(false)
+		if s.prof != nil {
+			t2 := time.Now()
+			s.prof.add(phasePack, t2.Sub(t1), busy)
+			t1 = t2
+		}
 	}
 	busy := s.parallel(len(s.shards), func(k int) {
 		n := s.shards[k]
@@ -271,11 +312,13 @@ func (s *stepper) update(o *optimizer, step int64) {
 		busy += s.parallel(len(s.chunks), func(j int) {
 			c := s.chunks[j]
 			o.update(c.i, s.params[c.i], target(c.i), c.lo, c.hi)
+			s.repack(c)
 		})
 	} else {
 		o.begin(step, 0, gradScale)
 		busy = s.parallel(len(s.chunks), func(j int) {
 			c := s.chunks[j]
+			defer s.repack(c)
 			if k := len(grads); k > 1 && s.equal {
 				// All but the last shard summed in order, the last one
 				// added inside the optimizer's pass: the same sum.
@@ -293,6 +336,10 @@ func (s *stepper) update(o *optimizer, step int64) {
 			o.update(c.i, s.params[c.i], reduce(c), c.lo, c.hi)
 		})
 	}
+	// The parameters changed, and with them this stepper's packed copies
+	// (repack): other steppers' copies are now out of date.
+	*s.version++
+	s.packedAt = *s.version
 	if s.prof != nil {
 		s.prof.add(phaseUpdate, time.Since(t0), busy)
 		s.prof.steps++
@@ -361,12 +408,13 @@ func (s *stepper) parallel(count int, fn func(j int)) time.Duration {
 // The phases of a step, as stepProfile reports them.
 const (
 	phaseDraw   = iota // drawing ε (the trainer's generator: one sequence)
+	phasePack          // packing the shared weights (prepack.go)
 	phaseShards        // forward and backward of every shard
 	phaseUpdate        // gradient sum and optimizer
 	numPhases
 )
 
-var phaseNames = [numPhases]string{"draw ε", "shards (fwd+bwd)", "sum + optimizer"}
+var phaseNames = [numPhases]string{"draw ε", "pack weights", "shards (fwd+bwd)", "sum + optimizer"}
 
 // stepProfile accumulates the wall time of each phase and the time the
 // goroutines spent working in it, from which the idle share of the cores
@@ -394,6 +442,9 @@ func (p *stepProfile) report(procs int) string {
 	fmt.Fprintf(&b, "%-18s %10s %6s %10s %6s\n", "phase", "µs/step", "share", "busy µs", "idle")
 	for ph := range numPhases {
 		w, bz := p.wall[ph], p.busy[ph]
+		if w == 0 {
+			continue // a phase that did not run (the full pack, once warm)
+		}
 		idle := 1 - float64(bz)/(float64(w)*float64(procs))
 		fmt.Fprintf(&b, "%-18s %10.1f %5.1f%% %10.1f %5.1f%%\n", phaseNames[ph],
 			us(w, p.steps), 100*float64(w)/float64(total), us(bz, p.steps), 100*max(0, idle))

@@ -126,6 +126,9 @@ type trainer struct {
 	store Store            // nil: nothing is kept
 	steps map[int]*stepper // per batch size: the data-parallel step (parallel.go)
 	eval  *evaluator
+	// version counts parameter updates, for the steppers' packed weights
+	// (prepack.go).
+	version uint64
 }
 
 // Train trains m on opts.Train and returns the final weights. It is
@@ -334,6 +337,7 @@ func (t *trainer) stepper(batch int) (*stepper, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.version = &t.version // the steppers' packed weights follow every update
 	t.steps[batch] = s
 	return s, nil
 }

@@ -18,6 +18,7 @@ import "fmt"
 // A PackedB is read-only after NewPackedB and safe for concurrent use.
 type PackedB struct {
 	k, n    int
+	transB  bool
 	kern    *microKernel
 	kc      int
 	chunks  []bChunk
@@ -38,43 +39,19 @@ type gStrip struct{ col, w, off int }
 // set), with leading dimension ldb. It returns an error when the
 // arguments are inconsistent (see CheckSgemm).
 func NewPackedB(transB bool, k, n int, b []float32, ldb int) (*PackedB, error) {
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
-	if k < 0 || n < 0 {
-		return nil, fmt.Errorf("kernels: NewPackedB: negative size k=%d n=%d", k, n)
-	}
-	if err := checkMatrix("B", b, br, bc, ldb); err != nil {
+	p, err := NewPackedPanels(transB, k, n)
+	if err != nil {
 		return nil, err
 	}
-	kern := active
-	p := &PackedB{k: k, n: n, kern: kern}
+	if err := p.Pack(b, ldb, 0, 1); err != nil {
+		return nil, err
+	}
 	if k == 0 || n == 0 {
 		return p, nil
 	}
-	p.kc = kcBlock(k)
-	nr := kern.nr
-	chunks := (n + packedNcMax - 1) / packedNcMax
-	nc := ((n+chunks-1)/chunks + nr - 1) / nr * nr
-	size := 0
-	for j0 := 0; j0 < n; j0 += nc {
-		j1 := min(n, j0+nc)
-		w := (j1 - j0 + nr - 1) / nr * nr
-		p.chunks = append(p.chunks, bChunk{j0: j0, j1: j1, off: size, end: size + w*k})
-		size += w * k
-	}
-	p.blocked = make([]float32, size)
-	var j gemmJob
-	for _, ch := range p.chunks {
-		j.gemmState = gemmState{kern: kern, transB: transB, k: k, b: b, ldb: ldb, kc: p.kc,
-			j0: ch.j0, j1: ch.j1, p0: 0, p1: k, bp: p.blocked[ch.off:ch.end]}
-		j.panels = (ch.j1 - ch.j0 + nr - 1) / nr
-		j.packBPanels(0, j.panels)
-	}
 
 	// Matrix-vector strips: 64 wide while 64 columns remain, then 16.
-	size = 0
+	size := 0
 	for col := 0; col < n; {
 		w := 16
 		if n-col >= 64 {
@@ -208,11 +185,11 @@ func (p *PackedB) MulBiasActThen(m int, a []float32, lda int, c []float32, ldc i
 		ep.apply(c, ldc, 0, m, 0, p.n)
 		return
 	}
-	job := jobPool.Get().(*gemmJob)
-	job.refs.Store(1)
-	job.gemmState = gemmState{kern: p.kern, m: m, k: p.k, alpha: 1, a: a, lda: lda,
-		c: c, ldc: ldc, kc: p.kc, packed: p, ep: ep, spin: true}
-	if m == 1 {
+	if m == 1 && p.sdata != nil {
+		job := jobPool.Get().(*gemmJob)
+		job.refs.Store(1)
+		job.gemmState = gemmState{kern: p.kern, m: m, k: p.k, alpha: 1, a: a, lda: lda,
+			c: c, ldc: ldc, kc: p.kc, packed: p, ep: ep, spin: true}
 		parts := 1
 		if p.k*p.n >= gemvParallelMin {
 			parts = min(spinWorkers(), len(p.strips))
@@ -225,6 +202,16 @@ func (p *PackedB) MulBiasActThen(m int, a []float32, lda int, c []float32, ldc i
 	if m*p.n*p.k >= parallelMin {
 		parts = spinWorkers()
 	}
+	p.blockedProduct(m, a, lda, c, ldc, ep, true, parts)
+}
+
+// blockedProduct runs the product over the pre-packed panels in up to
+// parts parts, on the spinning pool (spin) or the sleeping one.
+func (p *PackedB) blockedProduct(m int, a []float32, lda int, c []float32, ldc int, ep epilogue, spin bool, parts int) {
+	job := jobPool.Get().(*gemmJob)
+	job.refs.Store(1)
+	job.gemmState = gemmState{kern: p.kern, m: m, k: p.k, alpha: 1, a: a, lda: lda,
+		c: c, ldc: ldc, kc: p.kc, packed: p, ep: ep, spin: spin}
 	nr := p.kern.nr
 	for _, ch := range p.chunks {
 		job.j0, job.j1, job.p0, job.p1 = ch.j0, ch.j1, 0, p.k
