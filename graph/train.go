@@ -193,6 +193,22 @@ func Train(ctx context.Context, m *ir.Model, opts TrainOptions) (*Result, error)
 	t.eval = newEvaluator(m, t.w, samples)
 
 	res := &Result{Weights: t.w}
+	if t.st.Epoch < epochs {
+		// The step graphs of both batch sizes an epoch uses are built
+		// before the first epoch's clock starts: model construction, not
+		// training (PyTorch's reference builds its model outside its
+		// timer too), and a model whose graphs cannot be built fails
+		// before any epoch.
+		bs := min(m.Train.BatchSize, opts.Train.N)
+		for _, size := range []int{bs, opts.Train.N % bs} {
+			if size == 0 {
+				continue
+			}
+			if _, err := t.stepper(size); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for t.st.Epoch < epochs {
 		if m.Train.Patience > 0 && t.st.Stale >= m.Train.Patience {
 			res.StoppedEarly = true
