@@ -160,18 +160,26 @@ func (o *optimizer) begin(step int64, ss float64, gradScale float32) {
 // parameter i (o.names order), p its values and g its gradient. Ranges
 // of one step may run concurrently.
 func (o *optimizer) update(i int, p, g []float32, lo, hi int) {
+	o.updateBlock(i, p, g[lo:hi], lo, hi)
+}
+
+// updateBlock is update with the gradient of elements [lo, hi) given on
+// its own: gb[j−lo] is element j's (a block computed in the update,
+// wgrad.go).
+func (o *optimizer) updateBlock(i int, p, gb []float32, lo, hi int) {
 	st := o.perParam[i]
 	scale := o.scale
 	lr := float32(o.cfg.LearningRate)
 	wd := float32(o.wd)
 	eps := float32(o.cfg.Epsilon)
+	gb = gb[:hi-lo]
 	switch o.cfg.Kind {
 	case ir.Adam:
-		kernels.AdamStep(p[lo:hi], g[lo:hi], st[0][lo:hi], st[1][lo:hi], o.adam)
+		kernels.AdamStep(p[lo:hi], gb, st[0][lo:hi], st[1][lo:hi], o.adam)
 	case ir.Adagrad:
 		s := st[0]
 		for j := lo; j < hi; j++ {
-			gj := g[j]*scale + wd*p[j]
+			gj := gb[j-lo]*scale + wd*p[j]
 			s[j] += gj * gj
 			p[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}
@@ -179,7 +187,7 @@ func (o *optimizer) update(i int, p, g []float32, lo, hi int) {
 		mu := float32(o.cfg.Momentum)
 		buf := st[0]
 		for j := lo; j < hi; j++ {
-			gj := g[j]*scale + wd*p[j]
+			gj := gb[j-lo]*scale + wd*p[j]
 			buf[j] = mu*buf[j] + gj
 			p[j] -= lr * buf[j]
 		}
@@ -187,7 +195,7 @@ func (o *optimizer) update(i int, p, g []float32, lo, hi int) {
 		rho := float32(o.cfg.Rho)
 		s := st[0]
 		for j := lo; j < hi; j++ {
-			gj := g[j]*scale + wd*p[j]
+			gj := gb[j-lo]*scale + wd*p[j]
 			s[j] = rho*s[j] + (1-rho)*gj*gj
 			p[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}

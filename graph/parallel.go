@@ -111,6 +111,7 @@ type stepper struct {
 	packTasks []packTask
 	packErr   []error
 	packed    [][]*packedWeight // per parameter: its packed copies
+	wgrads    []*wgrad          // per parameter: non-nil when the update computes its gradient (wgrad.go)
 	// version counts the updates of the parameters, shared by the
 	// trainer's steppers (one per batch size); packedAt is the version
 	// this stepper's copies hold.
@@ -172,14 +173,18 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(
 		s.close()
 		return nil, err
 	}
+	s.deferGrads(m.Train.ClipNorm == 0)
 	s.eps = make([]float32, samples*batch*m.Latent)
 	for i, p := range params {
 		size := optChunk
-		if len(s.packed[i]) > 0 {
+		switch {
+		case s.wgrads[i] != nil:
+			size = chunkRows(s.wgrads[i].out) * s.wgrads[i].out
+		case len(s.packed[i]) > 0:
 			// Whole rows, 8 at a time, so that the update can refresh
 			// the packed copies row by row (prepack.go).
 			cols := s.packed[i][0].cols
-			size = max(8, optChunk/cols&^7) * cols
+			size = chunkRows(cols) * cols
 		}
 		for lo := 0; lo < len(p); lo += size {
 			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+size)})
@@ -319,6 +324,10 @@ func (s *stepper) update(o *optimizer, step int64) {
 		busy = s.parallel(len(s.chunks), func(j int) {
 			c := s.chunks[j]
 			defer s.repack(c)
+			if s.wgrads[c.i] != nil {
+				s.updateDeferred(o, c)
+				return
+			}
 			if k := len(grads); k > 1 && s.equal {
 				// All but the last shard summed in order, the last one
 				// added inside the optimizer's pass: the same sum.

@@ -10,16 +10,17 @@ import (
 )
 
 // TestPrepackedTrainMatchesUnpacked trains with the shared packed weights
-// and without them: the weights must be bit-identical, since the packed
-// products are Sgemm's arithmetic. A copy that lagged behind an update
+// and without them, and with the weight gradients computed by the update
+// (wgrad.go) and by the shards: the weights must be bit-identical, since
+// both are Sgemm's arithmetic in the same order. A copy that lagged behind an update
 // would change the gradients, so this also shows the copies stay current:
 // updated row by row by the update, packed again in full when the other
 // stepper (the short last batch) has changed the weights, with and
 // without clipping (whose update is a second pass).
 func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
-	mlpModel := func(clip float64) *ir.Model {
+	mlpModel := func(batch int, clip float64) *ir.Model {
 		m := mlp(784, []int{64}, 4, ir.ReLU, ir.Bernoulli)
-		m.Train.BatchSize, m.Train.Epochs, m.Train.Seed, m.Train.ClipNorm = 200, 2, 9, clip
+		m.Train.BatchSize, m.Train.Epochs, m.Train.Seed, m.Train.ClipNorm = batch, 2, 9, clip
 		return m
 	}
 	conv := convVAEWith(t, false, false)
@@ -28,7 +29,12 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 		name string
 		m    *ir.Model
 		n    int
-	}{{"mlp", mlpModel(0), 560}, {"mlp-clip", mlpModel(0.5), 560}, {"conv", conv, 300}} {
+	}{
+		{"mlp", mlpModel(192, 0), 560},         // 3 equal shards, then 2 in the last batch
+		{"mlp-clip", mlpModel(192, 0.5), 560},  // clipping: the shards compute every gradient
+		{"mlp-unequal", mlpModel(200, 0), 560}, // unequal shards: likewise
+		{"conv", conv, 300},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := TrainOptions{Train: loadMNIST(t, 0, tc.n)}
 			// The packed path must be in use for the comparison to mean
@@ -40,20 +46,31 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 			if len(s.packTasks) == 0 {
 				t.Fatal("no weight is packed")
 			}
+			deferred := 0
+			for _, w := range s.wgrads {
+				if w != nil {
+					deferred++
+				}
+			}
+			if want := tc.m.Train.ClipNorm == 0 && s.equal; (deferred > 0) != want {
+				t.Fatalf("%d weight gradients left to the update, want some: %v", deferred, want)
+			}
 			s.close()
 			prev := runtime.GOMAXPROCS(2)
 			defer runtime.GOMAXPROCS(prev)
-			var runs [2]*Result
-			for i, on := range []bool{true, false} {
-				prepack = on
+			// Both on (the default), then each off.
+			var runs []*Result
+			for _, on := range [][2]bool{{true, true}, {false, true}, {true, false}} {
+				prepack, deferWeightGrads = on[0], on[1]
 				r, err := Train(context.Background(), tc.m, o)
-				prepack = true
+				prepack, deferWeightGrads = true, true
 				if err != nil {
 					t.Fatal(err)
 				}
-				runs[i] = r
+				runs = append(runs, r)
 			}
 			sameWeights(t, runs[0].Weights, runs[1].Weights)
+			sameWeights(t, runs[0].Weights, runs[2].Weights)
 		})
 	}
 }

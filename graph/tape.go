@@ -37,7 +37,8 @@ type tape struct {
 }
 
 type tapeStep struct {
-	at   int // index of the node in nodes/vals
+	at   int  // index of the node in nodes/vals
+	skip bool // computed elsewhere (a weight gradient the update computes, wgrad.go)
 	op   G.Op
 	pre  G.UsePreallocDoer // nil when the op only has Do
 	in   []int
@@ -152,6 +153,9 @@ func (t *tape) run() error {
 	}
 	for k := range t.steps {
 		st := &t.steps[k]
+		if st.skip {
+			continue
+		}
 		for a, j := range st.in {
 			st.args[a] = t.vals[j]
 		}
