@@ -1,6 +1,13 @@
 // adamAVX512: one Adam step over n elements, 16 lanes at a time, with the
 // same operations as the Go loop in adam.go (separate multiplies and adds,
 // correctly rounded sqrt and divide), hence the same bits.
+//
+// Both loops prefetch p, m and v 1 KB ahead: a trainer updates its
+// parameters in chunks of about 64 KB between matrix products, so each
+// chunk's streams start cold (often from memory, the shared L3 having
+// moved on), where the hardware prefetchers only catch up part way; in
+// the MNIST training step this took the update's Adam from about 1.1 to
+// 0.9 ms per step on one core.
 
 #include "textflag.h"
 
@@ -66,6 +73,9 @@ aloop:
 	KMOVW AX, K1
 
 amasked:
+	PREFETCHT0 1024(DI)
+	PREFETCHT0 1024(DX)
+	PREFETCHT0 1024(R8)
 	VMOVUPS.Z (SI), K1, Z0 // g
 	VMOVUPS.Z (DI), K1, Z1 // p
 	VMOVUPS.Z (DX), K1, Z2 // m
@@ -113,6 +123,9 @@ sloop:
 	KMOVW AX, K1
 
 smasked:
+	PREFETCHT0 1024(DI)
+	PREFETCHT0 1024(DX)
+	PREFETCHT0 1024(R8)
 	VMOVUPS.Z (SI), K1, Z0 // g0
 	VMOVUPS.Z (R9), K1, Z7 // g1
 	VADDPS    Z7, Z0, Z0   // g = g0 + g1
