@@ -135,16 +135,23 @@
 //
 // # Scaling beyond two cores
 //
-// Per step, whatever the core count P: two barriers (three with clipping),
-// no goroutine start (the crew's P−1 members are started once), no lock,
-// and no barrier inside a shard while S ≥ P. Work per core, with N parameters and F the
-// multiply-adds of one example's forward and backward pass (about
-// 3·651,200 ≈ 2 M for the MNIST model, N = 652,824):
+// Per step, whatever the core count P: two barriers (three with clipping;
+// one more, the full pack, only when another batch size's stepper changed
+// the weights), no goroutine start (the crew's P−1 members are started
+// once), no lock, and no barrier inside a shard while S ≥ P. Work per
+// core, with N parameters, of which N_d in the dense weights whose
+// gradients the update computes (wgrad.go; 627,200 of N = 652,824 for the
+// MNIST model), and F the multiply-adds of one example's forward and
+// backward pass without those weight gradients (651,200 forward, 337,600
+// for the input gradients, 24,000 for the other weight gradients: about
+// 1.0 M):
 //
 //	shards   ⌈S/P⌉ shards of B/S rows: ⌈S/P⌉·(B/S)·F multiply-adds
-//	update   N/P elements: (S−1)·N/P adds and N/P optimizer updates, and
-//	         (S+7)·4·N/P bytes of memory traffic (S gradients read, their
-//	         sum written, parameters and two moments read and written)
+//	update   N/P elements: B·N_d/P multiply-adds of weight gradient (every
+//	         shard's rows, per chunk of rows, in cache), N/P optimizer
+//	         updates, (S−1)·(N−N_d)/P adds for the other gradients, and
+//	         about 7·4·N/P bytes of memory traffic (parameters and two
+//	         moments read and written, the packed copies written)
 //
 // For the MNIST model:
 //
@@ -155,21 +162,22 @@
 //	        product again (18 per shard)
 //	  8     as 4, products split 4 ways               2 shards (128 rows) per core
 //	 16     as 4, products split 8 ways               1 shard (64 rows) per core
-//	update  N/P elements per core, 1 add each;        N/P elements, 15 adds each;
-//	        5.2 MB of gradients read a step           42 MB of gradients a step
+//	update  N/P elements per core; 128·N_d/P          N/P elements; 1024·N_d/P
+//	        multiply-adds (38% of the step's)         multiply-adds, x and dz of
+//	                                                  16 shards read per chunk
 //
 // A batch of 128 has two shards, so cores beyond two only help inside a
 // shard's products (32 rows per shard would give four, at the price of
-// three adds per parameter and less efficient products on two cores). With
-// S ≥ P the design scales linearly in compute; its limits are ⌈S/P⌉
-// rounding (S = 16 on 12 cores runs two rounds on 4 of them), and the
-// update, whose memory traffic grows with S while its compute shrinks
-// with P: at 16 shards it reads 16·4·N bytes, about 42 MB for this model,
-// which a fixed pairwise tree over the shard index (log₂ S
-// rounds, each split across the cores; the pairs depend on S alone, so the
-// result still does not depend on P) would spread over the cores' caches
-// instead of streaming it through one pass.
-//
+// less efficient products on two cores); the update, cut into chunks of
+// whole rows, uses every core at any P. With S ≥ P the design scales
+// linearly in compute; its limits are ⌈S/P⌉ rounding (S = 16 on 12 cores
+// runs two rounds on 4 of them) and the data the cores share: every shard
+// reads every packed weight, which another core wrote in the update (on
+// two cores this makes the shards' large products 15–20% slower than on
+// one, where the second shard finds the weights in its own L2), and every
+// chunk of the update reads all shards' x and dz (16 shards: 16·B/S rows,
+// a few MB, read once per chunk of rows from the other cores' caches).
+
 // # Figures
 //
 // Measured on the shared 2-core development machine (Xeon @ 2.5 GHz with
