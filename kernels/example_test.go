@@ -104,3 +104,36 @@ func ExamplePackedB() {
 	fmt.Println(one, batch)
 	// Output: [4.5 0] [4.5 0 10.5 0]
 }
+
+// A weight that several products of a training step read is packed once
+// (NewPackedPanels, Pack); after the optimizer changes some of its rows,
+// PackRows refreshes just those, and Gemm multiplies by the packed copy
+// with Sgemm's arithmetic.
+func ExamplePackedB_PackRows() {
+	w := []float32{ // 3×2: x·W for inputs of 3 features
+		1, -1,
+		0, 1,
+		1, 0,
+	}
+	p, err := kernels.NewPackedPanels(false, 3, 2)
+	if err != nil {
+		panic(err)
+	}
+	if err := p.Pack(w, 2, 0, 1); err != nil {
+		panic(err)
+	}
+	x := []float32{1, 2, 3, 4, 5, 6} // 2×3
+	y := make([]float32, 2*2)
+	p.Gemm(2, x, 3, y, 2, nil, kernels.Linear, 0)
+	fmt.Println(y)
+
+	w[2], w[3] = 2, 2 // an update of row 1
+	if err := p.PackRows(w, 2, 1, 2); err != nil {
+		panic(err)
+	}
+	p.Gemm(2, x, 3, y, 2, nil, kernels.Linear, 0)
+	fmt.Println(y)
+	// Output:
+	// [4 1 10 1]
+	// [8 3 20 6]
+}
