@@ -82,37 +82,36 @@ func (s *stepper) attachPacked() error {
 				continue
 			}
 			rows, in, out := as[0], ws[0], ws[1]
-			var op G.UsePreallocDoer
+			// x·W in a dense layer (k = In, n = Out), or dz·Wᵀ for its
+			// input gradient (k = Out, n = In).
 			var kk, nn int
 			var transB bool
 			switch o := st.op.(type) {
-			case denseOp: // x·W: k = In, n = Out
+			case denseOp:
 				kk, nn = in, out
-				if rows < 2 || nn < nr {
-					continue
-				}
-				pw, err := s.packedFor(byKey, packKey{i, false}, false, kk, nn, out)
-				if err != nil {
-					return err
-				}
-				o.packed = pw.p
-				op = o
-			case matMulOp: // dz·Wᵀ: k = Out, n = In
+			case matMulOp:
 				if !o.transB || o.transA {
 					continue
 				}
 				kk, nn, transB = out, in, true
-				if rows < 2 || nn < nr {
-					continue
-				}
-				pw, err := s.packedFor(byKey, packKey{i, transB}, transB, kk, nn, out)
-				if err != nil {
-					return err
-				}
-				o.packed = pw.p
-				op = o
 			default:
 				continue
+			}
+			if rows < 2 || nn < nr {
+				continue
+			}
+			pw, err := s.packedFor(byKey, packKey{i, transB}, transB, kk, nn, out)
+			if err != nil {
+				return err
+			}
+			var op G.UsePreallocDoer
+			switch o := st.op.(type) {
+			case denseOp:
+				o.packed = pw.p
+				op = o
+			case matMulOp:
+				o.packed = pw.p
+				op = o
 			}
 			st.op, st.pre = op.(G.Op), op
 		}

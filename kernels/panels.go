@@ -38,11 +38,7 @@ func NewPackedPanels(transB bool, k, n int) (*PackedB, error) {
 // boundaries, so calling every part once, concurrently or not, packs all
 // of B. It returns an error when B is too small for p.
 func (p *PackedB) Pack(b []float32, ldb int, part, parts int) error {
-	br, bc := p.k, p.n
-	if p.transB {
-		br, bc = p.n, p.k
-	}
-	if err := checkMatrix("B", b, br, bc, ldb); err != nil {
+	if _, err := p.checkB(b, ldb); err != nil {
 		return err
 	}
 	if parts < 1 || part < 0 || part >= parts {
@@ -64,6 +60,16 @@ func (p *PackedB) Pack(b []float32, ldb int, part, parts int) error {
 		first += panels
 	}
 	return nil
+}
+
+// checkB checks that B, as stored (n×k when transposed), fits p, and
+// returns its stored row count.
+func (p *PackedB) checkB(b []float32, ldb int) (rows int, err error) {
+	rows, cols := p.k, p.n
+	if p.transB {
+		rows, cols = p.n, p.k
+	}
+	return rows, checkMatrix("B", b, rows, cols, ldb)
 }
 
 // panels is the number of NR-wide panels of the blocked layout.
@@ -125,11 +131,8 @@ func PanelWidth() int { return active.nr }
 // copy is current without another pass over the weight. Calls for
 // disjoint row ranges may run concurrently.
 func (p *PackedB) PackRows(b []float32, ldb int, r0, r1 int) error {
-	br, bc := p.k, p.n
-	if p.transB {
-		br, bc = p.n, p.k
-	}
-	if err := checkMatrix("B", b, br, bc, ldb); err != nil {
+	br, err := p.checkB(b, ldb)
+	if err != nil {
 		return err
 	}
 	if r0 < 0 || r1 > br || r0 > r1 {
