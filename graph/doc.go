@@ -92,10 +92,11 @@
 //	draw ε      the trainer's generator, the whole batch in one sequence (ε of
 //	            a row is the same as without shards); serial, ~1% of a step
 //	(pack)      only when the packed weights are out of date (the first
-//	            step, or after another batch size's stepper updated the
-//	            weights): every weight the shards multiply by, packed once
-//	            into the kernel's panel layout, split over the cores
-//	            (prepack.go) — barrier —
+//	            step, or after a stepper that reads no copy of some weight,
+//	            a one-row last batch, updated it): every weight the shards
+//	            multiply by, packed once into the kernel's panel layout,
+//	            split over the cores; the copies are the trainer's, shared
+//	            by its steppers (prepack.go) — barrier —
 //	shards      each shard copies its rows of x and ε and runs forward and
 //	            backward; up to min(GOMAXPROCS, S) goroutines claim shards
 //	            (the caller and a standing crew, crew.go, whose members
@@ -136,8 +137,8 @@
 // # Scaling beyond two cores
 //
 // Per step, whatever the core count P: two barriers (three with clipping;
-// one more, the full pack, only when another batch size's stepper changed
-// the weights), no goroutine start (the crew's P−1 members are started
+// one more, the full pack, only when the packed copies are out of date),
+// no goroutine start (the crew's P−1 members are started
 // once), no lock, and no barrier inside a shard while S ≥ P. Work per
 // core, with N parameters, of which N_d in the dense weights whose
 // gradients the update computes (wgrad.go; 627,200 of N = 652,824 for the

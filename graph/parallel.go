@@ -112,12 +112,8 @@ type stepper struct {
 	packErr   []error
 	packed    [][]*packedWeight // per parameter: its packed copies
 	wgrads    []*wgrad          // per parameter: non-nil when the update computes its gradient (wgrad.go)
-	// version counts the updates of the parameters, shared by the
-	// trainer's steppers (one per batch size); packedAt is the version
-	// this stepper's copies hold.
-	version  *uint64
-	packedAt uint64
-	stale    atomic.Bool // the copies must be packed in full before use
+	packs     *packSet          // the trainer's packed copies, shared by its steppers
+	stale     atomic.Bool       // a repack failed: pack in full before the next use
 
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
@@ -134,8 +130,11 @@ type chunk struct{ i, lo, hi int }
 
 // newStepper builds the shards' nets for batch rows of m. params are the
 // trainable parameters' arrays, in m.Trainable order, backing w.
-func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(rows int) (*net, error)) (*stepper, error) {
-	s := &stepper{batch: batch, samples: samples, latent: m.Latent, lo: shardBounds(m, batch), params: params, version: new(uint64)}
+func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *packSet, build func(rows int) (*net, error)) (*stepper, error) {
+	if packs == nil {
+		packs = newPackSet()
+	}
+	s := &stepper{batch: batch, samples: samples, latent: m.Latent, lo: shardBounds(m, batch), params: params, packs: packs}
 	s.equal = true
 	for k := 0; k+1 < len(s.lo); k++ {
 		rows := s.lo[k+1] - s.lo[k]
@@ -168,7 +167,6 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, build func(
 		}
 		s.grads = append(s.grads, g)
 	}
-	s.stale.Store(true)
 	if err := s.attachPacked(); err != nil {
 		s.close()
 		return nil, err
@@ -219,15 +217,15 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		t1 = time.Now()
 		s.prof.add(phaseDraw, t1.Sub(t0), t1.Sub(t0)) // one core works
 	}
-	// This stepper's update keeps its packed copies current; after
-	// another stepper's update (another batch size), or before the first
-	// step, they are packed again in full.
-	if s.packedAt != *s.version || s.stale.Load() {
+	// Every update repacks the rows it changes in the copies its stepper
+	// reads; copies another stepper's update did not touch (it reads no
+	// copy of that weight), or none yet, are packed again in full.
+	if !s.packsCurrent() {
 		busy, err := s.pack()
 		if err != nil {
 			return 0, 0, 0, 0, err
 		}
-		s.packedAt = *s.version
+		s.markPacked()
 		s.stale.Store(false)
 		if s.prof != nil {
 			t2 := time.Now()
@@ -346,9 +344,11 @@ func (s *stepper) update(o *optimizer, step int64) {
 		})
 	}
 	// The parameters changed, and with them this stepper's packed copies
-	// (repack): other steppers' copies are now out of date.
-	*s.version++
-	s.packedAt = *s.version
+	// (repack); any other copy is now out of date.
+	s.packs.version++
+	if !s.stale.Load() {
+		s.markPacked()
+	}
 	if s.prof != nil {
 		s.prof.add(phaseUpdate, time.Since(t0), busy)
 		s.prof.steps++

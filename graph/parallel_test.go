@@ -63,7 +63,7 @@ func TestShardedStepMatchesWhole(t *testing.T) {
 			for _, p := range m.Trainable() {
 				params = append(params, w[p.Name].Data)
 			}
-			s, err := newStepper(m, params, batch, 1, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+			s, err := newStepper(m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +193,7 @@ func benchmarkStep(b *testing.B, m *ir.Model) {
 	for _, p := range m.Trainable() {
 		params = append(params, w[p.Name].Data)
 	}
-	s, err := newStepper(m, params, batch, 1, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+	s, err := newStepper(m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
 	if err != nil {
 		b.Fatal(err)
 	}

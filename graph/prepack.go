@@ -26,10 +26,24 @@ import (
 
 // packedWeight is one trainable matrix in one orientation, packed.
 type packedWeight struct {
-	param int // index in stepper.params
-	cols  int // the parameter's row length (B's leading dimension)
-	p     *kernels.PackedB
+	param  int  // index in stepper.params
+	transB bool // packed as Wᵀ (the input gradient's product)
+	cols   int  // the parameter's row length (B's leading dimension)
+	p      *kernels.PackedB
+	at     uint64 // the packSet version its contents reflect
 }
+
+// packSet holds a trainer's packed copies, shared by its steppers (one
+// per batch size: the full batches and the short last one), so that a
+// weight has one copy per orientation however many steppers read it.
+type packSet struct {
+	byKey map[packKey]*packedWeight
+	// version counts the updates of the parameters; a copy is current
+	// when its at equals it.
+	version uint64
+}
+
+func newPackSet() *packSet { return &packSet{byKey: map[packKey]*packedWeight{}} }
 
 // packKey names a packed copy: a parameter in one orientation.
 type packKey struct {
@@ -52,7 +66,6 @@ var prepack = true
 // attachPacked gives the shards' products that multiply by a trainable
 // matrix a shared packed copy of it, and lists the packing tasks.
 func (s *stepper) attachPacked() error {
-	byKey := map[packKey]*packedWeight{}
 	s.packed = make([][]*packedWeight, len(s.params))
 	if !prepack {
 		return nil
@@ -100,7 +113,7 @@ func (s *stepper) attachPacked() error {
 			if rows < 2 || nn < nr {
 				continue
 			}
-			pw, err := s.packedFor(byKey, packKey{i, transB}, transB, kk, nn, out)
+			pw, err := s.packedFor(packKey{i, transB}, transB, kk, nn, out)
 			if err != nil {
 				return err
 			}
@@ -120,19 +133,25 @@ func (s *stepper) attachPacked() error {
 }
 
 // packedFor returns the packed copy for a key, creating it and its tasks.
-func (s *stepper) packedFor(byKey map[packKey]*packedWeight, k packKey, transB bool, kk, nn, cols int) (*packedWeight, error) {
-	if pw := byKey[k]; pw != nil {
-		return pw, nil
-	}
-	p, err := kernels.NewPackedPanels(transB, kk, nn)
-	if err != nil {
-		return nil, err
+func (s *stepper) packedFor(k packKey, transB bool, kk, nn, cols int) (*packedWeight, error) {
+	for _, pw := range s.packed[k.param] {
+		if pw.transB == transB {
+			return pw, nil // this stepper's already
+		}
 	}
 	if len(s.params[k.param]) != kk*nn {
 		return nil, errorf("packing parameter %d: %d values, want %d×%d", k.param, len(s.params[k.param]), kk, nn)
 	}
-	pw := &packedWeight{param: k.param, cols: cols, p: p}
-	byKey[k] = pw
+	pw := s.packs.byKey[k]
+	if pw == nil {
+		p, err := kernels.NewPackedPanels(transB, kk, nn)
+		if err != nil {
+			return nil, err
+		}
+		// at 0 while version is 0 would read as current: start behind.
+		pw = &packedWeight{param: k.param, transB: transB, cols: cols, p: p, at: ^uint64(0)}
+		s.packs.byKey[k] = pw
+	}
 	s.packed[k.param] = append(s.packed[k.param], pw)
 	parts := max(1, (kk*nn+packPart-1)/packPart)
 	for part := range parts {
@@ -175,6 +194,32 @@ func (s *stepper) repack(c chunk) {
 	for _, pw := range s.packed[c.i] {
 		if err := pw.p.PackRows(s.params[c.i], pw.cols, c.lo/pw.cols, c.hi/pw.cols); err != nil {
 			s.stale.Store(true) // packed again in full before it is used
+		}
+	}
+}
+
+// packsCurrent reports whether every copy this stepper reads reflects
+// the parameters as they are.
+func (s *stepper) packsCurrent() bool {
+	if s.stale.Load() {
+		return false
+	}
+	for _, ps := range s.packed {
+		for _, pw := range ps {
+			if pw.at != s.packs.version {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// markPacked records that this stepper's copies reflect the parameters,
+// after a full pack or an update that repacked every row of them.
+func (s *stepper) markPacked() {
+	for _, ps := range s.packed {
+		for _, pw := range ps {
+			pw.at = s.packs.version
 		}
 	}
 }

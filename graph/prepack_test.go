@@ -33,6 +33,7 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 		{"mlp", mlpModel(192, 0), 560},         // 3 equal shards, then 2 in the last batch
 		{"mlp-clip", mlpModel(192, 0.5), 560},  // clipping: the shards compute every gradient
 		{"mlp-unequal", mlpModel(200, 0), 560}, // unequal shards: likewise
+		{"mlp-last-1", mlpModel(192, 0), 577},  // a last batch of one row: no copies of its own
 		{"conv", conv, 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +82,7 @@ func (t *trainer) probeStepper(batch int) (*stepper, error) {
 	for _, p := range t.m.Trainable() {
 		params = append(params, t.w[p.Name].Data)
 	}
-	s, err := newStepper(t.m, params, batch, 1, func(rows int) (*net, error) { return buildNet(t.m, t.w, rows, 1, true) })
+	s, err := newStepper(t.m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(t.m, t.w, rows, 1, true) })
 	if err != nil {
 		return nil, fmt.Errorf("stepper: %w", err)
 	}

@@ -126,9 +126,9 @@ type trainer struct {
 	store Store            // nil: nothing is kept
 	steps map[int]*stepper // per batch size: the data-parallel step (parallel.go)
 	eval  *evaluator
-	// version counts parameter updates, for the steppers' packed weights
-	// (prepack.go).
-	version uint64
+	// packs are the steppers' packed weights (prepack.go), one copy per
+	// weight and orientation for all batch sizes.
+	packs *packSet
 }
 
 // Train trains m on opts.Train and returns the final weights. It is
@@ -347,13 +347,15 @@ func (t *trainer) stepper(batch int) (*stepper, error) {
 		return s, nil
 	}
 	samples := max(t.m.Objective.Samples, 1)
-	s, err := newStepper(t.m, t.data, batch, samples, func(rows int) (*net, error) {
+	if t.packs == nil {
+		t.packs = newPackSet()
+	}
+	s, err := newStepper(t.m, t.data, batch, samples, t.packs, func(rows int) (*net, error) {
 		return buildNet(t.m, t.w, rows, samples, true)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.version = &t.version // the steppers' packed weights follow every update
 	t.steps[batch] = s
 	return s, nil
 }
