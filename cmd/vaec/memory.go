@@ -14,12 +14,13 @@ import (
 // figures in the README). They count float32-sized copies, the Go
 // collector's headroom included: of the parameters (the trainer's weights,
 // Adam's two moments, the gradients, each Gorgonia graph's bound values and
-// gradients, the solver's temporaries), of one batch's activations
-// (forward values and gradients), and of the data (float32 values, plus the
-// file's bytes while loading).
+// gradients, the solver's temporaries, the packed copies of the weights
+// the shards multiply by), of one batch's activations (forward values and
+// gradients), and of the data (float32 values, plus the file's bytes while
+// loading).
 const (
 	memRuntime     = 36 << 20 // the Go runtime, Gorgonia and the binary
-	memParamCopies = 7.6
+	memParamCopies = 9.0
 	memActCopies   = 2.0
 	memDataCopies  = 2.0
 )
