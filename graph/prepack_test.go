@@ -88,3 +88,38 @@ func (t *trainer) probeStepper(batch int) (*stepper, error) {
 	}
 	return s, nil
 }
+
+// TestFastAddMatchesGorgonia: the gradient sums G.Grad inserts, run by
+// fastAdd instead of Gorgonia's Add, leave the trained weights
+// bit-identical (the MLP's encoder output feeds two heads, its latent
+// input the decoder and the KL term: three such sums a step).
+func TestFastAddMatchesGorgonia(t *testing.T) {
+	m := mlp(784, []int{64}, 4, ir.ReLU, ir.Bernoulli)
+	m.Train.BatchSize, m.Train.Epochs, m.Train.Seed = 128, 2, 5
+	o := TrainOptions{Train: loadMNIST(t, 0, 400)}
+	n, err := buildNet(m, InitWeights(m, 1), 64, 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adds := 0
+	for _, st := range n.tape.steps {
+		if _, ok := st.pre.(fastAdd); ok {
+			adds++
+		}
+	}
+	n.close()
+	if adds == 0 {
+		t.Fatal("no gradient sum runs as fastAdd")
+	}
+	var runs []*Result
+	for _, on := range []bool{true, false} {
+		fastAdds = on
+		r, err := Train(context.Background(), m, o)
+		fastAdds = true
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	sameWeights(t, runs[0].Weights, runs[1].Weights)
+}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"github.com/vaec/vaec/kernels"
 	"sort"
 	"strings"
 	"time"
@@ -111,6 +112,9 @@ func newTape(g *G.ExprGraph, outputs ...*G.Node) (*tape, error) {
 			st.in = append(st.in, j)
 		}
 		st.args = make([]G.Value, len(st.in))
+		if fastAdds && sameShapeAdd(op, n, t.nodes, st.in) {
+			st.pre = fastAdd{}
+		}
 		t.steps = append(t.steps, st)
 	}
 	for _, o := range outputs {
@@ -250,4 +254,58 @@ func (t *tape) report() string {
 	}
 	fmt.Fprintf(&b, "%-24s %5d %10.1f\n", "total", len(t.steps), float64(total.Microseconds())/float64(t.runs))
 	return b.String()
+}
+
+// sameShapeAdd reports whether op is Gorgonia's addition of two float32
+// tensors of n's shape: what G.Grad inserts to sum the gradients of a
+// node with several consumers.
+func sameShapeAdd(op G.Op, n *G.Node, nodes []*G.Node, in []int) bool {
+	if len(in) != 2 || op.Arity() != 2 || !strings.HasPrefix(op.String(), "+") || n.IsScalar() || n.Dtype() != tensor.Float32 {
+		return false
+	}
+	for _, j := range in {
+		c := nodes[j]
+		if c.IsScalar() || c.Dtype() != tensor.Float32 || !c.Shape().Eq(n.Shape()) {
+			return false
+		}
+	}
+	return true
+}
+
+// fastAdds enables fastAdd; a test compares with it off.
+var fastAdds = true
+
+// fastAdd runs such an addition as out = a + b with the kernels' vector
+// loop, where Gorgonia's generic path took a nanosecond per element (3%
+// of a training step): one rounded addition per element either way, the
+// same bits.
+type fastAdd struct{}
+
+func (fastAdd) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
+	if len(in) != 2 {
+		return nil, fmt.Errorf("+: %d inputs, want 2", len(in))
+	}
+	o, ok := out.(*tensor.Dense)
+	a, ok1 := in[0].(*tensor.Dense)
+	b, ok2 := in[1].(*tensor.Dense)
+	if !ok || !ok1 || !ok2 {
+		return nil, fmt.Errorf("+: values %T, %T into %T, want tensors", in[0], in[1], out)
+	}
+	// Views (a transpose) hold their values out of logical order.
+	for _, v := range []**tensor.Dense{&a, &b} {
+		if (*v).IsMaterializable() {
+			m, ok := (*v).Materialize().(*tensor.Dense)
+			if !ok {
+				return nil, fmt.Errorf("+: cannot materialise a view")
+			}
+			*v = m
+		}
+	}
+	od, ad, bd := o.Float32s(), a.Float32s(), b.Float32s()
+	if len(ad) != len(od) || len(bd) != len(od) {
+		return nil, fmt.Errorf("+: %d and %d values into %d", len(ad), len(bd), len(od))
+	}
+	copy(od, ad)
+	kernels.AddTo(od, bd)
+	return out, nil
 }
