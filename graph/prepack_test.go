@@ -23,6 +23,11 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 		m.Train.BatchSize, m.Train.Epochs, m.Train.Seed, m.Train.ClipNorm = batch, 2, 9, clip
 		return m
 	}
+	mnistShape := func() *ir.Model {
+		m := mlp(784, []int{400}, 20, ir.ReLU, ir.Bernoulli)
+		m.Train.BatchSize, m.Train.Epochs, m.Train.Seed = 128, 1, 3
+		return m
+	}
 	conv := convVAEWith(t, false, false)
 	conv.Train.BatchSize, conv.Train.Epochs, conv.Train.Seed = 128, 1, 4
 	for _, tc := range []struct {
@@ -34,6 +39,7 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 		{"mlp-clip", mlpModel(192, 0.5), 560},  // clipping: the shards compute every gradient
 		{"mlp-unequal", mlpModel(200, 0), 560}, // unequal shards: likewise
 		{"mlp-last-1", mlpModel(192, 0), 577},  // a last batch of one row: no copies of its own
+		{"mnist-shape", mnistShape(), 300},     // 784-400-20: heads of 20 columns over 2 k-blocks
 		{"conv", conv, 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

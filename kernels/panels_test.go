@@ -9,9 +9,9 @@ import (
 
 // TestPackedPanelsMatchSgemm checks the trainer's path, a PackedB packed
 // in parts and multiplied by Gemm, bit for bit against what it replaces:
-// Sgemm's blocked path followed by AddBiasAct. Products narrower than a
-// panel are left out, as the trainer leaves them to Sgemm (which then
-// computes the transpose, a different summation).
+// Sgemm followed by AddBiasAct, products narrower than a panel included
+// (Sgemm computes their transpose: the same sums in the same order; the
+// trainer still leaves those to Sgemm, measured no faster packed).
 func TestPackedPanelsMatchSgemm(t *testing.T) {
 	withKernels(t, func(t *testing.T) {
 		nr := PanelWidth()
@@ -23,6 +23,11 @@ func TestPackedPanelsMatchSgemm(t *testing.T) {
 			{m: 2, n: nr, k: 20, bias: true, act: Sigmoid},
 			{m: 13, n: 2*nr + 5, k: 1025, bias: true, act: LeakyReLU},
 			{transB: true, m: 129, n: 1100, k: 9, pad: 3},
+			// Narrower than a panel: Sgemm computes the transpose, whose
+			// elements are the same sums in the same order.
+			{m: 64, n: 20, k: 400, bias: true, act: Linear},
+			{transB: true, m: 64, n: 20, k: 400},
+			{m: 100, n: 5, k: 37, bias: true, act: ReLU},
 		}
 		for _, tc := range cases {
 			for _, parts := range []int{1, 2, 3, 7} {
