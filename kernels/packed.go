@@ -161,21 +161,7 @@ func (p *PackedB) MulBiasAct(m int, a []float32, lda int, c []float32, ldc int, 
 // the first (a decoder's output in data units from its probabilities)
 // without another pass over memory.
 func (p *PackedB) MulBiasActThen(m int, a []float32, lda int, c []float32, ldc int, bias []float32, act Act, alpha float32, then func(i0, i1, c0, c1 int)) {
-	if m < 0 {
-		panic(fmt.Sprintf("kernels: MulBiasAct: negative m=%d", m))
-	}
-	if err := checkMatrix("A", a, m, p.k, lda); err != nil {
-		panic(err)
-	}
-	if err := checkMatrix("C", c, m, p.n, ldc); err != nil {
-		panic(err)
-	}
-	if bias != nil && len(bias) != p.n {
-		panic(fmt.Sprintf("kernels: MulBiasAct: bias has %d elements, want %d", len(bias), p.n))
-	}
-	if int(act) >= len(actNames) {
-		panic(fmt.Sprintf("kernels: MulBiasAct: unknown activation %v", act))
-	}
+	p.check("MulBiasAct", m, a, lda, c, ldc, bias, act)
 	if m == 0 || p.n == 0 {
 		return
 	}
@@ -203,6 +189,74 @@ func (p *PackedB) MulBiasActThen(m int, a []float32, lda int, c []float32, ldc i
 		parts = spinWorkers()
 	}
 	p.blockedProduct(m, a, lda, c, ldc, ep, true, parts)
+}
+
+// MulBiasActRows is MulBiasActThen for rows [i0, i1) only (of A, and of
+// C, which hold at least i1 rows), computed on the calling goroutine;
+// then receives row indices of the whole C. It is for callers that split
+// a batch across cores themselves (ParallelRows), e.g. to take a block of
+// rows through every layer of a network in one parallel phase, while the
+// block's activations are in that core's cache, instead of one phase
+// (and one synchronisation) per layer.
+//
+// Rows of C do not depend on each other and a row's arithmetic does not
+// depend on the block: when i0 is a multiple of RowTile() and i1 one too
+// or the number of rows of C, the result is bit-identical to
+// MulBiasActThen's for more than one row. A single row, here, takes the
+// blocked path too.
+func (p *PackedB) MulBiasActRows(i0, i1 int, a []float32, lda int, c []float32, ldc int, bias []float32, act Act, alpha float32, then func(i0, i1, c0, c1 int)) {
+	if i0 < 0 || i1 < i0 {
+		panic(fmt.Sprintf("kernels: MulBiasActRows: rows [%d, %d)", i0, i1))
+	}
+	p.check("MulBiasActRows", i1, a, lda, c, ldc, bias, act)
+	if i0 == i1 || p.n == 0 {
+		return
+	}
+	ep := epilogue{on: bias != nil || act != Linear, bias: bias, act: act, alpha: alpha, then: then}
+	if p.k == 0 {
+		scaleC(c[i0*ldc:], i1-i0, p.n, ldc, 0)
+		ep.apply(c, ldc, i0, i1, 0, p.n)
+		return
+	}
+	job := jobPool.Get().(*gemmJob)
+	job.refs.Store(1)
+	job.gemmState = gemmState{kern: p.kern, m: i1, k: p.k, alpha: 1, a: a, lda: lda,
+		c: c, ldc: ldc, kc: p.kc, packed: p, ep: ep}
+	ws := getWorkspace(p.kern)
+	nr := p.kern.nr
+	for _, ch := range p.chunks {
+		job.j0, job.j1, job.p0, job.p1 = ch.j0, ch.j1, 0, p.k
+		job.panels = (ch.j1 - ch.j0 + nr - 1) / nr
+		job.bp = p.blocked[ch.off:ch.end]
+		job.computePacked(ws, i0, i1, 0, job.panels)
+	}
+	wsPool.Put(ws)
+	job.release()
+}
+
+// RowTile is the number of rows one micro-kernel call covers: block
+// bounds that are multiples of it keep MulBiasActRows's results those of
+// the whole product.
+func RowTile() int { return active.mr }
+
+// check panics unless the arguments of a product of m rows are
+// consistent.
+func (p *PackedB) check(op string, m int, a []float32, lda int, c []float32, ldc int, bias []float32, act Act) {
+	if m < 0 {
+		panic(fmt.Sprintf("kernels: %s: negative m=%d", op, m))
+	}
+	if err := checkMatrix("A", a, m, p.k, lda); err != nil {
+		panic(err)
+	}
+	if err := checkMatrix("C", c, m, p.n, ldc); err != nil {
+		panic(err)
+	}
+	if bias != nil && len(bias) != p.n {
+		panic(fmt.Sprintf("kernels: %s: bias has %d elements, want %d", op, len(bias), p.n))
+	}
+	if int(act) >= len(actNames) {
+		panic(fmt.Sprintf("kernels: %s: unknown activation %v", op, act))
+	}
 }
 
 // blockedProduct runs the product over the pre-packed panels in up to

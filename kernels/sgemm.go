@@ -245,6 +245,8 @@ type gemmState struct {
 	// spin: hand parts to the spinning pool (spin.go) and spin while
 	// waiting for them, for calls too short to absorb a wake-up.
 	spin bool
+	// rows is ParallelRows's function (phaseRows), over m rows.
+	rows func(i0, i1 int)
 }
 
 // packedB returns the offset in job.bp of B panel jp of the k-block
@@ -365,6 +367,7 @@ const (
 	phasePack = iota
 	phaseCompute
 	phaseGemv // PackedB's single-row product
+	phaseRows // ParallelRows's blocks of rows
 )
 
 // run executes part of phase.
@@ -372,6 +375,12 @@ func (j *gemmJob) run(phase, part, parts int) {
 	if phase == phasePack {
 		lo, hi := split(j.panels, part, parts)
 		j.packBPanels(lo, hi)
+		return
+	}
+	if phase == phaseRows {
+		mr := j.kern.mr
+		lo, hi := split((j.m+mr-1)/mr, part, parts)
+		j.rows(lo*mr, min(j.m, hi*mr))
 		return
 	}
 	ws := getWorkspace(j.kern)

@@ -82,3 +82,27 @@ func poll(tasks chan poolTask) (poolTask, bool) {
 		}
 	}
 }
+
+// ParallelRows calls f(i0, i1) for the blocks of a partition of rows
+// [0, m), concurrently on the spinning pool that PackedB.MulBiasAct uses,
+// and returns when every call has returned. Block bounds are multiples of
+// RowTile() (but for the last), so that PackedB.MulBiasActRows over a
+// block computes what the whole product would. There are as many blocks
+// as cores (GOMAXPROCS), fewer when m has fewer row tiles; with one core
+// f is called once, on the calling goroutine.
+func ParallelRows(m int, f func(i0, i1 int)) {
+	if m <= 0 {
+		return
+	}
+	mr := active.mr
+	parts := min(spinWorkers(), (m+mr-1)/mr)
+	if parts <= 1 {
+		f(0, m)
+		return
+	}
+	job := jobPool.Get().(*gemmJob)
+	job.refs.Store(1)
+	job.gemmState = gemmState{kern: active, m: m, spin: true, rows: f}
+	job.runPhase(phaseRows, parts)
+	job.release()
+}

@@ -35,6 +35,9 @@ type denseStep struct {
 	// tails are elementwise steps on the output folded into this step
 	// (fuseTails); their steps are at the end of orig.
 	tails []denseTail
+	// joinNext: the next step of the plan is dense and reads this one's
+	// only output, an intermediate value (joinDense).
+	joinNext bool
 }
 
 // gemmDense returns the dense form of the Gemm step s, or nil when s is not
@@ -190,40 +193,87 @@ func (m *Model) prepareDense() {
 		denseOnly[k] = false
 	}
 	m.arenaSlot = denseOnly
+	m.joinDense()
 }
 
 // runDense runs d on the input A into st's slots. It reports false when A
 // is not a float [m, k] matrix with data, for the general kernel to
 // handle (and to report).
 func (d *denseStep) runDense(m *Model, st *execState, A *value) bool {
-	if d.pb == nil || A == nil || A.isInt || A.shapeOnly || len(A.shape) != 2 || A.shape[1] != d.k || len(A.f) != A.shape[0]*d.k {
+	if !d.fits(A) {
 		return false
 	}
 	rows := A.shape[0]
-	if _, err := checkedSize([]int{rows, d.n}); err != nil {
+	c := d.begin(m, st, A.f, rows)
+	c.all(rows)
+	return true
+}
+
+// fits reports whether A is an input runDense can take: a float [m, k]
+// matrix with data, whose product has a representable size.
+func (d *denseStep) fits(A *value) bool {
+	if d.pb == nil || A == nil || A.isInt || A.shapeOnly || len(A.shape) != 2 || A.shape[1] != d.k || len(A.f) != A.shape[0]*d.k {
 		return false
 	}
-	if len(d.outs) == 1 && len(d.tails) > 0 {
-		d.runTails(m, st, A, rows)
-		return true
+	_, err := checkedSize([]int{A.shape[0], d.n})
+	return err == nil
+}
+
+// denseCall is one call of a dense step: its input and the buffers it
+// writes, set up by begin, so that its rows can then be computed in
+// blocks (rows) or all at once (all).
+type denseCall struct {
+	d    *denseStep
+	a    []float32   // the input, rows×k
+	y    []float32   // the product, rows×n: the output, or scratch when merged
+	outs [][]float32 // merged outputs: columns of y by d.widths
+	then func(i0, i1, c0, c1 int)
+}
+
+// begin sets up st's output slots of d for rows rows of input a.
+func (d *denseStep) begin(m *Model, st *execState, a []float32, rows int) denseCall {
+	c := denseCall{d: d, a: a}
+	switch {
+	case len(d.outs) == 1:
+		c.y = st.out(m, d.outs[0], rows, d.n).f
+		if len(d.tails) > 0 {
+			c.then = d.tailsThen(m, st, c.y, rows)
+		}
+	default:
+		c.y = st.scratch(rows * d.n)
+		c.outs = st.denseOuts[:0]
+		for i, o := range d.outs {
+			c.outs = append(c.outs, st.out(m, o, rows, d.widths[i]).f)
+		}
+		st.denseOuts = c.outs
 	}
-	if len(d.outs) == 1 {
-		y := st.out(m, d.outs[0], rows, d.n)
-		d.pb.MulBiasAct(rows, A.f, max(d.k, 1), y.f, max(d.n, 1), d.bias, d.act, d.alpha)
-		return true
-	}
-	t := st.scratch(rows * d.n)
-	d.pb.MulBiasAct(rows, A.f, max(d.k, 1), t, max(d.n, 1), d.bias, d.act, d.alpha)
-	col := 0
-	for i, o := range d.outs {
-		w := d.widths[i]
-		y := st.out(m, o, rows, w)
-		for r := 0; r < rows; r++ {
-			copy(y.f[r*w:(r+1)*w], t[r*d.n+col:r*d.n+col+w])
+	return c
+}
+
+// all computes every row, split across cores by MulBiasActThen.
+func (c *denseCall) all(rows int) {
+	d := c.d
+	d.pb.MulBiasActThen(rows, c.a, max(d.k, 1), c.y, max(d.n, 1), d.bias, d.act, d.alpha, c.then)
+	c.split(0, rows)
+}
+
+// rows computes rows [i0, i1) on the calling goroutine.
+func (c *denseCall) rows(i0, i1 int) {
+	d := c.d
+	d.pb.MulBiasActRows(i0, i1, c.a, max(d.k, 1), c.y, max(d.n, 1), d.bias, d.act, d.alpha, c.then)
+	c.split(i0, i1)
+}
+
+// split copies rows [i0, i1) of a merged product out to its outputs.
+func (c *denseCall) split(i0, i1 int) {
+	n, col := c.d.n, 0
+	for i, y := range c.outs {
+		w := c.d.widths[i]
+		for r := i0; r < i1; r++ {
+			copy(y[r*w:(r+1)*w], c.y[r*n+col:r*n+col+w])
 		}
 		col += w
 	}
-	return true
 }
 
 // useDense is a variable so that tests can compare the dense form with the
@@ -234,17 +284,19 @@ var useDense = true
 // the slot values and the arena buffers of intermediate slots, so that a
 // steady stream of calls allocates little more than its outputs.
 type execState struct {
-	vals     []*value
-	in       []*value
-	arena    [][]float32 // by slot
-	vbuf     []value     // by slot: the value headers of dense outputs
-	shp      [][2]int    // by slot: their shapes
-	shapes   [][]int     // by slot: the shapes of chain outputs
-	tmp      []float32
-	tailData [][]float32 // runTails' outputs
-	bind     [][]float32 // by slot: RunInto's buffers
-	syms     []symDim
-	track    *liveTrack // Load's peak measurement only
+	vals      []*value
+	in        []*value
+	arena     [][]float32 // by slot
+	vbuf      []value     // by slot: the value headers of dense outputs
+	shp       [][2]int    // by slot: their shapes
+	shapes    [][]int     // by slot: the shapes of chain outputs
+	tmp       []float32
+	tailData  [][]float32 // tailsThen's outputs
+	denseOuts [][]float32 // begin's merged outputs
+	calls     []denseCall // runJoined's
+	bind      [][]float32 // by slot: RunInto's buffers
+	syms      []symDim
+	track     *liveTrack // Load's peak measurement only
 }
 
 func (m *Model) getState() *execState {

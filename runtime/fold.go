@@ -227,10 +227,10 @@ func rowConst(c *value, n int) bool {
 	return false
 }
 
-// runTails runs the single-output dense step d with its tails.
-func (d *denseStep) runTails(m *Model, st *execState, A *value, rows int) {
+// tailsThen sets up the outputs of d's tails for rows rows and returns
+// the epilogue that computes them, block by block, from y (d's output).
+func (d *denseStep) tailsThen(m *Model, st *execState, y []float32, rows int) func(i0, i1, c0, c1 int) {
 	n := d.n
-	y := st.out(m, d.outs[0], rows, n)
 	data := st.tailData[:0]
 	for _, t := range d.tails {
 		data = append(data, st.out(m, t.dst, rows, n).f)
@@ -238,7 +238,7 @@ func (d *denseStep) runTails(m *Model, st *execState, A *value, rows int) {
 	st.tailData = data
 	src := func(slot int) []float32 {
 		if slot == d.outs[0] {
-			return y.f
+			return y
 		}
 		for k, t := range d.tails {
 			if t.dst == slot {
@@ -247,7 +247,7 @@ func (d *denseStep) runTails(m *Model, st *execState, A *value, rows int) {
 		}
 		return nil // not reached: fuseTails only takes computed sources
 	}
-	d.pb.MulBiasActThen(rows, A.f, max(d.k, 1), y.f, max(n, 1), d.bias, d.act, d.alpha, func(i0, i1, c0, c1 int) {
+	return func(i0, i1, c0, c1 int) {
 		for k, t := range d.tails {
 			x, out := src(t.src), data[k]
 			for r := i0; r < i1; r++ {
@@ -264,5 +264,5 @@ func (d *denseStep) runTails(m *Model, st *execState, A *value, rows int) {
 				}
 			}
 		}
-	})
+	}
 }

@@ -665,7 +665,17 @@ func (m *Model) exec(st *execState, dry bool) error {
 	for i, k := range m.constSlots {
 		st.vals[k] = m.constVals[i]
 	}
-	for i, s := range m.steps {
+	for i := 0; i < len(m.steps); i++ {
+		s := m.steps[i]
+		if s.dense != nil && s.dense.joinNext && !dry {
+			if n := m.runJoined(st, i); n > 0 {
+				for j := i; j < i+n && m.free != nil; j++ {
+					m.afterStep(st, j)
+				}
+				i += n - 1
+				continue
+			}
+		}
 		switch {
 		case s.dense != nil && !dry && s.dense.runDense(m, st, st.vals[s.in[0]]):
 		case s.dense != nil:
