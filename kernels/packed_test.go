@@ -62,21 +62,7 @@ func checkPacked(t *testing.T, tc packedCase, o packedOperands) {
 	ldc := o.ldc
 	lin := append([]float32(nil), o.c...)
 	p.MulBiasAct(tc.m, o.a, o.lda, lin, ldc, nil, Linear, 0)
-	for i := 0; i < tc.m; i++ {
-		for j := 0; j < ldc; j++ {
-			got := lin[i*ldc+j]
-			if j >= tc.n {
-				if !math.IsNaN(float64(got)) {
-					t.Fatalf("%v: C[%d,%d] outside n was written: %v", tc, i, j, got)
-				}
-				continue
-			}
-			w, sc := o.want[i*tc.n+j], o.scale[i*tc.n+j]
-			if d := math.Abs(float64(got) - w); !(d <= 1e-6+4e-7*float64(tc.k+2)*sc) {
-				t.Fatalf("%s %v: C[%d,%d] = %v, want %v", active.name, tc, i, j, got, w)
-			}
-		}
-	}
+	checkLinear(t, fmt.Sprint(tc), tc, o, lin)
 	fused := append([]float32(nil), o.c...)
 	p.MulBiasAct(tc.m, o.a, o.lda, fused, ldc, o.bias, tc.act, 0.3)
 	for i := 0; i < tc.m; i++ {
@@ -85,6 +71,29 @@ func checkPacked(t *testing.T, tc packedCase, o packedOperands) {
 		for j, w := range row {
 			if got := fused[i*ldc+j]; math.Float32bits(got) != math.Float32bits(w) {
 				t.Fatalf("%s %v: fused C[%d,%d] = %v, AddBiasAct on the product gives %v", active.name, tc, i, j, got, w)
+			}
+		}
+	}
+}
+
+// checkLinear checks a linear product C of case tc (leading dimension
+// o.ldc) against the float64 reference, as Sgemm is checked, and that the
+// padding columns beyond n (NaN in o.c) were not written.
+func checkLinear(t *testing.T, what string, tc packedCase, o packedOperands, lin []float32) {
+	t.Helper()
+	ldc := o.ldc
+	for i := 0; i < tc.m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := lin[i*ldc+j]
+			if j >= tc.n {
+				if !math.IsNaN(float64(got)) {
+					t.Fatalf("%s: C[%d,%d] outside n was written: %v", what, i, j, got)
+				}
+				continue
+			}
+			w, sc := o.want[i*tc.n+j], o.scale[i*tc.n+j]
+			if d := math.Abs(float64(got) - w); !(d <= 1e-6+4e-7*float64(tc.k+2)*sc) {
+				t.Fatalf("%s %s: C[%d,%d] = %v, want %v", active.name, what, i, j, got, w)
 			}
 		}
 	}

@@ -88,21 +88,7 @@ func (p *PackedB) panels() int {
 // core of its own, calls it without handing work to anyone. Single rows
 // go through the blocked path too when p has no matrix-vector strips.
 func (p *PackedB) Gemm(m int, a []float32, lda int, c []float32, ldc int, bias []float32, act Act, alpha float32) {
-	if m < 0 {
-		panic(fmt.Sprintf("kernels: Gemm: negative m=%d", m))
-	}
-	if err := checkMatrix("A", a, m, p.k, lda); err != nil {
-		panic(err)
-	}
-	if err := checkMatrix("C", c, m, p.n, ldc); err != nil {
-		panic(err)
-	}
-	if bias != nil && len(bias) != p.n {
-		panic(fmt.Sprintf("kernels: Gemm: bias has %d elements, want %d", len(bias), p.n))
-	}
-	if int(act) >= len(actNames) {
-		panic(fmt.Sprintf("kernels: Gemm: unknown activation %v", act))
-	}
+	p.check("Gemm", m, a, lda, c, ldc, bias, act)
 	if m == 0 || p.n == 0 {
 		return
 	}

@@ -73,21 +73,7 @@ func checkRows(t *testing.T, tc packedCase, o packedOperands) {
 		for _, b := range blocks {
 			p.MulBiasActRows(b[0], b[1], o.a, o.lda, lin, ldc, nil, Linear, 0, nil)
 		}
-		for i := 0; i < tc.m; i++ {
-			for j := 0; j < ldc; j++ {
-				got := lin[i*ldc+j]
-				if j >= tc.n {
-					if !math.IsNaN(float64(got)) {
-						t.Fatalf("%v blocks %v: C[%d,%d] outside n was written: %v", tc, blocks, i, j, got)
-					}
-					continue
-				}
-				w, sc := o.want[i*tc.n+j], o.scale[i*tc.n+j]
-				if d := math.Abs(float64(got) - w); !(d <= 1e-6+4e-7*float64(tc.k+2)*sc) {
-					t.Fatalf("%s %v blocks %v: C[%d,%d] = %v, want %v", active.name, tc, blocks, i, j, got, w)
-				}
-			}
-		}
+		checkLinear(t, fmt.Sprintf("%v blocks %v", tc, blocks), tc, o, lin)
 
 		fused := append([]float32(nil), o.c...)
 		seen := make([]int, tc.m*tc.n)

@@ -15,20 +15,9 @@ import (
 // flip = 1 − p (the constant first). s is per feature; when bad is set
 // one of its values is NaN, which must not be folded.
 func affineGraph(k, n int, inDim any, bad bool) []byte {
-	vec := func(name string, dims []int64, f func(i int) float32) ow.PB {
-		size := 1
-		for _, d := range dims {
-			size *= int(d)
-		}
-		d := make([]float32, size)
-		for i := range d {
-			d[i] = f(i)
-		}
-		return ow.Tensor(name, dims, d)
-	}
-	s := vec("s", []int64{int64(k)}, func(i int) float32 { return 1/255.0 + float32(i%3)/100 })
+	s := filledTensor("s", []int64{int64(k)}, func(i int) float32 { return 1/255.0 + float32(i%3)/100 })
 	if bad {
-		s = vec("s", []int64{int64(k)}, func(i int) float32 {
+		s = filledTensor("s", []int64{int64(k)}, func(i int) float32 {
 			if i == 1 {
 				return float32(math.NaN())
 			}
@@ -47,12 +36,12 @@ func affineGraph(k, n int, inDim any, bad bool) []byte {
 		},
 		Inits: []ow.PB{
 			s,
-			vec("t", []int64{}, func(int) float32 { return -0.25 }),
-			vec("W", []int64{int64(k), int64(n)}, func(i int) float32 { return float32((i*7919)%201-100) / 400 }),
-			vec("b", []int64{int64(n)}, func(i int) float32 { return float32(i%5-2) / 10 }),
-			vec("u", []int64{1}, func(int) float32 { return 255 }),
-			vec("c", []int64{1, int64(n)}, func(i int) float32 { return float32(i % 7) }),
-			vec("one", []int64{}, func(int) float32 { return 1 }),
+			filledTensor("t", []int64{}, func(int) float32 { return -0.25 }),
+			filledTensor("W", []int64{int64(k), int64(n)}, func(i int) float32 { return float32((i*7919)%201-100) / 400 }),
+			filledTensor("b", []int64{int64(n)}, func(i int) float32 { return float32(i%5-2) / 10 }),
+			filledTensor("u", []int64{1}, func(int) float32 { return 255 }),
+			filledTensor("c", []int64{1, int64(n)}, func(i int) float32 { return float32(i % 7) }),
+			filledTensor("one", []int64{}, func(int) float32 { return 1 }),
 		},
 		Inputs:  []ow.PB{ow.ValueInfo("x", "N", inDim)},
 		Outputs: []ow.PB{ow.ValueInfo("p", "N", n), ow.ValueInfo("raw", "N", n), ow.ValueInfo("flip", "N", n)},
@@ -166,4 +155,18 @@ func TestRunInto(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "overlaps output") {
 		t.Errorf("RunInto with overlapping buffers: error %v", err)
 	}
+}
+
+// filledTensor is a float32 initializer of the given dims with element i
+// set to f(i).
+func filledTensor(name string, dims []int64, f func(i int) float32) ow.PB {
+	size := 1
+	for _, d := range dims {
+		size *= int(d)
+	}
+	d := make([]float32, size)
+	for i := range d {
+		d[i] = f(i)
+	}
+	return ow.Tensor(name, dims, d)
 }

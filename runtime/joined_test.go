@@ -14,22 +14,11 @@ import (
 // from p. With hidden set the first hidden layer is a graph output too,
 // and a side head reads it: it then does not join the next layer.
 func mlpGraph(lat, h1, h2, n int, hidden bool) []byte {
-	vec := func(name string, dims []int64, f func(i int) float32) ow.PB {
-		size := 1
-		for _, d := range dims {
-			size *= int(d)
-		}
-		d := make([]float32, size)
-		for i := range d {
-			d[i] = f(i)
-		}
-		return ow.Tensor(name, dims, d)
-	}
 	w := func(name string, r, c int, scale float32) ow.PB {
-		return vec(name, []int64{int64(r), int64(c)}, func(i int) float32 { return scale * float32((i*7919)%201-100) / 100 })
+		return filledTensor(name, []int64{int64(r), int64(c)}, func(i int) float32 { return scale * float32((i*7919)%201-100) / 100 })
 	}
 	b := func(name string, n int) ow.PB {
-		return vec(name, []int64{int64(n)}, func(i int) float32 { return float32(i%5-2) / 10 })
+		return filledTensor(name, []int64{int64(n)}, func(i int) float32 { return float32(i%5-2) / 10 })
 	}
 	g := ow.Graph{
 		Nodes: []ow.PB{
@@ -47,9 +36,9 @@ func mlpGraph(lat, h1, h2, n int, hidden bool) []byte {
 			w("W1", lat, h1, 0.3), b("b1", h1),
 			w("W2", h1, h2, 0.1), b("b2", h2),
 			w("W3", h2, n, 0.1), b("b3", n),
-			vec("u", []int64{1}, func(int) float32 { return 255 }),
-			vec("c", []int64{1, int64(n)}, func(i int) float32 { return float32(i % 7) }),
-			vec("one", []int64{}, func(int) float32 { return 1 }),
+			filledTensor("u", []int64{1}, func(int) float32 { return 255 }),
+			filledTensor("c", []int64{1, int64(n)}, func(i int) float32 { return float32(i % 7) }),
+			filledTensor("one", []int64{}, func(int) float32 { return 1 }),
 		},
 		Inputs:  []ow.PB{ow.ValueInfo("z", "N", lat)},
 		Outputs: []ow.PB{ow.ValueInfo("p", "N", n), ow.ValueInfo("raw", "N", n), ow.ValueInfo("flip", "N", n)},
