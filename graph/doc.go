@@ -186,6 +186,30 @@
 // batch 128). Other engineers' work loads the machine, so figures are given
 // side by side, with the load average.
 //
+// With the packed weights and the weight gradients in the update (third
+// session of 2026-12-02; README has the full table), per phase
+// (VAEC_OPPROFILE=1 -v, 800 steps, load 1.4–1.7):
+//
+//	                     GOMAXPROCS=1           GOMAXPROCS=2
+//	phase               µs/step  share        µs/step  share   idle
+//	draw ε                 26.3   0.5%           27.8   0.8%   50.0%
+//	shards (fwd+bwd)     2831.5  51.8%         1812.1  53.3%    6.9%
+//	sum + optimizer      2610.8  47.7%         1558.5  45.9%    2.9%
+//	(the update now holds the dense weight gradients' products: 38% of
+//	the step's multiply-adds)
+//
+//	BenchmarkTrainStep128, 5 alternating rounds (load 1.5–1.9):
+//	GOMAXPROCS=1   19,277  20,229  17,675  22,354  24,785 samples/s
+//	GOMAXPROCS=2   33,653  32,755  34,399  31,827  34,786 samples/s
+//	ratio of medians 1.66× (issue 17 asks 1.8×; 1.79× in another run)
+//
+// What is left between 2× and that: the shards' large products are
+// 15–20% slower on two cores than on one (each core reads every packed
+// weight, half of it written by the other core's update, where on one core
+// the second shard finds the weights in its own L2), the phases' ends wait
+// for the slower core (idle above), and ε is drawn on one core. Earlier
+// figures, for the record:
+//
 // The data-parallel step (issue 17), measured while the machine was shared
 // (load 2.5–7: another session training conv VAEs beside it), so none of
 // these is a quiet-machine figure. go test -c ./graph, then
