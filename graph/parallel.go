@@ -107,7 +107,8 @@ type stepper struct {
 	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
 
 	// packTasks pack the weights the shards' products share (prepack.go)
-	// at the start of every step; packErr holds their errors.
+	// in full, before a step whose copies are out of date; packErr holds
+	// their errors.
 	packTasks []packTask
 	packErr   []error
 	packed    [][]*packedWeight // per parameter: its packed copies

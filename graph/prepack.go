@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	G "gorgonia.org/gorgonia"
@@ -26,11 +27,10 @@ import (
 
 // packedWeight is one trainable matrix in one orientation, packed.
 type packedWeight struct {
-	param  int  // index in stepper.params
-	transB bool // packed as Wᵀ (the input gradient's product)
-	cols   int  // the parameter's row length (B's leading dimension)
-	p      *kernels.PackedB
-	at     uint64 // the packSet version its contents reflect
+	param int // index in stepper.params
+	cols  int // the parameter's row length (B's leading dimension)
+	p     *kernels.PackedB
+	at    uint64 // the packSet version its contents reflect
 }
 
 // packSet holds a trainer's packed copies, shared by its steppers (one
@@ -134,22 +134,20 @@ func (s *stepper) attachPacked() error {
 
 // packedFor returns the packed copy for a key, creating it and its tasks.
 func (s *stepper) packedFor(k packKey, transB bool, kk, nn, cols int) (*packedWeight, error) {
-	for _, pw := range s.packed[k.param] {
-		if pw.transB == transB {
-			return pw, nil // this stepper's already
-		}
-	}
 	if len(s.params[k.param]) != kk*nn {
 		return nil, errorf("packing parameter %d: %d values, want %d×%d", k.param, len(s.params[k.param]), kk, nn)
 	}
 	pw := s.packs.byKey[k]
+	if slices.Contains(s.packed[k.param], pw) {
+		return pw, nil // another shard of this stepper made it its own
+	}
 	if pw == nil {
 		p, err := kernels.NewPackedPanels(transB, kk, nn)
 		if err != nil {
 			return nil, err
 		}
 		// at 0 while version is 0 would read as current: start behind.
-		pw = &packedWeight{param: k.param, transB: transB, cols: cols, p: p, at: ^uint64(0)}
+		pw = &packedWeight{param: k.param, cols: cols, p: p, at: ^uint64(0)}
 		s.packs.byKey[k] = pw
 	}
 	s.packed[k.param] = append(s.packed[k.param], pw)

@@ -126,13 +126,7 @@ func (m *Model) fuseConvs() {
 			drop[j] = true
 		}
 	}
-	kept := m.steps[:0]
-	for j, s := range m.steps {
-		if !drop[j] {
-			kept = append(kept, s)
-		}
-	}
-	m.steps = kept
+	m.dropSteps(drop)
 }
 
 // useConvChain is a variable so that tests can compare the chains with

@@ -157,13 +157,7 @@ func (m *Model) prepareDense() {
 			break // pairs only, as exporters write them (mu and log-variance)
 		}
 	}
-	kept := m.steps[:0]
-	for j, s := range m.steps {
-		if !drop[j] {
-			kept = append(kept, s)
-		}
-	}
-	m.steps = kept
+	m.dropSteps(drop)
 	m.foldAffine()
 	m.fuseTails()
 	for i := range m.steps {

@@ -206,13 +206,7 @@ func (m *Model) fuseTails() {
 			drop[j] = true
 		}
 	}
-	kept := m.steps[:0]
-	for j, s := range m.steps {
-		if !drop[j] {
-			kept = append(kept, s)
-		}
-	}
-	m.steps = kept
+	m.dropSteps(drop)
 }
 
 // rowConst reports whether c broadcasts as a single value or as one row

@@ -58,6 +58,13 @@ func (m *Model) fuse() {
 		g.name, g.op = g.name+"+"+s.name, g.op+"+"+s.op
 		drop[j] = true
 	}
+	m.dropSteps(drop)
+}
+
+// dropSteps removes the steps marked in drop (indexes of m.steps), keeping
+// the others in order: what every pass that merges steps into another ends
+// with.
+func (m *Model) dropSteps(drop []bool) {
 	kept := m.steps[:0]
 	for j, s := range m.steps {
 		if !drop[j] {
