@@ -6,7 +6,7 @@ import "golang.org/x/sys/cpu"
 // for the documented access pattern; the Go wrappers below check that.
 
 //go:noescape
-func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
+func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 //go:noescape
 func sgemm8x16AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
@@ -33,13 +33,20 @@ var avx512Kernel = microKernel{
 		_ = a[kc*8-1]
 		_ = b[kc*48-1]
 		_ = c[7*ldc+47]
-		sgemm8x48AVX512(kc, &a[0], 8, &b[0], 48, &c[0], ldc, alpha, beta)
+		sgemm8x48AVX512(kc, &a[0], 8, &b[0], 48, &c[0], ldc, alpha, beta, &b[0])
 	},
 	strided: func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32) {
 		_ = a[(kc-1)*astride+7]
 		_ = b[(kc-1)*bstride+47]
 		_ = c[7*ldc+47]
-		sgemm8x48AVX512(kc, &a[0], astride, &b[0], bstride, &c[0], ldc, alpha, beta)
+		sgemm8x48AVX512(kc, &a[0], astride, &b[0], bstride, &c[0], ldc, alpha, beta, &b[0])
+	},
+	fullPF: func(kc int, a, b, c []float32, ldc int, alpha, beta float32, pf []float32) {
+		_ = a[kc*8-1]
+		_ = b[kc*48-1]
+		_ = c[7*ldc+47]
+		_ = pf[kc*8-1]
+		sgemm8x48AVX512(kc, &a[0], 8, &b[0], 48, &c[0], ldc, alpha, beta, &pf[0])
 	},
 	narrow: func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32) {
 		_ = a[(kc-1)*astride+7]

@@ -52,8 +52,16 @@
 // floats apart (48 when packed, the leading dimension of a row-major B read
 // in place).
 //
-// func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
-TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-64
+// Every four k steps it also prefetches two cache lines into L2, from pf
+// on (2·64 bytes per 4 steps: kc·32 bytes a call). A product over a
+// packed B points pf at the panel it will read next, so that panel's first
+// tile finds it in L2: its 4 KB pages defeat the hardware prefetchers,
+// and when another core has just written it (a trainer's shards read the
+// weights the update wrote) the misses cost most. Callers with nothing to
+// fetch pass b, lines already in L1.
+//
+// func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32, pf *float32)
+TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ astride+16(FP), R10
@@ -64,6 +72,7 @@ TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-64
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
+	MOVQ pf+64(FP), R11
 
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -122,6 +131,9 @@ TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-64
 	JZ   k48tail
 
 k48loop4:
+	PREFETCHT1 (R11)
+	PREFETCHT1 64(R11)
+	ADDQ       $128, R11
 	STEP48(0)
 	ADDQ R10, SI
 	STEP48(0)

@@ -108,6 +108,13 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 			bp := j.bp[off : off+kc*nr]
 			for t := 0; t < tiles; t++ {
 				ir := i0 + t*mr
+				// The panel read next follows this one in bp (the k-block's
+				// panels, then the next k-block's): each full tile fetches
+				// its share of it into L2.
+				if pfo := off + kc*nr + t*kc*8; kern.fullPF != nil && w == nr && i1-ir >= mr && pfo+kc*8 <= len(j.bp) {
+					kern.fullPF(kc, ab[t*mr*kc:(t+1)*mr*kc], bp, j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, j.bp[pfo:])
+					continue
+				}
 				j.tile(ws, kc, ab[t*mr*kc:(t+1)*mr*kc], mr, bp, nr, ir*j.ldc+col, min(mr, i1-ir), w, beta)
 			}
 		}
@@ -121,6 +128,7 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 // measured a few percent faster even though a k-block of it fills most of
 // L2.
 const packedNcMax = 1024
+
 
 // K is the depth of the product (rows of op(B)).
 func (p *PackedB) K() int { return p.k }

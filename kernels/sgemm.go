@@ -33,6 +33,9 @@ type microKernel struct {
 	name   string
 	mr, nr int
 	full   kernelFunc
+	// fullPF, when set, is full that also prefetches kc·8 floats from
+	// pf into L2 over the call (the next panel of a packed B).
+	fullPF func(kc int, a, b, c []float32, ldc int, alpha, beta float32, pf []float32)
 	// strided, when set, is full with explicit strides between k steps:
 	// a[p*astride+i] and b[p*bstride+j]. With astride = lda it reads a
 	// transposed A in place, with bstride = ldb a row-major B, when the
