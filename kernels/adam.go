@@ -23,7 +23,18 @@ type AdamParams struct {
 //	g′   = g[j]·GradScale + WeightDecay·p[j]
 //	m[j] = Beta1·m[j] + (1-Beta1)·g′
 //	v[j] = Beta2·v[j] + (1-Beta2)·g′·g′
+//	m[j], v[j] = 0 where below the smallest normal float32 in magnitude
 //	p[j] = p[j] - StepSize·m[j] / (sqrt(v[j])/SqrtBC2 + Eps)
+//
+// The moments are flushed to zero before they become subnormal: a weight
+// whose gradient stays zero (a dead ReLU unit's, a pixel that is always
+// blank) has its first moment decay by Beta1 a step, subnormal after
+// about 800 steps, and every multiply on a subnormal takes a microcode
+// assist: measured on the MNIST model after 1,000 steps on one batch,
+// 67,642 of the first layer's 313,600 first moments were subnormal and
+// the step on that weight took 1.63 ms instead of 0.34. A value that
+// small cannot move a weight (StepSize·m below 1e-41 over a denominator of
+// at least Eps), so the flush changes no result that matters.
 //
 // Every operation rounds to float32 (no fused multiply-adds), so the vector
 // path and the Go loop give bit-identical results, equal to a plain Go loop
@@ -48,11 +59,30 @@ func AdamStep(p, g, m, v []float32, h AdamParams) {
 		// The float32 conversions forbid FMA contraction (Go may fuse
 		// x*y+z on some targets), keeping the rounding fixed.
 		gj := float32(g[j]*h.GradScale) + float32(h.WeightDecay*p[j])
-		mj := float32(h.Beta1*m[j]) + float32(c1*gj)
-		vj := float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj)
+		mj := flushTiny(float32(h.Beta1*m[j]) + float32(c1*gj))
+		vj := flushTiny(float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj))
 		m[j], v[j] = mj, vj
 		p[j] -= float32(h.StepSize*mj) / (sqrt32(vj)/h.SqrtBC2 + h.Eps)
 	}
+}
+
+// minNormal32 is the smallest normal float32, 2^-126.
+const minNormal32 = 0x1p-126
+
+// flushTiny returns x, or +0 when |x| is below the smallest normal
+// float32 (NaN is kept), as the vector kernels' flush does.
+func flushTiny(x float32) float32 {
+	if x < minNormal32 && x > -minNormal32 {
+		return 0
+	}
+	return x
+}
+
+// adamConsts are the step's scalars as the vector kernels load them (see
+// ADAMCONSTS in adam_amd64.s).
+func adamConsts(h *AdamParams) [11]float32 {
+	return [11]float32{h.GradScale, h.WeightDecay, h.Beta1, 1 - h.Beta1, h.Beta2, 1 - h.Beta2, h.StepSize, h.SqrtBC2, h.Eps,
+		math.Float32frombits(0x7fffffff), minNormal32}
 }
 
 // sqrt32 is the correctly rounded float32 square root (the float64 root of
@@ -81,8 +111,8 @@ func AdamStepSum(p, g0, g1, m, v []float32, h AdamParams) {
 	for j := range p {
 		g := g0[j] + g1[j]
 		gj := float32(g*h.GradScale) + float32(h.WeightDecay*p[j])
-		mj := float32(h.Beta1*m[j]) + float32(c1*gj)
-		vj := float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj)
+		mj := flushTiny(float32(h.Beta1*m[j]) + float32(c1*gj))
+		vj := flushTiny(float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj))
 		m[j], v[j] = mj, vj
 		p[j] -= float32(h.StepSize*mj) / (sqrt32(vj)/h.SqrtBC2 + h.Eps)
 	}

@@ -11,9 +11,10 @@
 
 #include "textflag.h"
 
-// ADAMCONSTS broadcasts the step's constants from AX (*[9]float32:
+// ADAMCONSTS broadcasts the step's constants from AX (*[11]float32:
 // GradScale, WeightDecay, Beta1, 1−Beta1, Beta2, 1−Beta2, StepSize,
-// SqrtBC2, Eps) into Z20..Z28, as ADAMLANES expects them.
+// SqrtBC2, Eps, the sign-clearing mask, the smallest normal float32) into
+// Z20..Z30, as ADAMLANES expects them.
 #define ADAMCONSTS \
 	VBROADCASTSS 0(AX), Z20;  \
 	VBROADCASTSS 4(AX), Z21;  \
@@ -23,13 +24,17 @@
 	VBROADCASTSS 20(AX), Z25; \
 	VBROADCASTSS 24(AX), Z26; \
 	VBROADCASTSS 28(AX), Z27; \
-	VBROADCASTSS 32(AX), Z28
+	VBROADCASTSS 32(AX), Z28; \
+	VBROADCASTSS 36(AX), Z29; \
+	VBROADCASTSS 40(AX), Z30
 
 // ADAMLANES updates 16 lanes: g in Z0, p in Z1, m in Z2, v in Z3; the new
 // p, m and v are left in Z1, Z2, Z3. With the step's constants in
 // Z20..Z28 (as the functions below load them), in this order:
 // g′ = g·scale + wd·p; m = b1·m + (1−b1)·g′; v = b2·v + ((1−b2)·g′)·g′;
-// p = p − (StepSize·m)/(sqrt(v)/sbc2 + eps). Scratch: Z4..Z6.
+// m and v zeroed in the lanes where they are below the smallest normal
+// (the compare is "not less than", true for NaN, which is kept);
+// p = p − (StepSize·m)/(sqrt(v)/sbc2 + eps). Scratch: Z4..Z6, K3.
 #define ADAMLANES \
 	VMULPS  Z20, Z0, Z4; \
 	VMULPS  Z1, Z21, Z5; \
@@ -41,6 +46,11 @@
 	VMULPS  Z4, Z25, Z6; \
 	VMULPS  Z4, Z6, Z6;  \
 	VADDPS  Z6, Z5, Z3;  \
+	VANDPS  Z29, Z2, Z5; \
+	VCMPPS  $5, Z30, Z5, K3; \
+	VMOVAPS.Z Z2, K3, Z2; \
+	VCMPPS  $5, Z30, Z3, K3; \
+	VMOVAPS.Z Z3, K3, Z3; \
 	VSQRTPS Z3, Z5;      \
 	VDIVPS  Z27, Z5, Z5; \
 	VADDPS  Z28, Z5, Z5; \
@@ -49,7 +59,7 @@
 	VSUBPS  Z6, Z1, Z1
 
 
-// func adamAVX512(p, grad, m, v *float32, n int, consts *[9]float32)
+// func adamAVX512(p, grad, m, v *float32, n int, consts *[11]float32)
 TEXT ·adamAVX512(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
 	MOVQ grad+8(FP), SI
@@ -97,7 +107,7 @@ adone:
 	VZEROUPPER
 	RET
 
-// func adamSumAVX512(p, g0, g1, m, v *float32, n int, consts *[9]float32)
+// func adamSumAVX512(p, g0, g1, m, v *float32, n int, consts *[11]float32)
 // adamAVX512 on g0 + g1 (one rounded addition per lane).
 TEXT ·adamSumAVX512(SB), NOSPLIT, $0-56
 	MOVQ p+0(FP), DI

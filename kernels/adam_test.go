@@ -13,10 +13,17 @@ import (
 // multiply-adds (GOAMD64=v3); with the default GOAMD64=v1 the loop without
 // them compiles to the same operations.
 func adamLoop(p, g, m, v []float32, h AdamParams) {
+	// Moments below the smallest normal float32 are flushed to +0.
+	flush := func(x float32) float32 {
+		if math.Abs(float64(x)) < float64(math.Float32frombits(0x00800000)) {
+			return 0
+		}
+		return x
+	}
 	for j := range p {
 		gj := float32(g[j]*h.GradScale) + float32(h.WeightDecay*p[j])
-		m[j] = float32(h.Beta1*m[j]) + float32((1-h.Beta1)*gj)
-		v[j] = float32(h.Beta2*v[j]) + float32((1-h.Beta2)*gj*gj)
+		m[j] = flush(float32(h.Beta1*m[j]) + float32((1-h.Beta1)*gj))
+		v[j] = flush(float32(h.Beta2*v[j]) + float32((1-h.Beta2)*gj*gj))
 		p[j] -= float32(h.StepSize*m[j]) / (float32(math.Sqrt(float64(v[j])))/h.SqrtBC2 + h.Eps)
 	}
 }
@@ -103,6 +110,75 @@ func ExampleAdamStep() {
 	}
 	fmt.Printf("%.3f\n", p)
 	// Output: [0.800 1.200]
+}
+
+// TestAdamStepFlushesSubnormalMoments: a moment that would become
+// subnormal is +0 instead, on both paths, NaN stays NaN, and a moment that
+// decays under a zero gradient (a dead unit's) reaches exactly zero
+// without ever being subnormal.
+func TestAdamStepFlushesSubnormalMoments(t *testing.T) {
+	const minNormal = 0x1p-126 // 1.1754944e-38
+	nan := float32(math.NaN())
+	h := AdamParams{GradScale: 1, Beta1: 0.9, Beta2: 0.999, StepSize: 1e-3, SqrtBC2: 0.03, Eps: 1e-8}
+	cases := []struct {
+		name           string
+		m, v           float32
+		flushM, flushV bool // else Beta1·m and Beta2·v (g = 0)
+	}{
+		{"both normal after decay", 1e-30, 1e-30, false, false},
+		{"m just below after decay", 1.2e-38, 1, true, false},
+		{"m negative, just below", -1.2e-38, 1, true, false},
+		{"m stays normal", 1.4e-38, 1, false, false},
+		{"v just below after decay", 0, 1.1760e-38, false, true},
+		{"v stays normal", 0, 1.19e-38, false, false},
+		{"m already subnormal", 1e-40, 1, true, false},
+		{"NaN kept", nan, nan, false, false},
+	}
+	withActPaths(t, func(t *testing.T) {
+		for _, c := range cases {
+			// 17 lanes: a full vector and the masked tail.
+			n := 17
+			p, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range m {
+				m[i], v[i] = c.m, c.v
+			}
+			AdamStep(p, g, m, v, h)
+			wantM, wantV := h.Beta1*c.m, h.Beta2*c.v
+			if c.flushM {
+				wantM = 0
+			}
+			if c.flushV {
+				wantV = 0
+			}
+			for i := range m {
+				same := func(got, want float32) bool {
+					if want != want {
+						return got != got
+					}
+					return math.Float32bits(got) == math.Float32bits(want)
+				}
+				if !same(m[i], wantM) || !same(v[i], wantV) {
+					t.Errorf("%s, lane %d: m=%v v=%v, want m=%v v=%v", c.name, i, m[i], v[i], wantM, wantV)
+					break
+				}
+			}
+		}
+		p, g, m, v := make([]float32, 16), make([]float32, 16), make([]float32, 16), make([]float32, 16)
+		for i := range m {
+			m[i], v[i] = 1e-3, 1e-6
+		}
+		for step := 1; step <= 1000; step++ {
+			AdamStep(p, g, m, v, h)
+			for i := range m {
+				if a := math.Abs(float64(m[i])); a != 0 && a < minNormal {
+					t.Fatalf("step %d: m[%d] = %v is subnormal", step, i, m[i])
+				}
+			}
+		}
+		if m[0] != 0 {
+			t.Errorf("after 1000 steps with a zero gradient m = %v, want 0 (0.9^1000·1e-3 is below every float32)", m[0])
+		}
+	})
 }
 
 func BenchmarkAdamStep(b *testing.B) {
