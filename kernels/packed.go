@@ -129,7 +129,6 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 // L2.
 const packedNcMax = 1024
 
-
 // K is the depth of the product (rows of op(B)).
 func (p *PackedB) K() int { return p.k }
 
