@@ -188,7 +188,7 @@ func (o *optimizer) updateBlock(i int, p, gb []float32, lo, hi int) {
 		buf := st[0]
 		for j := lo; j < hi; j++ {
 			gj := gb[j-lo]*scale + wd*p[j]
-			buf[j] = mu*buf[j] + gj
+			buf[j] = kernels.FlushSubnormal(mu*buf[j] + gj)
 			p[j] -= lr * buf[j]
 		}
 	case ir.RMSProp:
@@ -196,7 +196,7 @@ func (o *optimizer) updateBlock(i int, p, gb []float32, lo, hi int) {
 		s := st[0]
 		for j := lo; j < hi; j++ {
 			gj := gb[j-lo]*scale + wd*p[j]
-			s[j] = rho*s[j] + (1-rho)*gj*gj
+			s[j] = kernels.FlushSubnormal(rho*s[j] + (1-rho)*gj*gj)
 			p[j] -= lr * gj / (sqrt32(s[j]) + eps)
 		}
 	}

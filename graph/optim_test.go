@@ -105,6 +105,47 @@ func TestOptimizers(t *testing.T) {
 	}
 }
 
+// TestOptimizerStateNeverSubnormal: under a zero gradient the decaying
+// state of every rule (Adam's moments, SGD's momentum, RMSProp's mean of
+// squares) reaches exactly zero without passing through subnormal values,
+// which would make every later multiply on it take a microcode assist.
+func TestOptimizerStateNeverSubnormal(t *testing.T) {
+	for _, opt := range []ir.Optimizer{
+		{Kind: ir.Adam, LearningRate: 1e-3, Beta1: 0.9, Beta2: 0.9, Epsilon: 1e-8},
+		{Kind: ir.SGD, LearningRate: 1e-3, Momentum: 0.9},
+		{Kind: ir.RMSProp, LearningRate: 1e-3, Rho: 0.9, Epsilon: 1e-8},
+	} {
+		t.Run(opt.Kind.String(), func(t *testing.T) {
+			m := &ir.Model{Params: []ir.Param{{Name: "w", Shape: []int{17}}}, Train: ir.Train{Optimizer: opt}}
+			o, err := newOptimizer(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, g := [][]float32{make([]float32, 17)}, [][]float32{make([]float32, 17)}
+			for j := range g[0] {
+				g[0][j] = 1
+			}
+			o.step(1, p, g) // state of order 1
+			clear(g[0])
+			for s := int64(2); s <= 2000; s++ {
+				o.step(s, p, g)
+				for name, st := range o.state() {
+					for _, v := range st.Data {
+						if a := math.Abs(float64(v)); a != 0 && a < 0x1p-126 {
+							t.Fatalf("step %d: %s = %v is subnormal", s, name, v)
+						}
+					}
+				}
+			}
+			for name, st := range o.state() {
+				if st.Data[0] != 0 {
+					t.Errorf("%s = %v after 2,000 steps of zero gradient; 0.9^2000 is below every float32", name, st.Data[0])
+				}
+			}
+		})
+	}
+}
+
 func TestOptimizerErrors(t *testing.T) {
 	tests := []ir.Optimizer{
 		{Kind: ir.OptimizerKind(99), LearningRate: 1e-3},

@@ -69,6 +69,13 @@ func AdamStep(p, g, m, v []float32, h AdamParams) {
 // minNormal32 is the smallest normal float32, 2^-126.
 const minNormal32 = 0x1p-126
 
+// FlushSubnormal returns x, or +0 when |x| is below the smallest normal
+// float32 (NaN is kept): what AdamStep does to its moments, for an
+// optimizer's other decaying state (a momentum buffer, a running mean of
+// squares), whose values under a zero gradient would otherwise become
+// subnormal and slow every later multiply on them.
+func FlushSubnormal(x float32) float32 { return flushTiny(x) }
+
 // flushTiny returns x, or +0 when |x| is below the smallest normal
 // float32 (NaN is kept), as the vector kernels' flush does.
 func flushTiny(x float32) float32 {
