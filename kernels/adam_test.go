@@ -234,3 +234,17 @@ func TestAdamStepSum(t *testing.T) {
 		}
 	})
 }
+
+func ExampleFlushSubnormal() {
+	// A momentum that decays by 0.9 a step under a zero gradient: 1.26e-38
+	// is still normal (the smallest is about 1.1755e-38), 1.134e-38 is not.
+	m := float32(1.4e-38)
+	for range 3 {
+		m = FlushSubnormal(0.9 * m)
+		fmt.Println(m)
+	}
+	// Output:
+	// 1.26e-38
+	// 0
+	// 0
+}
