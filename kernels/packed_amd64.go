@@ -25,3 +25,14 @@ func gemvStrip(t, x, b []float32, k, w int) {
 		gemvStrip16AVX512(&t[0], &x[0], &b[0], k)
 	}
 }
+
+//go:noescape
+func copyPanels(d *float32, dstride int, s *float32, n int)
+
+// copyPanels48 copies n pieces of 48 floats from s (consecutive) to d,
+// dstride floats apart. Only the AVX-512 kernel has 48-wide panels.
+func copyPanels48(d []float32, dstride int, s []float32, n int) {
+	_ = d[(n-1)*dstride+47]
+	_ = s[n*48-1]
+	copyPanels(&d[0], dstride, &s[0], n)
+}

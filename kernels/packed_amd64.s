@@ -98,3 +98,31 @@ s16done:
 	VMOVUPS Z0, (DI)
 	VZEROUPPER
 	RET
+
+// func copyPanels(d *float32, dstride int, s *float32, n int)
+// n times: 48 consecutive floats from s to d, d advancing by dstride
+// floats: one row of n consecutive panels of a PackedB (see PackRows).
+TEXT ·copyPanels(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ dstride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ s+16(FP), SI
+	MOVQ n+24(FP), CX
+
+cploop:
+	TESTQ   CX, CX
+	JLE     cpdone
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	ADDQ    $192, SI
+	ADDQ    R8, DI
+	DECQ    CX
+	JMP     cploop
+
+cpdone:
+	VZEROUPPER
+	RET

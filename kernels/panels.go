@@ -139,11 +139,12 @@ func (p *PackedB) PackRows(b []float32, ldb int, r0, r1 int) error {
 					d := bp[base+(q-pc)*nr:]
 					jp := 0
 					if nr == 48 {
-						// Whole panels as array copies: no call per
-						// 192 bytes (copy's cost at this size).
-						for ; jp < panels && ch.j0+jp*nr+nr <= ch.j1; jp++ {
-							col := ch.j0 + jp*nr
-							*(*[48]float32)(d[jp*kc*nr:]) = *(*[48]float32)(src[col:])
+						// Whole panels in one call: a copy call per 192
+						// bytes cost as much as the copying.
+						full := min(panels, (ch.j1-ch.j0)/nr)
+						if full > 0 {
+							copyPanels48(d, kc*nr, src[ch.j0:], full)
+							jp = full
 						}
 					}
 					for ; jp < panels; jp++ {

@@ -126,7 +126,7 @@ func TestPackRows(t *testing.T) {
 			step   int
 		}{
 			{false, 784, 400, 16}, {false, 400, 784, 40}, {true, 784, 400, 40}, {true, 400, 784, 16},
-			{true, 300, 1100, 13}, {false, 21, 50, 5}, {true, 21, 50, 8}, {true, 7, 9, 3},
+			{true, 300, 1100, 13}, {false, 30, 1100, 7}, {false, 21, 50, 5}, {true, 21, 50, 8}, {true, 7, 9, 3},
 		} {
 			br, bc := tc.k, tc.n
 			if tc.transB {
