@@ -174,8 +174,9 @@
 // linearly in compute; its limits are ⌈S/P⌉ rounding (S = 16 on 12 cores
 // runs two rounds on 4 of them) and the data the cores share: every shard
 // reads every packed weight, which another core wrote in the update (on
-// two cores this makes the shards' large products 15–20% slower than on
-// one, where the second shard finds the weights in its own L2), and every
+// two cores this made the shards' large products 15–20% slower than on
+// one, where the second shard finds the weights in its own L2, until the
+// micro-kernel prefetched each next panel: see Figures), and every
 // chunk of the update reads all shards' x and dz (16 shards: 16·B/S rows,
 // a few MB, read once per chunk of rows from the other cores' caches).
 
@@ -186,29 +187,61 @@
 // batch 128). Other engineers' work loads the machine, so figures are given
 // side by side, with the load average.
 //
-// With the packed weights and the weight gradients in the update (third
-// session of 2026-12-02; README has the full table), per phase
-// (VAEC_OPPROFILE=1 -v, 800 steps, load 1.4–1.7):
+// Fourth session of 2026-12-02 (README has the full table). The 8×48
+// micro-kernel now prefetches, over each tile of a product with a packed
+// B, its share of the panel the product reads next (kernels' packed.go):
+// the shards' products had waited on the first tile of every panel, whose
+// lines the other core had just rewritten and whose 4 KB pages stop the
+// hardware prefetchers. In-process, alternating, 6 rounds each:
+// GOMAXPROCS=2 42.0k samples/s with, 39.2k without (+7%); GOMAXPROCS=1
+// 23.5k against 23.1k. A shard's ops now take about 10% longer on two
+// cores than on one (shard 1's per-op total: 1,387–1,519 µs a run on one
+// core, 1,576–1,675 on two, in the runs below). The optimizers flush moments that would become subnormal (a
+// dead unit's decay under a zero gradient, from about step 800 on), which
+// had made Adam up to 5× slower on the first layer in long runs.
+// Per phase (VAEC_OPPROFILE=1 -v, 800 steps, load 0.8–1.4):
+//
+//	                     GOMAXPROCS=1           GOMAXPROCS=2
+//	phase               µs/step  share        µs/step  share   idle
+//	draw ε                 28.8   0.5%           35.1   1.0%   50.0%
+//	shards (fwd+bwd)     2843.6  51.6%         1725.1  51.4%    4.7%
+//	sum + optimizer      2643.7  47.9%         1595.1  47.5%    4.1%
+//	total                5516.1                3355.4
+//
+//	BenchmarkTrainStep128, 5 alternating rounds, four runs of the protocol:
+//	GOMAXPROCS=1  22,622 24,906 20,854 21,586 19,006  median 21,586
+//	GOMAXPROCS=2  41,358 39,105 38,607 36,425 36,996  median 38,607  1.79×
+//	GOMAXPROCS=1  20,994 25,807 22,239 20,129 24,636  median 22,239
+//	GOMAXPROCS=2  44,523 42,318 38,026 45,936 41,744  median 42,318  1.90×
+//	GOMAXPROCS=1  22,804 28,380 22,618 21,350 26,153  median 22,804
+//	GOMAXPROCS=2  44,228 43,734 41,682 41,088 40,327  median 41,682  1.83×
+//	GOMAXPROCS=1  25,811 28,225 23,006 21,764 21,672  median 23,006
+//	GOMAXPROCS=2  32,692 44,190 40,179 41,353 40,489  median 40,489  1.76×
+//	(1.74× for the code before this session, in a run at its start)
+//
+// What is left between 2× and that, on two cores: the phases' ends wait
+// for the slower core (idle above: the host takes a core away for
+// milliseconds at a time, about 13% of the VM's CPU time while measuring,
+// /proc/stat's steal), ε is drawn on one core, and the update's writes are
+// dearer: each packed line it rewrites is in the other core's cache from
+// the shards phase, and both cores stream parameters and moments at once
+// (in the CPU profile, 800 steps: Adam 0.70–0.75 ms a step on two cores
+// against 0.53 on one, the repacking 0.37–0.46 against 0.21). Earlier
+// figures, for the record:
+//
+// Third session of 2026-12-02, with the packed weights and the weight
+// gradients in the update, per phase (800 steps, load 1.4–1.7):
 //
 //	                     GOMAXPROCS=1           GOMAXPROCS=2
 //	phase               µs/step  share        µs/step  share   idle
 //	draw ε                 26.3   0.5%           27.8   0.8%   50.0%
 //	shards (fwd+bwd)     2831.5  51.8%         1812.1  53.3%    6.9%
 //	sum + optimizer      2610.8  47.7%         1558.5  45.9%    2.9%
-//	(the update now holds the dense weight gradients' products: 38% of
-//	the step's multiply-adds)
 //
 //	BenchmarkTrainStep128, 5 alternating rounds (load 1.5–1.9):
 //	GOMAXPROCS=1   19,277  20,229  17,675  22,354  24,785 samples/s
 //	GOMAXPROCS=2   33,653  32,755  34,399  31,827  34,786 samples/s
-//	ratio of medians 1.66× (issue 17 asks 1.8×; 1.79× in another run)
-//
-// What is left between 2× and that: the shards' large products are
-// 15–20% slower on two cores than on one (each core reads every packed
-// weight, half of it written by the other core's update, where on one core
-// the second shard finds the weights in its own L2), the phases' ends wait
-// for the slower core (idle above), and ε is drawn on one core. Earlier
-// figures, for the record:
+//	ratio of medians 1.66× (1.79× in another run)
 //
 // The data-parallel step (issue 17), measured while the machine was shared
 // (load 2.5–7: another session training conv VAEs beside it), so none of
