@@ -59,8 +59,8 @@ func AdamStep(p, g, m, v []float32, h AdamParams) {
 		// The float32 conversions forbid FMA contraction (Go may fuse
 		// x*y+z on some targets), keeping the rounding fixed.
 		gj := float32(g[j]*h.GradScale) + float32(h.WeightDecay*p[j])
-		mj := flushTiny(float32(h.Beta1*m[j]) + float32(c1*gj))
-		vj := flushTiny(float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj))
+		mj := FlushSubnormal(float32(h.Beta1*m[j]) + float32(c1*gj))
+		vj := FlushSubnormal(float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj))
 		m[j], v[j] = mj, vj
 		p[j] -= float32(h.StepSize*mj) / (sqrt32(vj)/h.SqrtBC2 + h.Eps)
 	}
@@ -70,15 +70,12 @@ func AdamStep(p, g, m, v []float32, h AdamParams) {
 const minNormal32 = 0x1p-126
 
 // FlushSubnormal returns x, or +0 when |x| is below the smallest normal
-// float32 (NaN is kept): what AdamStep does to its moments, for an
-// optimizer's other decaying state (a momentum buffer, a running mean of
-// squares), whose values under a zero gradient would otherwise become
-// subnormal and slow every later multiply on them.
-func FlushSubnormal(x float32) float32 { return flushTiny(x) }
-
-// flushTiny returns x, or +0 when |x| is below the smallest normal
-// float32 (NaN is kept), as the vector kernels' flush does.
-func flushTiny(x float32) float32 {
+// float32 (NaN is kept): what AdamStep does to its moments (the vector
+// kernels' flush too), for an optimizer's other decaying state (a
+// momentum buffer, a running mean of squares), whose values under a zero
+// gradient would otherwise become subnormal and slow every later multiply
+// on them.
+func FlushSubnormal(x float32) float32 {
 	if x < minNormal32 && x > -minNormal32 {
 		return 0
 	}
@@ -118,8 +115,8 @@ func AdamStepSum(p, g0, g1, m, v []float32, h AdamParams) {
 	for j := range p {
 		g := g0[j] + g1[j]
 		gj := float32(g*h.GradScale) + float32(h.WeightDecay*p[j])
-		mj := flushTiny(float32(h.Beta1*m[j]) + float32(c1*gj))
-		vj := flushTiny(float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj))
+		mj := FlushSubnormal(float32(h.Beta1*m[j]) + float32(c1*gj))
+		vj := FlushSubnormal(float32(h.Beta2*v[j]) + float32(float32(c2*gj)*gj))
 		m[j], v[j] = mj, vj
 		p[j] -= float32(h.StepSize*mj) / (sqrt32(vj)/h.SqrtBC2 + h.Eps)
 	}

@@ -135,20 +135,7 @@ func TestConvChainFallback(t *testing.T) {
 	// chain's; the shape check sets symbolic sizes to 1, so a fallback's
 	// permutation is over one pixel here).
 	for _, hw := range [][2]int{{1, 1}, {2, 2}, {1, 2}} {
-		in := chainInput(3, 2, hw[0], hw[1], 5)
-		got, err := fast.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := slow.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, w := range want {
-			if ok, i := Within(got[name].Data, w.Data, 1e-5); !ok {
-				t.Errorf("%v %s[%d] = %v, steps give %v", hw, name, i, got[name].Data[i], w.Data[i])
-			}
-		}
+		agree(t, fmt.Sprint(hw), fast, slow, chainInput(3, 2, hw[0], hw[1], 5), nil)
 	}
 	if _, err := fast.Run(chainInput(3, 2, 5, 5, 5)); err == nil {
 		t.Error("a 5×5 image (a flattened size the dense layers do not take) accepted")
