@@ -34,7 +34,7 @@ type crew struct {
 	claims  []atomic.Int64 // per item: the last phase that claimed it
 	workers int            // the caller and the helpers the current phase admits
 	count   int
-	fn      func(j int)
+	fn      func(w, j int)
 	busy    atomic.Int64 // ns spent in fn, when timing
 	timing  bool
 }
@@ -50,10 +50,11 @@ func newCrew() *crew {
 	return c
 }
 
-// run calls fn(j) for every j in [0, count) on the caller and up to
-// helpers crew members, and returns when all calls have returned. With
-// timing set it returns the time spent in fn, summed over goroutines.
-func (c *crew) run(count, helpers int, timing bool, fn func(j int)) time.Duration {
+// run calls fn(w, j) for every j in [0, count) on the caller (w = 0)
+// and up to helpers crew members (w their index), and returns when all
+// calls have returned. With timing set it returns the time spent in fn,
+// summed over goroutines.
+func (c *crew) run(count, helpers int, timing bool, fn func(w, j int)) time.Duration {
 	c.mu.Lock()
 	for c.size < helpers {
 		c.size++
@@ -114,7 +115,7 @@ func (c *crew) work(idx int, seq int64) {
 	}
 	claim := func(j int) {
 		if old := c.claims[j].Load(); old != seq && c.claims[j].CompareAndSwap(old, seq) {
-			c.fn(j)
+			c.fn(idx, j)
 		}
 	}
 	if w := c.workers; idx < w {
@@ -139,9 +140,13 @@ func (c *crew) member(seen int64, idx int) {
 		}
 		seen = seq
 		// Join only with a ticket, taken before counting in, so that run
-		// never returns while a member it did not wait for is in fn.
+		// never returns while a member it did not wait for is in fn. A
+		// member whose index is beyond the phase's workers leaves the
+		// ticket to one within: worker indices stay in [0, workers), so a
+		// phase with fewer items than the crew's size is always run by the
+		// same goroutines, and their packed copies (prepack.go) with them.
 		c.left.Add(1)
-		if c.tickets.Add(-1) >= 0 && c.seq.Load() == seq {
+		if c.tickets.Add(-1) >= 0 && c.seq.Load() == seq && idx < c.workers {
 			c.work(idx, seq)
 		} else {
 			c.tickets.Add(1)

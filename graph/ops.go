@@ -137,9 +137,9 @@ type denseOp struct {
 	layer string
 	act   kernels.Act
 	alpha float32
-	// packed, when set, is W packed for the product (prepack.go): a
-	// training step's shards share one copy packed at the step's start.
-	packed *kernels.PackedB
+	// packed, when set, holds W packed for the product (prepack.go): the
+	// copy of the worker running a training step's shard.
+	packed *packedRef
 }
 
 func (op denseOp) Arity() int            { return 3 }
@@ -210,10 +210,11 @@ func (op denseOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if op.packed != nil {
-		if op.packed.K() != k || op.packed.N() != n {
-			return nil, fmt.Errorf("%v: packed W is %d×%d, want %d×%d", op, op.packed.K(), op.packed.N(), k, n)
+		p := op.packed.p
+		if p.K() != k || p.N() != n {
+			return nil, fmt.Errorf("%v: packed W is %d×%d, want %d×%d", op, p.K(), p.N(), k, n)
 		}
-		op.packed.Gemm(b, x, k, y, n, bias, op.act, op.alpha)
+		p.Gemm(b, x, k, y, n, bias, op.act, op.alpha)
 		return out, nil
 	}
 	kernels.Sgemm(false, false, b, n, k, 1, x, k, w, n, 0, y, n)
@@ -313,10 +314,10 @@ func (op actGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 type matMulOp struct {
 	opBase
 	transA, transB bool
-	// packed, when set, is op(B) packed (prepack.go): the input gradient
-	// dz·Wᵀ of a training step's shards reads one copy of Wᵀ packed at
-	// the step's start instead of transposing W in every product.
-	packed *kernels.PackedB
+	// packed, when set, holds op(B) packed (prepack.go): the input
+	// gradient dz·Wᵀ of a training step's shard reads its worker's copy
+	// of Wᵀ instead of transposing W in every product.
+	packed *packedRef
 }
 
 func (op matMulOp) Arity() int            { return 2 }
@@ -401,10 +402,11 @@ func (op matMulOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if op.packed != nil {
-		if op.transA || op.packed.K() != k || op.packed.N() != n {
-			return nil, fmt.Errorf("%v: packed B is %d×%d, want %d×%d", op, op.packed.K(), op.packed.N(), k, n)
+		p := op.packed.p
+		if op.transA || p.K() != k || p.N() != n {
+			return nil, fmt.Errorf("%v: packed B is %d×%d, want %d×%d", op, p.K(), p.N(), k, n)
 		}
-		op.packed.Gemm(m, a, ac, c, n, nil, kernels.Linear, 0)
+		p.Gemm(m, a, ac, c, n, nil, kernels.Linear, 0)
 		return out, nil
 	}
 	kernels.Sgemm(op.transA, op.transB, m, n, k, 1, a, ac, b, bc, 0, c, n)

@@ -1,11 +1,12 @@
 package graph
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/vaec/vaec/ir"
@@ -106,15 +107,13 @@ type stepper struct {
 	res   []shardResult // per shard, from the last run
 	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
 
-	// packTasks pack the weights the shards' products share (prepack.go)
-	// in full, before a step whose copies are out of date; packErr holds
-	// their errors.
-	packTasks []packTask
-	packErr   []error
-	packed    [][]*packedWeight // per parameter: its packed copies
-	wgrads    []*wgrad          // per parameter: non-nil when the update computes its gradient (wgrad.go)
-	packs     *packSet          // the trainer's packed copies, shared by its steppers
-	stale     atomic.Bool       // a repack failed: pack in full before the next use
+	// packed lists per parameter the packed weights the shards' products
+	// read (prepack.go), uses per shard its products' references to them.
+	packed [][]*packedWeight
+	uses   [][]packedUse
+	caught [][]chunk // per worker: the rows its last catching up packed (prepack.go)
+	wgrads []*wgrad  // per parameter: non-nil when the update computes its gradient (wgrad.go)
+	packs  *packSet  // the trainer's packed weights, shared by its steppers
 
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
@@ -189,6 +188,15 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *pack
 			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+size)})
 		}
 	}
+	// Interleave the parameters' chunks by their place in the parameter,
+	// so that a worker's contiguous share of the list (crew.work) holds
+	// about the same part of every parameter: the workers' updates then
+	// cost about the same, and so does the catching up of each other's
+	// rows in their packed copies before the next shards (prepack.go);
+	// in parameter order one worker got W1 and the other the decoder's
+	// output weights, packed twice (x·W and dz·Wᵀ).
+	mid := func(c chunk) float64 { return float64(c.lo+c.hi) / float64(2*len(params[c.i])) }
+	slices.SortStableFunc(s.chunks, func(a, b chunk) int { return cmp.Compare(mid(a), mid(b)) })
 	s.ss = make([]float64, len(s.chunks))
 	return s, nil
 }
@@ -218,23 +226,18 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		t1 = time.Now()
 		s.prof.add(phaseDraw, t1.Sub(t0), t1.Sub(t0)) // one core works
 	}
-	// Every update repacks the rows it changes in the copies its stepper
-	// reads; copies another stepper's update did not touch (it reads no
-	// copy of that weight), or none yet, are packed again in full.
-	if !s.packsCurrent() {
-		busy, err := s.pack()
-		if err != nil {
-			return 0, 0, 0, 0, err
+	// Room for a packed copy per worker that may run a shard: the phase
+	// admits workers [0, slots) (crew.go).
+	slots := min(runtime.GOMAXPROCS(0), len(s.shards))
+	s.growCopies(slots)
+	busy := s.parallel(len(s.shards), func(w, k int) {
+		if err := s.prepareShard(k, w); err != nil {
+			s.res[k].err = err
+			return
 		}
-		s.markPacked()
-		s.stale.Store(false)
-		if s.prof != nil {
-			t2 := time.Now()
-			s.prof.add(phasePack, t2.Sub(t1), busy)
-			t1 = t2
+		if slots > 1 {
+			s.evictShared(k)
 		}
-	}
-	busy := s.parallel(len(s.shards), func(k int) {
 		n := s.shards[k]
 		lo, hi := s.lo[k], s.lo[k+1]
 		fillRows(n.xv.Data().([]float32), x, d, idx[lo:hi])
@@ -304,7 +307,7 @@ func (s *stepper) update(o *optimizer, step int64) {
 	}
 	var busy time.Duration
 	if o.clip > 0 {
-		busy = s.parallel(len(s.chunks), func(j int) {
+		busy = s.parallel(len(s.chunks), func(_, j int) {
 			c := s.chunks[j]
 			s.ss[j] = sumSquares(reduce(c)[c.lo:c.hi])
 		})
@@ -313,16 +316,16 @@ func (s *stepper) update(o *optimizer, step int64) {
 			ss += v
 		}
 		o.begin(step, ss, gradScale)
-		busy += s.parallel(len(s.chunks), func(j int) {
+		busy += s.parallel(len(s.chunks), func(w, j int) {
 			c := s.chunks[j]
 			o.update(c.i, s.params[c.i], target(c.i), c.lo, c.hi)
-			s.repack(c)
+			s.repack(w, c)
 		})
 	} else {
 		o.begin(step, 0, gradScale)
-		busy = s.parallel(len(s.chunks), func(j int) {
+		busy = s.parallel(len(s.chunks), func(w, j int) {
 			c := s.chunks[j]
-			defer s.repack(c)
+			defer s.repack(w, c)
 			if s.wgrads[c.i] != nil {
 				s.updateDeferred(o, c)
 				return
@@ -344,15 +347,30 @@ func (s *stepper) update(o *optimizer, step int64) {
 			o.update(c.i, s.params[c.i], reduce(c), c.lo, c.hi)
 		})
 	}
-	// The parameters changed, and with them this stepper's packed copies
-	// (repack); any other copy is now out of date.
+	// The parameters changed; the rows each worker repacked are current in
+	// its copy, every other copy of them is now behind.
 	s.packs.version++
-	if !s.stale.Load() {
-		s.markPacked()
-	}
 	if s.prof != nil {
 		s.prof.add(phaseUpdate, time.Since(t0), busy)
 		s.prof.steps++
+	}
+}
+
+// evictShared evicts from the caches what shard k is about to overwrite
+// and another worker read in the last update: its inputs and output
+// gradients of the weights whose gradients the update computes
+// (wgrad.go), and its gradients of the other parameters, which the
+// update summed. Without it, the shard's first write to each of those
+// lines waits for the other core's copy to be invalidated (see
+// kernels.Evict); on one core nothing is shared and nothing is evicted.
+func (s *stepper) evictShared(k int) {
+	for i, w := range s.wgrads {
+		if w != nil {
+			kernels.Evict(w.x[k])
+			kernels.Evict(w.dz[k])
+			continue
+		}
+		kernels.Evict(s.grads[k][i])
 	}
 }
 
@@ -386,13 +404,13 @@ func weightedSumInto(grads [][][]float32, coef []float32, c chunk) {
 	}
 }
 
-// parallel calls fn(j) for every j in [0, count), each j claimed by the
-// first free one of up to min(GOMAXPROCS, count) goroutines (the caller
-// and the crew's members), and returns the time they spent in fn, summed
+// parallel calls fn(w, j) for every j in [0, count), each j claimed by
+// the first free one of up to min(GOMAXPROCS, count) goroutines (the
+// caller, worker w = 0, and the crew's members, w their index), and returns the time they spent in fn, summed
 // (when profiling). While it runs,
 // the kernels split their work over the remaining cores only
-// (kernels.Share). fn(j) must not depend on which goroutine runs it.
-func (s *stepper) parallel(count int, fn func(j int)) time.Duration {
+// (kernels.Share). What fn(w, j) computes must not depend on w.
+func (s *stepper) parallel(count int, fn func(w, j int)) time.Duration {
 	workers := min(runtime.GOMAXPROCS(0), count)
 	if workers <= 1 {
 		var t0 time.Time
@@ -400,7 +418,7 @@ func (s *stepper) parallel(count int, fn func(j int)) time.Duration {
 			t0 = time.Now()
 		}
 		for j := range count {
-			fn(j)
+			fn(0, j)
 		}
 		if s.prof != nil {
 			return time.Since(t0)
@@ -418,13 +436,12 @@ func (s *stepper) parallel(count int, fn func(j int)) time.Duration {
 // The phases of a step, as stepProfile reports them.
 const (
 	phaseDraw   = iota // drawing ε (the trainer's generator: one sequence)
-	phasePack          // packing the shared weights (prepack.go)
 	phaseShards        // forward and backward of every shard
 	phaseUpdate        // gradient sum and optimizer
 	numPhases
 )
 
-var phaseNames = [numPhases]string{"draw ε", "pack weights", "shards (fwd+bwd)", "sum + optimizer"}
+var phaseNames = [numPhases]string{"draw ε", "shards (fwd+bwd)", "sum + optimizer"}
 
 // stepProfile accumulates the wall time of each phase and the time the
 // goroutines spent working in it, from which the idle share of the cores
@@ -453,7 +470,7 @@ func (p *stepProfile) report(procs int) string {
 	for ph := range numPhases {
 		w, bz := p.wall[ph], p.busy[ph]
 		if w == 0 {
-			continue // a phase that did not run (the full pack, once warm)
+			continue // a phase that did not run
 		}
 		idle := 1 - float64(bz)/(float64(w)*float64(procs))
 		fmt.Fprintf(&b, "%-18s %10.1f %5.1f%% %10.1f %5.1f%%\n", phaseNames[ph],

@@ -3,75 +3,103 @@ package graph
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	G "gorgonia.org/gorgonia"
 
 	"github.com/vaec/vaec/kernels"
 )
 
-// Weights packed once per step.
+// Weights packed once per step, one copy per core.
 //
 // Every shard of a step multiplies by the same weights: x·W in each dense
 // layer and dz·Wᵀ for each input gradient. Left to Sgemm, each of those
 // products reads W on its own: in place, rows a stride apart (x·W), or
 // transposed into a packed copy first (dz·Wᵀ, 7% of a step on the MNIST
-// model), once per shard. Instead the stepper packs each such weight once
-// at the start of a step, split over the cores, into the micro-kernel's
-// panel layout (kernels.NewPackedPanels), and the shards' products read
-// that copy: contiguous panels, fetched once per core from wherever the
-// update left W. The arithmetic is Sgemm's blocked path exactly (the same
+// model), once per shard. Instead the shards' products read a copy of W
+// in the micro-kernel's panel layout (kernels.NewPackedPanels), which the
+// update refreshes row by row as it changes the weights, while the rows
+// are in cache. The arithmetic is Sgemm's blocked path exactly (the same
 // kernels over the same k-blocks), so weights are bit-identical with and
-// without it; products Sgemm computes another way (a single row, or fewer
-// columns than a panel, which it transposes) keep calling Sgemm.
+// without the copies; products Sgemm computes another way (a single row,
+// or fewer columns than a panel, which it transposes) keep calling Sgemm.
+//
+// Each worker of the step's parallel phases (crew.go: the caller is
+// worker 0) has a copy of its own. Writing a cache line that the other
+// core has read costs that core's copy of the line to be invalidated
+// first: on the 2-core EPYC this was measured at 194 µs to rewrite 1.3 MB
+// that the other core had read, against 13 µs for lines only this core
+// had touched, and 45 µs to read 1.3 MB the other core had just written.
+// One shared copy, read by every shard and rewritten by every update,
+// paid the first price on every line every step: the repacking took 5
+// times the CPU time on two cores that it took on one. With a copy per
+// worker, the update writes the rows it updated into its worker's copy
+// only (lines only that core reads), and a worker starting a shard
+// brings its copy up to date first, packing the rows the other workers
+// updated: it reads them from the other core's cache, the cheaper
+// direction, and its products then read lines of its own. On one core
+// there is one copy and it is always current.
 
-// packedWeight is one trainable matrix in one orientation, packed.
+// packedWeight is one trainable matrix in one orientation, packed, with
+// one copy per worker.
 type packedWeight struct {
-	param int // index in stepper.params
-	cols  int // the parameter's row length (B's leading dimension)
-	p     *kernels.PackedB
-	at    uint64 // the packSet version its contents reflect
+	param  int // index in stepper.params
+	cols   int // the parameter's row length (B's leading dimension)
+	rows   int // the parameter's rows, the unit of freshness
+	transB bool
+	k, n   int
+	copies []*packedCopy // per worker; nil until that worker needs one
 }
 
-// packSet holds a trainer's packed copies, shared by its steppers (one
+// packedCopy is one worker's copy of a packed weight.
+type packedCopy struct {
+	p *kernels.PackedB
+	// at holds, per row of the parameter, the packSet version the row's
+	// packed values reflect; 0 for never packed.
+	at []uint64
+}
+
+// packSet holds a trainer's packed weights, shared by its steppers (one
 // per batch size: the full batches and the short last one), so that a
-// weight has one copy per orientation however many steppers read it.
+// weight has one copy per orientation and worker however many steppers
+// read it.
 type packSet struct {
 	byKey map[packKey]*packedWeight
-	// version counts the updates of the parameters; a copy is current
-	// when its at equals it.
+	// version is 1 plus the number of updates of the parameters; a row of
+	// a copy is current when its at equals it.
 	version uint64
 }
 
-func newPackSet() *packSet { return &packSet{byKey: map[packKey]*packedWeight{}} }
+func newPackSet() *packSet { return &packSet{byKey: map[packKey]*packedWeight{}, version: 1} }
 
-// packKey names a packed copy: a parameter in one orientation.
+// packKey names a packed weight: a parameter in one orientation.
 type packKey struct {
 	param  int
 	transB bool
 }
 
-// packTask is one part of one weight's packing.
-type packTask struct {
-	w           *packedWeight
-	part, parts int
-}
+// packedRef is what a shard's product multiplies by: the copy of the
+// worker running the shard, set before each run.
+type packedRef struct{ p *kernels.PackedB }
 
-// packPart is the number of elements one packing task aims at.
-const packPart = 1 << 16
+// packedUse ties a shard's reference to the weight it reads.
+type packedUse struct {
+	ref *packedRef
+	w   *packedWeight
+}
 
 // prepack enables the packed copies; tests compare with it off.
 var prepack = true
 
 // attachPacked gives the shards' products that multiply by a trainable
-// matrix a shared packed copy of it, and lists the packing tasks.
+// matrix a reference to a packed copy of it.
 func (s *stepper) attachPacked() error {
 	s.packed = make([][]*packedWeight, len(s.params))
+	s.uses = make([][]packedUse, len(s.shards))
 	if !prepack {
 		return nil
 	}
 	nr := kernels.PanelWidth()
-	for _, n := range s.shards {
+	for sh, n := range s.shards {
 		if n.tape == nil {
 			continue // the primitive lowering: Gorgonia's ops
 		}
@@ -117,13 +145,15 @@ func (s *stepper) attachPacked() error {
 			if err != nil {
 				return err
 			}
+			ref := &packedRef{}
+			s.uses[sh] = append(s.uses[sh], packedUse{ref, pw})
 			var op G.UsePreallocDoer
 			switch o := st.op.(type) {
 			case denseOp:
-				o.packed = pw.p
+				o.packed = ref
 				op = o
 			case matMulOp:
-				o.packed = pw.p
+				o.packed = ref
 				op = o
 			}
 			st.op, st.pre = op.(G.Op), op
@@ -132,7 +162,7 @@ func (s *stepper) attachPacked() error {
 	return nil
 }
 
-// packedFor returns the packed copy for a key, creating it and its tasks.
+// packedFor returns the packed weight for a key, creating it.
 func (s *stepper) packedFor(k packKey, transB bool, kk, nn, cols int) (*packedWeight, error) {
 	if len(s.params[k.param]) != kk*nn {
 		return nil, errorf("packing parameter %d: %d values, want %d×%d", k.param, len(s.params[k.param]), kk, nn)
@@ -142,82 +172,109 @@ func (s *stepper) packedFor(k packKey, transB bool, kk, nn, cols int) (*packedWe
 		return pw, nil // another shard of this stepper made it its own
 	}
 	if pw == nil {
-		p, err := kernels.NewPackedPanels(transB, kk, nn)
-		if err != nil {
-			return nil, err
-		}
-		// at 0 while version is 0 would read as current: start behind.
-		pw = &packedWeight{param: k.param, cols: cols, p: p, at: ^uint64(0)}
+		pw = &packedWeight{param: k.param, cols: cols, rows: kk * nn / cols, transB: transB, k: kk, n: nn}
 		s.packs.byKey[k] = pw
 	}
 	s.packed[k.param] = append(s.packed[k.param], pw)
-	parts := max(1, (kk*nn+packPart-1)/packPart)
-	for part := range parts {
-		s.packTasks = append(s.packTasks, packTask{pw, part, parts})
-	}
 	return pw, nil
 }
 
-// pack packs every shared weight from the current parameters, and
-// returns the time the goroutines spent on it (when profiling).
-func (s *stepper) pack() (time.Duration, error) {
-	if len(s.packTasks) == 0 {
-		return 0, nil
-	}
-	if len(s.packErr) < len(s.packTasks) {
-		s.packErr = make([]error, len(s.packTasks))
-	}
-	busy := s.parallel(len(s.packTasks), func(j int) {
-		t := s.packTasks[j]
-		s.packErr[j] = t.w.p.Pack(s.params[t.w.param], t.w.cols, t.part, t.parts)
-	})
-	return busy, s.packError()
-}
-
-// packError returns the first error the packing recorded.
-func (s *stepper) packError() error {
-	for _, err := range s.packErr {
-		if err != nil {
-			return fmt.Errorf("packing weights: %w", err)
-		}
-	}
-	return nil
-}
-
-// repack refreshes the packed copies of chunk c's parameter for the
-// chunk's rows, just updated and still in cache. The chunk is whole rows
-// (newStepper); the sizes were checked when the copies were made, so an
-// error here is a bug, kept for the next step to report.
-func (s *stepper) repack(c chunk) {
-	for _, pw := range s.packed[c.i] {
-		if err := pw.p.PackRows(s.params[c.i], pw.cols, c.lo/pw.cols, c.hi/pw.cols); err != nil {
-			s.stale.Store(true) // packed again in full before it is used
-		}
-	}
-}
-
-// packsCurrent reports whether every copy this stepper reads reflects
-// the parameters as they are.
-func (s *stepper) packsCurrent() bool {
-	if s.stale.Load() {
-		return false
+// growCopies makes room for the copies of workers [0, workers) in every
+// weight this stepper reads, before a parallel phase, so that a worker
+// allocating its own copy during the phase writes only its own slot.
+func (s *stepper) growCopies(workers int) {
+	if len(s.caught) < workers {
+		s.caught = append(s.caught, make([][]chunk, workers-len(s.caught))...)
 	}
 	for _, ps := range s.packed {
 		for _, pw := range ps {
-			if pw.at != s.packs.version {
-				return false
+			if len(pw.copies) < workers {
+				pw.copies = append(pw.copies, make([]*packedCopy, workers-len(pw.copies))...)
 			}
 		}
 	}
-	return true
 }
 
-// markPacked records that this stepper's copies reflect the parameters,
-// after a full pack or an update that repacked every row of them.
-func (s *stepper) markPacked() {
-	for _, ps := range s.packed {
-		for _, pw := range ps {
-			pw.at = s.packs.version
+// prepareShard points shard k's products at worker w's copies, first
+// bringing each up to date: allocated if the worker has none, and the
+// rows another worker's update (or another stepper's) changed since it
+// last packed them packed again from the parameters. Those rows are then
+// evicted from the caches (kernels.Evict): the worker that updated them
+// writes them again in the next update, and finds no copy of them here
+// to invalidate first.
+func (s *stepper) prepareShard(k, w int) error {
+	caught := s.caught[w][:0]
+	for _, u := range s.uses[k] {
+		c, err := s.currentCopy(u.w, w, &caught)
+		if err != nil {
+			return err
+		}
+		u.ref.p = c.p
+	}
+	for i, r := range caught {
+		if !slices.Contains(caught[:i], r) {
+			kernels.Evict(s.params[r.i][r.lo:r.hi])
+		}
+	}
+	s.caught[w] = caught
+	return nil
+}
+
+// currentCopy returns worker w's copy of pw, with every row current,
+// adding the parameter ranges it packed to caught.
+func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packedCopy, error) {
+	c := pw.copies[w]
+	if c == nil {
+		p, err := kernels.NewPackedPanels(pw.transB, pw.k, pw.n)
+		if err != nil {
+			return nil, err
+		}
+		c = &packedCopy{p: p, at: make([]uint64, pw.rows)}
+		pw.copies[w] = c
+	}
+	v := s.packs.version
+	for r0 := 0; r0 < pw.rows; {
+		if c.at[r0] == v {
+			r0++
+			continue
+		}
+		r1 := r0 + 1
+		for r1 < pw.rows && c.at[r1] != v {
+			r1++
+		}
+		if err := c.p.PackRows(s.params[pw.param], pw.cols, r0, r1); err != nil {
+			return nil, fmt.Errorf("packing weights: %w", err)
+		}
+		for r := r0; r < r1; r++ {
+			c.at[r] = v
+		}
+		*caught = append(*caught, chunk{pw.param, r0 * pw.cols, r1 * pw.cols})
+		r0 = r1
+	}
+	return c, nil
+}
+
+// repack refreshes worker w's copies of chunk c's parameter for the
+// chunk's rows, just updated and still in cache, and marks them current
+// for the version the update is making. The chunk is whole rows
+// (newStepper). Other workers' copies of these rows are now behind; each
+// catches up before its next shard (prepareShard). A worker without a
+// copy (it ran no shard yet, or there are more cores than shards) packs
+// nothing, and an error leaves the rows behind, to be packed, and the
+// error reported, by prepareShard.
+func (s *stepper) repack(w int, c chunk) {
+	next := s.packs.version + 1
+	for _, pw := range s.packed[c.i] {
+		if w >= len(pw.copies) || pw.copies[w] == nil {
+			continue
+		}
+		cp := pw.copies[w]
+		r0, r1 := c.lo/pw.cols, c.hi/pw.cols
+		if err := cp.p.PackRows(s.params[c.i], pw.cols, r0, r1); err != nil {
+			continue
+		}
+		for r := r0; r < r1; r++ {
+			cp.at[r] = next
 		}
 	}
 }

@@ -12,11 +12,13 @@ import (
 // TestPrepackedTrainMatchesUnpacked trains with the shared packed weights
 // and without them, and with the weight gradients computed by the update
 // (wgrad.go) and by the shards: the weights must be bit-identical, since
-// both are Sgemm's arithmetic in the same order. A copy that lagged behind an update
-// would change the gradients, so this also shows the copies stay current:
-// updated row by row by the update, packed again in full when the other
-// stepper (the short last batch) has changed the weights, with and
-// without clipping (whose update is a second pass).
+// both are Sgemm's arithmetic in the same order. A copy that lagged behind
+// an update would change the gradients, so this also shows the copies stay
+// current on two cores, one per worker: each worker's rows refreshed by its
+// update, the other worker's rows caught up before its next shard, and
+// every row caught up after the other stepper (the short last batch) has
+// changed the weights, with and without clipping (whose update is a
+// second pass).
 func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 	mlpModel := func(batch int, clip float64) *ir.Model {
 		m := mlp(784, []int{64}, 4, ir.ReLU, ir.Bernoulli)
@@ -50,7 +52,7 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(s.packTasks) == 0 {
+			if len(s.uses[0]) == 0 {
 				t.Fatal("no weight is packed")
 			}
 			deferred := 0

@@ -137,3 +137,13 @@ func ExamplePackedB_PackRows() {
 	// [4 1 10 1]
 	// [8 3 20 6]
 }
+
+// Evict moves data out of the caches without changing it: a core that has
+// read values another core will write next evicts them, so the writer
+// finds no copy to invalidate.
+func ExampleEvict() {
+	w := []float32{0.5, -1, 2}
+	kernels.Evict(w)
+	fmt.Println(w)
+	// Output: [0.5 -1 2]
+}
