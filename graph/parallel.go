@@ -101,8 +101,12 @@ type stepper struct {
 
 	params [][]float32 // the trainable parameters, shared with the trainer
 	chunks []chunk
-	ss     []float64 // per chunk: Σ g² (clipping only)
-	eps    []float32 // the whole batch's ε, drawn in one sequence
+	// order is the update's claim order of chunks for orderFor workers
+	// (claimOrder).
+	order    []int
+	orderFor int
+	ss       []float64 // per chunk: Σ g² (clipping only)
+	eps      []float32 // the whole batch's ε, drawn in one sequence
 
 	res   []shardResult // per shard, from the last run
 	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
@@ -188,15 +192,6 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *pack
 			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+size)})
 		}
 	}
-	// Interleave the parameters' chunks by their place in the parameter,
-	// so that a worker's contiguous share of the list (crew.work) holds
-	// about the same part of every parameter: the workers' updates then
-	// cost about the same, and so does the catching up of each other's
-	// rows in their packed copies before the next shards (prepack.go);
-	// in parameter order one worker got W1 and the other the decoder's
-	// output weights, packed twice (x·W and dz·Wᵀ).
-	mid := func(c chunk) float64 { return float64(c.lo+c.hi) / float64(2*len(params[c.i])) }
-	slices.SortStableFunc(s.chunks, func(a, b chunk) int { return cmp.Compare(mid(a), mid(b)) })
 	s.ss = make([]float64, len(s.chunks))
 	return s, nil
 }
@@ -307,7 +302,9 @@ func (s *stepper) update(o *optimizer, step int64) {
 	}
 	var busy time.Duration
 	if o.clip > 0 {
+		order := s.claimOrder()
 		busy = s.parallel(len(s.chunks), func(_, j int) {
+			j = order[j]
 			c := s.chunks[j]
 			s.ss[j] = sumSquares(reduce(c)[c.lo:c.hi])
 		})
@@ -317,14 +314,15 @@ func (s *stepper) update(o *optimizer, step int64) {
 		}
 		o.begin(step, ss, gradScale)
 		busy += s.parallel(len(s.chunks), func(w, j int) {
-			c := s.chunks[j]
+			c := s.chunks[order[j]]
 			o.update(c.i, s.params[c.i], target(c.i), c.lo, c.hi)
 			s.repack(w, c)
 		})
 	} else {
 		o.begin(step, 0, gradScale)
+		order := s.claimOrder()
 		busy = s.parallel(len(s.chunks), func(w, j int) {
-			c := s.chunks[j]
+			c := s.chunks[order[j]]
 			defer s.repack(w, c)
 			if s.wgrads[c.i] != nil {
 				s.updateDeferred(o, c)
@@ -354,6 +352,39 @@ func (s *stepper) update(o *optimizer, step int64) {
 		s.prof.add(phaseUpdate, time.Since(t0), busy)
 		s.prof.steps++
 	}
+}
+
+// claimOrder returns the order in which the update's workers claim the
+// chunks for the current worker count: the chunks cut into as many bands
+// as workers by their place in their parameter, each band in parameter
+// order. A worker's contiguous share of the list (crew.work) is then
+// about one band, the same part of every parameter, so the workers'
+// updates cost about the same, and so does catching up each other's rows
+// in their packed copies before the next shards (prepack.go); in plain
+// parameter order one of two workers updated W1 and the other the
+// decoder's output weights, which are packed twice (x·W and dz·Wᵀ).
+// Within a band a worker still goes parameter by parameter, keeping one
+// layer's inputs and output gradients in cache at a time. Which worker
+// updates a chunk never changes what it computes; clipping's sum of
+// squares is added in chunk order, not in this one.
+func (s *stepper) claimOrder() []int {
+	workers := min(runtime.GOMAXPROCS(0), len(s.chunks))
+	if s.orderFor == workers && len(s.order) == len(s.chunks) {
+		return s.order
+	}
+	band := func(j int) int {
+		c := s.chunks[j]
+		mid := float64(c.lo+c.hi) / float64(2*len(s.params[c.i]))
+		return min(workers-1, int(mid*float64(workers)))
+	}
+	s.order = make([]int, len(s.chunks))
+	for j := range s.order {
+		s.order[j] = j
+	}
+	// Stable: within a band, chunks stay in parameter order.
+	slices.SortStableFunc(s.order, func(a, b int) int { return cmp.Compare(band(a), band(b)) })
+	s.orderFor = workers
+	return s.order
 }
 
 // evictShared evicts from the caches what shard k is about to overwrite
