@@ -91,18 +91,17 @@
 //
 //	draw ε      the trainer's generator, the whole batch in one sequence (ε of
 //	            a row is the same as without shards); serial, ~1% of a step
-//	(pack)      only when the packed weights are out of date (the first
-//	            step, or after a stepper that reads no copy of some weight,
-//	            a one-row last batch, updated it): every weight the shards
-//	            multiply by, packed once into the kernel's panel layout,
-//	            split over the cores; the copies are the trainer's, shared
-//	            by its steppers (prepack.go) — barrier —
 //	shards      each shard copies its rows of x and ε and runs forward and
 //	            backward; up to min(GOMAXPROCS, S) goroutines claim shards
 //	            (the caller and a standing crew, crew.go, whose members
 //	            poll for the next phase, so none waits for a thread to wake);
 //	            kernels.Share tells the kernels to use GOMAXPROCS/workers
-//	            goroutines each (one on two cores: no hand-offs at all)
+//	            goroutines each (one on two cores: no hand-offs at all).
+//	            Before its first shard a worker brings its own packed copy
+//	            of the weights up to date (the rows other workers updated;
+//	            all of them the first time) and evicts the parameter rows
+//	            it read, and on more than one core the buffers the other
+//	            workers' update read (see below)
 //	            — barrier —
 //	loss        the shards' terms added in shard order (scalars, the caller)
 //	update      the parameters in fixed chunks of 16,384 elements; per chunk
@@ -110,9 +109,10 @@
 //	            (kernels.AddTo; with Adam the last shard's is added inside
 //	            the optimizer's pass, kernels.AdamStepSum, same bits, the sum
 //	            never written) and the optimizer updates the chunk while it
-//	            is in L2, then refreshes the packed copies of its rows
-//	            (a weight's chunks are whole rows, 8 at a time); chunks
-//	            claimed by whichever goroutine is free
+//	            is in L2, then refreshes the worker's packed copy of its rows
+//	            (a weight's chunks are whole rows, 8 at a time); each worker
+//	            first takes its band of the chunks (the same share of every
+//	            parameter), then whatever is left
 //	            — barrier —  (global-norm clipping: sum, barrier, update)
 //
 // The packed copies exist because the shards share the weights: left to
@@ -125,6 +125,22 @@
 // arithmetic is Sgemm's (the same kernels over the same k-blocks), so the
 // weights are bit-identical with or without the copies.
 //
+// Each worker has a copy of its own (prepack.go), and the step evicts
+// what another core will write next (kernels.Evict), because of what a
+// core pays to write a line another core has read: on the 2-core EPYC VM
+// (vCPUs about 230 ns apart one way), 176–207 µs to write 1.3 MB the
+// other core had read, 13 µs for lines no other core held, 45 µs to read
+// 1.3 MB the other core had just written. With one shared copy every
+// update rewrote lines both shards had read, and the repacking took five
+// times the CPU time on two cores that it took on one; now each worker
+// writes only its own copy and reads the other workers' updated rows
+// (the cheap direction). The same holds for the parameters those rows
+// come from (the update that owns them writes them again next step) and
+// for each shard's inputs and output gradients, which the other worker's
+// update reads for the weight gradients: the reader evicts the first,
+// the writer the second before writing, each costing about 40 µs per
+// 1.3 MB and saving the writer about 150.
+//
 // Each shard's loss is its own mean (recon + w·KL)/b; with equal shards
 // the batch's gradient is their sum times 1/S, which the optimizer takes as
 // its gradient scale (exact for S a power of two), and unequal shards are
@@ -136,8 +152,7 @@
 //
 // # Scaling beyond two cores
 //
-// Per step, whatever the core count P: two barriers (three with clipping;
-// one more, the full pack, only when the packed copies are out of date),
+// Per step, whatever the core count P: two barriers (three with clipping),
 // no goroutine start (the crew's P−1 members are started
 // once), no lock, and no barrier inside a shard while S ≥ P. Work per
 // core, with N parameters, of which N_d in the dense weights whose
@@ -153,6 +168,11 @@
 //	         updates, (S−1)·(N−N_d)/P adds for the other gradients, and
 //	         about 7·4·N/P bytes of memory traffic (parameters and two
 //	         moments read and written, the packed copies written)
+//	catch-up each of the W = min(P, S) shard workers packs the (W−1)/W of
+//	         the packed weights N_p the others updated, reading them from
+//	         the others' caches: (W−1)·N_p/W copies per core, the same on
+//	         every core because each worker updates its band, the same
+//	         share of every parameter; W copies of N_p floats in memory
 //
 // For the MNIST model:
 //
@@ -173,19 +193,65 @@
 // whole rows, uses every core at any P. With S ≥ P the design scales
 // linearly in compute; its limits are ⌈S/P⌉ rounding (S = 16 on 12 cores
 // runs two rounds on 4 of them) and the data the cores share: every shard
-// reads every packed weight, which another core wrote in the update (on
-// two cores this made the shards' large products 15–20% slower than on
-// one, where the second shard finds the weights in its own L2, until the
-// micro-kernel prefetched each next panel: see Figures), and every
-// chunk of the update reads all shards' x and dz (16 shards: 16·B/S rows,
-// a few MB, read once per chunk of rows from the other cores' caches).
+// worker needs every weight the others updated (the catch-up above, a
+// read of (W−1)/W of the packed weights from other cores' caches, which
+// grows towards all of them as W grows, while each core's share of the
+// arithmetic shrinks as 1/W), and every chunk of the update reads all
+// shards' x and dz (16 shards: 16·B/S rows, a few MB, read once per chunk
+// of rows from the other cores' caches). For the MNIST model N_p is 3.8 MB
+// of copies (W1, and the decoder's output weights twice), from 2.5 MB of
+// parameters; on 16 cores with S = 16 a core would catch up 2.3 MB of
+// parameters per step against 1.25 MB on two, for a sixteenth of the
+// multiply-adds: data parallelism inside a step stops paying somewhere
+// between 8 and 16 cores for this model at batch 1024, where splitting
+// the products by columns (each core owning a slice of every weight, as
+// in model parallelism) would move activations instead of weights.
 
 // # Figures
 //
-// Measured on the shared 2-core development machine (Xeon @ 2.5 GHz with
-// AVX-512), the PyTorch example's model (784-400-20, ReLU, Bernoulli, Adam,
-// batch 128). Other engineers' work loads the machine, so figures are given
-// side by side, with the load average.
+// Measured on shared 2-core development machines, the PyTorch example's
+// model (784-400-20, ReLU, Bernoulli, Adam, batch 128). Until the fourth
+// session a Xeon at 2.5 GHz with AVX-512; from the fifth an AMD EPYC
+// (Zen 5) VM, 48 KB L1D and 1 MB L2 per vCPU. Other work loads the hosts,
+// so figures are given side by side, as ratios within one run.
+//
+// Fifth session of 2026-12-02, on the EPYC. One core is faster here (the
+// micro-kernel reaches 194 GFLOP/s from L1, a 256×784×400 product 197 on
+// one thread, against about 150 and 124 on the Xeon), and two scale worse:
+// the vCPUs are about 230 ns apart one way (a ping-pong round trip takes
+// 460 ns), and they are not equal. The 256×784×400 product on one thread,
+// pinned: vCPU 0 191.5 and 191.7 GFLOP/s, vCPU 1 164.6 and 167.7; two
+// processes at once, one per vCPU: 188.3 + 179.1, 192.7 + 182.7, and
+// 190.4 + 140.7. Pure arithmetic split over the two vCPUs thus gains
+// 1.73–1.96 times one core. At the session's start the step ran at
+// GOMAXPROCS=1 40,140 (38,529 40,579 39,860 43,722 40,140) and at
+// GOMAXPROCS=2 64,341 (64,934 64,341 61,588 64,036 66,256) samples/s,
+// 1.60×; per phase (800 steps) the two cores spent 1,885 µs of CPU on the
+// shards (1,757 on one core) and 1,901 on the update (1,397), and the CPU
+// profile put most of the difference in the repacking (PackRows 0.26 s
+// per 2,000 steps on one core, 1.30 s on two). The cause, measured in C
+// with two pinned threads over 1.3 MB: writing lines the other core had
+// read took 176–207 µs, 13 µs otherwise; reading lines the other core had
+// just written took 45 µs; evicting them after reading (CLFLUSHOPT,
+// 40 µs) brought the writer's pass to 32–39 µs. Hence a packed copy per
+// worker, caught up before each shard, the update's chunks in one band per
+// worker, and kernels.Evict (see the data-parallel step above). In one
+// process, alternating 150-step runs, 9 rounds each: +2.6% at
+// GOMAXPROCS=2 for the copies and bands, +2.2% for evicting the parameter
+// rows caught up, +3.0% for evicting a shard's buffers, GOMAXPROCS=1
+// within ±1.5%. Per phase after the copies (1,500 steps):
+//
+//	                     GOMAXPROCS=1           GOMAXPROCS=2
+//	phase               µs/step  busy µs      µs/step  busy µs   idle
+//	draw ε                 15.6     15.6         31.5     31.5   50.0%
+//	shards (fwd+bwd)     1700.5   1698.8       1094.0   2129.5    2.7%
+//	sum + optimizer      1359.5   1357.2        815.7   1608.6    1.4%
+//	total                3075.6                1941.2
+//
+// On two cores the shards now spend about 190 µs of each core's time
+// catching up the other core's rows (133) and evicting (55), and Adam,
+// which had taken 0.64 s per 3,000 steps on one core and 1.20 s on two,
+// takes 0.71 s on two. What is left is mostly the asymmetry above.
 //
 // Fourth session of 2026-12-02 (README has the full table). The 8×48
 // micro-kernel now prefetches, over each tile of a product with a packed
