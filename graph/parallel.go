@@ -119,6 +119,12 @@ type stepper struct {
 	wgrads []*wgrad  // per parameter: non-nil when the update computes its gradient (wgrad.go)
 	packs  *packSet  // the trainer's packed weights, shared by its steppers
 
+	// mode chooses between a packed copy per worker and one for all;
+	// private is its choice for the current step, began the step's start.
+	mode    copyMode
+	private bool
+	began   time.Time
+
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
 }
@@ -193,6 +199,7 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *pack
 		}
 	}
 	s.ss = make([]float64, len(s.chunks))
+	s.mode = newCopyMode()
 	return s, nil
 }
 
@@ -211,10 +218,8 @@ func (s *stepper) close() {
 // returns the batch's summed reconstruction term and KL, its loss per
 // example and the summed trained bound (0 for the plain ELBO).
 func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw float32) (recon, kl, loss, bound float64, err error) {
-	var t0 time.Time
-	if s.prof != nil {
-		t0 = time.Now()
-	}
+	t0 := time.Now()
+	s.began = t0
 	fillNormal(rng, s.eps)
 	var t1 time.Time
 	if s.prof != nil {
@@ -225,12 +230,22 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	// admits workers [0, slots) (crew.go).
 	slots := min(runtime.GOMAXPROCS(0), len(s.shards))
 	s.growCopies(slots)
-	busy := s.parallel(len(s.shards), func(w, k int) {
-		if err := s.prepareShard(k, w); err != nil {
-			s.res[k].err = err
-			return
+	// A copy per worker, or one for all (copyMode, prepack.go); one is
+	// brought up to date here, before the shards read it.
+	s.private = slots > 1 && s.mode.private
+	if !s.private {
+		if err := s.catchUp(0); err != nil {
+			return 0, 0, 0, 0, err
 		}
-		if slots > 1 {
+	}
+	busy := s.parallel(len(s.shards), func(w, k int) {
+		if !s.private {
+			s.pointShard(k, 0)
+		} else {
+			if err := s.prepareShard(k, w); err != nil {
+				s.res[k].err = err
+				return
+			}
 			s.evictShared(k)
 		}
 		n := s.shards[k]
@@ -316,14 +331,14 @@ func (s *stepper) update(o *optimizer, step int64) {
 		busy += s.parallel(len(s.chunks), func(w, j int) {
 			c := s.chunks[order[j]]
 			o.update(c.i, s.params[c.i], target(c.i), c.lo, c.hi)
-			s.repack(w, c)
+			s.repack(s.copyFor(w), c)
 		})
 	} else {
 		o.begin(step, 0, gradScale)
 		order := s.claimOrder()
 		busy = s.parallel(len(s.chunks), func(w, j int) {
 			c := s.chunks[order[j]]
-			defer s.repack(w, c)
+			defer s.repack(s.copyFor(w), c)
 			if s.wgrads[c.i] != nil {
 				s.updateDeferred(o, c)
 				return
@@ -346,8 +361,11 @@ func (s *stepper) update(o *optimizer, step int64) {
 		})
 	}
 	// The parameters changed; the rows each worker repacked are current in
-	// its copy, every other copy of them is now behind.
+	// the copy it wrote, every other copy of them is now behind.
 	s.packs.version++
+	if min(runtime.GOMAXPROCS(0), len(s.shards)) > 1 {
+		s.mode.next(time.Since(s.began))
+	}
 	if s.prof != nil {
 		s.prof.add(phaseUpdate, time.Since(t0), busy)
 		s.prof.steps++

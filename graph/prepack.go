@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 
@@ -248,7 +249,9 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 		for r := r0; r < r1; r++ {
 			c.at[r] = v
 		}
-		*caught = append(*caught, chunk{pw.param, r0 * pw.cols, r1 * pw.cols})
+		if caught != nil {
+			*caught = append(*caught, chunk{pw.param, r0 * pw.cols, r1 * pw.cols})
+		}
 		r0 = r1
 	}
 	return c, nil
@@ -277,4 +280,105 @@ func (s *stepper) repack(w int, c chunk) {
 			cp.at[r] = next
 		}
 	}
+}
+
+// copyFor returns the copy worker w writes and reads in this step.
+func (s *stepper) copyFor(w int) int {
+	if s.private {
+		return w
+	}
+	return 0
+}
+
+// catchUp brings worker w's copy of every weight up to date, on the
+// calling goroutine; with one copy for all workers, the caller does so
+// before the shards phase.
+func (s *stepper) catchUp(w int) error {
+	for _, ps := range s.packed {
+		for _, pw := range ps {
+			if _, err := s.currentCopy(pw, w, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pointShard points shard k's products at copy w, which is current.
+func (s *stepper) pointShard(k, w int) {
+	for _, u := range s.uses[k] {
+		u.ref.p = u.w.copies[w].p
+	}
+}
+
+// copyMode chooses, every step on more than one worker, between a packed
+// copy per worker and one copy that all workers read and the update
+// writes. Neither changes a result; which is faster depends on where the
+// host puts the VM's vCPUs, which it changes while a process runs. On the
+// 2-core EPYC, with the vCPUs far apart (a 460–500 ns ping-pong), a copy
+// each was 3–8% faster, one copy making every update rewrite lines both
+// shards had read; with them close (140 ns) one copy was up to 15% faster,
+// the other mode's catching up and evicting being pure cost there. So the
+// stepper tries the mode it is not in for a few steps every period and
+// keeps the faster: a step's work is the same from step to step, so its
+// wall time compares the modes directly.
+type copyMode struct {
+	private      bool // the mode of the next step
+	base         bool // the mode outside trials
+	n            int  // steps counted in the current period
+	trial, steps []time.Duration
+}
+
+const (
+	modePeriod = 64 // steps per period, the first modeTrial a trial of the other mode
+	modeTrial  = 6  // the first step after a switch is not compared (it catches up a whole copy)
+	// modeGain is how much faster (as a fraction) the trial must be for
+	// the stepper to switch, so that noise does not flip the mode back
+	// and forth.
+	modeGain = 0.02
+)
+
+// copyModeHook, when set (tests), chooses the mode of step n instead.
+var copyModeHook func(n int) bool
+
+func newCopyMode() copyMode {
+	// The first period starts with its trial, like every other.
+	m := copyMode{private: false, base: true}
+	if copyModeHook != nil {
+		m.private = copyModeHook(0)
+	}
+	return m
+}
+
+// next records the duration of the step just run and sets the mode of the
+// next one.
+func (m *copyMode) next(d time.Duration) {
+	m.n++
+	if copyModeHook != nil {
+		m.private = copyModeHook(m.n)
+		return
+	}
+	i := m.n - 1 // the step just run, in the period
+	switch {
+	case i >= 1 && i < modeTrial:
+		m.trial = append(m.trial, d)
+	case i >= modePeriod-(modeTrial-1):
+		m.steps = append(m.steps, d)
+	}
+	if m.n == modePeriod {
+		if len(m.trial) > 0 && len(m.steps) > 0 && float64(median(m.trial)) < (1-modeGain)*float64(median(m.steps)) {
+			m.base = !m.base
+		}
+		m.n, m.trial, m.steps = 0, m.trial[:0], m.steps[:0]
+	}
+	m.private = m.base
+	if m.n < modeTrial {
+		m.private = !m.base
+	}
+}
+
+// median returns the median of d, reordering it.
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
 }

@@ -14,11 +14,11 @@ import (
 // (wgrad.go) and by the shards: the weights must be bit-identical, since
 // both are Sgemm's arithmetic in the same order. A copy that lagged behind
 // an update would change the gradients, so this also shows the copies stay
-// current on two cores, one per worker: each worker's rows refreshed by its
-// update, the other worker's rows caught up before its next shard, and
-// every row caught up after the other stepper (the short last batch) has
-// changed the weights, with and without clipping (whose update is a
-// second pass).
+// current on two cores, one per worker or one for all (copyMode, held or
+// switched every few steps): each worker's rows refreshed by its update,
+// the other worker's rows caught up before its next shard, and every row
+// caught up after the other stepper (the short last batch) has changed
+// the weights, with and without clipping (whose update is a second pass).
 func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 	mlpModel := func(batch int, clip float64) *ir.Model {
 		m := mlp(784, []int{64}, 4, ir.ReLU, ir.Bernoulli)
@@ -80,6 +80,23 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 			}
 			sameWeights(t, runs[0].Weights, runs[1].Weights)
 			sameWeights(t, runs[0].Weights, runs[2].Weights)
+			// The copy mode (copyMode) held or switched every few steps:
+			// each switch leaves some copy behind, which must be caught
+			// up before it is read.
+			for _, hook := range []func(n int) bool{
+				func(int) bool { return true },
+				func(int) bool { return false },
+				func(n int) bool { return n%2 == 0 },
+				func(n int) bool { return n%5 < 2 },
+			} {
+				copyModeHook = hook
+				r, err := Train(context.Background(), tc.m, o)
+				copyModeHook = nil
+				if err != nil {
+					t.Fatal(err)
+				}
+				sameWeights(t, runs[0].Weights, r.Weights)
+			}
 		})
 	}
 }
