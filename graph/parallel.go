@@ -119,11 +119,12 @@ type stepper struct {
 	wgrads []*wgrad  // per parameter: non-nil when the update computes its gradient (wgrad.go)
 	packs  *packSet  // the trainer's packed weights, shared by its steppers
 
-	// mode chooses between a packed copy per worker and one for all;
-	// private is its choice for the current step, began the step's start.
-	mode    copyMode
-	private bool
-	began   time.Time
+	// mode chooses between a packed copy per worker (with or without
+	// evicting) and one for all; private and evict are its choice for the
+	// current step, began the step's start.
+	mode           copyMode
+	private, evict bool
+	began          time.Time
 
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
@@ -230,9 +231,14 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	// admits workers [0, slots) (crew.go).
 	slots := min(runtime.GOMAXPROCS(0), len(s.shards))
 	s.growCopies(slots)
-	// A copy per worker, or one for all (copyMode, prepack.go); one is
-	// brought up to date here, before the shards read it.
-	s.private = slots > 1 && s.mode.private
+	// A copy per worker, with or without evicting, or one for all
+	// (copyMode, prepack.go); one is brought up to date here, before the
+	// shards read it.
+	s.private, s.evict = false, false
+	if slots > 1 {
+		s.private = s.mode.cur != modeShared
+		s.evict = s.mode.cur == modeEvict
+	}
 	if !s.private {
 		if err := s.catchUp(0); err != nil {
 			return 0, 0, 0, 0, err
@@ -246,7 +252,9 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 				s.res[k].err = err
 				return
 			}
-			s.evictShared(k)
+			if s.evict {
+				s.evictShared(k)
+			}
 		}
 		n := s.shards[k]
 		lo, hi := s.lo[k], s.lo[k+1]

@@ -212,9 +212,11 @@ func (s *stepper) prepareShard(k, w int) error {
 		}
 		u.ref.p = c.p
 	}
-	for i, r := range caught {
-		if !slices.Contains(caught[:i], r) {
-			kernels.Evict(s.params[r.i][r.lo:r.hi])
+	if s.evict {
+		for i, r := range caught {
+			if !slices.Contains(caught[:i], r) {
+				kernels.Evict(s.params[r.i][r.lo:r.hi])
+			}
 		}
 	}
 	s.caught[w] = caught
@@ -311,26 +313,38 @@ func (s *stepper) pointShard(k, w int) {
 	}
 }
 
-// copyMode chooses, every step on more than one worker, between a packed
-// copy per worker and one copy that all workers read and the update
-// writes. Neither changes a result; which is faster depends on where the
-// host puts the VM's vCPUs, which it changes while a process runs. On the
-// 2-core EPYC, with the vCPUs far apart (a 460–500 ns ping-pong), a copy
-// each was 3–8% faster, one copy making every update rewrite lines both
-// shards had read; with them close (140 ns) one copy was up to 15% faster,
-// the other mode's catching up and evicting being pure cost there. So the
-// stepper tries the mode it is not in for a few steps every period and
-// keeps the faster: a step's work is the same from step to step, so its
-// wall time compares the modes directly.
+// copyMode chooses, every step on more than one worker, how the workers
+// share the packed weights: one copy that all read and the update writes
+// (modeShared), a copy per worker (modePrivate), or a copy per worker
+// with the evictions of modeEvict (the parameter rows a worker caught up,
+// and a shard's buffers the other worker's update read, kernels.Evict).
+// None changes a result; which is fastest depends on where the host puts
+// the VM's vCPUs, which it changes while a process runs. On the 2-core
+// EPYC, with the vCPUs far apart (a 460–500 ns ping-pong), a copy each was
+// 3–9% faster than one; in rounds where one copy ran at 81–85k samples/s,
+// a copy each with evictions ran at 71–72k, catching up and evicting being
+// pure cost there; and separate runs disagreed on whether evicting pays.
+// So the stepper tries another mode for a few steps every period, in
+// turn, and keeps the fastest: a step's work is the same from step to
+// step, so its wall time compares the modes directly.
 type copyMode struct {
-	private      bool // the mode of the next step
-	base         bool // the mode outside trials
-	n            int  // steps counted in the current period
+	cur          int // the mode of the next step
+	base         int // the mode outside trials
+	trialMode    int // the mode of the current period's trial
+	periods      int
+	n            int // steps counted in the current period
 	trial, steps []time.Duration
 }
 
 const (
-	modePeriod = 64 // steps per period, the first modeTrial a trial of the other mode
+	modeShared = iota
+	modePrivate
+	modeEvict
+	numModes
+)
+
+const (
+	modePeriod = 64 // steps per period, the first modeTrial a trial of another mode
 	modeTrial  = 6  // the first step after a switch is not compared (it catches up a whole copy)
 	// modeGain is how much faster (as a fraction) the trial must be for
 	// the stepper to switch, so that noise does not flip the mode back
@@ -339,13 +353,13 @@ const (
 )
 
 // copyModeHook, when set (tests), chooses the mode of step n instead.
-var copyModeHook func(n int) bool
+var copyModeHook func(n int) int
 
 func newCopyMode() copyMode {
 	// The first period starts with its trial, like every other.
-	m := copyMode{private: false, base: true}
+	m := copyMode{base: modePrivate, trialMode: modeShared, cur: modeShared}
 	if copyModeHook != nil {
-		m.private = copyModeHook(0)
+		m.cur = copyModeHook(0)
 	}
 	return m
 }
@@ -355,26 +369,39 @@ func newCopyMode() copyMode {
 func (m *copyMode) next(d time.Duration) {
 	m.n++
 	if copyModeHook != nil {
-		m.private = copyModeHook(m.n)
+		m.cur = copyModeHook(m.n)
 		return
 	}
 	i := m.n - 1 // the step just run, in the period
 	switch {
 	case i >= 1 && i < modeTrial:
 		m.trial = append(m.trial, d)
-	case i >= modePeriod-(modeTrial-1):
+	case i >= modeTrial && i >= m.periodLen()-(modeTrial-1):
 		m.steps = append(m.steps, d)
 	}
-	if m.n == modePeriod {
+	if m.n == m.periodLen() {
 		if len(m.trial) > 0 && len(m.steps) > 0 && float64(median(m.trial)) < (1-modeGain)*float64(median(m.steps)) {
-			m.base = !m.base
+			m.base = m.trialMode
 		}
+		// The next trial: the other two modes in turn.
+		m.periods++
+		m.trialMode = (m.base + 1 + m.periods%2) % numModes
 		m.n, m.trial, m.steps = 0, m.trial[:0], m.steps[:0]
 	}
-	m.private = m.base
+	m.cur = m.base
 	if m.n < modeTrial {
-		m.private = !m.base
+		m.cur = m.trialMode
 	}
+}
+
+// periodLen is the number of steps in the current period. The first is
+// short, so that a process that starts in the slower mode leaves it after
+// 16 steps rather than 64.
+func (m *copyMode) periodLen() int {
+	if m.periods == 0 {
+		return 16
+	}
+	return modePeriod
 }
 
 // median returns the median of d, reordering it.

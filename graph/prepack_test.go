@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vaec/vaec/ir"
 )
@@ -83,11 +84,13 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 			// The copy mode (copyMode) held or switched every few steps:
 			// each switch leaves some copy behind, which must be caught
 			// up before it is read.
-			for _, hook := range []func(n int) bool{
-				func(int) bool { return true },
-				func(int) bool { return false },
-				func(n int) bool { return n%2 == 0 },
-				func(n int) bool { return n%5 < 2 },
+			for _, hook := range []func(n int) int{
+				func(int) int { return modeShared },
+				func(int) int { return modePrivate },
+				func(int) int { return modeEvict },
+				func(n int) int { return n % numModes },
+				func(n int) int { return (n / 2) % numModes },
+				func(n int) int { return n % 5 % numModes },
 			} {
 				copyModeHook = hook
 				r, err := Train(context.Background(), tc.m, o)
@@ -147,4 +150,61 @@ func TestFastAddMatchesGorgonia(t *testing.T) {
 		runs = append(runs, r)
 	}
 	sameWeights(t, runs[0].Weights, runs[1].Weights)
+}
+
+// TestCopyModeKeepsTheFastest drives copyMode with synthetic step times,
+// each mode with its own cost, and checks where it settles: on the
+// fastest mode whichever it starts from, and not on a mode less than
+// modeGain faster (noise must not flip it).
+func TestCopyModeKeepsTheFastest(t *testing.T) {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	for _, tc := range []struct {
+		name string
+		cost [numModes]time.Duration
+		want int
+	}{
+		{"shared fastest", [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0)}, modeShared},
+		{"private fastest", [numModes]time.Duration{ms(2.0), ms(1.8), ms(1.9)}, modePrivate},
+		{"evict fastest", [numModes]time.Duration{ms(2.0), ms(1.9), ms(1.7)}, modeEvict},
+		{"within the margin", [numModes]time.Duration{ms(1.99), ms(2.0), ms(2.01)}, modePrivate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newCopyMode()
+			counts := [numModes]int{}
+			for step := range 2000 {
+				d := tc.cost[m.cur]
+				if step >= 1000 {
+					counts[m.cur]++
+				}
+				m.next(d)
+			}
+			if m.base != tc.want {
+				t.Fatalf("settled on mode %d, want %d", m.base, tc.want)
+			}
+			// Trials take modeTrial steps of every modePeriod.
+			if got, min := counts[tc.want], 1000*(modePeriod-modeTrial)/modePeriod-modePeriod; got < min {
+				t.Errorf("%d of the last 1,000 steps in mode %d, want at least %d", got, tc.want, min)
+			}
+		})
+	}
+}
+
+// TestCopyModeFollowsTheHost: when the costs change mid-run (the host
+// moved the vCPUs), copyMode moves to the new fastest mode.
+func TestCopyModeFollowsTheHost(t *testing.T) {
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+	near := [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0)}
+	far := [numModes]time.Duration{ms(2.2), ms(1.9), ms(1.95)}
+	m := newCopyMode()
+	for _, phase := range []struct {
+		cost [numModes]time.Duration
+		want int
+	}{{near, modeShared}, {far, modePrivate}, {near, modeShared}} {
+		for range 500 {
+			m.next(phase.cost[m.cur])
+		}
+		if m.base != phase.want {
+			t.Fatalf("settled on mode %d, want %d", m.base, phase.want)
+		}
+	}
 }
