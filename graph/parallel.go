@@ -390,11 +390,18 @@ func (s *stepper) update(o *optimizer, step int64) {
 // parameter order one of two workers updated W1 and the other the
 // decoder's output weights, which are packed twice (x·W and dz·Wᵀ).
 // Within a band a worker still goes parameter by parameter, keeping one
-// layer's inputs and output gradients in cache at a time. Which worker
-// updates a chunk never changes what it computes; clipping's sum of
-// squares is added in chunk order, not in this one.
+// layer's inputs and output gradients in cache at a time. With one copy
+// for all workers (copyMode) there is nothing to catch up, and parameter
+// order is kept: a weight's gradient then needs its layer's inputs and
+// output gradients on one core only, where bands have every core read
+// every layer's. Which worker updates a chunk never changes what it
+// computes; clipping's sum of squares is added in chunk order, not in
+// this one.
 func (s *stepper) claimOrder() []int {
 	workers := min(runtime.GOMAXPROCS(0), len(s.chunks))
+	if !s.private {
+		workers = 1 // parameter order
+	}
 	if s.orderFor == workers && len(s.order) == len(s.chunks) {
 		return s.order
 	}
