@@ -97,11 +97,11 @@
 //	            poll for the next phase, so none waits for a thread to wake);
 //	            kernels.Share tells the kernels to use GOMAXPROCS/workers
 //	            goroutines each (one on two cores: no hand-offs at all).
-//	            Before its first shard a worker brings its own packed copy
-//	            of the weights up to date (the rows other workers updated;
-//	            all of them the first time) and evicts the parameter rows
-//	            it read, and on more than one core the buffers the other
-//	            workers' update read (see below)
+//	            The packed weights the shards read: one copy for all,
+//	            or a copy per worker, which a worker brings up to date
+//	            before its first shard (the rows other workers updated),
+//	            with or without evictions; the stepper measures which is
+//	            fastest (see below)
 //	            — barrier —
 //	loss        the shards' terms added in shard order (scalars, the caller)
 //	update      the parameters in fixed chunks of 16,384 elements; per chunk
@@ -109,10 +109,11 @@
 //	            (kernels.AddTo; with Adam the last shard's is added inside
 //	            the optimizer's pass, kernels.AdamStepSum, same bits, the sum
 //	            never written) and the optimizer updates the chunk while it
-//	            is in L2, then refreshes the worker's packed copy of its rows
-//	            (a weight's chunks are whole rows, 8 at a time); each worker
-//	            first takes its band of the chunks (the same share of every
-//	            parameter), then whatever is left
+//	            is in L2, then refreshes the packed copy of its rows that
+//	            the worker writes (a weight's chunks are whole rows, 8 at a
+//	            time); each worker first takes its share of the chunks (in
+//	            parameter order, or with copies per worker its band: the
+//	            same part of every parameter), then whatever is left
 //	            — barrier —  (global-norm clipping: sum, barrier, update)
 //
 // The packed copies exist because the shards share the weights: left to
@@ -125,21 +126,26 @@
 // arithmetic is Sgemm's (the same kernels over the same k-blocks), so the
 // weights are bit-identical with or without the copies.
 //
-// Each worker has a copy of its own (prepack.go), and the step evicts
-// what another core will write next (kernels.Evict), because of what a
-// core pays to write a line another core has read: on the 2-core EPYC VM
-// (vCPUs about 230 ns apart one way), 176–207 µs to write 1.3 MB the
-// other core had read, 13 µs for lines no other core held, 45 µs to read
-// 1.3 MB the other core had just written. With one shared copy every
-// update rewrote lines both shards had read, and the repacking took five
-// times the CPU time on two cores that it took on one; now each worker
-// writes only its own copy and reads the other workers' updated rows
-// (the cheap direction). The same holds for the parameters those rows
-// come from (the update that owns them writes them again next step) and
-// for each shard's inputs and output gradients, which the other worker's
-// update reads for the weight gradients: the reader evicts the first,
-// the writer the second before writing, each costing about 40 µs per
-// 1.3 MB and saving the writer about 150.
+// How the workers should share the copies depends on where the host puts
+// the vCPUs, and the host moves them while a process runs. A core writing
+// a line another core has read waits for that copy to be invalidated: on
+// the 2-core EPYC VM with the vCPUs far apart (a 460–500 ns ping-pong),
+// 176–207 µs to write 1.3 MB the other core had read, 13 µs for lines no
+// other core held, 45 µs to read 1.3 MB the other core had just written.
+// With one copy for all, every update rewrites lines both shards read;
+// with a copy per worker (prepack.go) each worker writes only its own and
+// reads the other workers' updated rows (the cheap direction), at the
+// price of packing every row twice. Evicting what another core writes next
+// (kernels.Evict: the parameter rows a worker caught up, a shard's buffers
+// the other worker's update read) saves the writer the invalidation and
+// costs the flush. With the vCPUs close (a 110–150 ns ping-pong) the one
+// copy is fastest, the rest being pure cost. So the stepper's copyMode
+// runs a few steps of another mode every 64 and keeps whichever of the
+// three gave the shortest steps (a step's work is the same from step to
+// step); measured in one run each way: with the vCPUs close, one copy
+// 1.66–1.80 ms a step against 1.87–2.12 for copies per worker and
+// 1.91–2.11 with evictions; far apart, a copy each about 9% faster than
+// one. The mode never changes a result.
 //
 // Each shard's loss is its own mean (recon + w·KL)/b; with equal shards
 // the batch's gradient is their sum times 1/S, which the optimizer takes as
@@ -218,8 +224,9 @@
 // Fifth session of 2026-12-02, on the EPYC. One core is faster here (the
 // micro-kernel reaches 194 GFLOP/s from L1, a 256×784×400 product 197 on
 // one thread, against about 150 and 124 on the Xeon), and two scale worse:
-// the vCPUs are about 230 ns apart one way (a ping-pong round trip takes
-// 460 ns), and they are not equal. The 256×784×400 product on one thread,
+// the vCPUs are mostly far apart (a ping-pong round trip of 460–500 ns;
+// 110–150 ns at times, when the host puts them close), and they are not
+// equal. The 256×784×400 product on one thread,
 // pinned: vCPU 0 191.5 and 191.7 GFLOP/s, vCPU 1 164.6 and 167.7; two
 // processes at once, one per vCPU: 188.3 + 179.1, 192.7 + 182.7, and
 // 190.4 + 140.7. Pure arithmetic split over the two vCPUs thus gains
@@ -235,11 +242,17 @@
 // just written took 45 µs; evicting them after reading (CLFLUSHOPT,
 // 40 µs) brought the writer's pass to 32–39 µs. Hence a packed copy per
 // worker, caught up before each shard, the update's chunks in one band per
-// worker, and kernels.Evict (see the data-parallel step above). In one
-// process, alternating 150-step runs, 9 rounds each: +2.6% at
-// GOMAXPROCS=2 for the copies and bands, +2.2% for evicting the parameter
-// rows caught up, +3.0% for evicting a shard's buffers, GOMAXPROCS=1
-// within ±1.5%. Per phase after the copies (1,500 steps):
+// worker, and kernels.Evict (see the data-parallel step above). An
+// in-process A/B (steppers alternating in one process, 150-step runs, 9
+// rounds) showed +2.6%, +2.2% and +3.0% at GOMAXPROCS=2 for the copies,
+// evicting parameters and evicting shard buffers; separate processes did
+// not confirm it run for run: the host's placement of the vCPUs, which
+// changes within minutes, moved every build by more (rounds at 56–85k
+// samples/s for the same binary), and ranked the builds differently from
+// one placement to the next: one copy for all at 81–85k where a copy each
+// with evictions ran at 71–72k, and the other way round, 58–64k against
+// 61–69k, when the vCPUs were far apart. Hence copyMode, which measures.
+// Per phase with a copy per worker (no evictions, 1,500 steps):
 //
 //	                     GOMAXPROCS=1           GOMAXPROCS=2
 //	phase               µs/step  busy µs      µs/step  busy µs   idle
@@ -248,10 +261,10 @@
 //	sum + optimizer      1359.5   1357.2        815.7   1608.6    1.4%
 //	total                3075.6                1941.2
 //
-// On two cores the shards now spend about 190 µs of each core's time
-// catching up the other core's rows (133) and evicting (55), and Adam,
-// which had taken 0.64 s per 3,000 steps on one core and 1.20 s on two,
-// takes 0.71 s on two. What is left is mostly the asymmetry above.
+// There each core spends about 130 µs a step catching up the other
+// core's rows. Also measured this session: BenchmarkTrainStepConv128 (30
+// steps, 3 rounds) GOMAXPROCS=1 3,132 · 3,191 · 3,796, GOMAXPROCS=2
+// 5,518 · 5,676 · 5,700 samples/s, 1.78×.
 //
 // Fourth session of 2026-12-02 (README has the full table). The 8×48
 // micro-kernel now prefetches, over each tile of a product with a packed

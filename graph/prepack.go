@@ -10,7 +10,7 @@ import (
 	"github.com/vaec/vaec/kernels"
 )
 
-// Weights packed once per step, one copy per core.
+// Weights packed once per step: one copy, or one per worker.
 //
 // Every shard of a step multiplies by the same weights: x·W in each dense
 // layer and dz·Wᵀ for each input gradient. Left to Sgemm, each of those
@@ -25,20 +25,24 @@ import (
 // or fewer columns than a panel, which it transposes) keep calling Sgemm.
 //
 // Each worker of the step's parallel phases (crew.go: the caller is
-// worker 0) has a copy of its own. Writing a cache line that the other
-// core has read costs that core's copy of the line to be invalidated
-// first: on the 2-core EPYC this was measured at 194 µs to rewrite 1.3 MB
-// that the other core had read, against 13 µs for lines only this core
-// had touched, and 45 µs to read 1.3 MB the other core had just written.
-// One shared copy, read by every shard and rewritten by every update,
-// paid the first price on every line every step: the repacking took 5
-// times the CPU time on two cores that it took on one. With a copy per
-// worker, the update writes the rows it updated into its worker's copy
-// only (lines only that core reads), and a worker starting a shard
-// brings its copy up to date first, packing the rows the other workers
-// updated: it reads them from the other core's cache, the cheaper
-// direction, and its products then read lines of its own. On one core
-// there is one copy and it is always current.
+// worker 0) may have a copy of its own. Writing a cache line that the
+// other core has read costs that core's copy of the line to be
+// invalidated first: on the 2-core EPYC, with its vCPUs far apart, this
+// was measured at 176–207 µs to rewrite 1.3 MB that the other core had
+// read, against 13 µs for lines only this core had touched, and 45 µs to
+// read 1.3 MB the other core had just written. One shared copy, read by
+// every shard and rewritten by every update, pays the first price on
+// every line every step (the repacking took 5 times the CPU time on two
+// cores that it took on one). With a copy per worker, the update writes
+// the rows it updated into its worker's copy only (lines only that core
+// reads), and a worker starting a shard brings its copy up to date first,
+// packing the rows the other workers updated: it reads them from the
+// other core's cache, the cheaper direction, and its products then read
+// lines of its own. With the vCPUs close the one copy is faster, so the
+// stepper measures (copyMode, below). Every row of every copy carries the
+// version of the parameters it reflects, so a copy that missed updates,
+// in whichever mode, is caught up before it is read. On one core there is
+// one copy and it is always current.
 
 // packedWeight is one trainable matrix in one orientation, packed, with
 // one copy per worker.

@@ -11,7 +11,7 @@ package kernels
 // that made writing 1.3 MB the other core had read cost 176 µs, against
 // 13 µs for lines no other core held; with the reader evicting what it
 // read (40 µs), the writer's pass cost 32 µs. The training step uses it
-// on the parameters a worker reads from another worker's update.
+// in one of the modes it chooses among by measuring (graph's copyMode).
 func Evict(x []float32) {
 	if len(x) == 0 || !canEvict {
 		return
