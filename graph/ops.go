@@ -209,7 +209,7 @@ func (op denseOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if op.packed != nil {
+	if op.packed != nil && op.packed.p != nil {
 		p := op.packed.p
 		if p.K() != k || p.N() != n {
 			return nil, fmt.Errorf("%v: packed W is %d×%d, want %d×%d", op, p.K(), p.N(), k, n)

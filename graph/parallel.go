@@ -120,11 +120,12 @@ type stepper struct {
 	packs  *packSet  // the trainer's packed weights, shared by its steppers
 
 	// mode chooses between a packed copy per worker (with or without
-	// evicting) and one for all; private and evict are its choice for the
-	// current step, began the step's start.
-	mode           copyMode
-	private, evict bool
-	began          time.Time
+	// evicting, or of the transposed weights only) and one for all;
+	// private, evict and direct are its choice for the current step,
+	// began the step's start.
+	mode                   copyMode
+	private, evict, direct bool
+	began                  time.Time
 
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
@@ -234,10 +235,11 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	// A copy per worker, with or without evicting, or one for all
 	// (copyMode, prepack.go); one is brought up to date here, before the
 	// shards read it.
-	s.private, s.evict = false, false
+	s.private, s.evict, s.direct = false, false, false
 	if slots > 1 {
 		s.private = s.mode.cur != modeShared
 		s.evict = s.mode.cur == modeEvict
+		s.direct = s.mode.cur == modeDirect
 	}
 	if !s.private {
 		if err := s.catchUp(0); err != nil {

@@ -210,6 +210,10 @@ func (s *stepper) growCopies(workers int) {
 func (s *stepper) prepareShard(k, w int) error {
 	caught := s.caught[w][:0]
 	for _, u := range s.uses[k] {
+		if s.direct && !u.w.transB {
+			u.ref.p = nil // x·W reads W in place (Sgemm)
+			continue
+		}
 		c, err := s.currentCopy(u.w, w, &caught)
 		if err != nil {
 			return err
@@ -274,7 +278,7 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 func (s *stepper) repack(w int, c chunk) {
 	next := s.packs.version + 1
 	for _, pw := range s.packed[c.i] {
-		if w >= len(pw.copies) || pw.copies[w] == nil {
+		if w >= len(pw.copies) || pw.copies[w] == nil || s.direct && !pw.transB {
 			continue
 		}
 		cp := pw.copies[w]
@@ -319,9 +323,13 @@ func (s *stepper) pointShard(k, w int) {
 
 // copyMode chooses, every step on more than one worker, how the workers
 // share the packed weights: one copy that all read and the update writes
-// (modeShared), a copy per worker (modePrivate), or a copy per worker
+// (modeShared), a copy per worker (modePrivate), a copy per worker
 // with the evictions of modeEvict (the parameter rows a worker caught up,
-// and a shard's buffers the other worker's update read, kernels.Evict).
+// and a shard's buffers the other worker's update read, kernels.Evict),
+// or a copy per worker of the transposed weights only, x·W reading W in
+// place through Sgemm's strided path (modeDirect: half the catching up,
+// at the price of the forward products reading the other worker's rows
+// of W where the update left them).
 // None changes a result; which is fastest depends on where the host puts
 // the VM's vCPUs, which it changes while a process runs. On the 2-core
 // EPYC, with the vCPUs far apart (a 460–500 ns ping-pong), a copy each was
@@ -344,6 +352,7 @@ const (
 	modeShared = iota
 	modePrivate
 	modeEvict
+	modeDirect
 	numModes
 )
 
@@ -387,9 +396,9 @@ func (m *copyMode) next(d time.Duration) {
 		if len(m.trial) > 0 && len(m.steps) > 0 && float64(median(m.trial)) < (1-modeGain)*float64(median(m.steps)) {
 			m.base = m.trialMode
 		}
-		// The next trial: the other two modes in turn.
+		// The next trial: the other modes in turn.
 		m.periods++
-		m.trialMode = (m.base + 1 + m.periods%2) % numModes
+		m.trialMode = (m.base + 1 + m.periods%(numModes-1)) % numModes
 		m.n, m.trial, m.steps = 0, m.trial[:0], m.steps[:0]
 	}
 	m.cur = m.base

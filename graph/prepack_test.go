@@ -88,6 +88,7 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 				func(int) int { return modeShared },
 				func(int) int { return modePrivate },
 				func(int) int { return modeEvict },
+				func(int) int { return modeDirect },
 				func(n int) int { return n % numModes },
 				func(n int) int { return (n / 2) % numModes },
 				func(n int) int { return n % 5 % numModes },
@@ -163,10 +164,11 @@ func TestCopyModeKeepsTheFastest(t *testing.T) {
 		cost [numModes]time.Duration
 		want int
 	}{
-		{"shared fastest", [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0)}, modeShared},
-		{"private fastest", [numModes]time.Duration{ms(2.0), ms(1.8), ms(1.9)}, modePrivate},
-		{"evict fastest", [numModes]time.Duration{ms(2.0), ms(1.9), ms(1.7)}, modeEvict},
-		{"within the margin", [numModes]time.Duration{ms(1.99), ms(2.0), ms(2.01)}, modePrivate},
+		{"shared fastest", [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0), ms(1.95)}, modeShared},
+		{"private fastest", [numModes]time.Duration{ms(2.0), ms(1.8), ms(1.9), ms(1.95)}, modePrivate},
+		{"evict fastest", [numModes]time.Duration{ms(2.0), ms(1.9), ms(1.7), ms(1.95)}, modeEvict},
+		{"direct fastest", [numModes]time.Duration{ms(2.0), ms(1.9), ms(1.95), ms(1.7)}, modeDirect},
+		{"within the margin", [numModes]time.Duration{ms(1.99), ms(2.0), ms(2.01), ms(1.98)}, modePrivate},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newCopyMode()
@@ -193,8 +195,8 @@ func TestCopyModeKeepsTheFastest(t *testing.T) {
 // moved the vCPUs), copyMode moves to the new fastest mode.
 func TestCopyModeFollowsTheHost(t *testing.T) {
 	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
-	near := [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0)}
-	far := [numModes]time.Duration{ms(2.2), ms(1.9), ms(1.95)}
+	near := [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0), ms(1.95)}
+	far := [numModes]time.Duration{ms(2.2), ms(1.9), ms(1.95), ms(2.0)}
 	m := newCopyMode()
 	for _, phase := range []struct {
 		cost [numModes]time.Duration
