@@ -138,14 +138,18 @@
 // price of packing every row twice. Evicting what another core writes next
 // (kernels.Evict: the parameter rows a worker caught up, a shard's buffers
 // the other worker's update read) saves the writer the invalidation and
-// costs the flush. With the vCPUs close (a 110–150 ns ping-pong) the one
-// copy is fastest, the rest being pure cost. So the stepper's copyMode
-// runs a few steps of another mode every 64 and keeps whichever of the
-// three gave the shortest steps (a step's work is the same from step to
-// step); measured in one run each way: with the vCPUs close, one copy
-// 1.66–1.80 ms a step against 1.87–2.12 for copies per worker and
-// 1.91–2.11 with evictions; far apart, a copy each about 9% faster than
-// one. The mode never changes a result.
+// costs the flush. A fourth mode keeps per-worker copies of the
+// transposed weights only and lets x·W read W in place (half the catching
+// up). With the vCPUs close (a 110–150 ns ping-pong) the one copy is
+// fastest, the rest being pure cost. So the stepper's copyMode runs a few
+// steps of another mode every 64 and keeps whichever of the four gave the
+// shortest steps (a step's work is the same from step to step); measured
+// in one run each way: with the vCPUs close, one copy 1.66–1.80 ms a step
+// against 1.87–2.12 for copies per worker and 1.91–2.11 with evictions;
+// far apart, a copy each about 9% faster than one; at a 305 ns
+// ping-pong, one copy 1.86–1.97 ms, the fourth mode 1.92–2.10, a copy
+// each 2.08–2.28, with evictions 2.22–2.61. The mode never changes a
+// result.
 //
 // Each shard's loss is its own mean (recon + w·KL)/b; with equal shards
 // the batch's gradient is their sum times 1/S, which the optimizer takes as
