@@ -101,12 +101,11 @@ type stepper struct {
 
 	params [][]float32 // the trainable parameters, shared with the trainer
 	chunks []chunk
-	// order is the update's claim order of chunks for orderFor workers
+	// orders holds the update's claim orders of chunks by worker count
 	// (claimOrder).
-	order    []int
-	orderFor int
-	ss       []float64 // per chunk: Σ g² (clipping only)
-	eps      []float32 // the whole batch's ε, drawn in one sequence
+	orders map[int][]int
+	ss     []float64 // per chunk: Σ g² (clipping only)
+	eps    []float32 // the whole batch's ε, drawn in one sequence
 
 	res   []shardResult // per shard, from the last run
 	grads [][][]float32 // per shard, per parameter: the gradient arrays its tape writes
@@ -404,22 +403,25 @@ func (s *stepper) claimOrder() []int {
 	if !s.private {
 		workers = 1 // parameter order
 	}
-	if s.orderFor == workers && len(s.order) == len(s.chunks) {
-		return s.order
+	if o, ok := s.orders[workers]; ok {
+		return o
 	}
 	band := func(j int) int {
 		c := s.chunks[j]
 		mid := float64(c.lo+c.hi) / float64(2*len(s.params[c.i]))
 		return min(workers-1, int(mid*float64(workers)))
 	}
-	s.order = make([]int, len(s.chunks))
-	for j := range s.order {
-		s.order[j] = j
+	o := make([]int, len(s.chunks))
+	for j := range o {
+		o[j] = j
 	}
 	// Stable: within a band, chunks stay in parameter order.
-	slices.SortStableFunc(s.order, func(a, b int) int { return cmp.Compare(band(a), band(b)) })
-	s.orderFor = workers
-	return s.order
+	slices.SortStableFunc(o, func(a, b int) int { return cmp.Compare(band(a), band(b)) })
+	if s.orders == nil {
+		s.orders = map[int][]int{}
+	}
+	s.orders[workers] = o
+	return o
 }
 
 // evictShared evicts from the caches what shard k is about to overwrite
@@ -428,7 +430,7 @@ func (s *stepper) claimOrder() []int {
 // (wgrad.go), and its gradients of the other parameters, which the
 // update summed. Without it, the shard's first write to each of those
 // lines waits for the other core's copy to be invalidated (see
-// kernels.Evict); on one core nothing is shared and nothing is evicted.
+// kernels.Evict). Used in modeEvict only (copyMode, prepack.go).
 func (s *stepper) evictShared(k int) {
 	for i, w := range s.wgrads {
 		if w != nil {

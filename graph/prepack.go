@@ -203,10 +203,11 @@ func (s *stepper) growCopies(workers int) {
 // prepareShard points shard k's products at worker w's copies, first
 // bringing each up to date: allocated if the worker has none, and the
 // rows another worker's update (or another stepper's) changed since it
-// last packed them packed again from the parameters. Those rows are then
-// evicted from the caches (kernels.Evict): the worker that updated them
-// writes them again in the next update, and finds no copy of them here
-// to invalidate first.
+// last packed them packed again from the parameters. In modeEvict those
+// rows are then evicted from the caches (kernels.Evict): the worker that
+// updated them writes them again in the next update, and finds no copy
+// of them here to invalidate first. In modeDirect the products by W read
+// W itself and only the transposed copies are kept.
 func (s *stepper) prepareShard(k, w int) error {
 	caught := s.caught[w][:0]
 	for _, u := range s.uses[k] {
@@ -270,11 +271,12 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 // repack refreshes worker w's copies of chunk c's parameter for the
 // chunk's rows, just updated and still in cache, and marks them current
 // for the version the update is making. The chunk is whole rows
-// (newStepper). Other workers' copies of these rows are now behind; each
-// catches up before its next shard (prepareShard). A worker without a
-// copy (it ran no shard yet, or there are more cores than shards) packs
-// nothing, and an error leaves the rows behind, to be packed, and the
-// error reported, by prepareShard.
+// (newStepper). Other copies of these rows are now behind; each is
+// caught up before it is read next (prepareShard, catchUp). A worker
+// without a copy (it ran no shard yet, or there are more cores than
+// shards) packs nothing, nor does one in modeDirect for the products by
+// W, and an error leaves the rows behind, to be packed, and the error
+// reported, by the next catching up.
 func (s *stepper) repack(w int, c chunk) {
 	next := s.packs.version + 1
 	for _, pw := range s.packed[c.i] {
@@ -330,6 +332,7 @@ func (s *stepper) pointShard(k, w int) {
 // place through Sgemm's strided path (modeDirect: half the catching up,
 // at the price of the forward products reading the other worker's rows
 // of W where the update left them).
+//
 // None changes a result; which is fastest depends on where the host puts
 // the VM's vCPUs, which it changes while a process runs. On the 2-core
 // EPYC, with the vCPUs far apart (a 460–500 ns ping-pong), a copy each was
