@@ -120,11 +120,11 @@ type stepper struct {
 
 	// mode chooses between a packed copy per worker (with or without
 	// evicting, or of the transposed weights only) and one for all;
-	// private, evict and direct are its choice for the current step,
-	// began the step's start.
-	mode                   copyMode
-	private, evict, direct bool
-	began                  time.Time
+	// stepMode is the mode of the current step (modeShared on one
+	// worker), began the step's start.
+	mode     copyMode
+	stepMode int
+	began    time.Time
 
 	prof *stepProfile // nil unless profiling
 	crew *crew        // helper goroutines for the parallel phases (crew.go)
@@ -234,26 +234,24 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	// A copy per worker, with or without evicting, or one for all
 	// (copyMode, prepack.go); one is brought up to date here, before the
 	// shards read it.
-	s.private, s.evict, s.direct = false, false, false
+	s.stepMode = modeShared
 	if slots > 1 {
-		s.private = s.mode.cur != modeShared
-		s.evict = s.mode.cur == modeEvict
-		s.direct = s.mode.cur == modeDirect
+		s.stepMode = s.mode.cur
 	}
-	if !s.private {
+	if s.stepMode == modeShared {
 		if err := s.catchUp(0); err != nil {
 			return 0, 0, 0, 0, err
 		}
 	}
 	busy := s.parallel(len(s.shards), func(w, k int) {
-		if !s.private {
+		if s.stepMode == modeShared {
 			s.pointShard(k, 0)
 		} else {
 			if err := s.prepareShard(k, w); err != nil {
 				s.res[k].err = err
 				return
 			}
-			if s.evict {
+			if s.stepMode == modeEvict {
 				s.evictShared(k)
 			}
 		}
@@ -400,7 +398,7 @@ func (s *stepper) update(o *optimizer, step int64) {
 // this one.
 func (s *stepper) claimOrder() []int {
 	workers := min(runtime.GOMAXPROCS(0), len(s.chunks))
-	if !s.private {
+	if s.stepMode == modeShared {
 		workers = 1 // parameter order
 	}
 	if o, ok := s.orders[workers]; ok {
@@ -474,9 +472,9 @@ func weightedSumInto(grads [][][]float32, coef []float32, c chunk) {
 
 // parallel calls fn(w, j) for every j in [0, count), each j claimed by
 // the first free one of up to min(GOMAXPROCS, count) goroutines (the
-// caller, worker w = 0, and the crew's members, w their index), and returns the time they spent in fn, summed
-// (when profiling). While it runs,
-// the kernels split their work over the remaining cores only
+// caller, worker w = 0, and the crew's members, w their index), and
+// returns the time they spent in fn, summed (when profiling). While it
+// runs, the kernels split their work over the remaining cores only
 // (kernels.Share). What fn(w, j) computes must not depend on w.
 func (s *stepper) parallel(count int, fn func(w, j int)) time.Duration {
 	workers := min(runtime.GOMAXPROCS(0), count)

@@ -211,7 +211,7 @@ func (s *stepper) growCopies(workers int) {
 func (s *stepper) prepareShard(k, w int) error {
 	caught := s.caught[w][:0]
 	for _, u := range s.uses[k] {
-		if s.direct && !u.w.transB {
+		if s.stepMode == modeDirect && !u.w.transB {
 			u.ref.p = nil // x·W reads W in place (Sgemm)
 			continue
 		}
@@ -221,7 +221,7 @@ func (s *stepper) prepareShard(k, w int) error {
 		}
 		u.ref.p = c.p
 	}
-	if s.evict {
+	if s.stepMode == modeEvict {
 		for i, r := range caught {
 			if !slices.Contains(caught[:i], r) {
 				kernels.Evict(s.params[r.i][r.lo:r.hi])
@@ -280,7 +280,7 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 func (s *stepper) repack(w int, c chunk) {
 	next := s.packs.version + 1
 	for _, pw := range s.packed[c.i] {
-		if w >= len(pw.copies) || pw.copies[w] == nil || s.direct && !pw.transB {
+		if w >= len(pw.copies) || pw.copies[w] == nil || s.stepMode == modeDirect && !pw.transB {
 			continue
 		}
 		cp := pw.copies[w]
@@ -296,10 +296,10 @@ func (s *stepper) repack(w int, c chunk) {
 
 // copyFor returns the copy worker w writes and reads in this step.
 func (s *stepper) copyFor(w int) int {
-	if s.private {
-		return w
+	if s.stepMode == modeShared {
+		return 0
 	}
-	return 0
+	return w
 }
 
 // catchUp brings worker w's copy of every weight up to date, on the

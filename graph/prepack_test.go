@@ -158,7 +158,6 @@ func TestFastAddMatchesGorgonia(t *testing.T) {
 // fastest mode whichever it starts from, and not on a mode less than
 // modeGain faster (noise must not flip it).
 func TestCopyModeKeepsTheFastest(t *testing.T) {
-	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	for _, tc := range []struct {
 		name string
 		cost [numModes]time.Duration
@@ -194,7 +193,6 @@ func TestCopyModeKeepsTheFastest(t *testing.T) {
 // TestCopyModeFollowsTheHost: when the costs change mid-run (the host
 // moved the vCPUs), copyMode moves to the new fastest mode.
 func TestCopyModeFollowsTheHost(t *testing.T) {
-	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	near := [numModes]time.Duration{ms(1.7), ms(1.9), ms(2.0), ms(1.95)}
 	far := [numModes]time.Duration{ms(2.2), ms(1.9), ms(1.95), ms(2.0)}
 	m := newCopyMode()
@@ -210,3 +208,6 @@ func TestCopyModeFollowsTheHost(t *testing.T) {
 		}
 	}
 }
+
+// ms is f milliseconds.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
