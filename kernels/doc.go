@@ -54,7 +54,16 @@
 //     packing of B); each k-block of A is packed once per goroutine and
 //     every B panel is run over all row tiles while it is in L1;
 //   - the bias and activation are applied to each finished block of C
-//     while it is in cache, with the same code as AddBiasAct.
+//     while it is in cache, with the same code as AddBiasAct;
+//   - k steps that are zero in all rows of a row tile (the blank pixels
+//     of images: 55% of MNIST's within 8 images) are skipped, each
+//     k-block of a tile compacted to its other steps for an indexed
+//     micro-kernel (sparse.go). Skipping ±0·b for finite b is exact, so
+//     the bits are the dense kernel's; a W with an infinity or NaN never
+//     skips, and a W whose products find nothing to skip looks again only
+//     every 16th product. A 256×784·784×400 product on one core: 1.70×
+//     the rows/s with image-like zeros (BenchmarkSparse), the same on
+//     dense rows.
 //
 // Its parallel parts go to a second worker pool whose workers spin for
 // 200 µs after each task before parking, and the caller spins while the

@@ -25,6 +25,7 @@ type PackedB struct {
 	blocked []float32
 	strips  []gStrip
 	sdata   []float32
+	sparse  sparseState
 }
 
 // bChunk is one column chunk [j0, j1) of the blocked layout at
@@ -49,6 +50,7 @@ func NewPackedB(transB bool, k, n int, b []float32, ldb int) (*PackedB, error) {
 	if k == 0 || n == 0 {
 		return p, nil
 	}
+	p.sparse.finite = allFinite(p.blocked)
 
 	// Matrix-vector strips: 64 wide while 64 columns remain, then 16.
 	size := 0
@@ -86,6 +88,8 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 	kern := j.kern
 	mr, nr := kern.mr, kern.nr
 	tiles := (i1 - i0 + mr - 1) / mr
+	look := j.packed != nil && j.packed.sparseOn(kern, ws)
+	found := false
 	for pc := 0; pc < j.k; pc += j.kc {
 		kc := min(j.kc, j.k-pc)
 		beta := float32(0)
@@ -101,6 +105,8 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 			ir := i0 + t*mr
 			packA(kern, ab[t*mr*kc:(t+1)*mr*kc], j.a, j.lda, false, ir, min(mr, i1-ir), pc, kc)
 		}
+		sparse := look && ws.compactTiles(ab, tiles, min(mr, i1-i0-(tiles-1)*mr) == mr, kc, nr)
+		found = found || sparse
 		for jp := jlo; jp < jhi; jp++ {
 			col := j.j0 + jp*nr
 			w := min(nr, j.j1-col)
@@ -111,6 +117,14 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 				// The panel read next follows this one in bp (the k-block's
 				// panels, then the next k-block's): each full tile fetches
 				// its share of it into L2.
+				if sparse && w == nr && ws.ank[t] >= 0 {
+					pf := bp
+					if pfo := off + kc*nr + t*kc*8; pfo+kc*8 <= len(j.bp) {
+						pf = j.bp[pfo:]
+					}
+					kern.fullIdx(ws.ank[t], kc, ws.acomp[t*mr*kc:(t+1)*mr*kc], bp, ws.aoff[t*kc:(t+1)*kc], j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, pf)
+					continue
+				}
 				if pfo := off + kc*nr + t*kc*8; kern.fullPF != nil && w == nr && i1-ir >= mr && pfo+kc*8 <= len(j.bp) {
 					kern.fullPF(kc, ab[t*mr*kc:(t+1)*mr*kc], bp, j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, j.bp[pfo:])
 					continue
@@ -118,6 +132,9 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 				j.tile(ws, kc, ab[t*mr*kc:(t+1)*mr*kc], mr, bp, nr, ir*j.ldc+col, min(mr, i1-ir), w, beta)
 			}
 		}
+	}
+	if look {
+		j.packed.sparseSeen(found)
 	}
 	// The block is final: bias and activation while it is in L2.
 	j.ep.apply(j.c, j.ldc, i0, i1, j.j0+jlo*nr, min(j.j1, j.j0+jhi*nr))

@@ -41,6 +41,10 @@ type microKernel struct {
 	// transposed A in place, with bstride = ldb a row-major B, when the
 	// panels are reused too few times to pay for packing them.
 	strided func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
+	// fullIdx, when set, is full over n steps of a compacted A tile
+	// (compactA) against the rows of a packed B panel (kc steps) at the
+	// byte offsets off; pf as for fullPF.
+	fullIdx func(n, kc int, a, b []float32, off []int32, c []float32, ldc int, alpha, beta float32, pf []float32)
 	// narrow, when set, computes an mr×16 tile from 16 columns of B, with
 	// strides as for strided; it covers partial panels.
 	narrow func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
@@ -290,6 +294,13 @@ type workspace struct {
 	ap   []float32
 	tile []float32
 	abig []float32 // computePacked's packed A block
+
+	// computePacked's compacted A tiles (sparse.go): values, B offsets,
+	// and per tile the steps kept, or −1 for the dense kernel.
+	acomp []float32
+	aoff  []int32
+	ank   []int
+	probe int // products that did not look (PackedB.sparseOn)
 }
 
 var wsPool = sync.Pool{New: func() any { return new(workspace) }}
