@@ -63,6 +63,11 @@
 //     Do and are copied into their node's value.
 //   - An in-place optimizer (optim.go): Adam through kernels.AdamStep, every
 //     rule element-wise and split across the cores.
+//   - The first layer's products skip the pixels that are zero (kernels'
+//     sparse.go): x·W over the packed weights, and the weight gradient
+//     xᵀ·dz (kernels.SgemmZeroA, while dz is finite). Skipping ±0·w is
+//     exact, so the weights are the bits of the dense products'; on
+//     MNIST 55% of the forward's and 60% of the gradient's steps go.
 //   - Every core busy with work of its own: the training step is data
 //     parallel (parallel.go, described below); inside a shard every
 //     product and element-wise kernel runs on one goroutine when there are

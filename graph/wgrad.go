@@ -34,6 +34,10 @@ type wgrad struct {
 	in, out int
 	x, dz   [][]float32 // per shard: its input [rows×in] and output gradient [rows×out]
 	rows    []int
+	// data: x is the model's input, where images have most of their
+	// pixels zero: the product skips them (kernels.SgemmZeroA, the same
+	// bits while dz is finite).
+	data bool
 }
 
 // deferGrads makes the update compute the gradients of the weights it can
@@ -70,6 +74,7 @@ func (s *stepper) deferGrads(noClip bool) {
 				break
 			}
 			w.in, w.out = xs[1], ds[1]
+			w.data = n.tape.nodes[st.in[0]] == n.x
 			w.x, w.dz, w.rows = append(w.x, x), append(w.dz, dz), append(w.rows, xs[0])
 			steps = append(steps, st)
 		}
@@ -120,6 +125,10 @@ func (s *stepper) updateDeferred(o *optimizer, c chunk) {
 		beta := float32(1)
 		if k == 0 {
 			beta = 0
+		}
+		if w.data && kernels.AllFinite(w.dz[k]) {
+			kernels.SgemmZeroA(true, false, r1-r0, w.out, w.rows[k], 1, w.x[k][r0:], w.in, w.dz[k], w.out, beta, g, w.out)
+			continue
 		}
 		kernels.Sgemm(true, false, r1-r0, w.out, w.rows[k], 1, w.x[k][r0:], w.in, w.dz[k], w.out, beta, g, w.out)
 	}

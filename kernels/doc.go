@@ -63,7 +63,10 @@
 //     skips, and a W whose products find nothing to skip looks again only
 //     every 16th product. A 256×784·784×400 product on one core: 1.70×
 //     the rows/s with image-like zeros (BenchmarkSparse), the same on
-//     dense rows.
+//     dense rows. A trainer's packed weights (PackRows) skip the same
+//     way, and SgemmZeroA does it for a product whose B is new each call
+//     (the first layer's weight gradient xᵀ·dz: 1.6× on a 40×64·64×400
+//     chunk with 60% of the steps zero, BenchmarkSgemmZeroA).
 //
 // Its parallel parts go to a second worker pool whose workers spin for
 // 200 µs after each task before parking, and the caller spins while the

@@ -16,6 +16,9 @@ func sgemm8x48AVX512(kc int, a *float32, astride int, b *float32, bstride int, c
 func sgemm8x48idxAVX512(n int, a *float32, b *float32, off *int32, c *float32, ldc int, alpha, beta float32, pf *float32)
 
 //go:noescape
+func nonFiniteAVX512(x *float32, n int) bool
+
+//go:noescape
 func sgemm8x16AVX512(kc int, a *float32, astride int, b *float32, bstride int, c *float32, ldc int, alpha, beta float32)
 
 //go:noescape
@@ -55,15 +58,15 @@ var avx512Kernel = microKernel{
 		_ = pf[kc*8-1]
 		sgemm8x48AVX512(kc, &a[0], 8, &b[0], 48, &c[0], ldc, alpha, beta, &pf[0])
 	},
-	fullIdx: func(n, kc int, a, b []float32, off []int32, c []float32, ldc int, alpha, beta float32, pf []float32) {
-		// off holds offsets below kc·48 floats (compactA), so b's bound
-		// covers every row the kernel reads.
+	fullIdx: func(n, kc int, a, b []float32, bstride int, off []int32, c []float32, ldc int, alpha, beta float32, pf []float32) {
+		// off holds offsets of steps below kc, bstride floats apart
+		// (compactA), so b's bound covers every row the kernel reads.
 		if n > 0 {
 			_ = a[n*8-1]
 			_ = off[n-1]
 			_ = pf[n*8-1]
 		}
-		_ = b[kc*48-1]
+		_ = b[(kc-1)*bstride+47]
 		_ = c[7*ldc+47]
 		sgemm8x48idxAVX512(n, unsafe.SliceData(a), &b[0], unsafe.SliceData(off), &c[0], ldc, alpha, beta, unsafe.SliceData(pf))
 	},

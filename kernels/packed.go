@@ -50,7 +50,6 @@ func NewPackedB(transB bool, k, n int, b []float32, ldb int) (*PackedB, error) {
 	if k == 0 || n == 0 {
 		return p, nil
 	}
-	p.sparse.finite = allFinite(p.blocked)
 
 	// Matrix-vector strips: 64 wide while 64 columns remain, then 16.
 	size := 0
@@ -122,7 +121,7 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 					if pfo := off + kc*nr + t*kc*8; pfo+kc*8 <= len(j.bp) {
 						pf = j.bp[pfo:]
 					}
-					kern.fullIdx(ws.ank[t], kc, ws.acomp[t*mr*kc:(t+1)*mr*kc], bp, ws.aoff[t*kc:(t+1)*kc], j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, pf)
+					kern.fullIdx(ws.ank[t], kc, ws.acomp[t*mr*kc:(t+1)*mr*kc], bp, nr, ws.aoff[t*kc:(t+1)*kc], j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, pf)
 					continue
 				}
 				if pfo := off + kc*nr + t*kc*8; kern.fullPF != nil && w == nr && i1-ir >= mr && pfo+kc*8 <= len(j.bp) {

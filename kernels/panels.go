@@ -38,11 +38,16 @@ func NewPackedPanels(transB bool, k, n int) (*PackedB, error) {
 // boundaries, so calling every part once, concurrently or not, packs all
 // of B. It returns an error when B is too small for p.
 func (p *PackedB) Pack(b []float32, ldb int, part, parts int) error {
-	if _, err := p.checkB(b, ldb); err != nil {
+	rows, err := p.checkB(b, ldb)
+	if err != nil {
 		return err
 	}
 	if parts < 1 || part < 0 || part >= parts {
 		return fmt.Errorf("kernels: Pack: part %d of %d", part, parts)
+	}
+	if cols := p.n + p.k - rows; rows > 0 && cols > 0 {
+		// Whichever part packs, B is checked whole: one pass over it.
+		p.taint(b, ldb, cols, 0, rows)
 	}
 	nr := p.kern.nr
 	total := p.panels()
@@ -124,6 +129,11 @@ func (p *PackedB) PackRows(b []float32, ldb int, r0, r1 int) error {
 	if r0 < 0 || r1 > br || r0 > r1 {
 		return fmt.Errorf("kernels: PackRows: rows [%d, %d) of %d", r0, r1, br)
 	}
+	cols := p.n
+	if p.transB {
+		cols = p.k
+	}
+	p.taint(b, ldb, cols, r0, r1)
 	nr := p.kern.nr
 	for _, ch := range p.chunks {
 		panels := (ch.j1 - ch.j0 + nr - 1) / nr

@@ -42,9 +42,9 @@ type microKernel struct {
 	// panels are reused too few times to pay for packing them.
 	strided func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
 	// fullIdx, when set, is full over n steps of a compacted A tile
-	// (compactA) against the rows of a packed B panel (kc steps) at the
-	// byte offsets off; pf as for fullPF.
-	fullIdx func(n, kc int, a, b []float32, off []int32, c []float32, ldc int, alpha, beta float32, pf []float32)
+	// (compactA) against the rows of a B panel (kc steps, bstride floats
+	// apart) at the byte offsets off; pf as for fullPF.
+	fullIdx func(n, kc int, a, b []float32, bstride int, off []int32, c []float32, ldc int, alpha, beta float32, pf []float32)
 	// narrow, when set, computes an mr×16 tile from 16 columns of B, with
 	// strides as for strided; it covers partial panels.
 	narrow func(kc int, a []float32, astride int, b []float32, bstride int, c []float32, ldc int, alpha, beta float32)
@@ -240,6 +240,10 @@ type gemmState struct {
 	// directA: full-height micro-panels of a transposed A likewise.
 	directA, directB bool
 
+	// zeroA: skip the k steps that are zero in a whole row tile of A
+	// (SgemmZeroA; B is finite).
+	zeroA bool
+
 	// Work split for the compute phase: parts along rows (byRows) or along
 	// B panels.
 	byRows bool
@@ -317,10 +321,16 @@ func getWorkspace(kern *microKernel) *workspace {
 }
 
 func sgemmBlocked(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmBlockedZ(kern, false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmBlockedZ is sgemmBlocked, skipping A's zero steps when zeroA is set.
+func sgemmBlockedZ(kern *microKernel, zeroA, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	job := jobPool.Get().(*gemmJob)
 	job.refs.Store(1)
 	job.gemmState = gemmState{
-		kern: kern, transA: transA, transB: transB, m: m, k: k,
+		zeroA: zeroA,
+		kern:  kern, transA: transA, transB: transB, m: m, k: k,
 		alpha: alpha, beta: beta, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 		kc:      kcBlock(k),
 		directA: transA && kern.strided != nil && !aliases4K(lda),
@@ -461,6 +471,11 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 		if j.p0+pc > 0 {
 			beta = 1 // later blocks accumulate onto the earlier ones
 		}
+		// Full panels' stride of B, for the indexed kernel's offsets.
+		fullStride := nr
+		if j.directB {
+			fullStride = j.ldb
+		}
 		for ir := i0; ir < i1; ir += mr {
 			h := min(mr, i1-ir)
 			// The A micro-panel: read in place (stride lda) or packed
@@ -470,6 +485,13 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 				ap, astride = j.a[(j.p0+pc)*j.lda+ir:], j.lda
 			} else {
 				packA(kern, ap, j.a, j.lda, j.transA, ir, h, j.p0+pc, kc)
+			}
+			nk := -1 // steps kept for the indexed kernel, or −1
+			if j.zeroA && h == mr {
+				ws.compactRoom(kc)
+				if n := compactA(ws.acomp, ws.aoff, ap, astride, kc, fullStride); n <= sparseMost(kc) {
+					nk = n
+				}
 			}
 			for jp := jlo; jp < jhi; jp++ {
 				col := j.j0 + jp*nr
@@ -483,6 +505,10 @@ func (j *gemmJob) compute(ws *workspace, i0, i1, jlo, jhi int) {
 				} else {
 					off := j.packedB(pc, jp)
 					bp = j.bp[off : off+kc*nr]
+				}
+				if nk >= 0 && w == nr && bstride == fullStride {
+					kern.fullIdx(nk, kc, ws.acomp, bp, bstride, ws.aoff, j.c[ci:], j.ldc, j.alpha, beta, bp)
+					continue
 				}
 				j.tile(ws, kc, ap, astride, bp, bstride, ci, h, w, beta)
 			}
