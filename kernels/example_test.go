@@ -2,6 +2,7 @@ package kernels_test
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/vaec/vaec/kernels"
 )
@@ -146,4 +147,33 @@ func ExampleEvict() {
 	kernels.Evict(w)
 	fmt.Println(w)
 	// Output: [0.5 -1 2]
+}
+
+// A first layer's weight gradient dW = xᵀ·dz when x holds images, most of
+// whose pixels are zero: SgemmZeroA skips them and gives Sgemm's bits,
+// provided dz is finite, which AllFinite checks once for all the products
+// that share it.
+func ExampleSgemmZeroA() {
+	const images, pixels, units = 16, 64, 48
+	x := make([]float32, images*pixels)
+	for i := range images {
+		x[i*pixels+20+i] = 1 // one lit pixel per image
+	}
+	dz := make([]float32, images*units)
+	for i := range dz {
+		dz[i] = float32(i%7) - 3
+	}
+	dense := make([]float32, pixels*units)
+	sparse := make([]float32, pixels*units)
+	kernels.Sgemm(true, false, pixels, units, images, 1, x, pixels, dz, units, 0, dense, units)
+	if kernels.AllFinite(dz) {
+		kernels.SgemmZeroA(true, false, pixels, units, images, 1, x, pixels, dz, units, 0, sparse, units)
+	}
+	same := true
+	for i := range dense {
+		same = same && math.Float32bits(dense[i]) == math.Float32bits(sparse[i])
+	}
+	fmt.Println("same bits:", same, "dW[21][0..3]:", sparse[21*units:21*units+4])
+	// Pixel 21 is lit in image 1 only: dW[21] = dz[1] = (48+u)%7 − 3.
+	// Output: same bits: true dW[21][0..3]: [3 -3 -2 -1]
 }
