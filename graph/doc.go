@@ -230,6 +230,24 @@
 // (Zen 5) VM, 48 KB L1D and 1 MB L2 per vCPU. Other work loads the hosts,
 // so figures are given side by side, as ratios within one run.
 //
+// Sixth session of 2026-12-02, on the same kind of EPYC VM: the first
+// layer's products skip the zero pixels (see above). One core's step, per
+// phase (600 steps, two runs each way, in µs): the shards' Dense ops
+// 433–446 against 485–499 before, the whole step 3,252–3,309 against
+// 3,239–3,418 (the host's noise is as large as the gain); the weight-
+// gradient chunk alone is 1.6× faster (kernels' BenchmarkSgemmZeroA). The
+// protocol gave GOMAXPROCS=1 37,933 (37,387 39,863 37,933 39,061 30,746)
+// and GOMAXPROCS=2 62,441 (62,725 62,441 65,357 59,319 53,445), 1.65×;
+// the conv step 1.71× in one run and 1.39× in another. A CPU profile
+// of 2,000 steps (GOMAXPROCS=1 6.54 s of CPU, 2 cores 7.95 s) spreads the
+// second core's extra 1.4 s over Adam (+0.17 s), the transposing packers
+// (+0.16), the loss gradient's copy into lines the other core's update had
+// read (+0.12), evictions (+0.11), the micro-kernels (+0.17) and the
+// panel copies (+0.09): the cost of the lines that cross between the
+// vCPUs every step, with no single part to remove. Two single-threaded
+// processes doing nothing but arithmetic reached 98 + 98 GFLOP/s at one
+// moment (each alone 184–188) and 186 + 181 a minute later.
+//
 // Fifth session of 2026-12-02, on the EPYC. One core is faster here (the
 // micro-kernel reaches 194 GFLOP/s from L1, a 256×784×400 product 197 on
 // one thread, against about 150 and 124 on the Xeon), and two scale worse:
