@@ -232,9 +232,10 @@
 //
 // Sixth session of 2026-12-02, on the same kind of EPYC VM: the first
 // layer's products skip the zero pixels (see above). One core's step, per
-// phase (600 steps, two runs each way, in µs): the shards' Dense ops
-// 433–446 against 485–499 before, the whole step 3,252–3,309 against
-// 3,239–3,418 (the host's noise is as large as the gain); the weight-
+// phase (600 steps, four runs each way, in µs): the shards' Dense ops
+// 433–484 against 485–499 before, the whole step (two of the runs)
+// 3,252 and 3,624 against 3,338 and 3,418 (the host's noise is as large
+// as the gain); the weight-
 // gradient chunk alone is 1.6× faster (kernels' BenchmarkSgemmZeroA). The
 // protocol gave GOMAXPROCS=1 37,933 (37,387 39,863 37,933 39,061 30,746)
 // and GOMAXPROCS=2 62,441 (62,725 62,441 65,357 59,319 53,445), 1.65×;
