@@ -179,7 +179,8 @@ func AllFinite(x []float32) bool { return allFinite(x) }
 func SgemmZeroA(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	kern := active
 	// Shapes Sgemm sends elsewhere than its blocked path stay there.
-	if kern.fullIdx == nil || !useSparse || m < 2 || (swapNarrow && n < kern.nr && m >= 2*kern.nr) || m == 0 || n == 0 || k == 0 || alpha == 0 {
+	// (and a B so wide that the kernel's int32 byte offsets would overflow).
+	if kern.fullIdx == nil || !useSparse || m < 2 || (swapNarrow && n < kern.nr && m >= 2*kern.nr) || m == 0 || n == 0 || k == 0 || alpha == 0 || ldb > math.MaxInt32/(4*kcMax) {
 		Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
