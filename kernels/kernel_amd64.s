@@ -47,6 +47,81 @@
 	VMULPS Z28, r1, r1; \
 	VMULPS Z28, r2, r2
 
+// The 8×48 kernels' common parts: clearing the accumulators, pulling the
+// C tile (DX, ldc bytes in R8) towards L1 while the k loop runs, scaling
+// by alpha (Z28) and storing with or without beta (Z29).
+#define ZERO48 \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD Z22, Z22, Z22; \
+	VPXORD Z23, Z23, Z23
+
+#define PREFC2 \
+	PREFETCHT0 (AX);    \
+	PREFETCHT0 128(AX); \
+	ADDQ       R8, AX
+
+#define PREFETCHC48 \
+	MOVQ DX, AX; \
+	PREFC2;      \
+	PREFC2;      \
+	PREFC2;      \
+	PREFC2;      \
+	PREFC2;      \
+	PREFC2;      \
+	PREFC2;      \
+	PREFC2
+
+#define SCALE48 \
+	SCALE3(Z0, Z1, Z2); \
+	SCALE3(Z3, Z4, Z5); \
+	SCALE3(Z6, Z7, Z8); \
+	SCALE3(Z9, Z10, Z11); \
+	SCALE3(Z12, Z13, Z14); \
+	SCALE3(Z15, Z16, Z17); \
+	SCALE3(Z18, Z19, Z20); \
+	SCALE3(Z21, Z22, Z23)
+
+#define STORE48ALL \
+	STORE48(Z0, Z1, Z2); \
+	STORE48(Z3, Z4, Z5); \
+	STORE48(Z6, Z7, Z8); \
+	STORE48(Z9, Z10, Z11); \
+	STORE48(Z12, Z13, Z14); \
+	STORE48(Z15, Z16, Z17); \
+	STORE48(Z18, Z19, Z20); \
+	STORE48(Z21, Z22, Z23)
+
+#define STORE48ALLBETA \
+	STORE48BETA(Z0, Z1, Z2); \
+	STORE48BETA(Z3, Z4, Z5); \
+	STORE48BETA(Z6, Z7, Z8); \
+	STORE48BETA(Z9, Z10, Z11); \
+	STORE48BETA(Z12, Z13, Z14); \
+	STORE48BETA(Z15, Z16, Z17); \
+	STORE48BETA(Z18, Z19, Z20); \
+	STORE48BETA(Z21, Z22, Z23)
+
 // Consecutive k steps of A are astride floats apart (8 when packed, the
 // leading dimension of a transposed A read in place), and of B bstride
 // floats apart (48 when packed, the leading dimension of a row-major B read
@@ -74,56 +149,10 @@ TEXT ·sgemm8x48AVX512(SB), NOSPLIT, $0-72
 	SHLQ $2, R8
 	MOVQ pf+64(FP), R11
 
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
+	ZERO48
 
 	// Pull the C tile towards L1 while the k loop runs.
-	MOVQ DX, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
-	ADDQ R8, AX
-	PREFETCHT0 (AX)
-	PREFETCHT0 128(AX)
+	PREFETCHC48
 
 	// k loop, unrolled by 4.
 	MOVQ CX, BX
@@ -157,14 +186,7 @@ k48loop1:
 
 k48done:
 	VBROADCASTSS alpha+56(FP), Z28
-	SCALE3(Z0, Z1, Z2)
-	SCALE3(Z3, Z4, Z5)
-	SCALE3(Z6, Z7, Z8)
-	SCALE3(Z9, Z10, Z11)
-	SCALE3(Z12, Z13, Z14)
-	SCALE3(Z15, Z16, Z17)
-	SCALE3(Z18, Z19, Z20)
-	SCALE3(Z21, Z22, Z23)
+	SCALE48
 
 	// beta == ±0: C is write-only.
 	MOVL  beta+60(FP), AX
@@ -172,26 +194,89 @@ k48done:
 	JZ    k48store0
 
 	VBROADCASTSS beta+60(FP), Z29
-	STORE48BETA(Z0, Z1, Z2)
-	STORE48BETA(Z3, Z4, Z5)
-	STORE48BETA(Z6, Z7, Z8)
-	STORE48BETA(Z9, Z10, Z11)
-	STORE48BETA(Z12, Z13, Z14)
-	STORE48BETA(Z15, Z16, Z17)
-	STORE48BETA(Z18, Z19, Z20)
-	STORE48BETA(Z21, Z22, Z23)
+	STORE48ALLBETA
 	VZEROUPPER
 	RET
 
 k48store0:
-	STORE48(Z0, Z1, Z2)
-	STORE48(Z3, Z4, Z5)
-	STORE48(Z6, Z7, Z8)
-	STORE48(Z9, Z10, Z11)
-	STORE48(Z12, Z13, Z14)
-	STORE48(Z15, Z16, Z17)
-	STORE48(Z18, Z19, Z20)
-	STORE48(Z21, Z22, Z23)
+	STORE48ALL
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// sgemm8x48idxAVX512: the 8×48 kernel over a compacted A (sparse.go):
+// n steps of A's 8 values at SI, each against B's 48 floats at b + off[i]
+// (bytes; R12 walks off). Accumulators as in sgemm8x48AVX512.
+#define STEPI \
+	MOVLQSX (R12), AX;          \
+	VMOVUPS (DI)(AX*1), Z24;    \
+	VMOVUPS 64(DI)(AX*1), Z25;  \
+	VMOVUPS 128(DI)(AX*1), Z26; \
+	ADDQ    $4, R12;            \
+	ROW48(0, Z0, Z1, Z2);       \
+	ROW48(4, Z3, Z4, Z5);       \
+	ROW48(8, Z6, Z7, Z8);       \
+	ROW48(12, Z9, Z10, Z11);    \
+	ROW48(16, Z12, Z13, Z14);   \
+	ROW48(20, Z15, Z16, Z17);   \
+	ROW48(24, Z18, Z19, Z20);   \
+	ROW48(28, Z21, Z22, Z23);   \
+	ADDQ    $32, SI
+
+// func sgemm8x48idxAVX512(n int, a *float32, b *float32, off *int32, c *float32, ldc int, alpha, beta float32, pf *float32)
+TEXT ·sgemm8x48idxAVX512(SB), NOSPLIT, $0-64
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ off+24(FP), R12
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	MOVQ pf+56(FP), R11
+
+	ZERO48
+
+	PREFETCHC48
+
+	MOVQ CX, BX
+	SHRQ $2, BX
+	JZ   itail
+
+iloop4:
+	PREFETCHT1 (R11)
+	PREFETCHT1 64(R11)
+	ADDQ       $128, R11
+	STEPI
+	STEPI
+	STEPI
+	STEPI
+	DECQ BX
+	JNZ  iloop4
+
+itail:
+	ANDQ $3, CX
+	JZ   idone
+
+iloop1:
+	STEPI
+	DECQ CX
+	JNZ  iloop1
+
+idone:
+	VBROADCASTSS alpha+48(FP), Z28
+	SCALE48
+
+	MOVL  beta+52(FP), AX
+	TESTL $0x7fffffff, AX
+	JZ    istore0
+
+	VBROADCASTSS beta+52(FP), Z29
+	STORE48ALLBETA
+	VZEROUPPER
+	RET
+
+istore0:
+	STORE48ALL
 	VZEROUPPER
 	RET
 
