@@ -300,3 +300,54 @@ func BenchmarkSgemmZeroA(b *testing.B) {
 		})
 	}
 }
+
+// FuzzZeroSkipping checks, over random shapes and zero patterns, that
+// skipping A's zero steps gives the dense kernels' bits: SgemmZeroA
+// against Sgemm, and a PackedB's product with skipping against without.
+func FuzzZeroSkipping(f *testing.F) {
+	f.Add(uint8(40), uint8(100), uint8(64), uint8(0), uint8(150), uint64(1))
+	f.Add(uint8(9), uint8(49), uint8(255), uint8(3), uint8(255), uint64(2))
+	f.Add(uint8(16), uint8(96), uint8(8), uint8(1), uint8(0), uint64(3))
+	f.Fuzz(func(t *testing.T, m, n, k, flags, zero uint8, seed uint64) {
+		if active.fullIdx == nil {
+			t.Skip("no indexed micro-kernel on this CPU")
+		}
+		tm, tn, tk := int(m), int(n)*4, int(k)*4 // up to 1,020 columns and steps
+		transA, transB := flags&1 != 0, flags&2 != 0
+		rng := rand.New(rand.NewPCG(seed, 11))
+		op := sparseA(rng, tm, tk, float64(zero)/255)
+		a, lda := op, max(tk, 1)
+		if transA {
+			a, lda = make([]float32, tk*tm), max(tm, 1)
+			for i := range tm {
+				for p := range tk {
+					a[p*tm+i] = op[i*tk+p]
+				}
+			}
+		}
+		b := make([]float32, tk*tn)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		ldb := max(tn, 1)
+		if transB {
+			ldb = max(tk, 1)
+		}
+		want := make([]float32, tm*tn)
+		Sgemm(transA, transB, tm, tn, tk, 1, a, lda, b, ldb, 0, want, max(tn, 1))
+		got := make([]float32, tm*tn)
+		SgemmZeroA(transA, transB, tm, tn, tk, 1, a, lda, b, ldb, 0, got, max(tn, 1))
+		sameBits(t, "SgemmZeroA", got, want)
+
+		defer func(v bool) { useSparse = v }(useSparse)
+		p, err := NewPackedB(false, tk, tn, b[:tk*tn], max(tn, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		useSparse = false
+		p.MulBiasAct(tm, op, max(tk, 1), want, max(tn, 1), nil, Linear, 0)
+		useSparse = true
+		p.MulBiasAct(tm, op, max(tk, 1), got, max(tn, 1), nil, Linear, 0)
+		sameBits(t, "PackedB", got, want)
+	})
+}
