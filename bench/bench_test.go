@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vaec/vaec/graph"
@@ -46,5 +50,27 @@ func TestVaecFigures(t *testing.T) {
 	got := vaecFigures(res, 900)
 	if got.samplesPerSec != 1500 || got.valELBO != elbo {
 		t.Errorf("vaecFigures = %+v, want 1500 samples/s and ELBO %v", got, elbo)
+	}
+}
+
+// TestScalingChild runs both measurements of the scaling benchmark's child
+// and checks that each prints one positive figure and nothing else, as
+// the parent parses it; and that a bad mode is an error.
+func TestScalingChild(t *testing.T) {
+	for _, args := range [][]string{
+		{"-mode", "arith", "-cpu", "0"},
+		{"-mode", "train", "-epochs", "1"},
+	} {
+		var out strings.Builder
+		if err := scalingChildMain(args, &out); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(out.String()), 64)
+		if err != nil || !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("%v printed %q, want one positive figure", args, out.String())
+		}
+	}
+	if err := scalingChildMain([]string{"-mode", "nap"}, io.Discard); err == nil {
+		t.Error("-mode nap: no error")
 	}
 }

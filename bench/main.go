@@ -4,6 +4,7 @@
 //	go run ./bench train   # vaec's trainer vs PyTorch (bench/pytorch_vae.py), MNIST 784-400-20, batch 128
 //	go run ./bench infer   # vaec's runtime vs ONNX Runtime on the exported encoder and decoder, batch 1 and 256
 //	go run ./bench serve   # vaec serve on loopback: req/s and p50/p99 latency at concurrency 1, 8, 64
+//	go run ./bench scaling # training samples/s at every GOMAXPROCS, beside the cores' arithmetic ceiling
 //
 // Runs are interleaved (vaec, reference, vaec, reference, …) so that a change
 // in the machine's load hits both; the summary gives every raw figure, the
@@ -27,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench {train|infer} [flags]  (-h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench {train|infer|serve|scaling} [flags]  (-h for flags)")
 		os.Exit(2)
 	}
 	var err error
@@ -40,8 +41,12 @@ func main() {
 		err = serveMain(os.Args[2:], os.Stdout)
 	case "variants":
 		err = variantsMain(os.Args[2:], os.Stdout)
+	case "scaling":
+		err = scalingMain(os.Args[2:], os.Stdout)
+	case "scaling-child":
+		err = scalingChildMain(os.Args[2:], os.Stdout)
 	default:
-		fmt.Fprintf(os.Stderr, "bench: unknown benchmark %q: want train or infer\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "bench: unknown benchmark %q: want train, infer, serve or scaling\n", os.Args[1])
 		os.Exit(2)
 	}
 	if err != nil {
