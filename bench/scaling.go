@@ -36,7 +36,7 @@ import (
 func scalingMain(args []string, out io.Writer) error {
 	fs := newFlags("scaling")
 	rounds := fs.Int("rounds", 5, "interleaved rounds")
-	epochs := fs.Int("epochs", 2, "training epochs per figure (no validation)")
+	epochs := fs.Int("epochs", 4, "training epochs per figure (no validation; the first includes building the step)")
 	spec := fs.String("spec", "testdata/specs/mnist.yaml", "spec to train (relative to the repository)")
 	if err := fs.Parse(args); err != nil {
 		return err
