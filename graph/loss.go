@@ -42,8 +42,14 @@ type elboOp struct {
 	recon, kl float64 // summed over the batch; recon averaged over the samples
 	dOut      []float32
 	dMu, dLv  []float32
-	dLvp      []float32
-	rowSum    []float64 // Bernoulli: NLL per row
+	// dOutInto, set by the tape, is the value of the node that reads dOut
+	// (elboGradOp's): the loss writes its output gradient there directly.
+	// On two cores that buffer's lines were last read by the other core
+	// (the update's weight gradient), and writing them while computing,
+	// rather than in a copy afterwards, hides the wait.
+	dOutInto []float32
+	dLvp     []float32
+	rowSum   []float64 // Bernoulli: NLL per row
 }
 
 const (
@@ -134,7 +140,11 @@ func (op *elboOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	sb, b, d, l, s := li.sb, li.b, li.d, li.l, li.s
 	out, x, mu, lv, klw, lvp := li.out, li.x, li.mu, li.lv, li.klw, li.lvp
 	if op.grad {
-		op.dOut = resize(op.dOut, sb*d)
+		if len(op.dOutInto) == sb*d {
+			op.dOut = op.dOutInto
+		} else {
+			op.dOut = resize(op.dOut, sb*d)
+		}
 		op.dMu = resize(op.dMu, b*l)
 		op.dLv = resize(op.dLv, b*l)
 		if lvp != nil {
@@ -378,7 +388,9 @@ func (op *elboGradOp) UsePreallocDo(out G.Value, in ...G.Value) (G.Value, error)
 		return nil, fmt.Errorf("%v: the loss was not computed with gradients (%d values kept, want %d)", op, len(src), len(dst))
 	}
 	if g == 1 {
-		copy(dst, src)
+		if len(dst) > 0 && &dst[0] != &src[0] { // the loss wrote it in place otherwise
+			copy(dst, src)
+		}
 	} else {
 		for i, v := range src {
 			dst[i] = v * g

@@ -122,6 +122,14 @@ func newTape(g *G.ExprGraph, outputs ...*G.Node) (*tape, error) {
 			return nil, errorf("output %s is not in the graph", o.Name())
 		}
 	}
+	for _, st := range t.steps {
+		// The loss's output gradient goes straight into its node's value.
+		if g, ok := st.op.(*elboGradOp); ok && g.which == elboOut {
+			if d, ok := t.vals[st.at].(*tensor.Dense); ok && !d.IsMaterializable() {
+				g.parent.dOutInto = d.Float32s()
+			}
+		}
+	}
 	t.spent = make([]time.Duration, len(t.steps))
 	return t, nil
 }
