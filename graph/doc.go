@@ -247,7 +247,15 @@
 // panel copies (+0.09): the cost of the lines that cross between the
 // vCPUs every step, with no single part to remove. Two single-threaded
 // processes doing nothing but arithmetic reached 98 + 98 GFLOP/s at one
-// moment (each alone 184–188) and 186 + 181 a minute later.
+// moment (each alone 184–188) and 186 + 181 a minute later. How much
+// keeping every weight on one core could give at most, measured by letting
+// the workers skip catching up (stale copies, wrong results, timing
+// only; a copy per worker, 800 steps at GOMAXPROCS=2, three pairs): steps of
+// 1,785–1,872 µs against 1,973–2,419, so about 1.75× over one core: a
+// model-parallel redesign of the large layers would not reach 1.8× on
+// this VM by itself either. `go run ./bench scaling` puts every training
+// figure beside the cores' arithmetic ceiling in the same round (1.94×
+// when training scaled 1.49×).
 //
 // Fifth session of 2026-12-02, on the EPYC. One core is faster here (the
 // micro-kernel reaches 194 GFLOP/s from L1, a 256×784×400 product 197 on
