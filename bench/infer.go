@@ -7,12 +7,10 @@ import (
 	"github.com/vaec/vaec/ir"
 	"io"
 	"math/rand/v2"
-	"path/filepath"
 	"time"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
@@ -52,11 +50,7 @@ func inferMain(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-ort-threads %w", err)
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	m, err := compiler.CompileFile(filepath.Join(root, *spec))
+	_, m, err := compileSpec(*spec)
 	if err != nil {
 		return err
 	}

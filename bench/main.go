@@ -24,6 +24,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/vaec/vaec/compiler"
+	"github.com/vaec/vaec/ir"
 )
 
 func main() {
@@ -72,6 +75,17 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// compileSpec compiles spec, a path relative to the repository, and
+// returns the repository's root too.
+func compileSpec(spec string) (root string, m *ir.Model, err error) {
+	root, err = repoRoot()
+	if err != nil {
+		return "", nil, err
+	}
+	m, err = compiler.CompileFile(filepath.Join(root, spec))
+	return root, m, err
 }
 
 // median of xs (which it sorts).

@@ -7,14 +7,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/kernels"
@@ -129,11 +127,7 @@ func scalingChildMain(args []string, out io.Writer) error {
 	}
 	switch *mode {
 	case "train":
-		root, err := repoRoot()
-		if err != nil {
-			return err
-		}
-		m, err := compiler.CompileFile(filepath.Join(root, *spec))
+		_, m, err := compileSpec(*spec)
 		if err != nil {
 			return err
 		}

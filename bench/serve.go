@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/export"
 	"github.com/vaec/vaec/graph"
@@ -64,11 +63,7 @@ func serveMain(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-concurrency %w", err)
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	m, err := compiler.CompileFile(filepath.Join(root, *spec))
+	root, m, err := compileSpec(*spec)
 	if err != nil {
 		return err
 	}

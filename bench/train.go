@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/vaec/vaec/compiler"
 	"github.com/vaec/vaec/dataset"
 	"github.com/vaec/vaec/graph"
 	"github.com/vaec/vaec/ir"
@@ -39,11 +38,7 @@ func trainMain(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-torch-threads %w", err)
 	}
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	m, err := compiler.CompileFile(filepath.Join(root, *spec))
+	root, m, err := compileSpec(*spec)
 	if err != nil {
 		return err
 	}

@@ -272,6 +272,7 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		}
 		res := &s.res[k]
 		res.recon, res.kl, res.loss, res.err = n.run(klw)
+		s.checkFinite(k)
 		if n.bound != nil {
 			res.bound = n.bound.bound
 		}

@@ -270,3 +270,45 @@ func benchmarkScaling(b *testing.B, m *ir.Model) {
 		}
 	}
 }
+
+// TestFirstLayerSkipsZeroPixels checks that the MNIST model's first-layer
+// weight gradient takes the zero-skipping product (wgrad.data) and that
+// a normal step finds every shard's output gradient finite, so the
+// skipping is not silently off.
+func TestFirstLayerSkipsZeroPixels(t *testing.T) {
+	m := pytorchExample()
+	batch := m.Train.BatchSize
+	set := loadMNIST(t, 0, batch)
+	w := InitWeights(m, 1)
+	var params [][]float32
+	for _, p := range m.Trainable() {
+		params = append(params, w[p.Name].Data)
+	}
+	s, err := newStepper(m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	idx := make([]int, batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	if _, _, _, _, err := s.forward(set.X, set.D, idx, rand.New(rand.NewPCG(1, 2)), 1); err != nil {
+		t.Fatal(err)
+	}
+	var data []string
+	for i, wg := range s.wgrads {
+		if wg == nil || !wg.data {
+			continue
+		}
+		data = append(data, m.Trainable()[i].Name)
+		for k, ok := range wg.finite {
+			if !ok {
+				t.Errorf("%s: shard %d's output gradient reported not finite", m.Trainable()[i].Name, k)
+			}
+		}
+	}
+	if first := m.Trainable()[0].Name; len(data) != 1 || data[0] != first {
+		t.Fatalf("weights whose gradient skips zero inputs: %v, want the first layer's (%s) only", data, first)
+	}
+}

@@ -36,8 +36,11 @@ type wgrad struct {
 	rows    []int
 	// data: x is the model's input, where images have most of their
 	// pixels zero: the product skips them (kernels.SgemmZeroA, the same
-	// bits while dz is finite).
-	data bool
+	// bits while dz is finite). finite says, per shard, whether its dz
+	// is, checked once a step by the shard's worker (checkFinite) for all
+	// the update's chunks.
+	data   bool
+	finite []bool
 }
 
 // deferGrads makes the update compute the gradients of the weights it can
@@ -86,7 +89,19 @@ func (s *stepper) deferGrads(noClip bool) {
 		for _, st := range steps {
 			st.skip = true
 		}
+		w.finite = make([]bool, len(w.dz))
 		s.wgrads[i] = &w
+	}
+}
+
+// checkFinite records whether shard k's output gradients that the update
+// multiplies by the model's input are finite (wgrad.finite); the shard's
+// worker calls it after the shard's run, while they are in its cache.
+func (s *stepper) checkFinite(k int) {
+	for _, w := range s.wgrads {
+		if w != nil && w.data {
+			w.finite[k] = kernels.AllFinite(w.dz[k])
+		}
 	}
 }
 
@@ -126,7 +141,7 @@ func (s *stepper) updateDeferred(o *optimizer, c chunk) {
 		if k == 0 {
 			beta = 0
 		}
-		if w.data && kernels.AllFinite(w.dz[k]) {
+		if w.data && w.finite[k] {
 			kernels.SgemmZeroA(true, false, r1-r0, w.out, w.rows[k], 1, w.x[k][r0:], w.in, w.dz[k], w.out, beta, g, w.out)
 			continue
 		}

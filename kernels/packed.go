@@ -115,17 +115,17 @@ func (j *gemmJob) computePacked(ws *workspace, i0, i1, jlo, jhi int) {
 				ir := i0 + t*mr
 				// The panel read next follows this one in bp (the k-block's
 				// panels, then the next k-block's): each full tile fetches
-				// its share of it into L2.
+				// its share of it into L2 (nothing past the end: pf = bp).
+				pf := bp
+				if pfo := off + kc*nr + t*kc*8; pfo+kc*8 <= len(j.bp) {
+					pf = j.bp[pfo:]
+				}
 				if sparse && w == nr && ws.ank[t] >= 0 {
-					pf := bp
-					if pfo := off + kc*nr + t*kc*8; pfo+kc*8 <= len(j.bp) {
-						pf = j.bp[pfo:]
-					}
 					kern.fullIdx(ws.ank[t], kc, ws.acomp[t*mr*kc:(t+1)*mr*kc], bp, nr, ws.aoff[t*kc:(t+1)*kc], j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, pf)
 					continue
 				}
-				if pfo := off + kc*nr + t*kc*8; kern.fullPF != nil && w == nr && i1-ir >= mr && pfo+kc*8 <= len(j.bp) {
-					kern.fullPF(kc, ab[t*mr*kc:(t+1)*mr*kc], bp, j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, j.bp[pfo:])
+				if kern.fullPF != nil && w == nr && i1-ir >= mr {
+					kern.fullPF(kc, ab[t*mr*kc:(t+1)*mr*kc], bp, j.c[ir*j.ldc+col:], j.ldc, j.alpha, beta, pf)
 					continue
 				}
 				j.tile(ws, kc, ab[t*mr*kc:(t+1)*mr*kc], mr, bp, nr, ir*j.ldc+col, min(mr, i1-ir), w, beta)

@@ -47,9 +47,6 @@ type sparseState struct {
 	dry     atomic.Bool
 }
 
-// allFinite reports whether every element of b is finite.
-func allFinite(b []float32) bool { return !anyNonFinite(b) }
-
 func anyNonFiniteGo(b []float32) bool {
 	for _, v := range b {
 		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
@@ -167,7 +164,7 @@ func (ws *workspace) compactRoom(kc int) {
 
 // AllFinite reports whether every element of x is finite (no infinity,
 // no NaN): the condition under which SgemmZeroA is Sgemm.
-func AllFinite(x []float32) bool { return allFinite(x) }
+func AllFinite(x []float32) bool { return !anyNonFinite(x) }
 
 // SgemmZeroA is Sgemm for a product whose A has many zero k steps: a
 // trainer's first-layer weight gradient xᵀ·dz, whose x holds images. The
@@ -180,7 +177,7 @@ func SgemmZeroA(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	kern := active
 	// Shapes Sgemm sends elsewhere than its blocked path stay there.
 	// (and a B so wide that the kernel's int32 byte offsets would overflow).
-	if kern.fullIdx == nil || !useSparse || m < 2 || (swapNarrow && n < kern.nr && m >= 2*kern.nr) || m == 0 || n == 0 || k == 0 || alpha == 0 || ldb > math.MaxInt32/(4*kcMax) {
+	if kern.fullIdx == nil || !useSparse || m < 2 || (swapNarrow && n < kern.nr && m >= 2*kern.nr) || n == 0 || k == 0 || alpha == 0 || ldb > math.MaxInt32/(4*kcMax) {
 		Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}

@@ -81,6 +81,17 @@ func TestSparseMatchesDense(t *testing.T) {
 	}
 }
 
+// transposed returns the k×m transpose of the m×k matrix a.
+func transposed(a []float32, m, k int) []float32 {
+	t := make([]float32, k*m)
+	for i := range m {
+		for p := range k {
+			t[p*m+i] = a[i*k+p]
+		}
+	}
+	return t
+}
+
 func sameBits(t *testing.T, what string, got, want []float32) {
 	t.Helper()
 	for i := range want {
@@ -202,12 +213,7 @@ func TestSgemmZeroAMatchesSgemm(t *testing.T) {
 				op := sparseA(rng, s.m, s.k, pz) // op(A), m×k
 				a, lda := op, s.k
 				if s.transA {
-					a, lda = make([]float32, s.k*s.m), s.m
-					for i := range s.m {
-						for p := range s.k {
-							a[p*s.m+i] = op[i*s.k+p]
-						}
-					}
+					a, lda = transposed(op, s.m, s.k), s.m
 				}
 				b := make([]float32, s.k*s.n)
 				for i := range b {
@@ -277,12 +283,7 @@ func BenchmarkSgemmZeroA(b *testing.B) {
 	const m, n, k = 40, 400, 64
 	rng := rand.New(rand.NewPCG(3, 3))
 	op := sparseA(rng, m, k, 0.6)
-	a := make([]float32, k*m) // stored k×m: the product reads it transposed
-	for i := range m {
-		for p := range k {
-			a[p*m+i] = op[i*k+p]
-		}
-	}
+	a := transposed(op, m, k) // stored k×m: the product reads it transposed
 	dz := make([]float32, k*n)
 	for i := range dz {
 		dz[i] = float32(rng.NormFloat64())
@@ -318,12 +319,7 @@ func FuzzZeroSkipping(f *testing.F) {
 		op := sparseA(rng, tm, tk, float64(zero)/255)
 		a, lda := op, max(tk, 1)
 		if transA {
-			a, lda = make([]float32, tk*tm), max(tm, 1)
-			for i := range tm {
-				for p := range tk {
-					a[p*tm+i] = op[i*tk+p]
-				}
-			}
+			a, lda = transposed(op, tm, tk), max(tm, 1)
 		}
 		b := make([]float32, tk*tn)
 		for i := range b {
