@@ -18,8 +18,13 @@ import (
 // A batch of B examples is cut into shards of consecutive rows, each with
 // a net of its own (graph, tape, buffers) built for its row count and
 // sharing the parameters' arrays, which nothing writes while the shards
-// run. One step is two phases, each ended by one barrier:
+// run. One step is two phases, each ended by one barrier, after a first
+// one for an MLP's first layer:
 //
+//  0. first layer (bands.go): the layer on the model's input, cut into
+//     bands of its inputs, each band's partial product for the whole
+//     batch computed by one goroutine, which also updates those rows of
+//     the weight, so that they never move between cores.
 //  1. shards: each shard copies its rows of x and ε into its net and runs
 //     forward and backward; shards are claimed by up to
 //     min(GOMAXPROCS, shards) goroutines, and every product inside a
@@ -114,9 +119,11 @@ type stepper struct {
 	// read (prepack.go), uses per shard its products' references to them.
 	packed [][]*packedWeight
 	uses   [][]packedUse
-	caught [][]chunk // per worker: the rows its last catching up packed (prepack.go)
-	wgrads []*wgrad  // per parameter: non-nil when the update computes its gradient (wgrad.go)
-	packs  *packSet  // the trainer's packed weights, shared by its steppers
+	caught [][]chunk  // per worker: the rows its last catching up packed (prepack.go)
+	wgrads []*wgrad   // per parameter: non-nil when the update computes its gradient (wgrad.go)
+	band   *bandLayer // the first layer in column bands, or nil (bands.go)
+	nstep  uint64     // steps begun, for what a worker gathered (bands.go)
+	packs  *packSet   // the trainer's packed weights, shared by its steppers
 
 	// mode chooses between a packed copy per worker (with or without
 	// evicting, or of the transposed weights only) and one for all;
@@ -136,8 +143,9 @@ type shardResult struct {
 	err                    error
 }
 
-// chunk is elements [lo, hi) of parameter i.
-type chunk struct{ i, lo, hi int }
+// chunk is elements [lo, hi) of parameter i; band is 1 plus the band of
+// the banded first layer (bands.go) the rows are in, 0 for other weights.
+type chunk struct{ i, lo, hi, band int }
 
 // newStepper builds the shards' nets for batch rows of m. params are the
 // trainable parameters' arrays, in m.Trainable order, backing w.
@@ -183,8 +191,16 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *pack
 		return nil, err
 	}
 	s.deferGrads(m.Train.ClipNorm == 0)
+	if err := s.setupBands(); err != nil {
+		s.close()
+		return nil, err
+	}
 	s.eps = make([]float32, samples*batch*m.Latent)
 	for i, p := range params {
+		if s.band != nil && i == s.band.w {
+			s.chunks = append(s.chunks, s.bandChunks()...)
+			continue
+		}
 		size := optChunk
 		switch {
 		case s.wgrads[i] != nil:
@@ -196,7 +212,7 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *pack
 			size = chunkRows(cols) * cols
 		}
 		for lo := 0; lo < len(p); lo += size {
-			s.chunks = append(s.chunks, chunk{i, lo, min(len(p), lo+size)})
+			s.chunks = append(s.chunks, chunk{i: i, lo: lo, hi: min(len(p), lo+size)})
 		}
 	}
 	s.ss = make([]float64, len(s.chunks))
@@ -221,11 +237,26 @@ func (s *stepper) close() {
 func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw float32) (recon, kl, loss, bound float64, err error) {
 	t0 := time.Now()
 	s.began = t0
+	s.nstep++
 	fillNormal(rng, s.eps)
 	var t1 time.Time
 	if s.prof != nil {
 		t1 = time.Now()
 		s.prof.add(phaseDraw, t1.Sub(t0), t1.Sub(t0)) // one core works
+	}
+	if bl := s.band; bl != nil {
+		// The first layer, band by band, for the whole batch.
+		busy := s.parallel(len(bl.packs), func(_, c int) { s.bandForward(c, x, d, idx) })
+		for _, err := range bl.err {
+			if err != nil {
+				return 0, 0, 0, 0, err
+			}
+		}
+		if s.prof != nil {
+			t2 := time.Now()
+			s.prof.add(phaseBands, t2.Sub(t1), busy)
+			t1 = t2
+		}
 	}
 	// Room for a packed copy per worker that may run a shard: the phase
 	// admits workers [0, slots) (crew.go).
@@ -269,6 +300,9 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		eps, l, b := n.epsv.Data().([]float32), s.latent, hi-lo
 		for r := range s.samples {
 			copy(eps[r*b*l:(r+1)*b*l], s.eps[(r*s.batch+lo)*l:(r*s.batch+hi)*l])
+		}
+		if s.band != nil {
+			s.bandOutput(k)
 		}
 		res := &s.res[k]
 		res.recon, res.kl, res.loss, res.err = n.run(klw)
@@ -407,6 +441,12 @@ func (s *stepper) claimOrder() []int {
 	}
 	band := func(j int) int {
 		c := s.chunks[j]
+		if c.band > 0 {
+			// A band of the first layer goes to the worker that computes
+			// its forward pass (item c of that phase, crew.work).
+			nb := len(s.band.packs)
+			return min(workers-1, (c.band-1)*workers/nb)
+		}
 		mid := float64(c.lo+c.hi) / float64(2*len(s.params[c.i]))
 		return min(workers-1, int(mid*float64(workers)))
 	}
@@ -503,12 +543,13 @@ func (s *stepper) parallel(count int, fn func(w, j int)) time.Duration {
 // The phases of a step, as stepProfile reports them.
 const (
 	phaseDraw   = iota // drawing ε (the trainer's generator: one sequence)
+	phaseBands         // the first layer's forward pass, band by band (bands.go)
 	phaseShards        // forward and backward of every shard
 	phaseUpdate        // gradient sum and optimizer
 	numPhases
 )
 
-var phaseNames = [numPhases]string{"draw ε", "shards (fwd+bwd)", "sum + optimizer"}
+var phaseNames = [numPhases]string{"draw ε", "first layer", "shards (fwd+bwd)", "sum + optimizer"}
 
 // stepProfile accumulates the wall time of each phase and the time the
 // goroutines spent working in it, from which the idle share of the cores

@@ -71,6 +71,11 @@ func TestShardedStepMatchesWhole(t *testing.T) {
 			if len(s.shards) < 2 {
 				t.Fatalf("%d shards, want several", len(s.shards))
 			}
+			// The first layer runs in bands (bands.go): the whole net's
+			// product is the reference for their partial sums too.
+			if s.band == nil || len(s.band.packs) != len(s.shards) {
+				t.Fatalf("first layer not in %d bands", len(s.shards))
+			}
 			idx := make([]int, batch)
 			for i := range idx {
 				idx[i] = i

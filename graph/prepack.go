@@ -261,7 +261,7 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 			c.at[r] = v
 		}
 		if caught != nil {
-			*caught = append(*caught, chunk{pw.param, r0 * pw.cols, r1 * pw.cols})
+			*caught = append(*caught, chunk{i: pw.param, lo: r0 * pw.cols, hi: r1 * pw.cols})
 		}
 		r0 = r1
 	}
@@ -278,6 +278,9 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 // W, and an error leaves the rows behind, to be packed, and the error
 // reported, by the next catching up.
 func (s *stepper) repack(w int, c chunk) {
+	if c.band > 0 {
+		s.repackBand(c)
+	}
 	next := s.packs.version + 1
 	for _, pw := range s.packed[c.i] {
 		if w >= len(pw.copies) || pw.copies[w] == nil || s.stepMode == modeDirect && !pw.transB {

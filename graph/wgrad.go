@@ -141,11 +141,15 @@ func (s *stepper) updateDeferred(o *optimizer, c chunk) {
 		if k == 0 {
 			beta = 0
 		}
+		a, lda := w.x[k][r0:], w.in
+		if c.band > 0 {
+			a, lda = s.bandInputs(c, k, r0)
+		}
 		if w.data && w.finite[k] {
-			kernels.SgemmZeroA(true, false, r1-r0, w.out, w.rows[k], 1, w.x[k][r0:], w.in, w.dz[k], w.out, beta, g, w.out)
+			kernels.SgemmZeroA(true, false, r1-r0, w.out, w.rows[k], 1, a, lda, w.dz[k], w.out, beta, g, w.out)
 			continue
 		}
-		kernels.Sgemm(true, false, r1-r0, w.out, w.rows[k], 1, w.x[k][r0:], w.in, w.dz[k], w.out, beta, g, w.out)
+		kernels.Sgemm(true, false, r1-r0, w.out, w.rows[k], 1, a, lda, w.dz[k], w.out, beta, g, w.out)
 	}
 	o.updateBlock(c.i, s.params[c.i], g, c.lo, c.hi)
 	blockPool.Put(bp)
