@@ -69,7 +69,8 @@
 //     exact, so the weights are the bits of the dense products'; on
 //     MNIST 55% of the forward's and 60% of the gradient's steps go.
 //   - Every core busy with work of its own: the training step is data
-//     parallel (parallel.go, described below); inside a shard every
+//     parallel (parallel.go, described below), except an MLP's first
+//     layer, which is model parallel (bands.go); inside a shard every
 //     product and element-wise kernel runs on one goroutine when there are
 //     as many shards as cores. Outside training (evaluation, validation)
 //     kernels.Sgemm splits large products across GOMAXPROCS goroutines and
@@ -96,8 +97,18 @@
 //
 //	draw ε      the trainer's generator, the whole batch in one sequence (ε of
 //	            a row is the same as without shards); serial, ~1% of a step
-//	shards      each shard copies its rows of x and ε and runs forward and
-//	            backward; up to min(GOMAXPROCS, S) goroutines claim shards
+//	first layer an MLP's first dense layer (on the model's input), cut into
+//	            bands of its inputs (bands.go): for each band, one worker
+//	            gathers the band's columns of the batch from the data set
+//	            and computes the partial product x[:, band]·W1[band, :] for
+//	            the whole batch, from its own packed copy of those rows
+//	            of W1 (the same worker updates them, below: W1 never moves
+//	            between cores); min(S, In/128) bands, 2 for MNIST at
+//	            batch 128
+//	            — barrier —
+//	shards      each shard copies its rows of x and ε, adds the bands'
+//	            partial products of its rows (in band order), the bias and
+//	            the activation, and runs forward and backward; up to min(GOMAXPROCS, S) goroutines claim shards
 //	            (the caller and a standing crew, crew.go, whose members
 //	            poll for the next phase, so none waits for a thread to wake);
 //	            kernels.Share tells the kernels to use GOMAXPROCS/workers
@@ -116,7 +127,10 @@
 //	            never written) and the optimizer updates the chunk while it
 //	            is in L2, then refreshes the packed copy of its rows that
 //	            the worker writes (a weight's chunks are whole rows, 8 at a
-//	            time); each worker first takes its share of the chunks (in
+//	            time; the first layer's rows go to their band's worker, which
+//	            computes their gradient from the inputs it gathered and
+//	            refreshes the band's packed copy); each worker first takes
+//	            its share of the chunks (in
 //	            parameter order, or with copies per worker its band: the
 //	            same part of every parameter), then whatever is left
 //	            — barrier —  (global-norm clipping: sum, barrier, update)
@@ -167,7 +181,8 @@
 //
 // # Scaling beyond two cores
 //
-// Per step, whatever the core count P: two barriers (three with clipping),
+// Per step, whatever the core count P: two barriers (three with clipping,
+// one more for an MLP's first layer in bands),
 // no goroutine start (the crew's P−1 members are started
 // once), no lock, and no barrier inside a shard while S ≥ P. Work per
 // core, with N parameters, of which N_d in the dense weights whose
@@ -183,6 +198,10 @@
 //	         updates, (S−1)·(N−N_d)/P adds for the other gradients, and
 //	         about 7·4·N/P bytes of memory traffic (parameters and two
 //	         moments read and written, the packed copies written)
+//	first    ⌈bands/P⌉ bands of B·(In/bands)·Out multiply-adds each (the
+//	layer    first layer's forward pass), with bands = min(S, In/128); the
+//	         shards read the other bands' partial products of their rows
+//	         (B/S·Out floats per band) instead of W1
 //	catch-up each of the W = min(P, S) shard workers packs the (W−1)/W of
 //	         the packed weights N_p the others updated, reading them from
 //	         the others' caches: (W−1)·N_p/W copies per core, the same on
@@ -213,14 +232,19 @@
 // grows towards all of them as W grows, while each core's share of the
 // arithmetic shrinks as 1/W), and every chunk of the update reads all
 // shards' x and dz (16 shards: 16·B/S rows, a few MB, read once per chunk
-// of rows from the other cores' caches). For the MNIST model N_p is 3.8 MB
-// of copies (W1, and the decoder's output weights twice), from 2.5 MB of
-// parameters; on 16 cores with S = 16 a core would catch up 2.3 MB of
-// parameters per step against 1.25 MB on two, for a sixteenth of the
-// multiply-adds: data parallelism inside a step stops paying somewhere
-// between 8 and 16 cores for this model at batch 1024, where splitting
-// the products by columns (each core owning a slice of every weight, as
-// in model parallelism) would move activations instead of weights.
+// of rows from the other cores' caches). For the MNIST model N_p is 2.5 MB
+// of copies (the decoder's output weights twice; W1, the other half of
+// the parameters, stays in its bands), from 1.25 MB of parameters; on 16
+// cores with S = 16 a core would catch up 1.2 MB of parameters per step
+// against 0.63 MB on two, for a sixteenth of the multiply-adds. The first
+// layer shows the way out: in bands its weights stay put and activations
+// move (for a band, B/S·Out floats of partial products per shard; 64 ×
+// 400 each way on two cores), and the same cut applied to the decoder's
+// output layer (bands of its hidden units: partial logits forward, a band
+// of the input gradient backward) would leave the catching up to the
+// small middle layers, at the price of three more barriers a step. Batch
+// 128 gives two bands, so on 4 or more cores the first layer's phase
+// runs on two of them; at batch 1024 (S = 16) it has 6 bands.
 
 // # Figures
 //
@@ -229,6 +253,46 @@
 // session a Xeon at 2.5 GHz with AVX-512; from the fifth an AMD EPYC
 // (Zen 5) VM, 48 KB L1D and 1 MB L2 per vCPU. Other work loads the hosts,
 // so figures are given side by side, as ratios within one run.
+//
+// Seventh session of 2026-12-02, on the same kind of EPYC VM: the first
+// layer in bands (bands.go). Where the host puts the two vCPUs now shows
+// in a ping-pong between them (two pinned threads bouncing a cache line):
+// about 100–170 ns round trip when they share a CCD, 420–470 ns when they
+// do not; it changed every few minutes. Pinned arithmetic scales 1.90–2.14×
+// either way; training does not. With the vCPUs close, the protocol
+// (5 alternating rounds, 400 steps) gave GOMAXPROCS=1 48,204 52,928
+// 51,904 51,895 53,211 and GOMAXPROCS=2 100,404 99,920 102,605 104,507
+// 99,406 samples/s, 1.93× (an earlier run: 53,608 53,221 54,589 50,732
+// 52,806 against 104,697 98,191 86,132 99,593 89,944, 1.85×); the code
+// before the bands gave 1.47× and 1.57× in two runs at the session's
+// start (placement not recorded) and 1.81× in one with the vCPUs close in
+// four rounds of five. With the vCPUs far apart, 1,000-step runs at GOMAXPROCS=2
+// alternating between the two builds (6 pairs, all at 438–472 ns): bands
+// 69.5–81.1k samples/s, median 73.8k, without 60.8–81.2k, median 67.7k,
+// about 1.45× one core's 50k against 1.35×: the bands remove W1's part of
+// the lines that cross, and what is left (the decoder's output weights,
+// which both shards read and each worker updates half of, and the
+// activations the update reads) still costs a quarter of the step there.
+// One core is unchanged within the noise (first layer 246–263 µs a step
+// against about 230–300 for the same products inside the shards before).
+// Per phase (1,500 steps, vCPUs close, two runs each way):
+//
+//	                     GOMAXPROCS=1           GOMAXPROCS=2
+//	phase               µs/step  busy µs      µs/step  busy µs   idle
+//	draw ε               12.4–12.5             14.4–14.7            50%
+//	first layer         245.7–262.5           133.1–162.4  252–280  5–14%
+//	shards (fwd+bwd)   1137.5–1155.5          643.9–714.7 1222–1293 5–10%
+//	sum + optimizer    1027.7–1068.9          547.1–596.8 1067–1114 3–7%
+//	total              2423.2–2499.4         1338.8–1488.2
+//
+// go run ./bench scaling -rounds 5 (4-epoch trainings in fresh processes):
+// GOMAXPROCS=1 51,485, GOMAXPROCS=2 89,254 samples/s, 1.73×, against an
+// arithmetic ceiling of 1.95× in the same rounds. go run ./bench train
+// -rounds 3 -epochs 10: vaec 98,589 [63,862 98,589 100,856] samples/s,
+// PyTorch on one thread 28,419, 3.47×, validation ELBO −123.07 against
+// −123.19. The conv step (40 steps, 5 rounds): GOMAXPROCS=1 4,729 4,675
+// 4,730 4,502 4,709, GOMAXPROCS=2 6,635 8,833 7,984 8,481 7,446, 1.70×;
+// its training 3.05× PyTorch's best (2 epochs, 3 rounds).
 //
 // Sixth session of 2026-12-02, on the same kind of EPYC VM: the first
 // layer's products skip the zero pixels (see above). One core's step, per
