@@ -121,8 +121,8 @@ type stepper struct {
 	uses   [][]packedUse
 	caught [][]chunk  // per worker: the rows its last catching up packed (prepack.go)
 	wgrads []*wgrad   // per parameter: non-nil when the update computes its gradient (wgrad.go)
-	band   *bandLayer // the first layer in column bands, or nil (bands.go)
-	nstep  uint64     // steps begun, for what a worker gathered (bands.go)
+	band   *bandLayer // the first layer in bands of its inputs, or nil (bands.go)
+	nstep  uint64     // steps begun: which step a band's gathered inputs are from (bands.go)
 	packs  *packSet   // the trainer's packed weights, shared by its steppers
 
 	// mode chooses between a packed copy per worker (with or without
@@ -443,9 +443,15 @@ func (s *stepper) claimOrder() []int {
 		c := s.chunks[j]
 		if c.band > 0 {
 			// A band of the first layer goes to the worker that computes
-			// its forward pass (item c of that phase, crew.work).
+			// its forward pass: with fw workers in that phase, crew.work
+			// gives worker w items [w·nb/fw, (w+1)·nb/fw) first.
 			nb := len(s.band.packs)
-			return min(workers-1, (c.band-1)*workers/nb)
+			fw := min(runtime.GOMAXPROCS(0), nb)
+			w := fw - 1
+			for w > 0 && w*nb/fw > c.band-1 {
+				w--
+			}
+			return min(w, workers-1)
 		}
 		mid := float64(c.lo+c.hi) / float64(2*len(s.params[c.i]))
 		return min(workers-1, int(mid*float64(workers)))
