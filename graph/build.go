@@ -669,10 +669,21 @@ func (n *net) primitiveObjective(m *ir.Model, mu, logvar *G.Node) error {
 // run evaluates the graph on the current input values with KL weight klw
 // and returns the summed reconstruction term and KL and the loss.
 func (n *net) run(klw float32) (recon, kl, loss float64, err error) {
-	*n.klwv = G.F32(klw)
+	return n.runSeg(klw, -1)
+}
+
+// runSeg is run for segment seg of a segmented tape (bands.go): the
+// terms are returned by the last segment only. seg −1 runs everything.
+func (n *net) runSeg(klw float32, seg int) (recon, kl, loss float64, err error) {
+	if seg <= 0 {
+		*n.klwv = G.F32(klw)
+	}
 	if n.tape != nil {
-		if err := n.tape.run(); err != nil {
+		if err := n.tape.runSeg(seg); err != nil {
 			return 0, 0, 0, errorf("running the graph (batch %d): %v", n.batch, err)
+		}
+		if seg >= 0 && seg < numSegs-1 {
+			return 0, 0, 0, nil
 		}
 		l, err := scalar(n.loss)
 		if n.bound != nil {

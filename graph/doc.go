@@ -70,7 +70,8 @@
 //     MNIST 55% of the forward's and 60% of the gradient's steps go.
 //   - Every core busy with work of its own: the training step is data
 //     parallel (parallel.go, described below), except an MLP's first
-//     layer, which is model parallel (bands.go); inside a shard every
+//     layer and its decoder's output layer, which are model parallel
+//     (bands.go); inside a shard every
 //     product and element-wise kernel runs on one goroutine when there are
 //     as many shards as cores. Outside training (evaluation, validation)
 //     kernels.Sgemm splits large products across GOMAXPROCS goroutines and
@@ -108,7 +109,15 @@
 //	            — barrier —
 //	shards      each shard copies its rows of x and ε, adds the bands'
 //	            partial products of its rows (in band order), the bias and
-//	            the activation, and runs forward and backward; up to min(GOMAXPROCS, S) goroutines claim shards
+//	            the activation, and runs forward and backward; with the
+//	            decoder's output layer (the loss's input) in bands too, in
+//	            three segments, each its own phase and barrier:
+//	              head  up to the output layer's input h
+//	              (band phase: each band's partial logits h[:, band]·W[band, :])
+//	              loss  the logits (partial sums, bias), the loss, its gradient dl
+//	              (band phase: each band's columns of dh = dl·W[band, :]ᵀ)
+//	              back  the rest of the backward pass;
+//	            up to min(GOMAXPROCS, S) goroutines claim shards
 //	            (the caller and a standing crew, crew.go, whose members
 //	            poll for the next phase, so none waits for a thread to wake);
 //	            kernels.Share tells the kernels to use GOMAXPROCS/workers
@@ -127,9 +136,10 @@
 //	            never written) and the optimizer updates the chunk while it
 //	            is in L2, then refreshes the packed copy of its rows that
 //	            the worker writes (a weight's chunks are whole rows, 8 at a
-//	            time; the first layer's rows go to their band's worker, which
-//	            computes their gradient from the inputs it gathered and
-//	            refreshes the band's packed copy); each worker first takes
+//	            time; a banded layer's rows go to their band's worker, which
+//	            computes their gradient (the first layer's from the inputs
+//	            it gathered) and refreshes the band's packed copies); each
+//	            worker first takes
 //	            its share of the chunks (in
 //	            parameter order, or with copies per worker its band: the
 //	            same part of every parameter), then whatever is left
@@ -182,7 +192,8 @@
 // # Scaling beyond two cores
 //
 // Per step, whatever the core count P: two barriers (three with clipping,
-// one more for an MLP's first layer in bands),
+// one more for an MLP's first layer in bands, two more again for its
+// output layer: five for the MNIST model),
 // no goroutine start (the crew's P−1 members are started
 // once), no lock, and no barrier inside a shard while S ≥ P. Work per
 // core, with N parameters, of which N_d in the dense weights whose
@@ -198,10 +209,12 @@
 //	         updates, (S−1)·(N−N_d)/P adds for the other gradients, and
 //	         about 7·4·N/P bytes of memory traffic (parameters and two
 //	         moments read and written, the packed copies written)
-//	first    ⌈bands/P⌉ bands of B·(In/bands)·Out multiply-adds each (the
-//	layer    first layer's forward pass), with bands = min(S, In/128); the
-//	         shards read the other bands' partial products of their rows
-//	         (B/S·Out floats per band) instead of W1
+//	banded   ⌈bands/P⌉ bands of B·(In/bands)·Out multiply-adds each (a
+//	layers   banded layer's forward pass; the output layer's input gradient
+//	         the same again), with bands = min(S, In/128); the shards read
+//	         the other bands' partial products of their rows (B/S·Out
+//	         floats per band), and a band's worker reads every shard's
+//	         input of the layer and dl, instead of W1 and W4 moving
 //	catch-up each of the W = min(P, S) shard workers packs the (W−1)/W of
 //	         the packed weights N_p the others updated, reading them from
 //	         the others' caches: (W−1)·N_p/W copies per core, the same on
@@ -232,19 +245,17 @@
 // grows towards all of them as W grows, while each core's share of the
 // arithmetic shrinks as 1/W), and every chunk of the update reads all
 // shards' x and dz (16 shards: 16·B/S rows, a few MB, read once per chunk
-// of rows from the other cores' caches). For the MNIST model N_p is 2.5 MB
-// of copies (the decoder's output weights twice; W1, the other half of
-// the parameters, stays in its bands), from 1.25 MB of parameters; on 16
-// cores with S = 16 a core would catch up 1.2 MB of parameters per step
-// against 0.63 MB on two, for a sixteenth of the multiply-adds. The first
-// layer shows the way out: in bands its weights stay put and activations
-// move (for a band, B/S·Out floats of partial products per shard; 64 ×
-// 400 each way on two cores), and the same cut applied to the decoder's
-// output layer (bands of its hidden units: partial logits forward, a band
-// of the input gradient backward) would leave the catching up to the
-// small middle layers, at the price of three more barriers a step. Batch
-// 128 gives two bands, so on 4 or more cores the first layer's phase
-// runs on two of them; at batch 1024 (S = 16) it has 6 bands.
+// of rows from the other cores' caches). For the MNIST model the banded
+// layers hold 627,200 of the 652,824 parameters, which stay put; N_p is
+// now copies of the middle layers' weights (24,000 values, under 0.2 MB
+// with the transposed ones), so the catching up no longer limits
+// the scaling; what moves is activations, per band phase B/S·Out floats
+// per shard and band (64 × 784 or 64 × 400 each way on two cores), which
+// grows with the batch, not with the core count. The limits left are the
+// barriers (five a step, each waiting for the slowest core) and the band
+// count: batch 128 gives two bands a layer, so on 4 or more cores the
+// band phases run on two of them; at batch 1024 (S = 16) the first layer
+// has 6 bands and the output layer 3, and the shard phases 16 shards.
 
 // # Figures
 //

@@ -18,15 +18,18 @@ import (
 // A batch of B examples is cut into shards of consecutive rows, each with
 // a net of its own (graph, tape, buffers) built for its row count and
 // sharing the parameters' arrays, which nothing writes while the shards
-// run. One step is two phases, each ended by one barrier, after a first
-// one for an MLP's first layer:
+// run. One step is two phases, each ended by one barrier, with more for
+// an MLP's large layers:
 //
 //  0. first layer (bands.go): the layer on the model's input, cut into
 //     bands of its inputs, each band's partial product for the whole
 //     batch computed by one goroutine, which also updates those rows of
 //     the weight, so that they never move between cores.
 //  1. shards: each shard copies its rows of x and ε into its net and runs
-//     forward and backward; shards are claimed by up to
+//     forward and backward (with the decoder's output layer in bands too,
+//     in three segments: up to that layer's input; its band phase; the
+//     loss and its gradient; the band phase of the layer's input
+//     gradient; the rest); shards are claimed by up to
 //     min(GOMAXPROCS, shards) goroutines, and every product inside a
 //     shard runs on kernels.Threads() goroutines (one, on two cores).
 //     The caller then adds the shards' loss terms in shard order.
@@ -121,7 +124,8 @@ type stepper struct {
 	uses   [][]packedUse
 	caught [][]chunk  // per worker: the rows its last catching up packed (prepack.go)
 	wgrads []*wgrad   // per parameter: non-nil when the update computes its gradient (wgrad.go)
-	band   *bandLayer // the first layer in bands of its inputs, or nil (bands.go)
+	first  *bandLayer // the first layer in bands of its inputs, or nil (bands.go)
+	out    *bandLayer // the decoder's output layer in bands of its inputs, or nil
 	nstep  uint64     // steps begun: which step a band's gathered inputs are from (bands.go)
 	packs  *packSet   // the trainer's packed weights, shared by its steppers
 
@@ -197,8 +201,8 @@ func newStepper(m *ir.Model, params [][]float32, batch, samples int, packs *pack
 	}
 	s.eps = make([]float32, samples*batch*m.Latent)
 	for i, p := range params {
-		if s.band != nil && i == s.band.w {
-			s.chunks = append(s.chunks, s.bandChunks()...)
+		if bl := s.bandsOf(i); bl != nil {
+			s.chunks = append(s.chunks, bandChunks(bl)...)
 			continue
 		}
 		size := optChunk
@@ -244,18 +248,26 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		t1 = time.Now()
 		s.prof.add(phaseDraw, t1.Sub(t0), t1.Sub(t0)) // one core works
 	}
-	if bl := s.band; bl != nil {
-		// The first layer, band by band, for the whole batch.
-		busy := s.parallel(len(bl.packs), func(_, c int) { s.bandForward(c, x, d, idx) })
-		for _, err := range bl.err {
-			if err != nil {
-				return 0, 0, 0, 0, err
-			}
-		}
+	// bandPhase runs fn for every band of bl (bands.go) and accounts the
+	// phase to the profile's phase ph.
+	bandPhase := func(bl *bandLayer, ph int, fn func(c int)) error {
+		busy := s.parallel(len(bl.packs), func(_, c int) { fn(c) })
 		if s.prof != nil {
 			t2 := time.Now()
-			s.prof.add(phaseBands, t2.Sub(t1), busy)
+			s.prof.add(ph, t2.Sub(t1), busy)
 			t1 = t2
+		}
+		for _, err := range bl.err {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if bl := s.first; bl != nil {
+		// The first layer, band by band, for the whole batch.
+		if err := bandPhase(bl, phaseBands, func(c int) { s.firstForward(c, x, d, idx) }); err != nil {
+			return 0, 0, 0, 0, err
 		}
 	}
 	// Room for a packed copy per worker that may run a shard: the phase
@@ -274,45 +286,53 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 			return 0, 0, 0, 0, err
 		}
 	}
-	busy := s.parallel(len(s.shards), func(w, k int) {
-		if s.stepMode == modeShared {
-			s.pointShard(k, 0)
-		} else {
-			if err := s.prepareShard(k, w); err != nil {
-				s.res[k].err = err
+	for k := range s.res {
+		s.res[k] = shardResult{}
+	}
+	// With the output layer in bands the shards run their tapes in three
+	// segments, with its band phases between them (bands.go).
+	segs := []int{-1}
+	if s.out != nil {
+		segs = []int{segHead, segLoss, segBack}
+	}
+	for _, seg := range segs {
+		switch seg {
+		case segLoss:
+			if err := bandPhase(s.out, phaseOutBands, s.outForward); err != nil {
+				return 0, 0, 0, 0, err
+			}
+		case segBack:
+			if err := bandPhase(s.out, phaseOutBands, s.outBackward); err != nil {
+				return 0, 0, 0, 0, err
+			}
+		}
+		busy := s.parallel(len(s.shards), func(w, k int) {
+			if seg <= 0 && !s.startShard(w, k, x, d, idx) {
 				return
 			}
-			if s.stepMode == modeEvict {
-				s.evictShared(k)
+			n := s.shards[k]
+			if seg == segLoss {
+				s.bandOutput(s.out, k)
+			}
+			res := &s.res[k]
+			res.recon, res.kl, res.loss, res.err = n.runSeg(klw, seg)
+			if seg < 0 || seg == numSegs-1 {
+				s.checkFinite(k)
+				if n.bound != nil {
+					res.bound = n.bound.bound
+				}
+			}
+		})
+		if s.prof != nil {
+			t2 := time.Now()
+			s.prof.add(phaseShards, t2.Sub(t1), busy)
+			t1 = t2
+		}
+		for _, res := range s.res {
+			if res.err != nil {
+				return 0, 0, 0, 0, res.err
 			}
 		}
-		n := s.shards[k]
-		lo, hi := s.lo[k], s.lo[k+1]
-		fillRows(n.xv.Data().([]float32), x, d, idx[lo:hi])
-		if n.yv != nil {
-			if err := fillCondition(n.yv.Data().([]float32), n.ysv.Data().([]float32), s.labels, idx[lo:hi], s.classes); err != nil {
-				s.res[k].err = err
-				return
-			}
-		}
-		// Row r·B+i of ε belongs to example i in sample r; the shard's
-		// rows are r·b+(i−lo).
-		eps, l, b := n.epsv.Data().([]float32), s.latent, hi-lo
-		for r := range s.samples {
-			copy(eps[r*b*l:(r+1)*b*l], s.eps[(r*s.batch+lo)*l:(r*s.batch+hi)*l])
-		}
-		if s.band != nil {
-			s.bandOutput(k)
-		}
-		res := &s.res[k]
-		res.recon, res.kl, res.loss, res.err = n.run(klw)
-		s.checkFinite(k)
-		if n.bound != nil {
-			res.bound = n.bound.bound
-		}
-	})
-	if s.prof != nil {
-		s.prof.add(phaseShards, time.Since(t1), busy)
 	}
 	// The loss reduction: scalars, added in shard order.
 	for k, res := range s.res {
@@ -325,6 +345,43 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 		bound += res.bound
 	}
 	return recon, kl, loss / float64(s.batch), bound, nil
+}
+
+// startShard prepares shard k on worker w for its run: its packed
+// weights, its rows of x and ε (idx of x, [*, d] row-major), and the
+// first layer's output when that is in bands. It reports false, with the
+// shard's error set, when it cannot.
+func (s *stepper) startShard(w, k int, x []float32, d int, idx []int) bool {
+	if s.stepMode == modeShared {
+		s.pointShard(k, 0)
+	} else {
+		if err := s.prepareShard(k, w); err != nil {
+			s.res[k].err = err
+			return false
+		}
+		if s.stepMode == modeEvict {
+			s.evictShared(k)
+		}
+	}
+	n := s.shards[k]
+	lo, hi := s.lo[k], s.lo[k+1]
+	fillRows(n.xv.Data().([]float32), x, d, idx[lo:hi])
+	if n.yv != nil {
+		if err := fillCondition(n.yv.Data().([]float32), n.ysv.Data().([]float32), s.labels, idx[lo:hi], s.classes); err != nil {
+			s.res[k].err = err
+			return false
+		}
+	}
+	// Row r·B+i of ε belongs to example i in sample r; the shard's
+	// rows are r·b+(i−lo).
+	eps, l, b := n.epsv.Data().([]float32), s.latent, hi-lo
+	for r := range s.samples {
+		copy(eps[r*b*l:(r+1)*b*l], s.eps[(r*s.batch+lo)*l:(r*s.batch+hi)*l])
+	}
+	if s.first != nil {
+		s.bandOutput(s.first, k)
+	}
+	return true
 }
 
 // update adds the shards' gradients and applies optimizer step number step
@@ -445,7 +502,7 @@ func (s *stepper) claimOrder() []int {
 			// A band of the first layer goes to the worker that computes
 			// its forward pass: with fw workers in that phase, crew.work
 			// gives worker w items [w·nb/fw, (w+1)·nb/fw) first.
-			nb := len(s.band.packs)
+			nb := len(s.bandsOf(c.i).packs)
 			fw := min(runtime.GOMAXPROCS(0), nb)
 			w := fw - 1
 			for w > 0 && w*nb/fw > c.band-1 {
@@ -548,14 +605,15 @@ func (s *stepper) parallel(count int, fn func(w, j int)) time.Duration {
 
 // The phases of a step, as stepProfile reports them.
 const (
-	phaseDraw   = iota // drawing ε (the trainer's generator: one sequence)
-	phaseBands         // the first layer's forward pass, band by band (bands.go)
-	phaseShards        // forward and backward of every shard
-	phaseUpdate        // gradient sum and optimizer
+	phaseDraw     = iota // drawing ε (the trainer's generator: one sequence)
+	phaseBands           // the first layer's forward pass, band by band (bands.go)
+	phaseShards          // forward and backward of every shard
+	phaseOutBands        // the output layer's band phases, forward and backward (bands.go)
+	phaseUpdate          // gradient sum and optimizer
 	numPhases
 )
 
-var phaseNames = [numPhases]string{"draw ε", "first layer", "shards (fwd+bwd)", "sum + optimizer"}
+var phaseNames = [numPhases]string{"draw ε", "first layer", "shards (fwd+bwd)", "output layer", "sum + optimizer"}
 
 // stepProfile accumulates the wall time of each phase and the time the
 // goroutines spent working in it, from which the idle share of the cores

@@ -49,9 +49,10 @@ func TestShardBounds(t *testing.T) {
 // terms and the gradient of one net over the whole batch, to rounding,
 // for equal shards (summed, then scaled) and unequal ones (weighted).
 func TestShardedStepMatchesWhole(t *testing.T) {
-	for _, batch := range []int{128, 193} {
-		t.Run(fmt.Sprint(batch), func(t *testing.T) {
-			m := mlp(784, []int{48}, 6, ir.ReLU, ir.Bernoulli)
+	for _, tc := range []struct{ batch, hidden int }{{128, 48}, {193, 48}, {128, 400}, {193, 400}} {
+		batch := tc.batch
+		t.Run(fmt.Sprint(batch, "x", tc.hidden), func(t *testing.T) {
+			m := mlp(784, []int{tc.hidden}, 6, ir.ReLU, ir.Bernoulli)
 			m.Train.ClipNorm = 0
 			// The shards' own gradients are compared: none left to the
 			// update (wgrad.go).
@@ -73,8 +74,13 @@ func TestShardedStepMatchesWhole(t *testing.T) {
 			}
 			// The first layer runs in bands (bands.go): the whole net's
 			// product is the reference for their partial sums too.
-			if s.band == nil || len(s.band.packs) != len(s.shards) {
+			if s.first == nil || len(s.first.packs) != len(s.shards) {
 				t.Fatalf("first layer not in %d bands", len(s.shards))
+			}
+			// A hidden layer of 400 puts the decoder's output layer in
+			// bands too (two of 200 inputs).
+			if (s.out != nil) != (tc.hidden >= 2*bandMinRows) {
+				t.Fatalf("output layer in bands: %v, hidden %d", s.out != nil, tc.hidden)
 			}
 			idx := make([]int, batch)
 			for i := range idx {

@@ -31,6 +31,10 @@ type tape struct {
 	leaves []int      // indexes of input and constant nodes, re-read on every run
 	steps  []tapeStep // op nodes, in order
 
+	// segmented: a training step runs the tape in segments (runSeg),
+	// with other work between them (bands.go).
+	segmented bool
+
 	// profile, when set, accumulates each step's wall time in spent.
 	profile bool
 	spent   []time.Duration
@@ -39,7 +43,8 @@ type tape struct {
 
 type tapeStep struct {
 	at   int  // index of the node in nodes/vals
-	skip bool // computed elsewhere (a weight gradient the update computes, wgrad.go)
+	skip bool // computed elsewhere (a weight gradient the update computes, wgrad.go; a banded layer, bands.go)
+	seg  int  // the segment the step runs in when the tape is run in segments (bands.go)
 	op   G.Op
 	pre  G.UsePreallocDoer // nil when the op only has Do
 	in   []int
@@ -159,13 +164,19 @@ func allocFor(n *G.Node) (G.Value, error) {
 }
 
 // run executes every step once.
-func (t *tape) run() error {
-	for _, i := range t.leaves {
-		t.vals[i] = t.nodes[i].Value()
+func (t *tape) run() error { return t.runSeg(-1) }
+
+// runSeg executes the steps of segment seg (each step's seg), in order;
+// seg −1 runs them all. Segment 0 (or all) first re-reads the inputs.
+func (t *tape) runSeg(seg int) error {
+	if seg <= 0 {
+		for _, i := range t.leaves {
+			t.vals[i] = t.nodes[i].Value()
+		}
 	}
 	for k := range t.steps {
 		st := &t.steps[k]
-		if st.skip {
+		if st.skip || seg >= 0 && st.seg != seg {
 			continue
 		}
 		for a, j := range st.in {
@@ -193,7 +204,7 @@ func (t *tape) run() error {
 			t.spent[k] += time.Since(start)
 		}
 	}
-	if t.profile {
+	if t.profile && (seg < 0 || seg == numSegs-1) {
 		t.runs++
 	}
 	return nil

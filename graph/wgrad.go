@@ -142,7 +142,7 @@ func (s *stepper) updateDeferred(o *optimizer, c chunk) {
 			beta = 0
 		}
 		a, lda := w.x[k][r0:], w.in
-		if c.band > 0 {
+		if c.band > 0 && s.first != nil && c.i == s.first.w {
 			a, lda = s.bandInputs(c, k, r0)
 		}
 		if w.data && w.finite[k] {
