@@ -266,44 +266,51 @@
 // so figures are given side by side, as ratios within one run.
 //
 // Seventh session of 2026-12-02, on the same kind of EPYC VM: the first
-// layer in bands (bands.go). Where the host puts the two vCPUs now shows
-// in a ping-pong between them (two pinned threads bouncing a cache line):
-// about 100–170 ns round trip when they share a CCD, 420–470 ns when they
-// do not; it changed every few minutes. Pinned arithmetic scales 1.90–2.14×
-// either way; training does not. With the vCPUs close, the protocol
-// (5 alternating rounds, 400 steps) gave GOMAXPROCS=1 48,204 52,928
-// 51,904 51,895 53,211 and GOMAXPROCS=2 100,404 99,920 102,605 104,507
-// 99,406 samples/s, 1.93× (an earlier run: 53,608 53,221 54,589 50,732
-// 52,806 against 104,697 98,191 86,132 99,593 89,944, 1.85×); the code
-// before the bands gave 1.47× and 1.57× in two runs at the session's
-// start (placement not recorded) and 1.81× in one with the vCPUs close in
-// four rounds of five. With the vCPUs far apart, 1,000-step runs at GOMAXPROCS=2
-// alternating between the two builds (6 pairs, all at 438–472 ns): bands
-// 69.5–81.1k samples/s, median 73.8k, without 60.8–81.2k, median 67.7k,
-// about 1.45× one core's 50k against 1.35×: the bands remove W1's part of
-// the lines that cross, and what is left (the decoder's output weights,
-// which both shards read and each worker updates half of, and the
-// activations the update reads) still costs a quarter of the step there.
-// One core is unchanged within the noise (first layer 246–263 µs a step
-// against about 230–300 for the same products inside the shards before).
+// layer, then the decoder's output layer, in bands (bands.go). Where the
+// host puts the two vCPUs now shows in a ping-pong between them (two
+// pinned threads bouncing a cache line): about 85–170 ns round trip when
+// they share a CCD, 410–470 ns when they do not; it changed every few
+// minutes. Pinned arithmetic scales 1.90–2.14× either way; training does
+// not. The protocol (5 alternating rounds, 400 steps) with the vCPUs
+// close, for the final code: GOMAXPROCS=1 54,135 54,743 53,640 54,969
+// 55,034 and GOMAXPROCS=2 96,394 101,679 104,725 96,795 104,408
+// samples/s, 1.86×; with the first layer alone in bands, three runs:
+// 1.85×, 1.93×, 1.86× (P=1 49,085 56,472 54,069 54,104 56,127, P=2
+// 94,649 73,547 100,634 105,725 106,545, one round far apart); the code
+// before the bands gave 1.47× and 1.57× at the session's start
+// (placement not recorded) and 1.81× with the vCPUs close in four rounds
+// of five. With the vCPUs far apart, 1,000-step runs at GOMAXPROCS=2,
+// pairs alternating between builds, every run at 389–455 ns: the first
+// layer in bands against none (6 pairs), medians 73.8k and 67.7k
+// samples/s; both layers against the first alone (10 pairs), 81.1k
+// [69.5–90.2k] against 71.4k [59.0–88.1k], out of one core's 52–56k:
+// about 1.5× where it was 1.3×. What crosses the cores there is now
+// activations only (the partial products, each band's inputs and output
+// gradients), and five barriers a step each wait for the slower core.
 // Per phase (1,500 steps, vCPUs close, two runs each way):
 //
 //	                     GOMAXPROCS=1           GOMAXPROCS=2
-//	phase               µs/step  busy µs      µs/step  busy µs   idle
-//	draw ε               12.4–12.5             14.4–14.7            50%
-//	first layer         245.7–262.5           133.1–162.4  252–280  5–14%
-//	shards (fwd+bwd)   1137.5–1155.5          643.9–714.7 1222–1293 5–10%
-//	sum + optimizer    1027.7–1068.9          547.1–596.8 1067–1114 3–7%
-//	total              2423.2–2499.4         1338.8–1488.2
+//	phase               µs/step               µs/step   busy µs    idle
+//	draw ε               11.5–12.1             11.6–11.9            50%
+//	first layer         223.1–225.4           115.6–118.3  221      4–7%
+//	shards (fwd+bwd)    389.9–401.5           223.7–234.5  413–429  8–9%
+//	output layer        712.0–725.0           377.0–393.3  733–748  3–5%
+//	sum + optimizer     941.0–964.6           489.7–494.3  942–965  2–4%
+//	total              2277.4–2328.6         1233.3–1236.6
 //
-// go run ./bench scaling -rounds 5 (4-epoch trainings in fresh processes):
-// GOMAXPROCS=1 51,485, GOMAXPROCS=2 89,254 samples/s, 1.73×, against an
-// arithmetic ceiling of 1.95× in the same rounds. go run ./bench train
-// -rounds 3 -epochs 10: vaec 98,589 [63,862 98,589 100,856] samples/s,
-// PyTorch on one thread 28,419, 3.47×, validation ELBO −123.07 against
-// −123.19. The conv step (40 steps, 5 rounds): GOMAXPROCS=1 4,729 4,675
-// 4,730 4,502 4,709, GOMAXPROCS=2 6,635 8,833 7,984 8,481 7,446, 1.70×;
-// its training 3.05× PyTorch's best (2 epochs, 3 rounds).
+// The cores' busy time at GOMAXPROCS=2 equals one core's total: what is
+// left between 1.85× and 2× is the waiting at the five barriers and the
+// serial draw of ε. go run ./bench scaling -rounds 5 (4-epoch trainings in
+// fresh processes): GOMAXPROCS=1 54,239, GOMAXPROCS=2 92,303 samples/s,
+// 1.70× (one round of five at 68k), against an arithmetic ceiling of
+// 1.99× in the same rounds. go run ./bench train -rounds 3 -epochs 10
+// -torch-threads 1,2: vaec 85,392 [64,700 85,392 89,695] samples/s,
+// PyTorch on one thread 30,358 (two threads 6,622), 2.81×, validation
+// ELBO −123.07 against −123.19 (the first layer alone in bands: 3.47×).
+// The conv VAE has no dense layer on its input or output, so no bands:
+// its step (40 steps, 5 rounds) GOMAXPROCS=1 4,729 4,675 4,730 4,502
+// 4,709, GOMAXPROCS=2 6,635 8,833 7,984 8,481 7,446, 1.70×; its
+// training 3.05× PyTorch's best (2 epochs, 3 rounds).
 //
 // Sixth session of 2026-12-02, on the same kind of EPYC VM: the first
 // layer's products skip the zero pixels (see above). One core's step, per
