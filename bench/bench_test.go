@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,10 +58,14 @@ func TestVaecFigures(t *testing.T) {
 // and checks that each prints one positive figure and nothing else, as
 // the parent parses it; and that a bad mode is an error.
 func TestScalingChild(t *testing.T) {
-	for _, args := range [][]string{
+	modes := [][]string{
 		{"-mode", "arith", "-cpu", "0"},
 		{"-mode", "train", "-epochs", "1"},
-	} {
+	}
+	if runtime.NumCPU() >= 2 && runtime.GOMAXPROCS(0) >= 2 {
+		modes = append(modes, []string{"-mode", "pingpong"})
+	}
+	for _, args := range modes {
 		var out strings.Builder
 		if err := scalingChildMain(args, &out); err != nil {
 			t.Fatalf("%v: %v", args, err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vaec/vaec/dataset"
@@ -29,7 +30,12 @@ import (
 // separate processes (so they share nothing but the hardware); the sum
 // over the single figure is the speed-up pure arithmetic gets from the
 // extra cores in that round. Every figure comes from a fresh process,
-// and the training runs alternate between core counts.
+// and the training runs alternate between core counts. Each round starts
+// with where the host put the first two cores: the round trip of a cache
+// line bounced between two threads pinned to them. On the 2-core EPYC
+// VMs it is about 100 ns when they share a CCD and about 450 ns when they
+// do not, the host moves them every few minutes, and training scales far
+// better in the first case (graph's doc.go).
 
 func scalingMain(args []string, out io.Writer) error {
 	fs := newFlags("scaling")
@@ -50,8 +56,16 @@ func scalingMain(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "scaling of %s training (%d epochs a figure) over GOMAXPROCS 1..%d, %d rounds; load average %s\n",
 		*spec, *epochs, cores, *rounds, loadAverage())
 	train := make([][]float64, cores+1) // by GOMAXPROCS
-	var ceilings []float64
+	var ceilings, trips []float64
 	for r := 1; r <= *rounds; r++ {
+		if cores >= 2 {
+			v, err := scalingChild(self, []string{"-mode", "pingpong"}, 2)
+			if err != nil {
+				return err
+			}
+			trips = append(trips, v)
+			fmt.Fprintf(out, "round %d  placement: a cache line's round trip between cpus 0 and 1 %.0f ns\n", r, v)
+		}
 		for p := 1; p <= cores; p++ {
 			v, err := scalingChild(self, []string{"-mode", "train", "-spec", *spec, "-epochs", strconv.Itoa(*epochs)}, p)
 			if err != nil {
@@ -92,6 +106,9 @@ func scalingMain(args []string, out io.Writer) error {
 		fmt.Fprintf(out, "GOMAXPROCS=%-2d median %8.0f samples/s [%s]  %.2fx\n", p, m, figures(train[p], "%.0f"), m/base)
 	}
 	fmt.Fprintf(out, "arithmetic ceiling on %d cores: median %.2fx [%s]\n", cores, median(append([]float64(nil), ceilings...)), figures(ceilings, "%.2f"))
+	if len(trips) > 0 {
+		fmt.Fprintf(out, "cpus 0 and 1, a cache line's round trip: [%s] ns\n", figures(trips, "%.0f"))
+	}
 	return nil
 }
 
@@ -167,6 +184,62 @@ func scalingChildMain(args []string, out io.Writer) error {
 		}
 		_, err = fmt.Fprintf(out, "%.2f\n", 2*float64(m*k*n)*float64(calls)/time.Since(start).Seconds()/1e9)
 		return err
+	case "pingpong":
+		v, err := pingPong(0, 1, 200_000)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(out, "%.1f\n", v)
+		return err
 	}
-	return fmt.Errorf("-mode %q: want train or arith", *mode)
+	return fmt.Errorf("-mode %q: want train, arith or pingpong", *mode)
+}
+
+// pingPong returns the mean round trip, in ns, of a cache line written in
+// turn by two threads pinned to cpus a and b, over n round trips. It needs
+// GOMAXPROCS of at least 2 (both threads spin).
+func pingPong(a, b, n int) (float64, error) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return 0, fmt.Errorf("pingpong: GOMAXPROCS %d, want at least 2", runtime.GOMAXPROCS(0))
+	}
+	var flag atomic.Int64
+	var abort atomic.Bool
+	ready, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := pinThread(b); err != nil {
+			ready <- err
+			return
+		}
+		ready <- nil
+		for i := int64(0); i < int64(n); i++ {
+			for flag.Load() != 2*i+1 {
+				if abort.Load() {
+					return
+				}
+			}
+			flag.Store(2*i + 2)
+		}
+	}()
+	if err := <-ready; err != nil {
+		return 0, err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := pinThread(a); err != nil {
+		abort.Store(true)
+		<-done
+		return 0, err
+	}
+	start := time.Now()
+	for i := int64(0); i < int64(n); i++ {
+		flag.Store(2*i + 1)
+		for flag.Load() != 2*i+2 {
+		}
+	}
+	d := time.Since(start)
+	<-done
+	return float64(d.Nanoseconds()) / float64(n), nil
 }
