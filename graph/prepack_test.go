@@ -105,13 +105,15 @@ func TestPrepackedTrainMatchesUnpacked(t *testing.T) {
 	}
 }
 
-// probeStepper builds a stepper for batch rows of t.m over t.w.
+// probeStepper builds a stepper for batch rows of t.m over t.w, with the
+// model's samples of z per example, as the trainer does.
 func (t *trainer) probeStepper(batch int) (*stepper, error) {
 	var params [][]float32
 	for _, p := range t.m.Trainable() {
 		params = append(params, t.w[p.Name].Data)
 	}
-	s, err := newStepper(t.m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(t.m, t.w, rows, 1, true) })
+	samples := max(t.m.Objective.Samples, 1) // as the trainer's steppers
+	s, err := newStepper(t.m, params, batch, samples, nil, func(rows int) (*net, error) { return buildNet(t.m, t.w, rows, samples, true) })
 	if err != nil {
 		return nil, fmt.Errorf("stepper: %w", err)
 	}
