@@ -199,9 +199,11 @@
 // core, with N parameters, of which N_d in the dense weights whose
 // gradients the update computes (wgrad.go; 627,200 of N = 652,824 for the
 // MNIST model), and F the multiply-adds of one example's forward and
-// backward pass without those weight gradients (651,200 forward, 337,600
-// for the input gradients, 24,000 for the other weight gradients: about
-// 1.0 M):
+// backward pass in the shards, without those weight gradients and the
+// banded layers' products (for the MNIST model 24,000 forward, 24,000
+// for the input gradients, 24,000 for the other weight gradients; its
+// banded layers take 313,600 per example for each of the first layer's
+// forward pass, the output layer's and its input gradient):
 //
 //	shards   ⌈S/P⌉ shards of B/S rows: ⌈S/P⌉·(B/S)·F multiply-adds
 //	update   N/P elements: B·N_d/P multiply-adds of weight gradient (every
