@@ -313,8 +313,9 @@
 // ELBO −123.07 against −123.19 (the first layer alone in bands: 3.47×).
 // The conv VAE has no dense layer on its input or output, so no bands:
 // its step (40 steps, 5 rounds) GOMAXPROCS=1 4,729 4,675 4,730 4,502
-// 4,709, GOMAXPROCS=2 6,635 8,833 7,984 8,481 7,446, 1.70×; its
-// training 3.05× PyTorch's best (2 epochs, 3 rounds).
+// 4,709, GOMAXPROCS=2 6,635 8,833 7,984 8,481 7,446, 1.70× (a later
+// run, 6 rounds: 4,968 and 8,831 medians, 1.78×); its training 3.05×
+// PyTorch's best (2 epochs, 3 rounds).
 //
 // Sixth session of 2026-12-02, on the same kind of EPYC VM: the first
 // layer's products skip the zero pixels (see above). One core's step, per
