@@ -286,7 +286,9 @@
 // layer in bands against none (6 pairs), medians 73.8k and 67.7k
 // samples/s; both layers against the first alone (10 pairs), 81.1k
 // [69.5–90.2k] against 71.4k [59.0–88.1k], out of one core's 52–56k:
-// about 1.5× where it was 1.3×. What crosses the cores there is now
+// about 1.5× where it was 1.3×; the protocol with the final code, four
+// rounds of five far apart: GOMAXPROCS=1 53,235 54,651 51,505 57,492
+// 50,733, GOMAXPROCS=2 87,638 91,264 89,977 91,223 89,554, 1.69×. What crosses the cores there is now
 // activations only (the partial products, each band's inputs and output
 // gradients), and five barriers a step each wait for the slower core.
 // Per phase (1,500 steps, vCPUs close, two runs each way):
