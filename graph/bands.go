@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"fmt"
 	"slices"
 
 	G "gorgonia.org/gorgonia"
@@ -59,11 +58,11 @@ type bandLayer struct {
 	in, out int
 	act     kernels.Act
 	alpha   float32
-	cuts    []int       // band c is rows [cuts[c], cuts[c+1]) of W
-	packs   []*bandPack // per band: W[band, :] packed
-	h       [][]float32 // per shard: the layer's output, rows × out (the skipped step's value)
-	part    [][]float32 // per band: the partial product for the batch [batch, out]
-	err     []error     // per band: from the last band phase
+	cuts    []int         // band c is rows [cuts[c], cuts[c+1]) of W
+	packs   []*packedCopy // per band: W[band, :] packed, a row per row of the band
+	h       [][]float32   // per shard: the layer's output, rows × out (the skipped step's value)
+	part    [][]float32   // per band: the partial product for the batch [batch, out]
+	err     []error       // per band: from the last band phase
 
 	// The first layer: xs holds per band the band's columns of the
 	// batch's inputs [batch, width], gathered by the band's forward pass;
@@ -75,13 +74,9 @@ type bandLayer struct {
 	// loss's gradient at its output, and the input gradient (the skipped
 	// product's value); per band, W[band, :]ᵀ packed for dl·W[band, :]ᵀ.
 	src, dl, dh [][]float32
-	tpacks      []*bandPack
-}
+	tpacks      []*packedCopy
 
-// bandPack is one band's packed weights.
-type bandPack struct {
-	p  *kernels.PackedB
-	at []uint64 // per row of the band: the packSet version the packed row reflects
+	copies [][]*packedCopy // per band: packs[c], and tpacks[c] if any
 }
 
 // bandLayers enables the bands; tests compare with them off.
@@ -146,17 +141,23 @@ func (s *stepper) newBands(wi, bi, in, out int, act kernels.Act, alpha float32, 
 		if err != nil {
 			return nil, err
 		}
-		bl.packs = append(bl.packs, &bandPack{p: p, at: make([]uint64, rows)})
+		bl.packs = append(bl.packs, &packedCopy{p: p, at: make([]uint64, rows)})
 		if transposed {
 			p, err := kernels.NewPackedPanels(true, out, rows)
 			if err != nil {
 				return nil, err
 			}
-			bl.tpacks = append(bl.tpacks, &bandPack{p: p, at: make([]uint64, rows)})
+			bl.tpacks = append(bl.tpacks, &packedCopy{p: p, at: make([]uint64, rows)})
 		}
 		bl.part = append(bl.part, make([]float32, s.batch*out))
 	}
 	bl.err = make([]error, bands)
+	for c := range bands {
+		bl.copies = append(bl.copies, []*packedCopy{bl.packs[c]})
+		if transposed {
+			bl.copies[c] = append(bl.copies[c], bl.tpacks[c])
+		}
+	}
 	return bl, nil
 }
 
@@ -344,40 +345,18 @@ func (s *stepper) bandsOf(i int) *bandLayer {
 // update (another stepper's, or a chunk this band's worker did not run)
 // changed since they were packed.
 func (s *stepper) catchUpBand(bl *bandLayer, c int) error {
-	k0 := bl.cuts[c]
-	wt := s.params[bl.w][k0*bl.out:]
-	v := s.packs.version
-	for _, bp := range []*bandPack{bl.packs[c], bandPackAt(bl.tpacks, c)} {
-		if bp == nil {
-			continue
-		}
-		for r0 := 0; r0 < len(bp.at); {
-			if bp.at[r0] == v {
-				r0++
-				continue
-			}
-			r1 := r0 + 1
-			for r1 < len(bp.at) && bp.at[r1] != v {
-				r1++
-			}
-			if err := bp.p.PackRows(wt, bl.out, r0, r1); err != nil {
-				return fmt.Errorf("packing weights: %w", err)
-			}
-			for r := r0; r < r1; r++ {
-				bp.at[r] = v
-			}
-			r0 = r1
+	wt := s.params[bl.w][bl.cuts[c]*bl.out:]
+	for _, pc := range bl.copiesOf(c) {
+		if err := pc.catchUp(wt, bl.out, s.packs.version, nil); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func bandPackAt(ps []*bandPack, c int) *bandPack {
-	if c < len(ps) {
-		return ps[c]
-	}
-	return nil
-}
+// copiesOf returns band c's packed copies: W[band, :], and for the
+// output layer its transpose.
+func (bl *bandLayer) copiesOf(c int) []*packedCopy { return bl.copies[c] }
 
 // firstForward gathers the first layer's band c of inputs for the batch
 // (rows idx of x, [*, d] row-major), brings the band's packed weights up
@@ -468,17 +447,7 @@ func (s *stepper) repackBand(c chunk) {
 	bl := s.bandsOf(c.i)
 	b := c.band - 1
 	k0 := bl.cuts[b]
-	r0, r1 := c.lo/bl.out-k0, c.hi/bl.out-k0
-	next := s.packs.version + 1
-	for _, pk := range []*bandPack{bl.packs[b], bandPackAt(bl.tpacks, b)} {
-		if pk == nil {
-			continue
-		}
-		if err := pk.p.PackRows(s.params[c.i][k0*bl.out:], bl.out, r0, r1); err != nil {
-			continue // the rows stay behind: the next band phase packs them and reports the error
-		}
-		for r := r0; r < r1; r++ {
-			pk.at[r] = next
-		}
+	for _, pc := range bl.copiesOf(b) {
+		pc.refresh(s.params[c.i][k0*bl.out:], bl.out, c.lo/bl.out-k0, c.hi/bl.out-k0, s.packs.version+1)
 	}
 }

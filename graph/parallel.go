@@ -291,9 +291,9 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	}
 	// With the output layer in bands the shards run their tapes in three
 	// segments, with its band phases between them (bands.go).
-	segs := []int{-1}
+	segs := wholeTape
 	if s.out != nil {
-		segs = []int{segHead, segLoss, segBack}
+		segs = tapeSegments
 	}
 	for _, seg := range segs {
 		switch seg {
@@ -346,6 +346,10 @@ func (s *stepper) forward(x []float32, d int, idx []int, rng *rand.Rand, klw flo
 	}
 	return recon, kl, loss / float64(s.batch), bound, nil
 }
+
+// The segments a shard's phases run: the whole tape at once (net.runSeg's
+// −1), or its three segments (bands.go).
+var wholeTape, tapeSegments = []int{-1}, []int{segHead, segLoss, segBack}
 
 // startShard prepares shard k on worker w for its run: its packed
 // weights, its rows of x and ε (idx of x, [*, d] row-major), and the

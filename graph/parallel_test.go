@@ -199,12 +199,7 @@ func sameWeightsOnCores(t *testing.T, m *ir.Model, o TrainOptions, maxProcs int)
 func benchmarkStep(b *testing.B, m *ir.Model) {
 	batch := m.Train.BatchSize
 	set := loadMNIST(b, 0, batch)
-	w := InitWeights(m, 1)
-	var params [][]float32
-	for _, p := range m.Trainable() {
-		params = append(params, w[p.Name].Data)
-	}
-	s, err := newStepper(m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+	s, err := (&trainer{m: m, w: InitWeights(m, 1)}).probeStepper(batch)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -290,12 +285,7 @@ func TestFirstLayerSkipsZeroPixels(t *testing.T) {
 	m := pytorchExample()
 	batch := m.Train.BatchSize
 	set := loadMNIST(t, 0, batch)
-	w := InitWeights(m, 1)
-	var params [][]float32
-	for _, p := range m.Trainable() {
-		params = append(params, w[p.Name].Data)
-	}
-	s, err := newStepper(m, params, batch, 1, nil, func(rows int) (*net, error) { return buildNet(m, w, rows, 1, true) })
+	s, err := (&trainer{m: m, w: InitWeights(m, 1)}).probeStepper(batch)
 	if err != nil {
 		t.Fatal(err)
 	}

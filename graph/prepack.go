@@ -244,28 +244,54 @@ func (s *stepper) currentCopy(pw *packedWeight, w int, caught *[]chunk) (*packed
 		c = &packedCopy{p: p, at: make([]uint64, pw.rows)}
 		pw.copies[w] = c
 	}
-	v := s.packs.version
-	for r0 := 0; r0 < pw.rows; {
+	err := c.catchUp(s.params[pw.param], pw.cols, s.packs.version, func(r0, r1 int) {
+		if caught != nil {
+			*caught = append(*caught, chunk{i: pw.param, lo: r0 * pw.cols, hi: r1 * pw.cols})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// catchUp packs again, from b (leading dimension ldb), every row of the
+// copy not at version v, and marks it so; packed, when non-nil, is told
+// each run of rows [r0, r1) it packed.
+func (c *packedCopy) catchUp(b []float32, ldb int, v uint64, packed func(r0, r1 int)) error {
+	for r0 := 0; r0 < len(c.at); {
 		if c.at[r0] == v {
 			r0++
 			continue
 		}
 		r1 := r0 + 1
-		for r1 < pw.rows && c.at[r1] != v {
+		for r1 < len(c.at) && c.at[r1] != v {
 			r1++
 		}
-		if err := c.p.PackRows(s.params[pw.param], pw.cols, r0, r1); err != nil {
-			return nil, fmt.Errorf("packing weights: %w", err)
+		if err := c.p.PackRows(b, ldb, r0, r1); err != nil {
+			return fmt.Errorf("packing weights: %w", err)
 		}
 		for r := r0; r < r1; r++ {
 			c.at[r] = v
 		}
-		if caught != nil {
-			*caught = append(*caught, chunk{i: pw.param, lo: r0 * pw.cols, hi: r1 * pw.cols})
+		if packed != nil {
+			packed(r0, r1)
 		}
 		r0 = r1
 	}
-	return c, nil
+	return nil
+}
+
+// refresh packs rows [r0, r1) of the copy from b (leading dimension ldb),
+// just updated, and marks them current for version next. On an error the
+// rows stay behind, for the next catching up to pack and report.
+func (c *packedCopy) refresh(b []float32, ldb, r0, r1 int, next uint64) {
+	if c.p.PackRows(b, ldb, r0, r1) != nil {
+		return
+	}
+	for r := r0; r < r1; r++ {
+		c.at[r] = next
+	}
 }
 
 // repack refreshes worker w's copies of chunk c's parameter for the
@@ -286,14 +312,7 @@ func (s *stepper) repack(w int, c chunk) {
 		if w >= len(pw.copies) || pw.copies[w] == nil || s.stepMode == modeDirect && !pw.transB {
 			continue
 		}
-		cp := pw.copies[w]
-		r0, r1 := c.lo/pw.cols, c.hi/pw.cols
-		if err := cp.p.PackRows(s.params[c.i], pw.cols, r0, r1); err != nil {
-			continue
-		}
-		for r := r0; r < r1; r++ {
-			cp.at[r] = next
-		}
+		pw.copies[w].refresh(s.params[c.i], pw.cols, c.lo/pw.cols, c.hi/pw.cols, next)
 	}
 }
 
